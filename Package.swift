@@ -1,0 +1,95 @@
+// swift-tools-version: 6.1
+//
+// Grove: a data-parallel training cluster. Library targets live under Sources/Shared/, one folder
+// each, in data-flow order; a target imports only targets listed above it (see DESIGN.md).
+
+import PackageDescription
+
+/// Hot numeric code is compiled for one fixed instruction set (AVX2 + FMA + F16C). Without it,
+/// Swift on Linux targets baseline x86-64 and `SIMD.addingProduct` becomes a call to `fmaf`.
+/// The set is fixed (never `native`) so that one binary computes the same bits on every
+/// x86-64-v3 machine that runs it.
+let numericFlags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3"])]
+
+func shared(_ name: String, _ dependencies: [Target.Dependency] = [], numeric: Bool = false) -> Target {
+    .target(
+        name: name,
+        dependencies: dependencies,
+        path: "Sources/Shared/\(name)",
+        swiftSettings: numeric ? numericFlags : []
+    )
+}
+
+func tests(_ name: String, _ dependencies: [Target.Dependency], numeric: Bool = false) -> Target {
+    .testTarget(name: name, dependencies: dependencies, swiftSettings: numeric ? numericFlags : [])
+}
+
+let package = Package(
+    name: "Grove",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "coordinator", targets: ["Coordinator"]),
+        .executable(name: "worker", targets: ["Worker"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // C libraries from Debian's -dev packages.
+        .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ"),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
+
+        shared("Core"),
+        shared("Config", ["Core", .product(name: "Yams", package: "Yams")]),
+        shared("Dataset", ["Core", "CSQLite", "CZlib", "CPNG"]),
+        shared("Tensor", ["Core"], numeric: true),
+        shared("Model", ["Core", "Dataset", "Tensor"], numeric: true),
+        shared("Collective", ["Core"], numeric: true),
+        shared("Optim", ["Core"], numeric: true),
+        shared("Checkpoint", ["Core"]),
+        shared("Wire", ["Core"]),
+        shared("Membership", ["Core", "Wire"]),
+        shared("Transport", ["Core", "Wire", "Collective", "CZeroMQ"]),
+        shared("Training", [
+            "Core", "Config", "Dataset", "Tensor", "Model", "Collective", "Optim", "Checkpoint",
+            "Wire", "Membership", "Transport",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .executableTarget(
+            name: "Coordinator",
+            dependencies: [
+                "Training",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Coordinator"
+        ),
+        .executableTarget(
+            name: "Worker",
+            dependencies: [
+                "Training",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Worker"
+        ),
+
+        tests("CoreTests", ["Core"]),
+        tests("ConfigTests", ["Config"]),
+        tests("DatasetTests", ["Dataset"]),
+        tests("TensorTests", ["Tensor"], numeric: true),
+        tests("ModelTests", ["Model", "Dataset"], numeric: true),
+        tests("CollectiveTests", ["Collective"], numeric: true),
+        tests("OptimTests", ["Optim"]),
+        tests("CheckpointTests", ["Checkpoint"]),
+        tests("WireTests", ["Wire"]),
+        tests("TransportTests", ["Transport", "Collective", "Wire"]),
+        tests("EndToEndTests", ["Core", "Checkpoint"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

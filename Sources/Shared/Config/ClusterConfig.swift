@@ -1,0 +1,117 @@
+/// The typed form of `cluster.yaml`. Every key is documented once, in docs/cluster-yaml.md, with its
+/// type, default and meaning; the defaults below are those documented defaults.
+///
+/// Read it with `ClusterConfig.load(path:overrides:)`, which rejects unknown keys, wrong types and
+/// out-of-range values with the key path and the line.
+public struct ClusterConfig: Sendable, Equatable {
+    public var run = Run()
+    public var coordinator = Coordinator()
+    public var workers = Workers()
+    public var dataset = Dataset()
+    public var model = Model()
+    public var training = Training()
+    public var reduce = Reduce()
+    public var checkpoint = Checkpoint()
+    public var faultTolerance = FaultTolerance()
+    public var logging = Logging()
+
+    public init() {}
+
+    public struct Run: Sendable, Equatable {
+        /// The run's name, used in logs and summaries.
+        public var name = "canopy"
+        /// Where checkpoints, metrics and the summary go; relative paths are relative to the
+        /// working directory.
+        public var directory = "runs/canopy"
+    }
+
+    public struct Coordinator: Sendable, Equatable {
+        /// Address the control socket binds to (`0.0.0.0` to accept workers of other machines).
+        public var bind = "127.0.0.1"
+        /// TCP port of the control socket; 0 picks a free one (local runs only).
+        public var port = 7070
+        /// Host name or address that workers on other machines use to reach the coordinator;
+        /// empty means the bind address.
+        public var advertise = ""
+    }
+
+    public struct Workers: Sendable, Equatable {
+        /// How many worker processes the coordinator starts on its own machine.
+        public var local = 2
+        /// Training waits until at least this many workers are up.
+        public var min = 1
+        /// No more than this many workers are admitted.
+        public var max = 64
+        /// Address a worker's ring socket binds to; its port is picked by the system.
+        public var bind = "127.0.0.1"
+    }
+
+    public struct Dataset: Sendable, Equatable {
+        /// A directory of tiles (`tiles.csv` + PNGs, as `data/aerial-sample`).
+        public var path = "data/aerial-sample"
+        /// Every n-th tile (by sorted id) is held out for validation; 0 keeps none.
+        public var validationEvery = 5
+    }
+
+    public struct Model: Sendable, Equatable {
+        /// Which model to train: `pixel-mlp`.
+        public var name = "pixel-mlp"
+        /// Hidden units of `pixel-mlp`.
+        public var hidden = 32
+        /// Neighbourhood radius in pixels of `pixel-mlp`'s input window (1 = 3x3).
+        public var window = 1
+        /// Pixels sampled per tile and step by `pixel-mlp` (0 = every pixel).
+        public var pixelsPerTile = 1024
+    }
+
+    public struct Training: Sendable, Equatable {
+        /// Optimizer steps to run; the run stops at whichever of `steps` and `samples` comes first.
+        public var steps = 100
+        /// Sample budget (0 = no budget; `steps` decides).
+        public var samples = 0
+        /// Samples per step, summed over all workers.
+        public var globalBatch = 16
+        /// Samples per micro-batch, the unit dealt to workers; must divide `global_batch`.
+        public var microBatch = 2
+        /// `sgd`, `momentum` or `adam`.
+        public var optimizer = "adam"
+        public var learningRate = 0.01
+        /// Momentum of `momentum`, beta1 of `adam`.
+        public var momentum = 0.9
+        public var weightDecay = 0.0
+        /// Seeds initialisation, data order and sampling.
+        public var seed: UInt64 = 42
+    }
+
+    public struct Reduce: Sendable, Equatable {
+        /// `exact`, `fp32` or `fp16`.
+        public var mode = "exact"
+        /// Largest frame on a ring link, in KiB.
+        public var chunkKiB = 1024
+    }
+
+    public struct Checkpoint: Sendable, Equatable {
+        /// Relative to the run directory unless absolute.
+        public var directory = "checkpoints"
+        /// A checkpoint every this many committed steps (0 = only at the end).
+        public var interval = 10
+        /// How many checkpoints to keep.
+        public var keep = 3
+    }
+
+    public struct FaultTolerance: Sendable, Equatable {
+        /// Seconds between heartbeats.
+        public var heartbeatInterval = 1.0
+        /// Missed heartbeats before a worker is declared down.
+        public var missedHeartbeats = 3
+        /// Seconds a ring member waits for its neighbour before the collective fails.
+        public var collectiveTimeout = 30.0
+        /// Seconds the run waits for `workers.min` workers before it gives up.
+        public var waitForWorkers = 120.0
+    }
+
+    public struct Logging: Sendable, Equatable {
+        /// `trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`.
+        public var level = "info"
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+
+/// A directory of tiles in the layout of the vendored aerial sample: `tiles.csv` and
+/// `instances.csv` describe PNG images, canopy masks and instance-id masks.
+public struct TileDirectory: Sendable {
+    public var root: String
+    public var entries: [Entry]
+
+    /// One row of `tiles.csv`.
+    public struct Entry: Sendable, Equatable {
+        public var id: String
+        public var split: String
+        public var site: String
+        public var groundSampleDistance: Float
+        public var image: String
+        public var mask: String
+        public var instances: String
+    }
+
+    /// Reads the directory's tables; images are decoded on demand by `load`.
+    public static func open(_ root: String) throws(DatasetError) -> TileDirectory {
+        let table = try CSVTable.read(root + "/tiles.csv")
+        let id = try table.column("tile_id"), split = try table.column("split"), site = try table.column("site")
+        let gsd = try table.column("gsd_m"), image = try table.column("image")
+        let mask = try table.column("mask"), instances = try table.column("instances")
+        var entries: [Entry] = []
+        for (line, row) in table.rows.enumerated() {
+            guard let metres = Float(row[gsd]), metres > 0, metres.isFinite else {
+                throw DatasetError(code: "tiles.bad-value",
+                                   "\(table.origin) line \(line + 2): gsd_m '\(row[gsd])' is not a positive number")
+            }
+            entries.append(Entry(id: row[id], split: row[split], site: row[site], groundSampleDistance: metres,
+                                 image: row[image], mask: row[mask], instances: row[instances]))
+        }
+        return TileDirectory(root: root, entries: entries)
+    }
+
+    /// Decodes every tile with its masks and the tree table of `instances.csv`.
+    public func loadAll() throws(DatasetError) -> [Tile] {
+        let trees = try treeTable()
+        var tiles: [Tile] = []
+        tiles.reserveCapacity(entries.count)
+        for entry in entries { tiles.append(try load(entry, trees: trees[entry.id] ?? [])) }
+        return tiles
+    }
+
+    func load(_ entry: Entry, trees: [TreeInstance]) throws(DatasetError) -> Tile {
+        let rgb = try PNGImage.read(root + "/" + entry.image, as: .rgb)
+        let mask = try PNGImage.read(root + "/" + entry.mask, as: .gray)
+        let ids = try PNGImage.read(root + "/" + entry.instances, as: .gray)
+        guard mask.width == rgb.width, mask.height == rgb.height, ids.width == rgb.width, ids.height == rgb.height else {
+            throw DatasetError(code: "tiles.size-mismatch",
+                               "\(entry.id): image is \(rgb.width)x\(rgb.height) but its masks are \(mask.width)x\(mask.height) and \(ids.width)x\(ids.height)")
+        }
+        let count = rgb.width * rgb.height
+        var planes = [UInt8](repeating: 0, count: 3 * count)
+        for p in 0..<count {
+            planes[p] = rgb.bytes[3 * p]
+            planes[count + p] = rgb.bytes[3 * p + 1]
+            planes[2 * count + p] = rgb.bytes[3 * p + 2]
+        }
+        let canopy = mask.bytes.map { $0 > 0 ? UInt8(1) : 0 }
+        return Tile(id: entry.id, width: rgb.width, height: rgb.height, bands: 3,
+                    groundSampleDistance: entry.groundSampleDistance, pixels: planes, canopy: canopy,
+                    instances: ids.bytes.map { UInt16($0) }, trees: trees)
+    }
+
+    /// Trees per tile from `instances.csv`: the centre and radius of each annotated box.
+    func treeTable() throws(DatasetError) -> [String: [TreeInstance]] {
+        let path = root + "/instances.csv"
+        guard FileManager.default.fileExists(atPath: path) else { return [:] }
+        let table = try CSVTable.read(path)
+        let tile = try table.column("tile_id"), inst = try table.column("inst_id"), visible = try table.column("visible_px")
+        let x0 = try table.column("box_xmin"), y0 = try table.column("box_ymin")
+        let x1 = try table.column("box_xmax"), y1 = try table.column("box_ymax")
+        var result: [String: [TreeInstance]] = [:]
+        for (line, row) in table.rows.enumerated() {
+            guard let id = UInt16(row[inst]), let px = Int(row[visible]),
+                  let a = Float(row[x0]), let b = Float(row[y0]), let c = Float(row[x1]), let d = Float(row[y1]) else {
+                throw DatasetError(code: "tiles.bad-value", "\(path) line \(line + 2) has a field that is not a number")
+            }
+            let tree = TreeInstance(id: id, centerX: (a + c) / 2, centerY: (b + d) / 2,
+                                    radius: ((c - a) + (d - b)) / 4, visiblePixels: px)
+            result[row[tile], default: []].append(tree)
+        }
+        return result
+    }
+}
