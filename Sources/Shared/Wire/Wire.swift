@@ -1,1 +1,47 @@
 import Core
+
+/// Grove's control-channel protocol, version 1. Every frame is an `Envelope` followed by the body
+/// of one `Message`; docs/wire-protocol.md describes each kind byte by byte.
+public enum Wire {
+    /// "GROV" read as a little-endian UInt32.
+    public static let magic: UInt32 = 0x564F_5247
+    /// A peer of another major version is refused; minor versions only add kinds.
+    public static let major: UInt8 = 1
+    public static let minor: UInt8 = 0
+    /// Bytes of the envelope before the body.
+    public static let headerSize = 28
+    /// The largest control frame accepted (state transfers carry whole models).
+    public static let maxFrameBytes = 512 << 20
+
+    /// One numbered kind per message; numbers are never reused.
+    public enum Kind: UInt8, Sendable, CaseIterable {
+        case hello = 1
+        case runConfig = 2
+        case join = 3
+        case welcome = 4
+        case reject = 5
+        case heartbeat = 6
+        case lease = 7
+        case state = 8
+        case stepResult = 9
+        case commit = 10
+        case leave = 11
+    }
+
+    /// Who sent a frame, for which generation.
+    public struct Envelope: Sendable, Equatable {
+        public var kind: Kind
+        /// The membership generation the sender believes current; receivers drop older ones.
+        public var generation: Generation
+        /// The sender's worker id (0 for the coordinator or a worker not yet welcomed).
+        public var sender: WorkerID
+        public var incarnation: Incarnation
+
+        public init(kind: Kind, generation: Generation, sender: WorkerID, incarnation: Incarnation) {
+            self.kind = kind
+            self.generation = generation
+            self.sender = sender
+            self.incarnation = incarnation
+        }
+    }
+}

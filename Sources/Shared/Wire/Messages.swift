@@ -1,0 +1,187 @@
+import Core
+
+extension Wire {
+    /// Every message of protocol v1.
+    public enum Message: Sendable, Equatable {
+        case hello(Hello)
+        case runConfig(RunConfig)
+        case join(Join)
+        case welcome(Welcome)
+        case reject(Reject)
+        case heartbeat(Heartbeat)
+        case lease(Lease)
+        case state(State)
+        case stepResult(StepResult)
+        case commit(Commit)
+        case leave(Leave)
+
+        public var kind: Kind {
+            switch self {
+            case .hello: .hello
+            case .runConfig: .runConfig
+            case .join: .join
+            case .welcome: .welcome
+            case .reject: .reject
+            case .heartbeat: .heartbeat
+            case .lease: .lease
+            case .state: .state
+            case .stepResult: .stepResult
+            case .commit: .commit
+            case .leave: .leave
+            }
+        }
+    }
+
+    /// Worker → coordinator: first contact; asks for the run's configuration.
+    public struct Hello: Sendable, Equatable {
+        public var major: UInt8
+        public var minor: UInt8
+        public init(major: UInt8 = Wire.major, minor: UInt8 = Wire.minor) { self.major = major; self.minor = minor }
+    }
+
+    /// Coordinator → worker: the effective configuration (YAML) every replica builds from.
+    public struct RunConfig: Sendable, Equatable {
+        public var runName: String
+        public var configYAML: String
+        public init(runName: String, configYAML: String) { self.runName = runName; self.configYAML = configYAML }
+    }
+
+    /// Worker → coordinator: asks to become a member.
+    public struct Join: Sendable, Equatable {
+        public var major: UInt8
+        public var minor: UInt8
+        /// `TrainableModel.schemaHash` of the model the worker built from the run's configuration.
+        public var schemaHash: UInt64
+        /// Where the worker's ring socket listens (`tcp://10.0.0.5:41234`).
+        public var ringEndpoint: String
+        public var host: String
+        public var pid: UInt32
+        public init(major: UInt8 = Wire.major, minor: UInt8 = Wire.minor, schemaHash: UInt64, ringEndpoint: String, host: String, pid: UInt32) {
+            self.major = major; self.minor = minor; self.schemaHash = schemaHash
+            self.ringEndpoint = ringEndpoint; self.host = host; self.pid = pid
+        }
+    }
+
+    /// Coordinator → worker: admitted, with the id it keeps for the run.
+    public struct Welcome: Sendable, Equatable {
+        public var worker: WorkerID
+        public var heartbeatIntervalMillis: UInt32
+        public init(worker: WorkerID, heartbeatIntervalMillis: UInt32) {
+            self.worker = worker; self.heartbeatIntervalMillis = heartbeatIntervalMillis
+        }
+    }
+
+    /// Coordinator → worker: refused; the worker prints the reason and exits.
+    public struct Reject: Sendable, Equatable {
+        public enum Reason: UInt16, Sendable {
+            case protocolVersion = 1
+            case modelSchema = 2
+            case full = 3
+            case runEnded = 4
+            case malformed = 5
+        }
+        public var reason: Reason
+        public var text: String
+        public init(reason: Reason, text: String) { self.reason = reason; self.text = text }
+    }
+
+    /// Worker → coordinator, every heartbeat interval: alive, and at which step.
+    public struct Heartbeat: Sendable, Equatable {
+        public var committedStep: UInt64
+        public init(committedStep: UInt64) { self.committedStep = committedStep }
+    }
+
+    /// One ring member of a generation, in ring order.
+    public struct Member: Sendable, Equatable {
+        public var worker: WorkerID
+        public var ringEndpoint: String
+        public init(worker: WorkerID, ringEndpoint: String) { self.worker = worker; self.ringEndpoint = ringEndpoint }
+    }
+
+    /// One micro-batch: its canonical id and the samples it holds (positions in the run's sample list).
+    public struct MicroBatch: Sendable, Equatable {
+        public var id: MicroBatchID
+        public var samples: [UInt32]
+        public init(id: MicroBatchID, samples: [UInt32]) { self.id = id; self.samples = samples }
+    }
+
+    /// Coordinator → worker: compute these micro-batches of `step` in the envelope's generation,
+    /// sum with the ring, apply the update, and report.
+    public struct Lease: Sendable, Equatable {
+        public var step: UInt64
+        /// The ring of this generation, in order; the worker finds its rank by its id.
+        public var ring: [Member]
+        public var microBatches: [MicroBatch]
+        /// Micro-batches in the whole step, over all members.
+        public var totalMicroBatches: UInt32
+        /// Samples in the whole step (the gradient is divided by it).
+        public var globalBatch: UInt32
+        /// When set, the rank-0 worker attaches its state to the step result (for a checkpoint).
+        public var wantState: Bool
+        public init(step: UInt64, ring: [Member], microBatches: [MicroBatch], totalMicroBatches: UInt32, globalBatch: UInt32, wantState: Bool) {
+            self.step = step; self.ring = ring; self.microBatches = microBatches
+            self.totalMicroBatches = totalMicroBatches; self.globalBatch = globalBatch; self.wantState = wantState
+        }
+    }
+
+    /// A named float32 tensor (parameters, optimizer state).
+    public struct Tensor: Sendable, Equatable {
+        public var name: String
+        public var values: [Float]
+        public init(name: String, values: [Float]) { self.name = name; self.values = values }
+    }
+
+    /// The exact training state after `step` committed steps: parameters and optimizer state.
+    /// Coordinator → worker before its first lease; worker → coordinator inside a step result.
+    public struct State: Sendable, Equatable {
+        public var step: UInt64
+        public var tensors: [Tensor]
+        public init(step: UInt64, tensors: [Tensor]) { self.step = step; self.tensors = tensors }
+    }
+
+    /// The loss of one sample, for the curation loop.
+    public struct SampleLoss: Sendable, Equatable {
+        public var sample: UInt32
+        public var loss: Float
+        public init(sample: UInt32, loss: Float) { self.sample = sample; self.loss = loss }
+    }
+
+    /// Worker → coordinator: the step is summed and applied on this replica.
+    public struct StepResult: Sendable, Equatable {
+        public var step: UInt64
+        public var losses: [SampleLoss]
+        /// SHA-256 of the parameters after the update (little-endian float32, layout order).
+        public var weightsHash: [UInt8]
+        /// Nanoseconds spent waiting for data, computing gradients, and in the all-reduce.
+        public var dataNanos: UInt64
+        public var computeNanos: UInt64
+        public var reduceNanos: UInt64
+        public var reduceBytes: UInt64
+        /// Present when the lease asked for it.
+        public var state: State?
+        public init(step: UInt64, losses: [SampleLoss], weightsHash: [UInt8], dataNanos: UInt64, computeNanos: UInt64,
+                    reduceNanos: UInt64, reduceBytes: UInt64, state: State?) {
+            self.step = step; self.losses = losses; self.weightsHash = weightsHash; self.dataNanos = dataNanos
+            self.computeNanos = computeNanos; self.reduceNanos = reduceNanos; self.reduceBytes = reduceBytes; self.state = state
+        }
+    }
+
+    /// Coordinator → workers: `step` is committed; replicas may drop their pre-step copy.
+    public struct Commit: Sendable, Equatable {
+        public var step: UInt64
+        public init(step: UInt64) { self.step = step }
+    }
+
+    /// Either direction: the sender is leaving (run finished, drain, shutdown).
+    public struct Leave: Sendable, Equatable {
+        public enum Reason: UInt16, Sendable {
+            case runFinished = 1
+            case drain = 2
+            case shutdown = 3
+            case error = 4
+        }
+        public var reason: Reason
+        public var text: String
+        public init(reason: Reason, text: String) { self.reason = reason; self.text = text }
+    }
+}

@@ -1,0 +1,179 @@
+import Core
+
+extension Wire {
+    /// Encodes one frame: the envelope, then the message's body.
+    public static func encode(_ message: Message, generation: Generation, sender: WorkerID, incarnation: Incarnation) -> [UInt8] {
+        var w = ByteWriter(capacity: 128)
+        w.u32(magic)
+        w.u8(major)
+        w.u8(minor)
+        w.u8(message.kind.rawValue)
+        w.u8(0)  // flags, reserved
+        w.u64(generation.rawValue)
+        w.u32(sender.rawValue)
+        w.u64(incarnation.rawValue)
+        encodeBody(message, into: &w)
+        return w.bytes
+    }
+
+    /// Decodes one frame. Checks the magic, the major version, the kind, every length, and that the
+    /// body ends where the last field does.
+    public static func decode(_ frame: [UInt8]) throws(WireError) -> (Envelope, Message) {
+        guard frame.count <= maxFrameBytes else {
+            throw WireError(code: "wire.oversized", "frame of \(frame.count) bytes exceeds the limit of \(maxFrameBytes)")
+        }
+        var r = ByteReader(frame, context: "envelope")
+        let m = try r.u32("magic")
+        guard m == magic else {
+            throw WireError(code: "wire.magic", "frame does not start with Grove's magic (found 0x\(String(m, radix: 16)))")
+        }
+        let peerMajor = try r.u8("major")
+        let peerMinor = try r.u8("minor")
+        guard peerMajor == major else {
+            throw WireError(code: "wire.version",
+                            "peer speaks protocol \(peerMajor).\(peerMinor), this build speaks \(major).\(minor)")
+        }
+        let rawKind = try r.u8("kind")
+        guard let kind = Kind(rawValue: rawKind) else {
+            throw WireError(code: "wire.kind", "unknown message kind \(rawKind) (protocol \(peerMajor).\(peerMinor))")
+        }
+        _ = try r.u8("flags")
+        let envelope = Envelope(kind: kind, generation: Generation(try r.u64("generation")),
+                                sender: WorkerID(try r.u32("sender")), incarnation: Incarnation(try r.u64("incarnation")))
+        r.context = "\(kind)"
+        let message = try decodeBody(kind, &r)
+        try r.finish()
+        return (envelope, message)
+    }
+
+    static func encodeBody(_ message: Message, into w: inout ByteWriter) {
+        switch message {
+        case .hello(let m):
+            w.u8(m.major); w.u8(m.minor)
+        case .runConfig(let m):
+            w.string(m.runName); w.string(m.configYAML)
+        case .join(let m):
+            w.u8(m.major); w.u8(m.minor); w.u64(m.schemaHash); w.string(m.ringEndpoint); w.string(m.host); w.u32(m.pid)
+        case .welcome(let m):
+            w.u32(m.worker.rawValue); w.u32(m.heartbeatIntervalMillis)
+        case .reject(let m):
+            w.u16(m.reason.rawValue); w.string(m.text)
+        case .heartbeat(let m):
+            w.u64(m.committedStep)
+        case .lease(let m):
+            w.u64(m.step)
+            w.count(m.ring.count)
+            for member in m.ring { w.u32(member.worker.rawValue); w.string(member.ringEndpoint) }
+            w.count(m.microBatches.count)
+            for batch in m.microBatches {
+                w.u32(batch.id.rawValue)
+                w.count(batch.samples.count)
+                for s in batch.samples { w.u32(s) }
+            }
+            w.u32(m.totalMicroBatches); w.u32(m.globalBatch); w.u8(m.wantState ? 1 : 0)
+        case .state(let m):
+            encodeState(m, into: &w)
+        case .stepResult(let m):
+            w.u64(m.step)
+            w.count(m.losses.count)
+            for l in m.losses { w.u32(l.sample); w.f32(l.loss) }
+            w.blob(m.weightsHash)
+            w.u64(m.dataNanos); w.u64(m.computeNanos); w.u64(m.reduceNanos); w.u64(m.reduceBytes)
+            if let state = m.state { w.u8(1); encodeState(state, into: &w) } else { w.u8(0) }
+        case .commit(let m):
+            w.u64(m.step)
+        case .leave(let m):
+            w.u16(m.reason.rawValue); w.string(m.text)
+        }
+    }
+
+    static func encodeState(_ state: State, into w: inout ByteWriter) {
+        w.u64(state.step)
+        w.count(state.tensors.count)
+        for t in state.tensors { w.string(t.name); w.floats(t.values) }
+    }
+
+    static func decodeState(_ r: inout ByteReader) throws(WireError) -> State {
+        let step = try r.u64("state.step")
+        // A tensor needs at least its name length and its value count: 8 bytes.
+        let n = try r.count("state.tensors", elementSize: 8, limit: 4096)
+        var tensors: [Tensor] = []
+        for _ in 0..<n {
+            let name = try r.string("tensor.name", limit: 1024)
+            tensors.append(Tensor(name: name, values: try r.floats("tensor.values")))
+        }
+        return State(step: step, tensors: tensors)
+    }
+
+    static func decodeBody(_ kind: Kind, _ r: inout ByteReader) throws(WireError) -> Message {
+        switch kind {
+        case .hello:
+            return .hello(Hello(major: try r.u8("major"), minor: try r.u8("minor")))
+        case .runConfig:
+            return .runConfig(RunConfig(runName: try r.string("runName", limit: 1024), configYAML: try r.string("configYAML")))
+        case .join:
+            return .join(Join(major: try r.u8("major"), minor: try r.u8("minor"), schemaHash: try r.u64("schemaHash"),
+                              ringEndpoint: try r.string("ringEndpoint", limit: 1024), host: try r.string("host", limit: 1024),
+                              pid: try r.u32("pid")))
+        case .welcome:
+            return .welcome(Welcome(worker: WorkerID(try r.u32("worker")), heartbeatIntervalMillis: try r.u32("heartbeatIntervalMillis")))
+        case .reject:
+            let raw = try r.u16("reason")
+            guard let reason = Reject.Reason(rawValue: raw) else {
+                throw WireError(code: "wire.value", "reject.reason: unknown reason \(raw)")
+            }
+            return .reject(Reject(reason: reason, text: try r.string("text")))
+        case .heartbeat:
+            return .heartbeat(Heartbeat(committedStep: try r.u64("committedStep")))
+        case .lease:
+            let step = try r.u64("step")
+            // A member is at least a worker id and an endpoint length: 8 bytes.
+            let members = try r.count("ring", elementSize: 8, limit: 65_536)
+            var ring: [Member] = []
+            for _ in 0..<members {
+                ring.append(Member(worker: WorkerID(try r.u32("ring.worker")), ringEndpoint: try r.string("ring.endpoint", limit: 1024)))
+            }
+            let batches = try r.count("microBatches", elementSize: 8, limit: 1 << 20)
+            var microBatches: [MicroBatch] = []
+            for _ in 0..<batches {
+                let id = MicroBatchID(try r.u32("microBatch.id"))
+                let count = try r.count("microBatch.samples", elementSize: 4)
+                var samples: [UInt32] = []
+                samples.reserveCapacity(count)
+                for _ in 0..<count { samples.append(try r.u32("microBatch.sample")) }
+                microBatches.append(MicroBatch(id: id, samples: samples))
+            }
+            let total = try r.u32("totalMicroBatches"), global = try r.u32("globalBatch")
+            let want = try flag(&r, "wantState")
+            return .lease(Lease(step: step, ring: ring, microBatches: microBatches, totalMicroBatches: total, globalBatch: global, wantState: want))
+        case .state:
+            return .state(try decodeState(&r))
+        case .stepResult:
+            let step = try r.u64("step")
+            let n = try r.count("losses", elementSize: 8)
+            var losses: [SampleLoss] = []
+            losses.reserveCapacity(n)
+            for _ in 0..<n { losses.append(SampleLoss(sample: try r.u32("loss.sample"), loss: try r.f32("loss.value"))) }
+            let hash = try r.blob("weightsHash", limit: 64)
+            let data = try r.u64("dataNanos"), compute = try r.u64("computeNanos")
+            let reduce = try r.u64("reduceNanos"), bytes = try r.u64("reduceBytes")
+            let state = try flag(&r, "hasState") ? try decodeState(&r) : nil
+            return .stepResult(StepResult(step: step, losses: losses, weightsHash: hash, dataNanos: data, computeNanos: compute,
+                                          reduceNanos: reduce, reduceBytes: bytes, state: state))
+        case .commit:
+            return .commit(Commit(step: try r.u64("step")))
+        case .leave:
+            let raw = try r.u16("reason")
+            guard let reason = Leave.Reason(rawValue: raw) else {
+                throw WireError(code: "wire.value", "leave.reason: unknown reason \(raw)")
+            }
+            return .leave(Leave(reason: reason, text: try r.string("text")))
+        }
+    }
+
+    private static func flag(_ r: inout ByteReader, _ field: String) throws(WireError) -> Bool {
+        let v = try r.u8(field)
+        guard v <= 1 else { throw WireError(code: "wire.value", "\(r.context).\(field): expected 0 or 1, found \(v)") }
+        return v == 1
+    }
+}

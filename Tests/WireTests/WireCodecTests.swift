@@ -1,0 +1,107 @@
+import Core
+import Testing
+@testable import Wire
+
+@Suite struct WireCodecTests {
+    /// One pinned byte string per kind: a change to any layout breaks this test and must come with a
+    /// new protocol version and an update of docs/wire-protocol.md.
+    static let golden: [Wire.Kind: String] = [
+        .hello: "47524f560100010003000000000000000200000008070605040302010100",
+        .runConfig: "47524f56010002000300000000000000020000000807060504030201010000007204000000613a2031",
+        .join: "47524f560100030003000000000000000200000008070605040302010100bbaa000000000000090000007463703a2f2f683a3901000000684d000000",
+        .welcome: "47524f5601000400030000000000000002000000080706050403020105000000e8030000",
+        .reject: "47524f560100050003000000000000000200000008070605040302010200020000006e6f",
+        .heartbeat: "47524f560100060003000000000000000200000008070605040302010900000000000000",
+        .lease: "47524f560100070003000000000000000200000008070605040302010400000000000000010000000100000001000000650100000001000000020000000700000008000000020000000400000001",
+        .state: "47524f560100080003000000000000000200000008070605040302010600000000000000010000000100000077010000000000803f",
+        .stepResult: "47524f56010009000300000000000000020000000807060504030201040000000000000001000000070000000000003f01000000ab010000000000000002000000000000000300000000000000040000000000000000",
+        .commit: "47524f5601000a0003000000000000000200000008070605040302010400000000000000",
+        .leave: "47524f5601000b000300000000000000020000000807060504030201020003000000627965",
+    ]
+
+    @Test func everyKindHasAGoldenSample() {
+        #expect(Set(WireSamples.messages.map(\.kind)) == Set(Wire.Kind.allCases))
+        #expect(Set(Self.golden.keys) == Set(Wire.Kind.allCases))
+    }
+
+    @Test(arguments: WireSamples.messages)
+    func encodesToGoldenBytes(_ message: Wire.Message) {
+        #expect(WireSamples.encode(message).hexString == Self.golden[message.kind])
+    }
+
+    @Test(arguments: WireSamples.messages)
+    func roundTrips(_ message: Wire.Message) throws {
+        let (envelope, decoded) = try Wire.decode(WireSamples.encode(message))
+        #expect(decoded == message)
+        #expect(envelope == Wire.Envelope(kind: message.kind, generation: WireSamples.generation,
+                                          sender: WireSamples.sender, incarnation: WireSamples.incarnation))
+    }
+
+    @Test func stepResultWithStateRoundTrips() throws {
+        let state = Wire.State(step: 3, tensors: [Wire.Tensor(name: "a", values: [1, -2, .infinity]), Wire.Tensor(name: "b", values: [])])
+        let message = Wire.Message.stepResult(Wire.StepResult(step: 3, losses: [], weightsHash: Array(repeating: 7, count: 32),
+                                                               dataNanos: 0, computeNanos: 0, reduceNanos: 0, reduceBytes: 0, state: state))
+        #expect(try Wire.decode(WireSamples.encode(message)).1 == message)
+    }
+
+    @Test(arguments: WireSamples.messages)
+    func everyTruncationIsRejected(_ message: Wire.Message) {
+        let bytes = WireSamples.encode(message)
+        for length in 0..<bytes.count {
+            #expect(throws: WireError.self, "\(message.kind) cut to \(length) bytes") {
+                try Wire.decode(Array(bytes[..<length]))
+            }
+        }
+    }
+
+    @Test func trailingBytesAreRejected() {
+        let bytes = WireSamples.encode(.commit(Wire.Commit(step: 1))) + [0]
+        #expect(throws: WireError(code: "wire.trailing", "commit: 1 unexpected bytes after the last field")) {
+            try Wire.decode(bytes)
+        }
+    }
+
+    @Test func oversizedFrameIsRejectedBeforeDecoding() {
+        let bytes = [UInt8](repeating: 0, count: Wire.maxFrameBytes + 1)
+        #expect(throws: WireError.self) { try Wire.decode(bytes) }
+        do { _ = try Wire.decode(bytes) } catch { #expect(error.code == "wire.oversized") }
+    }
+
+    @Test func anotherMajorVersionIsNamedInTheError() {
+        var bytes = WireSamples.encode(.hello(Wire.Hello()))
+        bytes[4] = 2
+        do {
+            _ = try Wire.decode(bytes)
+            Issue.record("decoded a frame of protocol 2")
+        } catch {
+            #expect(error.code == "wire.version")
+            #expect(error.message.contains("2.0") && error.message.contains("1.0"))
+        }
+    }
+
+    @Test func badMagicAndUnknownKindAreRejected() {
+        var bytes = WireSamples.encode(.commit(Wire.Commit(step: 1)))
+        bytes[0] = 0
+        #expect(throws: WireError.self) { try Wire.decode(bytes) }
+        bytes = WireSamples.encode(.commit(Wire.Commit(step: 1)))
+        bytes[6] = 200
+        do { _ = try Wire.decode(bytes) } catch { #expect(error.code == "wire.kind") }
+    }
+
+    /// A count that promises more elements than the frame holds fails before any allocation.
+    @Test func hostileCountsAreRejected() {
+        var w = ByteWriter()
+        w.u64(1)  // step
+        w.u32(UInt32.max)  // losses count
+        var frame = Array(WireSamples.encode(.commit(Wire.Commit(step: 0))).prefix(Wire.headerSize))
+        frame[6] = Wire.Kind.stepResult.rawValue
+        frame += w.bytes
+        do {
+            _ = try Wire.decode(frame)
+            Issue.record("accepted a hostile count")
+        } catch {
+            #expect(error.code == "wire.truncated")
+            #expect(error.message.contains("stepResult.losses"))
+        }
+    }
+}
