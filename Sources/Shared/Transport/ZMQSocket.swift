@@ -1,0 +1,104 @@
+import CZeroMQ
+import Foundation
+
+/// The process's libzmq context. Sockets keep a strong reference to it, so it is terminated only
+/// after every socket is closed.
+final class ZMQContext: @unchecked Sendable {
+    // Invariant: only the socket thread creates sockets from it and terminates it.
+    let handle: UnsafeMutableRawPointer
+
+    init() {
+        handle = zmq_ctx_new()!
+        // One I/O thread is plenty on 2 cores and keeps the arithmetic threads free.
+        zmq_ctx_set(handle, ZMQ_IO_THREADS, 1)
+    }
+
+    func terminate() {
+        while zmq_ctx_term(handle) == -1 && zmq_errno() == EINTR {}
+    }
+}
+
+/// One libzmq socket. Not thread-safe: owned and used by the socket thread only.
+final class ZMQSocket {
+    let context: ZMQContext
+    private(set) var handle: UnsafeMutableRawPointer?
+    let kind: Int32
+
+    init(_ context: ZMQContext, kind: Int32, lingerMillis: Int32, highWaterMark: Int32, maxMessageBytes: Int64) throws(ZMQError) {
+        self.context = context
+        self.kind = kind
+        guard let socket = zmq_socket(context.handle, kind) else {
+            throw ZMQError(errno: zmq_errno(), function: "zmq_socket")
+        }
+        handle = socket
+        try set(ZMQ_LINGER, lingerMillis)
+        try set(ZMQ_SNDHWM, highWaterMark)
+        try set(ZMQ_RCVHWM, highWaterMark)
+        var limit = maxMessageBytes
+        try zmqCall("zmq_setsockopt(ZMQ_MAXMSGSIZE)") { zmq_setsockopt(socket, ZMQ_MAXMSGSIZE, &limit, MemoryLayout<Int64>.size) }
+    }
+
+    func set(_ option: Int32, _ value: Int32) throws(ZMQError) {
+        var v = value
+        try zmqCall("zmq_setsockopt(\(option))") { zmq_setsockopt(handle, option, &v, MemoryLayout<Int32>.size) }
+    }
+
+    func setBytes(_ option: Int32, _ value: [UInt8]) throws(ZMQError) {
+        try zmqCall("zmq_setsockopt(\(option))") { value.withUnsafeBytes { zmq_setsockopt(handle, option, $0.baseAddress, $0.count) } }
+    }
+
+    /// Binds and returns the endpoint actually bound (with the port the system picked for `:*`).
+    func bind(_ endpoint: String) throws(ZMQError) -> String {
+        try zmqCall("zmq_bind(\(endpoint))") { zmq_bind(handle, endpoint) }
+        var buffer = [CChar](repeating: 0, count: 256)
+        var size = buffer.count
+        try zmqCall("zmq_getsockopt(ZMQ_LAST_ENDPOINT)") { zmq_getsockopt(handle, ZMQ_LAST_ENDPOINT, &buffer, &size) }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    func connect(_ endpoint: String) throws(ZMQError) {
+        try zmqCall("zmq_connect(\(endpoint))") { zmq_connect(handle, endpoint) }
+    }
+
+    /// Sends a multipart message without blocking; false when the high-water mark is reached
+    /// (nothing was sent). libzmq checks the mark on the first part only, so a message is never
+    /// half-sent.
+    func trySend(_ parts: [[UInt8]]) throws(ZMQError) -> Bool {
+        for (index, part) in parts.enumerated() {
+            let flags = ZMQ_DONTWAIT | (index + 1 < parts.count ? ZMQ_SNDMORE : 0)
+            let rc = try zmqCall("zmq_send") { part.withUnsafeBytes { Int32(zmq_send(handle, $0.baseAddress, $0.count, flags)) } }
+            if rc == nil {
+                precondition(index == 0, "libzmq refused a later part of a multipart message")
+                return false
+            }
+        }
+        return true
+    }
+
+    /// Receives one multipart message if one is waiting.
+    func tryReceive() throws(ZMQError) -> [[UInt8]]? {
+        var parts: [[UInt8]] = []
+        while true {
+            var message = zmq_msg_t()
+            zmq_msg_init(&message)
+            defer { zmq_msg_close(&message) }
+            let rc = try zmqCall("zmq_msg_recv") { zmq_msg_recv(&message, handle, ZMQ_DONTWAIT) }
+            if rc == nil {
+                precondition(parts.isEmpty, "a multipart message arrived in pieces")
+                return nil
+            }
+            let size = zmq_msg_size(&message)
+            let part = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+                if size > 0 { buffer.baseAddress!.update(from: zmq_msg_data(&message).assumingMemoryBound(to: UInt8.self), count: size) }
+                initialized = size
+            }
+            parts.append(part)
+            if zmq_msg_more(&message) == 0 { return parts }
+        }
+    }
+
+    func close() {
+        if let handle { zmq_close(handle) }
+        handle = nil
+    }
+}

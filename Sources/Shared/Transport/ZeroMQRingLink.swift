@@ -1,0 +1,53 @@
+import Collective
+import Core
+
+/// A `RingLink` over worker-to-worker ZeroMQ sockets, for one generation.
+///
+/// Every frame is tagged with the generation; frames of any other generation (a late neighbour of
+/// a previous ring) are dropped and counted, so a collective can never mix two generations.
+public final class ZeroMQRingLink: RingLink, @unchecked Sendable {
+    // Invariant: `stale` is touched only by the one thread that runs the collective.
+    public let rank: Int
+    public let worldSize: Int
+    public let generation: Generation
+    private let loop: SocketLoop
+    /// Frames of other generations dropped by this link.
+    public private(set) var stale = 0
+
+    /// Connects the outbound side to `next` (the ring socket of rank + 1).
+    public init(loop: SocketLoop, generation: Generation, rank: Int, worldSize: Int, next: String) throws {
+        precondition(worldSize >= 1 && (0..<worldSize).contains(rank), "rank \(rank) outside a ring of \(worldSize)")
+        self.loop = loop
+        self.generation = generation
+        self.rank = rank
+        self.worldSize = worldSize
+        try loop.connectRing(next: next)
+    }
+
+    public func send(_ frame: [UInt8]) throws(CollectiveError) {
+        loop.sendRing(frame, generation: generation.rawValue)
+    }
+
+    public func receive(until deadline: ContinuousClock.Instant) throws(CollectiveError) -> [UInt8] {
+        let started = ContinuousClock.now
+        let (held, dropped) = loop.heldRing.take(generation: generation.rawValue)
+        stale += dropped
+        if let held { return held.payload }
+        while true {
+            switch loop.ring.pop(until: deadline) {
+            case .item(let frame):
+                if frame.generation == generation.rawValue { return frame.payload }
+                if frame.generation > generation.rawValue {
+                    // A neighbour is already in a newer generation: this collective cannot complete.
+                    loop.heldRing.hold(frame)
+                    throw .closed(reason: "a neighbour moved on to generation \(frame.generation)")
+                }
+                stale += 1
+            case .timedOut:
+                throw .timeout(rank: rank, waited: started.duration(to: .now))
+            case .closed:
+                throw .closed(reason: "the process's sockets are closed")
+            }
+        }
+    }
+}
