@@ -14,10 +14,13 @@ public struct ClusterConfig: Sendable, Equatable {
     public var checkpoint = Checkpoint()
     public var faultTolerance = FaultTolerance()
     public var logging = Logging()
+    public var security = Security()
 
     public init() {}
 
     public struct Run: Sendable, Equatable {
+        public init() {}
+
         /// The run's name, used in logs and summaries.
         public var name = "canopy"
         /// Where checkpoints, metrics and the summary go; relative paths are relative to the
@@ -26,6 +29,8 @@ public struct ClusterConfig: Sendable, Equatable {
     }
 
     public struct Coordinator: Sendable, Equatable {
+        public init() {}
+
         /// Address the control socket binds to (`0.0.0.0` to accept workers of other machines).
         public var bind = "127.0.0.1"
         /// TCP port of the control socket; 0 picks a free one (local runs only).
@@ -36,6 +41,8 @@ public struct ClusterConfig: Sendable, Equatable {
     }
 
     public struct Workers: Sendable, Equatable {
+        public init() {}
+
         /// How many worker processes the coordinator starts on its own machine.
         public var local = 2
         /// Training waits until at least this many workers are up.
@@ -47,13 +54,19 @@ public struct ClusterConfig: Sendable, Equatable {
     }
 
     public struct Dataset: Sendable, Equatable {
+        public init() {}
+
         /// A directory of tiles (`tiles.csv` + PNGs, as `data/aerial-sample`).
         public var path = "data/aerial-sample"
         /// Every n-th tile (by sorted id) is held out for validation; 0 keeps none.
         public var validationEvery = 5
+        /// Samples a worker decodes ahead of the one it is training on; bounds its memory.
+        public var prefetch = 4
     }
 
     public struct Model: Sendable, Equatable {
+        public init() {}
+
         /// Which model to train: `pixel-mlp`.
         public var name = "pixel-mlp"
         /// Hidden units of `pixel-mlp`.
@@ -65,6 +78,8 @@ public struct ClusterConfig: Sendable, Equatable {
     }
 
     public struct Training: Sendable, Equatable {
+        public init() {}
+
         /// Optimizer steps to run; the run stops at whichever of `steps` and `samples` comes first.
         public var steps = 100
         /// Sample budget (0 = no budget; `steps` decides).
@@ -73,17 +88,31 @@ public struct ClusterConfig: Sendable, Equatable {
         public var globalBatch = 16
         /// Samples per micro-batch, the unit dealt to workers; must divide `global_batch`.
         public var microBatch = 2
-        /// `sgd`, `momentum` or `adam`.
+        /// `sgd`, `momentum` or `adam` (AdamW when `weight_decay` > 0).
         public var optimizer = "adam"
+        /// Peak learning rate: the constant rate, or the top of the warmup ramp of `cosine`.
         public var learningRate = 0.01
+        /// `constant` or `cosine` (cosine decay to `min_learning_rate` at the last step).
+        public var schedule = "constant"
+        /// Steps over which the learning rate ramps linearly up to `learning_rate`.
+        public var warmupSteps = 0
+        /// Where `cosine` ends; ignored by `constant`.
+        public var minLearningRate = 0.0
         /// Momentum of `momentum`, beta1 of `adam`.
         public var momentum = 0.9
+        /// Decay rate of `adam`'s second-moment estimate.
+        public var beta2 = 0.999
+        /// Added to `adam`'s denominator so that a zero gradient history does not divide by zero.
+        public var epsilon = 1e-8
+        /// L2 penalty for `sgd` and `momentum`; decoupled decay (AdamW) for `adam`.
         public var weightDecay = 0.0
         /// Seeds initialisation, data order and sampling.
         public var seed: UInt64 = 42
     }
 
     public struct Reduce: Sendable, Equatable {
+        public init() {}
+
         /// `exact`, `fp32` or `fp16`.
         public var mode = "exact"
         /// Largest frame on a ring link, in KiB.
@@ -91,6 +120,8 @@ public struct ClusterConfig: Sendable, Equatable {
     }
 
     public struct Checkpoint: Sendable, Equatable {
+        public init() {}
+
         /// Relative to the run directory unless absolute.
         public var directory = "checkpoints"
         /// A checkpoint every this many committed steps (0 = only at the end).
@@ -100,6 +131,8 @@ public struct ClusterConfig: Sendable, Equatable {
     }
 
     public struct FaultTolerance: Sendable, Equatable {
+        public init() {}
+
         /// Seconds between heartbeats.
         public var heartbeatInterval = 1.0
         /// Missed heartbeats before a worker is declared down.
@@ -108,10 +141,30 @@ public struct ClusterConfig: Sendable, Equatable {
         public var collectiveTimeout = 30.0
         /// Seconds the run waits for `workers.min` workers before it gives up.
         public var waitForWorkers = 120.0
+        /// Seconds a worker that received a preemption notice may take to finish or hand back
+        /// its lease before it leaves.
+        public var drainTimeout = 30.0
     }
 
     public struct Logging: Sendable, Equatable {
+        public init() {}
+
         /// `trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`.
         public var level = "info"
+        /// Committed steps between two progress and metric records (loss, throughput).
+        public var metricsEvery = 1
+        /// Whether workers record a per-step timeline (chrome://tracing format) in the run
+        /// directory.
+        public var timeline = true
+    }
+
+    public struct Security: Sendable, Equatable {
+        public init() {}
+
+        /// Whether TCP endpoints authenticate peers with CurveZMQ and an allow-list of keys.
+        public var curve = true
+        /// Directory of the coordinator's key pair and the allowed workers' public keys;
+        /// relative to the run directory unless absolute.
+        public var keys = "keys"
     }
 }

@@ -1,0 +1,106 @@
+/// One key of `cluster.yaml`: where it lives, what it accepts, and how it reads and writes the
+/// typed `ClusterConfig`.
+///
+/// The table of all fields (`ConfigSchema.fields`) is the single source for loading, validation,
+/// rendering and the canonical hash, so a key added there is handled by all four.
+struct ConfigField: Sendable {
+    /// A decoded value, before it is stored in the typed config.
+    enum Value: Sendable, Equatable {
+        case integer(Int)
+        case unsigned(UInt64)
+        case number(Double)
+        case text(String)
+        case flag(Bool)
+    }
+
+    /// What the key accepts. The YAML type is checked while decoding; the range while validating,
+    /// so that a `--set` can repair an out-of-range value written in the file.
+    enum Kind: Sendable {
+        case integer(ClosedRange<Int>)
+        case unsigned
+        case number(NumberRange)
+        /// Free text; `allowEmpty` is false for paths and addresses.
+        case text(allowEmpty: Bool)
+        /// Letters, digits, `-`, `_` and `.` only: safe as a file name and in a log line.
+        case name
+        case choice([String])
+        case flag
+    }
+
+    let section: String
+    let key: String
+    let kind: Kind
+    let get: @Sendable (ClusterConfig) -> Value
+    let set: @Sendable (inout ClusterConfig, Value) -> Void
+
+    /// The dotted path as written in YAML and in `--set`.
+    var path: String { "\(section).\(key)" }
+
+    /// A description of a valid value, for error messages.
+    var expected: String {
+        switch kind {
+        case let .integer(range):
+            if range.upperBound == Int.max { return "an integer >= \(range.lowerBound)" }
+            return "an integer in \(range.lowerBound)...\(range.upperBound)"
+        case .unsigned: return "an integer in 0...\(UInt64.max)"
+        case let .number(range): return range.description
+        case .text(allowEmpty: true): return "a string"
+        case .text(allowEmpty: false): return "a non-empty string"
+        case .name: return "a non-empty name of letters, digits, '-', '_' and '.'"
+        case let .choice(choices): return "one of " + choices.joined(separator: ", ")
+        case .flag: return "true or false"
+        }
+    }
+
+    /// Checks a value's range (not its type). Returns the problem kind, or nil when it is valid.
+    func rangeProblem(_ value: Value) -> ConfigError.Kind? {
+        switch (kind, value) {
+        case let (.integer(range), .integer(int)):
+            return range.contains(int) ? nil : .outOfRange
+        case let (.number(range), .number(double)):
+            return range.contains(double) ? nil : .outOfRange
+        case let (.text(allowEmpty), .text(string)):
+            return allowEmpty || !string.isEmpty ? nil : .outOfRange
+        case let (.name, .text(string)):
+            let allowed = string.unicodeScalars.allSatisfy {
+                ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
+                    || "-_.".unicodeScalars.contains($0)
+            }
+            return !string.isEmpty && allowed ? nil : .outOfRange
+        case let (.choice(choices), .text(string)):
+            return choices.contains(string) ? nil : .unknownValue
+        default:
+            return nil
+        }
+    }
+}
+
+/// An interval of Doubles with open or closed ends; never contains NaN or an infinity.
+struct NumberRange: Sendable, CustomStringConvertible {
+    var lower: Double
+    var lowerInclusive: Bool
+    var upper: Double?
+    var upperInclusive: Bool
+
+    /// `> 0` when `inclusive` is false, `>= 0` when it is true.
+    static func atLeast(_ lower: Double, inclusive: Bool) -> NumberRange {
+        NumberRange(lower: lower, lowerInclusive: inclusive, upper: nil, upperInclusive: false)
+    }
+
+    /// `[lower, upper)`: for decay rates, which must stay below 1.
+    static func halfOpen(_ lower: Double, _ upper: Double) -> NumberRange {
+        NumberRange(lower: lower, lowerInclusive: true, upper: upper, upperInclusive: false)
+    }
+
+    func contains(_ value: Double) -> Bool {
+        guard value.isFinite else { return false }
+        if lowerInclusive ? value < lower : value <= lower { return false }
+        if let upper, upperInclusive ? value > upper : value >= upper { return false }
+        return true
+    }
+
+    var description: String {
+        guard let upper else { return "a finite number \(lowerInclusive ? ">=" : ">") \(lower)" }
+        return "a number in \(lowerInclusive ? "[" : "(")\(lower), \(upper)\(upperInclusive ? "]" : ")")"
+    }
+}

@@ -1,0 +1,129 @@
+/// Every key of `cluster.yaml`, in the order of the shipped file and of docs/cluster-yaml.md.
+///
+/// Ranges here are what one field allows on its own; rules between fields (`micro_batch` divides
+/// `global_batch`, `workers.min <= workers.max`) live in `ClusterConfig+Validation.swift`.
+enum ConfigSchema {
+    static let fields: [ConfigField] = [
+        .name("run", "name", \.run.name),
+        .text("run", "directory", \.run.directory),
+
+        .text("coordinator", "bind", \.coordinator.bind),
+        .integer("coordinator", "port", \.coordinator.port, 0...65535),
+        .text("coordinator", "advertise", \.coordinator.advertise, allowEmpty: true),
+
+        .integer("workers", "local", \.workers.local, 0...1024),
+        .integer("workers", "min", \.workers.min, 1...4096),
+        .integer("workers", "max", \.workers.max, 1...4096),
+        .text("workers", "bind", \.workers.bind),
+
+        .text("dataset", "path", \.dataset.path),
+        .integer("dataset", "validation_every", \.dataset.validationEvery, 0...Int.max),
+        .integer("dataset", "prefetch", \.dataset.prefetch, 0...256),
+
+        .choice("model", "name", \.model.name, ClusterConfig.Model.knownNames),
+        .integer("model", "hidden", \.model.hidden, 1...4096),
+        .integer("model", "window", \.model.window, 0...16),
+        .integer("model", "pixels_per_tile", \.model.pixelsPerTile, 0...(1 << 24)),
+
+        .integer("training", "steps", \.training.steps, 1...Int.max),
+        .integer("training", "samples", \.training.samples, 0...Int.max),
+        .integer("training", "global_batch", \.training.globalBatch, 1...(1 << 20)),
+        .integer("training", "micro_batch", \.training.microBatch, 1...(1 << 20)),
+        .choice("training", "optimizer", \.training.optimizer, ["sgd", "momentum", "adam"]),
+        .number("training", "learning_rate", \.training.learningRate, .atLeast(0, inclusive: false)),
+        .choice("training", "schedule", \.training.schedule, ["constant", "cosine"]),
+        .integer("training", "warmup_steps", \.training.warmupSteps, 0...Int.max),
+        .number("training", "min_learning_rate", \.training.minLearningRate, .atLeast(0, inclusive: true)),
+        .number("training", "momentum", \.training.momentum, .halfOpen(0, 1)),
+        .number("training", "beta2", \.training.beta2, .halfOpen(0, 1)),
+        .number("training", "epsilon", \.training.epsilon, .atLeast(0, inclusive: false)),
+        .number("training", "weight_decay", \.training.weightDecay, .atLeast(0, inclusive: true)),
+        .unsigned("training", "seed", \.training.seed),
+
+        .choice("reduce", "mode", \.reduce.mode, ["exact", "fp32", "fp16"]),
+        .integer("reduce", "chunk_kib", \.reduce.chunkKiB, 1...65536),
+
+        .text("checkpoint", "directory", \.checkpoint.directory),
+        .integer("checkpoint", "interval", \.checkpoint.interval, 0...Int.max),
+        .integer("checkpoint", "keep", \.checkpoint.keep, 1...1000),
+
+        .number("fault_tolerance", "heartbeat_interval", \.faultTolerance.heartbeatInterval, .atLeast(0, inclusive: false)),
+        .integer("fault_tolerance", "missed_heartbeats", \.faultTolerance.missedHeartbeats, 1...1000),
+        .number("fault_tolerance", "collective_timeout", \.faultTolerance.collectiveTimeout, .atLeast(0, inclusive: false)),
+        .number("fault_tolerance", "wait_for_workers", \.faultTolerance.waitForWorkers, .atLeast(0, inclusive: false)),
+        .number("fault_tolerance", "drain_timeout", \.faultTolerance.drainTimeout, .atLeast(0, inclusive: false)),
+
+        .choice("logging", "level", \.logging.level, ["trace", "debug", "info", "notice", "warning", "error", "critical"]),
+        .integer("logging", "metrics_every", \.logging.metricsEvery, 1...Int.max),
+        .flag("logging", "timeline", \.logging.timeline),
+
+        .flag("security", "curve", \.security.curve),
+        .text("security", "keys", \.security.keys),
+    ]
+
+    /// Section names in file order.
+    static let sections: [String] = fields.reduce(into: []) { names, field in
+        if names.last != field.section { names.append(field.section) }
+    }
+
+    static func field(section: String, key: String) -> ConfigField? {
+        fields.first { $0.section == section && $0.key == key }
+    }
+
+    static func keys(of section: String) -> [String] {
+        fields.filter { $0.section == section }.map(\.key)
+    }
+}
+
+extension ClusterConfig.Model {
+    /// The models the executables know how to build; `model.name` must be one of them.
+    public static let knownNames = ["pixel-mlp"]
+}
+
+// Builders that tie a key to a property of `ClusterConfig` through a key path, so that reading
+// and writing a field cannot disagree about which property it is.
+extension ConfigField {
+    typealias Path<T> = WritableKeyPath<ClusterConfig, T> & Sendable
+
+    static func integer(_ section: String, _ key: String, _ path: Path<Int>, _ range: ClosedRange<Int>) -> ConfigField {
+        ConfigField(section: section, key: key, kind: .integer(range),
+                    get: { .integer($0[keyPath: path]) },
+                    set: { if case let .integer(value) = $1 { $0[keyPath: path] = value } })
+    }
+
+    static func unsigned(_ section: String, _ key: String, _ path: Path<UInt64>) -> ConfigField {
+        ConfigField(section: section, key: key, kind: .unsigned,
+                    get: { .unsigned($0[keyPath: path]) },
+                    set: { if case let .unsigned(value) = $1 { $0[keyPath: path] = value } })
+    }
+
+    static func number(_ section: String, _ key: String, _ path: Path<Double>, _ range: NumberRange) -> ConfigField {
+        ConfigField(section: section, key: key, kind: .number(range),
+                    get: { .number($0[keyPath: path]) },
+                    set: { if case let .number(value) = $1 { $0[keyPath: path] = value } })
+    }
+
+    static func text(_ section: String, _ key: String, _ path: Path<String>, allowEmpty: Bool = false) -> ConfigField {
+        textual(section, key, path, .text(allowEmpty: allowEmpty))
+    }
+
+    static func name(_ section: String, _ key: String, _ path: Path<String>) -> ConfigField {
+        textual(section, key, path, .name)
+    }
+
+    static func choice(_ section: String, _ key: String, _ path: Path<String>, _ choices: [String]) -> ConfigField {
+        textual(section, key, path, .choice(choices))
+    }
+
+    static func flag(_ section: String, _ key: String, _ path: Path<Bool>) -> ConfigField {
+        ConfigField(section: section, key: key, kind: .flag,
+                    get: { .flag($0[keyPath: path]) },
+                    set: { if case let .flag(value) = $1 { $0[keyPath: path] = value } })
+    }
+
+    private static func textual(_ section: String, _ key: String, _ path: Path<String>, _ kind: Kind) -> ConfigField {
+        ConfigField(section: section, key: key, kind: kind,
+                    get: { .text($0[keyPath: path]) },
+                    set: { if case let .text(value) = $1 { $0[keyPath: path] = value } })
+    }
+}

@@ -1,0 +1,50 @@
+import Testing
+@testable import Config
+
+@Suite struct CanonicalHashTests {
+    @Test func hashIsPinnedForTheDefaults() {
+        // A change here means every recorded checkpoint hash changes: bump canonicalFormat too.
+        #expect(ClusterConfig().canonicalHash == "6229db5be0a6c04f4c24ab8d8b0798e5555fae706f8baa7493b824a68f72bc64")
+        #expect(ClusterConfig().canonicalText.hasPrefix("grove-cluster-config-v1\nrun.name=\"canopy\"\n"))
+    }
+
+    @Test func hashIgnoresCommentsOrderAndSpelledOutDefaults() throws {
+        let a = try ClusterConfig.parse(yaml: "training:\n  steps: 20\n  seed: 1\n", source: "a")
+        let b = try ClusterConfig.parse(
+            yaml: "# comment\ntraining:\n  seed: 0x1   # hex\n  steps: 20\nreduce:\n  mode: exact\n", source: "b")
+        #expect(a.canonicalHash == b.canonicalHash)
+    }
+
+    @Test func hashChangesWithEverySetting() {
+        let base = ClusterConfig()
+        var seen: Set<String> = [base.canonicalHash]
+        for field in ConfigSchema.fields {
+            var changed = base
+            field.set(&changed, field.get(base).perturbed)
+            #expect(field.get(changed) != field.get(base), "could not perturb \(field.path)")
+            #expect(seen.insert(changed.canonicalHash).inserted, "\(field.path) does not change the hash")
+        }
+    }
+
+    @Test func textValuesCannotForgeAnotherKey() {
+        var a = ClusterConfig()
+        a.run.directory = "x\"\nrun.name=\"y"
+        var b = ClusterConfig()
+        b.run.directory = "x"
+        b.run.name = "y"
+        #expect(a.canonicalHash != b.canonicalHash)
+    }
+}
+
+extension ConfigField.Value {
+    /// A different value of the same type.
+    var perturbed: ConfigField.Value {
+        switch self {
+        case let .integer(value): .integer(value + 1)
+        case let .unsigned(value): .unsigned(value &+ 1)
+        case let .number(value): .number(value + 0.5)
+        case let .text(value): .text(value + "x")
+        case let .flag(value): .flag(!value)
+        }
+    }
+}
