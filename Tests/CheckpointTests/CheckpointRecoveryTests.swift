@@ -100,6 +100,20 @@ import Testing
         #expect(scratch.entries() == ["step-000001", "step-000002"])
     }
 
+    /// A crash while replacing a checkpoint of the same step, after the old one was moved aside.
+    @Test func movedAsideDirectoryIsIgnoredThenCleanedUp() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let store = CheckpointStore(directory: scratch.path, keep: 3)
+        try store.write(Fixtures.checkpoint(step: 1))
+        try store.write(Fixtures.checkpoint(step: 2))
+        try FileManager.default.moveItem(atPath: scratch.path + "/step-000002", toPath: scratch.path + "/.old-step-000002-1f")
+
+        #expect(try store.loadNewestVerified()?.info.step == 1)
+        try store.write(Fixtures.checkpoint(step: 2))
+        #expect(scratch.entries() == ["step-000001", "step-000002"])
+    }
+
     @Test func allDamagedIsAnErrorNotAFreshStart() throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
