@@ -89,6 +89,21 @@ import Testing
         #expect(try store.loadNewestVerified()?.info.step == 1_000_001)
     }
 
+    @Test func strayEntriesAreNotCheckpoints() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let store = CheckpointStore(directory: scratch.path, keep: 2)
+        try store.write(Fixtures.checkpoint(step: 3))
+        for name in ["step-+5", "step-", "step-12a", "notes.txt"] {
+            try FileManager.default.createDirectory(atPath: scratch.path + "/" + name, withIntermediateDirectories: false)
+        }
+        #expect(CheckpointStore.step(ofDirectoryName: "step-000042") == 42)
+        #expect(try store.list().map(\.step) == [3])
+        let result = try #require(try store.loadNewestVerified())
+        #expect(result.info.step == 3)
+        #expect(result.damaged.isEmpty)
+    }
+
     @Test func rewritingAStepReplacesIt() throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }

@@ -41,7 +41,7 @@ extension CheckpointStore {
         let manifest = try readManifest(in: checkpointPath)
         let manifestPath = checkpointPath + "/" + Self.manifestFile
         let directoryName = checkpointPath.split(separator: "/").last.map(String.init) ?? checkpointPath
-        if directoryName.hasPrefix("step-"), let step = Int(directoryName.dropFirst(5)), step != manifest.step {
+        if let step = Self.step(ofDirectoryName: directoryName), step != manifest.step {
             throw CheckpointError(.inconsistent, "\(manifestPath): step \(manifest.step) does not match the directory name \(directoryName)")
         }
         let names = manifest.files.map(\.name)

@@ -93,6 +93,15 @@ public struct CheckpointStore: Sendable {
         }
     }
 
+    /// The step of a `step-<digits>` name; nil for anything else (hidden staging directories,
+    /// stray files, `step-+5`).
+    static func step(ofDirectoryName name: String) -> Int? {
+        guard name.hasPrefix("step-") else { return nil }
+        let digits = name.utf8.dropFirst(5)
+        guard !digits.isEmpty, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        return Int(name.dropFirst(5))
+    }
+
     func path(of name: String) -> String {
         directory.hasSuffix("/") ? directory + name : directory + "/" + name
     }
@@ -100,9 +109,7 @@ public struct CheckpointStore: Sendable {
     /// Every `step-<n>` directory, ascending by step (hidden staging directories are not included).
     func stepDirectories() throws -> [(step: Int, path: String)] {
         try DurableFile.entries(of: directory).compactMap { name -> (step: Int, path: String)? in
-            guard name.hasPrefix("step-"), let step = Int(name.dropFirst(5)), step >= 0,
-                  name.dropFirst(5).allSatisfy(\.isASCII)
-            else { return nil }
+            guard let step = Self.step(ofDirectoryName: name) else { return nil }
             return (step, path(of: name))
         }
         .sorted { $0.step < $1.step }
