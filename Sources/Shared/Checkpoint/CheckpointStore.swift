@@ -50,7 +50,12 @@ public struct CheckpointStore: Sendable {
             throw CheckpointError(.invalidInput, "checkpoint store \(directory): keep is \(keep), must be at least 1")
         }
         try checkpoint.validate()
-        try DurableFile.makeDirectories(directory)
+        if !DurableFile.exists(directory) {
+            try DurableFile.makeDirectories(directory)
+            // The new directory's own entry must be durable too, or the first checkpoint's
+            // rename could survive a power cut that loses the directory holding it.
+            try DurableFile.syncDirectory(DurableFile.parent(of: directory))
+        }
         try removeLeftovers()
 
         let name = Self.directoryName(step: checkpoint.metadata.step)
@@ -58,23 +63,25 @@ public struct CheckpointStore: Sendable {
         let staging = path(of: Self.stagingPrefix + name + "-" + Self.uniqueSuffix())
         try DurableFile.makeDirectory(staging)
         let manifest: CheckpointManifest
+        var replaced: String?
         do {
             manifest = try writeContents(of: checkpoint, into: staging)
             try DurableFile.syncDirectory(staging)
             if DurableFile.exists(finalPath) {
-                let replaced = path(of: Self.replacedPrefix + name + "-" + Self.uniqueSuffix())
-                try DurableFile.rename(finalPath, to: replaced)
-                try DurableFile.rename(staging, to: finalPath)
-                try DurableFile.syncDirectory(directory)
-                try DurableFile.removeTree(replaced)
-            } else {
-                try DurableFile.rename(staging, to: finalPath)
-                try DurableFile.syncDirectory(directory)
+                let aside = path(of: Self.replacedPrefix + name + "-" + Self.uniqueSuffix())
+                try DurableFile.rename(finalPath, to: aside)
+                replaced = aside
             }
+            try DurableFile.rename(staging, to: finalPath)
+            try DurableFile.syncDirectory(directory)
         } catch {
             try? DurableFile.removeTree(staging)
+            // Put the checkpoint that was moved aside back, so a failed replacement loses nothing.
+            if let replaced, !DurableFile.exists(finalPath) { try? DurableFile.rename(replaced, to: finalPath) }
             throw error
         }
+        // Failing to delete the old copy is harmless: it is hidden, and the next write removes it.
+        if let replaced { try? DurableFile.removeTree(replaced) }
 
         do {
             try applyRetention(written: checkpoint.metadata.step)
