@@ -100,6 +100,37 @@ import Testing
         #expect(scratch.entries() == ["step-000001", "step-000002"])
     }
 
+    /// A crash while replacing a checkpoint of the same step, after the old copy was moved aside
+    /// and before the new one took its place, and a crash in the middle of a retention deletion.
+    @Test func interruptedReplacementIsStillLoadedThenMovedBack() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let store = CheckpointStore(directory: scratch.path, keep: 3)
+        try store.write(Fixtures.checkpoint(step: 1))
+        try store.write(Fixtures.checkpoint(step: 2))
+        try FileManager.default.moveItem(atPath: scratch.path + "/step-000002", toPath: scratch.path + "/.replaced-step-000002-1f")
+        try FileManager.default.moveItem(atPath: scratch.path + "/step-000001", toPath: scratch.path + "/.retired-step-000001-2e")
+
+        let loaded = try #require(try store.loadNewestVerified())
+        #expect(loaded.info.step == 2)
+        #expect(loaded.checkpoint == Fixtures.checkpoint(step: 2))
+        #expect(loaded.damaged.isEmpty)
+
+        try store.write(Fixtures.checkpoint(step: 3))
+        #expect(scratch.entries() == ["step-000002", "step-000003"])
+    }
+
+    @Test func movedAsideCopyIsDroppedOnceItsReplacementIsInPlace() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let store = CheckpointStore(directory: scratch.path, keep: 3)
+        try store.write(Fixtures.checkpoint(step: 2, runName: "old"))
+        try FileManager.default.moveItem(atPath: scratch.path + "/step-000002", toPath: scratch.path + "/.replaced-step-000002-1f")
+        try store.write(Fixtures.checkpoint(step: 2, runName: "new"))
+        #expect(try store.loadNewestVerified()?.checkpoint.metadata.runName == "new")
+        #expect(scratch.entries() == ["step-000002"])
+    }
+
     @Test func allDamagedIsAnErrorNotAFreshStart() throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }

@@ -89,6 +89,21 @@ import Testing
         #expect(try store.loadNewestVerified()?.info.step == 1_000_001)
     }
 
+    @Test func strayEntriesAreNotCheckpoints() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let store = CheckpointStore(directory: scratch.path, keep: 2)
+        try store.write(Fixtures.checkpoint(step: 3))
+        for name in ["step-+5", "step-", "step-12a", "notes.txt"] {
+            try FileManager.default.createDirectory(atPath: scratch.path + "/" + name, withIntermediateDirectories: false)
+        }
+        #expect(CheckpointStore.step(ofDirectoryName: "step-000042") == 42)
+        #expect(try store.list().map(\.step) == [3])
+        let result = try #require(try store.loadNewestVerified())
+        #expect(result.info.step == 3)
+        #expect(result.damaged.isEmpty)
+    }
+
     @Test func rewritingAStepReplacesIt() throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
@@ -145,5 +160,26 @@ import Testing
         )
         #expect(split.weightsSHA256 == reference)
         #expect(split.flatValues(prefix: Checkpoint.parameterPrefix) == flat)
+    }
+}
+
+@Suite struct CheckpointSlicingTests {
+    @Test func slicingAFlatBufferAndFlatteningAgainAreInverse() throws {
+        let flat: [Float] = (0..<11).map(Float.init)
+        let tensors = try Checkpoint.tensors(
+            prefix: Checkpoint.parameterPrefix, slicing: flat, into: [("w", [2, 3]), ("b", [2]), ("s", []), ("none", [0, 2]), ("t", [2])]
+        )
+        #expect(tensors.map(\.name) == ["param/w", "param/b", "param/s", "param/none", "param/t"])
+        #expect(tensors.map(\.values) == [[0, 1, 2, 3, 4, 5], [6, 7], [8], [], [9, 10]])
+        let checkpoint = Checkpoint(metadata: Fixtures.checkpoint(step: 0).metadata, tensors: tensors)
+        #expect(checkpoint.flatValues(prefix: Checkpoint.parameterPrefix) == flat)
+        #expect(checkpoint.weightsSHA256 == flat.withUnsafeBufferPointer { Checkpoint.weightsSHA256($0) })
+    }
+
+    @Test func slicingRefusesShapesThatDoNotCoverTheBuffer() {
+        #expect(throws: CheckpointError.self) { try Checkpoint.tensors(prefix: "param/", slicing: [1, 2, 3], into: [("w", [2])]) }
+        #expect { try Checkpoint.tensors(prefix: "param/", slicing: [1, 2], into: [("w", [3])]) } throws: {
+            ($0 as? CheckpointError)?.message.contains("param/w of shape [3]") == true
+        }
     }
 }

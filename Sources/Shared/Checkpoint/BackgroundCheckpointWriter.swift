@@ -7,7 +7,8 @@ import Foundation
 /// being written, up to `maxPending` more wait in a queue; `submit` blocks only when that queue
 /// is full, which bounds memory to `maxPending + 1` snapshots when the disk is slower than the
 /// checkpoint interval. A failed write is passed to `onError` (with the step) and the writer goes
-/// on with the next snapshot. Both callbacks run on the writer thread.
+/// on with the next snapshot. Both callbacks run on the writer thread, except the report of a
+/// snapshot submitted after `close()`, which runs on the submitting thread.
 ///
 /// Call `close()` before dropping the writer: it writes what is queued and stops the thread
 /// (the thread keeps the writer alive until then).

@@ -35,6 +35,32 @@ public struct Checkpoint: Sendable, Equatable {
         return values
     }
 
+    /// Cuts a flat buffer into named tensors, in order: how a model's parameter buffer (or an
+    /// optimizer's state buffer of the same layout) becomes checkpoint tensors. Each name gets
+    /// `prefix` in front. The inverse is `flatValues(prefix:)`.
+    ///
+    /// - Throws: `.sizeMismatch` when the shapes do not add up to exactly `flat.count` values.
+    public static func tensors(
+        prefix: String, slicing flat: [Float], into entries: [(name: String, shape: [Int])]
+    ) throws -> [NamedTensor] {
+        var tensors: [NamedTensor] = []
+        var offset = 0
+        for entry in entries {
+            guard let count = NamedTensor.elementCount(of: entry.shape), count <= flat.count - offset else {
+                throw CheckpointError(
+                    .sizeMismatch,
+                    "\(prefix)\(entry.name) of shape \(entry.shape) does not fit the \(flat.count - offset) values left of \(flat.count)"
+                )
+            }
+            tensors.append(NamedTensor(name: prefix + entry.name, shape: entry.shape, values: Array(flat[offset..<(offset + count)])))
+            offset += count
+        }
+        guard offset == flat.count else {
+            throw CheckpointError(.sizeMismatch, "the shapes of \(prefix)* cover \(offset) values but the buffer holds \(flat.count)")
+        }
+        return tensors
+    }
+
     /// The SHA-256 of the parameters (the `param/` tensors in order) as little-endian float32.
     public var weightsSHA256: String {
         var hasher = SHA256()

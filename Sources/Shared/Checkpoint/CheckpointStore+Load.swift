@@ -4,7 +4,8 @@ extension CheckpointStore {
     /// Loads the newest checkpoint that verifies, reporting every newer one that did not.
     ///
     /// Directories are tried from the highest step down; each is fully verified by
-    /// `load(path:)`. Hidden staging directories of a crashed write are never considered.
+    /// `load(path:)`. Staging directories of a crashed write are never considered; a same-step
+    /// copy that a crashed replacement left moved aside counts as its step's checkpoint.
     ///
     /// - Returns: nil when the store holds no checkpoint directory at all (a fresh run).
     /// - Throws: `.noVerifiedCheckpoint` listing every damage report when checkpoint directories
@@ -41,7 +42,8 @@ extension CheckpointStore {
         let manifest = try readManifest(in: checkpointPath)
         let manifestPath = checkpointPath + "/" + Self.manifestFile
         let directoryName = checkpointPath.split(separator: "/").last.map(String.init) ?? checkpointPath
-        if directoryName.hasPrefix("step-"), let step = Int(directoryName.dropFirst(5)), step != manifest.step {
+        if let step = Self.step(ofDirectoryName: directoryName) ?? Self.step(ofHiddenName: directoryName, prefix: Self.replacedPrefix),
+           step != manifest.step {
             throw CheckpointError(.inconsistent, "\(manifestPath): step \(manifest.step) does not match the directory name \(directoryName)")
         }
         let names = manifest.files.map(\.name)

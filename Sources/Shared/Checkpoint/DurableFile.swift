@@ -69,6 +69,12 @@ enum DurableFile {
 
     static func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
 
+    /// The directory holding `path` (`.` for a bare name).
+    static func parent(of path: String) -> String {
+        let parent = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        return parent.isEmpty ? "." : parent
+    }
+
     /// Reads a whole regular file. The size is taken from `fstat` and checked against
     /// `maximumSize` (and `expectedSize`, when given) before the buffer is allocated, so a
     /// damaged or hostile file cannot make the reader allocate more than the caller allows.

@@ -5,26 +5,13 @@
 /// is part of what a checkpoint preserves. Numbers are kept as their text so that offsets and
 /// dimensions are converted exactly (no detour through `Double`). Nesting depth is capped so a
 /// hostile header cannot exhaust the stack.
-indirect enum HeaderJSON: Equatable {
+indirect enum HeaderJSON {
     case object([(key: String, value: HeaderJSON)])
     case array([HeaderJSON])
     case string(String)
     case number(String)
     case bool(Bool)
     case null
-
-    static func == (a: HeaderJSON, b: HeaderJSON) -> Bool {
-        switch (a, b) {
-        case let (.object(x), .object(y)):
-            return x.count == y.count && zip(x, y).allSatisfy { $0.key == $1.key && $0.value == $1.value }
-        case let (.array(x), .array(y)): return x == y
-        case let (.string(x), .string(y)): return x == y
-        case let (.number(x), .number(y)): return x == y
-        case let (.bool(x), .bool(y)): return x == y
-        case (.null, .null): return true
-        default: return false
-        }
-    }
 
     /// Why a header failed to parse, with the byte offset inside the header.
     struct ParseError: Error, Equatable {
