@@ -1,0 +1,217 @@
+/// The behaviour every `RingLink` implementation must have, as runnable checks. `InProcessRing`
+/// passes it in CollectiveTests; the transport's tests run it on ZeroMQ links.
+///
+/// Each check builds fresh rings through the factory, drives every member from its own thread,
+/// closes every link it built, and returns what went wrong as readable strings (empty = pass), so
+/// any test framework can assert on it.
+public enum CollectiveLinkContract {
+    /// Builds a connected ring: element `r` must have rank `r` and the given world size.
+    public typealias RingFactory = (_ worldSize: Int) -> [any ClosableRingLink]
+
+    /// Runs every check below for every world size.
+    ///
+    /// - Parameters:
+    ///   - worldSizes: rings to build (each at least 2; a ring of one is checked only by
+    ///     `checkAllReduce`, which never sends on it).
+    ///   - timeout: the short receive deadline the timeout and closing checks use.
+    ///   - tolerance: how late past a deadline a `.timeout` may arrive on a loaded machine.
+    public static func run(
+        makeRing: RingFactory, worldSizes: [Int] = [2, 3], timeout: Duration = .milliseconds(300),
+        tolerance: Duration = .seconds(1)
+    ) -> [String] {
+        var failures: [String] = []
+        for n in worldSizes {
+            failures += checkFIFO(makeRing: makeRing, worldSize: n)
+            failures += checkLargeAndEmptyFrames(makeRing: makeRing, worldSize: n)
+            failures += checkTimeout(makeRing: makeRing, worldSize: n, timeout: timeout, tolerance: tolerance)
+            failures += checkClosed(makeRing: makeRing, worldSize: n, timeout: timeout, tolerance: tolerance)
+        }
+        for n in Set([1] + worldSizes).sorted() {
+            failures += checkAllReduce(makeRing: makeRing, worldSize: n)
+        }
+        return failures
+    }
+
+    /// Every member queues 200 frames of varied length without receiving, then receives 200: each
+    /// must come from the previous rank, complete, and in the order sent.
+    public static func checkFIFO(makeRing: RingFactory, worldSize n: Int) -> [String] {
+        let frames = 200
+        @Sendable func frame(from rank: Int, index: Int) -> [UInt8] {
+            [UInt8(rank), UInt8(index & 255), UInt8(index >> 8)] + (0..<(index % 37)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ index) }
+        }
+        return onRing(makeRing, n, "FIFO") { (link) throws(CollectiveError) in
+            for i in 0..<frames { try link.send(frame(from: link.rank, index: i)) }
+            let previous = (link.rank - 1 + n) % n
+            for i in 0..<frames {
+                let got = try link.receive(until: .now + .seconds(10))
+                if got != frame(from: previous, index: i) {
+                    return "rank \(link.rank) frame \(i): got \(got.prefix(3)) (\(got.count) bytes), expected frame \(i) of rank \(previous)"
+                }
+            }
+            return nil
+        }
+    }
+
+    /// Empty frames, a one-byte frame and a frame of 4 MiB + 48 bytes (a full frame with header)
+    /// arrive intact and in order.
+    public static func checkLargeAndEmptyFrames(makeRing: RingFactory, worldSize n: Int) -> [String] {
+        @Sendable func frames(from rank: Int) -> [[UInt8]] {
+            let large = (0..<(4 << 20) + 48).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ rank) }
+            return [[], large, [], [UInt8(rank)], []]
+        }
+        return onRing(makeRing, n, "large and empty frames") { (link) throws(CollectiveError) in
+            for frame in frames(from: link.rank) { try link.send(frame) }
+            let expected = frames(from: (link.rank - 1 + n) % n)
+            for (i, want) in expected.enumerated() {
+                let got = try link.receive(until: .now + .seconds(20))
+                if got != want { return "rank \(link.rank) frame \(i): got \(got.count) bytes, expected \(want.count) bytes (or different content)" }
+            }
+            return nil
+        }
+    }
+
+    /// A receive with nothing sent throws `.timeout` naming the member's rank, no earlier than the
+    /// deadline and no later than `tolerance` after it.
+    public static func checkTimeout(makeRing: RingFactory, worldSize n: Int, timeout: Duration, tolerance: Duration) -> [String] {
+        let links = makeRing(n)
+        defer { links.forEach { $0.close() } }
+        let link = links[n - 1]
+        let start = ContinuousClock.now
+        do {
+            let got = try link.receive(until: start + timeout)
+            return ["timeout (world size \(n)): receive returned \(got.count) bytes though nothing was sent"]
+        } catch {
+            let elapsed = ContinuousClock.now - start
+            guard case .timeout(let rank, _) = error else { return ["timeout (world size \(n)): threw \(error), expected a timeout"] }
+            var failures: [String] = []
+            if rank != link.rank { failures.append("timeout (world size \(n)): error names rank \(rank), expected \(link.rank)") }
+            if elapsed < timeout { failures.append("timeout (world size \(n)): gave up after \(elapsed), before the \(timeout) deadline") }
+            if elapsed > timeout + tolerance { failures.append("timeout (world size \(n)): gave up after \(elapsed), more than \(tolerance) past the \(timeout) deadline") }
+            return failures
+        }
+    }
+
+    /// After `close()` a member's own send and receive throw `.closed` at once; its next rank's
+    /// receive ends in `.closed` or `.timeout` by its deadline (plus tolerance); its previous rank
+    /// can still call send without hanging.
+    public static func checkClosed(makeRing: RingFactory, worldSize n: Int, timeout: Duration, tolerance: Duration) -> [String] {
+        let links = makeRing(n)
+        defer { links.forEach { $0.close() } }
+        var failures: [String] = []
+        let dead = links[0]
+        dead.close()
+        do {
+            try dead.send([1, 2, 3])
+            failures.append("closed (world size \(n)): send on a closed link succeeded")
+        } catch {
+            if case .closed = error {} else { failures.append("closed (world size \(n)): send threw \(error), expected closed") }
+        }
+        let start = ContinuousClock.now
+        do {
+            _ = try dead.receive(until: start + timeout)
+            failures.append("closed (world size \(n)): receive on a closed link returned a frame")
+        } catch {
+            if case .closed = error {} else { failures.append("closed (world size \(n)): receive threw \(error), expected closed") }
+            if ContinuousClock.now - start >= timeout { failures.append("closed (world size \(n)): receive on a closed link waited for its deadline") }
+        }
+        let next = links[1 % n]
+        let neighbourStart = ContinuousClock.now
+        do {
+            _ = try next.receive(until: neighbourStart + timeout)
+            failures.append("closed (world size \(n)): rank 1 received a frame from the closed rank 0")
+        } catch {
+            switch error {
+            case .closed, .timeout: break
+            case .malformed: failures.append("closed (world size \(n)): rank 1 threw \(error), expected closed or timeout")
+            }
+            if ContinuousClock.now - neighbourStart > timeout + tolerance {
+                failures.append("closed (world size \(n)): rank 1 waited more than \(tolerance) past its deadline")
+            }
+        }
+        let previous = links[n - 1]
+        let sendResult = RingThreads.run(1, until: .now + timeout + tolerance) { _ in
+            do { try previous.send([9]); return true } catch { return true }
+        }
+        if sendResult[0] == nil { failures.append("closed (world size \(n)): rank \(n - 1)'s send to the closed rank 0 hung") }
+        return failures
+    }
+
+    /// A full all-reduce in every mode, twice in a row (the sequence number advances), with small
+    /// frames and a length that divides evenly into nothing: every member gets the same outcome,
+    /// within the mode's bound of the float64 sum, and `exact` equals a ring of one bit for bit.
+    public static func checkAllReduce(makeRing: RingFactory, worldSize n: Int) -> [String] {
+        var failures: [String] = []
+        let count = 10_007
+        for mode in ReduceMode.allCases {
+            let rounds = [ReduceReference.synthetic(count: count, microBatches: 2 * n + 1, seed: 7),
+                          ReduceReference.synthetic(count: count, microBatches: max(1, n - 1), seed: 8)]
+            let lossScale: Float = 16
+            let settings = AllReduceSettings(mode: mode, frameBytes: 4096 + 12, window: 3, timeout: .seconds(20))
+            let links = makeRing(n)
+            defer { links.forEach { $0.close() } }
+            let outcomes = RingThreads.run(n, until: .now + .seconds(120)) { rank -> Result<[ReduceOutcome], CollectiveError> in
+                do throws(CollectiveError) {
+                    let reducer = try! RingAllReduce(link: links[rank], settings: settings, firstSequence: 40)
+                    return .success(try rounds.map { (round) throws(CollectiveError) in
+                        let mine = round.deal((0..<round.microBatches.count).map { $0 % n }, worldSize: n)[rank]
+                        return try reducer.sum(microBatches: mine, count: count, totalMicroBatches: round.microBatches.count, lossScale: lossScale)
+                    })
+                } catch {
+                    return .failure(error)
+                }
+            }
+            var results: [[ReduceOutcome]] = []
+            for (rank, outcome) in outcomes.enumerated() {
+                switch outcome {
+                case nil: failures.append("all-reduce \(mode) (world size \(n)): rank \(rank) did not finish")
+                case .failure(let error)?: failures.append("all-reduce \(mode) (world size \(n)): rank \(rank) threw \(error)")
+                case .success(let got)?: results.append(got)
+                }
+            }
+            guard results.count == n else { continue }
+            if results.contains(where: { $0 != results[0] }) {
+                failures.append("all-reduce \(mode) (world size \(n)): members disagree")
+            }
+            for (r, round) in rounds.enumerated() {
+                guard let values = results[0][r].values else {
+                    failures.append("all-reduce \(mode) (world size \(n)) round \(r): overflow reported for finite data")
+                    continue
+                }
+                if let violation = round.firstViolation(of: values, mode: mode, worldSize: n, lossScale: lossScale) {
+                    failures.append("all-reduce round \(r): \(violation)")
+                }
+                if mode == .exact, let single = singleMemberExact(round), single != values {
+                    failures.append("all-reduce exact (world size \(n)) round \(r): differs from a ring of one")
+                }
+            }
+        }
+        return failures
+    }
+
+    /// The `exact` sum of all of `round`'s micro-batches on a ring of one in-process member.
+    static func singleMemberExact(_ round: ReduceReference) -> [Float]? {
+        let reducer = try! RingAllReduce(link: InProcessRing.make(worldSize: 1)[0], settings: AllReduceSettings(mode: .exact))
+        let outcome = try? reducer.sum(microBatches: round.microBatches, count: round.count, totalMicroBatches: round.microBatches.count)
+        return outcome?.values
+    }
+
+    /// Runs `body` on every member of a fresh ring; a thrown error or returned string is a failure.
+    private static func onRing(
+        _ makeRing: RingFactory, _ n: Int, _ name: String,
+        _ body: @escaping @Sendable (any ClosableRingLink) throws(CollectiveError) -> String?
+    ) -> [String] {
+        let links = makeRing(n)
+        defer { links.forEach { $0.close() } }
+        let outcomes = RingThreads.run(n, until: .now + .seconds(60)) { rank -> String? in
+            do throws(CollectiveError) {
+                return try body(links[rank])
+            } catch {
+                return "rank \(rank) threw \(error)"
+            }
+        }
+        return outcomes.enumerated().compactMap { rank, outcome in
+            guard let outcome else { return "\(name) (world size \(n)): rank \(rank) did not finish" }
+            return outcome.map { "\(name) (world size \(n)): \($0)" }
+        }
+    }
+}

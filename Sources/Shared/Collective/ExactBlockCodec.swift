@@ -1,0 +1,148 @@
+/// Block fixed point: the encoding that makes `exact` sums independent of order and grouping.
+///
+/// The vector is cut into blocks of `blockSize` consecutive elements (fixed, so the blocks do not
+/// depend on the world size, chunks or frames). Every block has one shared exponent `E` such that
+/// every value of every micro-batch in the block satisfies `|v| < 2^E`; the members agree on it by a
+/// max-reduce of the per-block exponent fields before the sum. Each micro-batch value is then
+/// rounded (to nearest, ties to even) to an integer multiple of `2^(E - fractionBits)` and kept as
+/// a 64-bit integer. Integer addition is exact and associative, so the sum of the integers is the
+/// same whatever the order, the world size, or which member encoded which micro-batch.
+///
+/// Headroom: every encoded value has magnitude at most `2^fractionBits`, and
+/// `fractionBits = min(51, 62 - ceil(log2(totalMicroBatches)))`, so the sum of all micro-batches
+/// stays below `2^62` and cannot overflow an `Int64`. The cap of 51 keeps the scaled value inside
+/// the range where adding `1.5 * 2^52` rounds it to an integer in one floating-point addition,
+/// which is what lets the encoder run as plain SIMD arithmetic; 51 bits is still 27 bits finer than
+/// a float's own 24-bit significand at the block maximum.
+///
+/// Error: see `errorBound(sum:fieldOfBlock:absoluteSum:)` and docs/all-reduce.md.
+public struct ExactBlockCodec: Sendable, Equatable {
+    /// Elements per block that share one exponent.
+    public static let blockSize = 256
+    /// The exponent field that marks a block holding an infinity or a NaN.
+    public static let nonFiniteField: UInt8 = 255
+    /// The largest `totalMicroBatches` the codec accepts (it still leaves 32 fraction bits).
+    public static let maximumMicroBatches = 1 << 30
+
+    /// Bits below the block exponent kept for every encoded micro-batch value.
+    public let fractionBits: Int
+    /// The number of micro-batches summed, over all members.
+    public let totalMicroBatches: Int
+
+    /// - Parameter totalMicroBatches: micro-batches in the whole step, over all members,
+    ///   `1...maximumMicroBatches`.
+    public init(totalMicroBatches: Int) {
+        precondition(
+            totalMicroBatches >= 1 && totalMicroBatches <= Self.maximumMicroBatches,
+            "totalMicroBatches \(totalMicroBatches) is outside 1...\(Self.maximumMicroBatches)")
+        self.totalMicroBatches = totalMicroBatches
+        let headroom = Int.bitWidth - (totalMicroBatches - 1).leadingZeroBitCount  // ceil(log2 M)
+        self.fractionBits = min(51, 62 - headroom)
+    }
+
+    /// Blocks covering `count` elements.
+    public static func blockCount(for count: Int) -> Int {
+        (count + blockSize - 1) / blockSize
+    }
+
+    /// `E` for a block whose largest exponent field is `field`: every value `v` of the block has
+    /// `|v| < 2^E`. Fields 0 (zeros and subnormals) and 1 share `E = -125`.
+    @inline(__always)
+    public static func blockExponent(field: UInt8) -> Int {
+        max(Int(field), 1) - 126
+    }
+
+    /// Raises `fields[b]` to the largest IEEE exponent field among `values` in block `b`.
+    /// A block that holds an infinity or a NaN gets `nonFiniteField`.
+    public static func mergeExponents(of values: UnsafeBufferPointer<Float>, into fields: UnsafeMutableBufferPointer<UInt8>) {
+        precondition(fields.count == blockCount(for: values.count), "\(fields.count) exponent fields for \(values.count) values")
+        guard let base = values.baseAddress else { return }
+        let raw = UnsafeRawPointer(base)
+        let magnitudeMask = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
+        for block in 0..<fields.count {
+            let start = block * blockSize
+            let end = min(start + blockSize, values.count)
+            var widest = SIMD8<UInt32>(repeating: 0)
+            var i = start
+            while i + 8 <= end {
+                let bits = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<UInt32>.self) & magnitudeMask
+                widest = pointwiseMax(widest, bits)
+                i += 8
+            }
+            var largest = widest.max()
+            while i < end {
+                largest = max(largest, base[i].bitPattern & 0x7FFF_FFFF)
+                i += 1
+            }
+            fields[block] = max(fields[block], UInt8(truncatingIfNeeded: largest >> 23))
+        }
+    }
+
+    /// Adds the encoding of one micro-batch to `sums`, using the agreed exponent `fields` (none of
+    /// which may be `nonFiniteField`).
+    public func accumulate(_ values: UnsafeBufferPointer<Float>, fields: UnsafeBufferPointer<UInt8>, into sums: UnsafeMutableBufferPointer<Int64>) {
+        precondition(values.count == sums.count && fields.count == Self.blockCount(for: values.count))
+        guard let base = values.baseAddress, let out = sums.baseAddress else { return }
+        let raw = UnsafeRawPointer(base)
+        let outRaw = UnsafeMutableRawPointer(out)
+        // Adding 1.5 * 2^52 to |x| <= 2^51 leaves a double whose low mantissa bits are
+        // round-to-nearest-even(x), offset by the magic's own bit pattern.
+        let magic = 6_755_399_441_055_744.0
+        let magicBits = Int64(bitPattern: magic.bitPattern)
+        for block in 0..<fields.count {
+            let scale = Double(sign: .plus, exponent: fractionBits - Self.blockExponent(field: fields[block]), significand: 1)
+            let start = block * Self.blockSize
+            let end = min(start + Self.blockSize, values.count)
+            let scale8 = SIMD8<Double>(repeating: scale)
+            let magic8 = SIMD8<Double>(repeating: magic)
+            let magicBits8 = SIMD8<Int64>(repeating: magicBits)
+            var i = start
+            while i + 8 <= end {
+                let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+                let shifted = SIMD8<Double>(v) * scale8 + magic8
+                let q = unsafeBitCast(shifted, to: SIMD8<Int64>.self) &- magicBits8
+                let sum = outRaw.loadUnaligned(fromByteOffset: i * 8, as: SIMD8<Int64>.self) &+ q
+                outRaw.storeBytes(of: sum, toByteOffset: i * 8, as: SIMD8<Int64>.self)
+                i += 8
+            }
+            while i < end {
+                let shifted = Double(base[i]) * scale + magic
+                out[i] &+= Int64(bitPattern: shifted.bitPattern) &- magicBits
+                i += 1
+            }
+        }
+    }
+
+    /// Turns summed integers back into floats: `Float(Double(sum) * 2^(E - fractionBits))`.
+    /// The conversion rounds twice (to a double, then to a float); it is a fixed function of the
+    /// integer sum, so every member gets the same bits.
+    public func decode(_ sums: UnsafeBufferPointer<Int64>, fields: UnsafeBufferPointer<UInt8>, into values: UnsafeMutableBufferPointer<Float>) {
+        precondition(values.count == sums.count && fields.count == Self.blockCount(for: values.count))
+        guard let source = sums.baseAddress, let out = values.baseAddress else { return }
+        for block in 0..<fields.count {
+            let unit = Double(sign: .plus, exponent: Self.blockExponent(field: fields[block]) - fractionBits, significand: 1)
+            let start = block * Self.blockSize
+            let end = min(start + Self.blockSize, values.count)
+            for i in start..<end {
+                out[i] = Float(Double(source[i]) * unit)
+            }
+        }
+    }
+
+    /// The most a decoded exact sum `sum` can differ from the float64 sequential sum of the same
+    /// values: half a float ulp of the result (final rounding), plus `2^-52` times the sum of
+    /// magnitudes (the intermediate double rounding and the float64 reference's own error, about
+    /// `M * 2^-53` of it), plus `M` half-units of the block's fixed point (each micro-batch's
+    /// encoding).
+    ///
+    /// - Parameters:
+    ///   - sum: the decoded exact result.
+    ///   - field: the agreed exponent field of the element's block.
+    ///   - absoluteSum: the sum of the magnitudes of the element's micro-batch values.
+    public func errorBound(sum: Float, fieldOfBlock field: UInt8, absoluteSum: Double) -> Double {
+        let finalRounding = Double(sum.ulp) / 2
+        let quantum = Double(sign: .plus, exponent: Self.blockExponent(field: field) - fractionBits - 1, significand: 1)
+        let m = Double(totalMicroBatches)
+        return finalRounding + m * quantum + (m + 1) * 0x1p-53 * absoluteSum
+    }
+}

@@ -1,0 +1,73 @@
+/// float32 <-> float16 kernels for the `fp16` wire. Built with F16C (the target's flags), the
+/// eight-wide conversions compile to single `vcvtps2ph` / `vcvtph2ps` instructions; without it
+/// they would be a library call per value. Conversions round to nearest even; values beyond
+/// float16's range become infinities, which is how an overflow shows up.
+public enum HalfConversion {
+    /// Writes `values` as little-endian float16 into `bytes` (`2 * values.count` long).
+    public static func narrow(_ values: UnsafeBufferPointer<Float>, into bytes: UnsafeMutableRawBufferPointer) {
+        precondition(bytes.count == values.count * 2, "\(bytes.count) bytes for \(values.count) halves")
+        guard let source = values.baseAddress, let out = bytes.baseAddress else { return }
+        let raw = UnsafeRawPointer(source)
+        var i = 0
+        while i + 8 <= values.count {
+            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            out.storeBytes(of: SIMD8<Float16>(v), toByteOffset: i * 2, as: SIMD8<Float16>.self)
+            i += 8
+        }
+        while i < values.count {
+            out.storeBytes(of: Float16(source[i]), toByteOffset: i * 2, as: Float16.self)
+            i += 1
+        }
+    }
+
+    /// Reads little-endian float16 `bytes` into `values`.
+    public static func widen(_ bytes: UnsafeRawBufferPointer, into values: UnsafeMutableBufferPointer<Float>) {
+        precondition(bytes.count == values.count * 2, "\(bytes.count) bytes for \(values.count) halves")
+        guard let source = bytes.baseAddress, let out = values.baseAddress else { return }
+        let raw = UnsafeMutableRawPointer(out)
+        var i = 0
+        while i + 8 <= values.count {
+            let h = source.loadUnaligned(fromByteOffset: i * 2, as: SIMD8<Float16>.self)
+            raw.storeBytes(of: SIMD8<Float>(h), toByteOffset: i * 4, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < values.count {
+            out[i] = Float(source.loadUnaligned(fromByteOffset: i * 2, as: Float16.self))
+            i += 1
+        }
+    }
+
+    /// Adds little-endian float16 `bytes` to `values` (the addition in float32).
+    public static func widenAdding(_ bytes: UnsafeRawBufferPointer, into values: UnsafeMutableBufferPointer<Float>) {
+        precondition(bytes.count == values.count * 2, "\(bytes.count) bytes for \(values.count) halves")
+        guard let source = bytes.baseAddress, let out = values.baseAddress else { return }
+        let raw = UnsafeMutableRawPointer(out)
+        var i = 0
+        while i + 8 <= values.count {
+            let h = source.loadUnaligned(fromByteOffset: i * 2, as: SIMD8<Float16>.self)
+            let sum = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) + SIMD8<Float>(h)
+            raw.storeBytes(of: sum, toByteOffset: i * 4, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < values.count {
+            out[i] += Float(source.loadUnaligned(fromByteOffset: i * 2, as: Float16.self))
+            i += 1
+        }
+    }
+
+    /// Rounds every value to the nearest float16 (kept as float32), as if it went over the wire.
+    public static func roundThroughHalf(_ values: UnsafeMutableBufferPointer<Float>) {
+        guard let out = values.baseAddress else { return }
+        let raw = UnsafeMutableRawPointer(out)
+        var i = 0
+        while i + 8 <= values.count {
+            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            raw.storeBytes(of: SIMD8<Float>(SIMD8<Float16>(v)), toByteOffset: i * 4, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < values.count {
+            out[i] = Float(Float16(out[i]))
+            i += 1
+        }
+    }
+}

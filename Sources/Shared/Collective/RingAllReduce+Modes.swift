@@ -1,0 +1,66 @@
+/// The three reductions behind `RingAllReduce.sum`.
+extension RingAllReduce {
+    /// Block fixed point: agree on per-block exponents (a max-reduce of one byte per block), then
+    /// sum 64-bit integers, then decode. See `ExactBlockCodec`.
+    func exactSum(_ batches: [[Float]], count: Int, totalMicroBatches: Int, sequence: UInt64) throws(CollectiveError) -> ReduceOutcome {
+        let codec = ExactBlockCodec(totalMicroBatches: totalMicroBatches)
+        let parameter = UInt32(codec.fractionBits)
+        var fields = [UInt8](repeating: 0, count: ExactBlockCodec.blockCount(for: count))
+        try fields.withUnsafeMutableBufferPointer { (fieldBuffer) throws(CollectiveError) in
+            for batch in batches {
+                batch.withUnsafeBufferPointer { ExactBlockCodec.mergeExponents(of: $0, into: fieldBuffer) }
+            }
+            try exchange.run(
+                ExponentMaxLane(fields: fieldBuffer), plan: plan(count: fieldBuffer.count, elementBytes: 1),
+                template: template(stage: .exponents, sequence: sequence, count: fieldBuffer.count, parameter: parameter))
+        }
+        // Every member holds the same fields now, so all of them stop here or none does.
+        if fields.contains(ExactBlockCodec.nonFiniteField) { return .overflow }
+
+        var sums = [Int64](repeating: 0, count: count)
+        try sums.withUnsafeMutableBufferPointer { (sumBuffer) throws(CollectiveError) in
+            fields.withUnsafeBufferPointer { fieldBuffer in
+                for batch in batches {
+                    batch.withUnsafeBufferPointer { codec.accumulate($0, fields: fieldBuffer, into: sumBuffer) }
+                }
+            }
+            try exchange.run(
+                ExactSumLane(sums: sumBuffer), plan: plan(count: count, elementBytes: 8),
+                template: template(stage: .values, sequence: sequence, count: count, parameter: parameter))
+        }
+        let result = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            sums.withUnsafeBufferPointer { sumBuffer in
+                fields.withUnsafeBufferPointer { codec.decode(sumBuffer, fields: $0, into: buffer) }
+            }
+            initialized = count
+        }
+        return FloatKernels.containsNonFinite(result) ? .overflow : .sum(result)
+    }
+
+    /// float32 throughout: local micro-batches summed in order, then the ring.
+    func floatSum(_ batches: [[Float]], count: Int, sequence: UInt64) throws(CollectiveError) -> ReduceOutcome {
+        var values = FloatKernels.localSum(batches, count: count)
+        try values.withUnsafeMutableBufferPointer { (buffer) throws(CollectiveError) in
+            try exchange.run(
+                FloatSumLane(values: buffer), plan: plan(count: count, elementBytes: 4),
+                template: template(stage: .values, sequence: sequence, count: count, parameter: 0))
+        }
+        return FloatKernels.containsNonFinite(values) ? .overflow : .sum(values)
+    }
+
+    /// float32 local sums, scaled, then a ring whose wire is float16; the result is unscaled.
+    func halfSum(_ batches: [[Float]], count: Int, lossScale: Float, sequence: UInt64) throws(CollectiveError) -> ReduceOutcome {
+        var values = FloatKernels.localSum(batches, count: count)
+        try values.withUnsafeMutableBufferPointer { (buffer) throws(CollectiveError) in
+            FloatKernels.multiply(buffer, by: lossScale)
+            try exchange.run(
+                HalfWireLane(values: buffer), plan: plan(count: count, elementBytes: 2),
+                template: template(stage: .values, sequence: sequence, count: count, parameter: lossScale.bitPattern))
+        }
+        // The gathered vector is identical on every member, so an infinity or NaN produced on any
+        // hop is seen by all of them: that is the agreement on overflow.
+        if FloatKernels.containsNonFinite(values) { return .overflow }
+        values.withUnsafeMutableBufferPointer { FloatKernels.multiply($0, by: 1 / lossScale) }
+        return .sum(values)
+    }
+}

@@ -1,0 +1,69 @@
+import Testing
+@testable import Collective
+
+@Suite struct ExactBlockCodecTests {
+    @Test func fractionBitsLeaveHeadroomForTheMicroBatchCount() {
+        #expect(ExactBlockCodec(totalMicroBatches: 1).fractionBits == 51)
+        #expect(ExactBlockCodec(totalMicroBatches: 2048).fractionBits == 51)
+        #expect(ExactBlockCodec(totalMicroBatches: 2049).fractionBits == 50)
+        #expect(ExactBlockCodec(totalMicroBatches: 1 << 20).fractionBits == 42)
+    }
+
+    @Test func blockExponentBoundsEveryValueOfTheBlock() {
+        for value: Float in [1, 0.75, 3, 1e-30, 1e30, .greatestFiniteMagnitude, .leastNonzeroMagnitude, Float.leastNormalMagnitude / 4] {
+            let field = UInt8(value.bitPattern >> 23)
+            let e = ExactBlockCodec.blockExponent(field: field)
+            #expect(Double(value) < Double(sign: .plus, exponent: e, significand: 1), "value \(value)")
+            #expect(Double(value) >= Double(sign: .plus, exponent: e - 2, significand: 1) || field <= 1, "value \(value)")
+        }
+    }
+
+    @Test func mergeExponentsTakesTheLargestPerBlockAndFlagsNonFinite() {
+        var values = [Float](repeating: 0.5, count: 600)
+        values[300] = -8
+        values[599] = .nan
+        var fields = [UInt8](repeating: 0, count: 3)
+        values.withUnsafeBufferPointer { v in fields.withUnsafeMutableBufferPointer { ExactBlockCodec.mergeExponents(of: v, into: $0) } }
+        #expect(fields == [126, 130, 255])
+    }
+
+    @Test func representableValuesSurviveEncodingExactly() {
+        let values: [Float] = (0..<300).map { Float($0 % 17) * 0.125 - 1 }
+        let codec = ExactBlockCodec(totalMicroBatches: 3)
+        #expect(roundTrip([values, values, values], codec: codec) == values.map { $0 * 3 })
+    }
+
+    @Test func sumsDoNotDependOnTheOrderOfMicroBatches() {
+        let reference = ReduceReference.synthetic(count: 777, microBatches: 9, seed: 3)
+        let codec = ExactBlockCodec(totalMicroBatches: 9)
+        let forward = roundTrip(reference.microBatches, codec: codec)
+        let backward = roundTrip(reference.microBatches.reversed(), codec: codec)
+        #expect(forward.map(\.bitPattern) == backward.map(\.bitPattern))
+        #expect(reference.firstViolation(of: forward, mode: .exact, worldSize: 1) == nil)
+    }
+
+    @Test func boundIsTightEnoughToCatchAOneUlpMistake() {
+        let reference = ReduceReference.synthetic(count: 512, microBatches: 4, seed: 11)
+        var result = roundTrip(reference.microBatches, codec: ExactBlockCodec(totalMicroBatches: 4))
+        let i = reference.absoluteSum.firstIndex { $0 > 0.1 }!
+        result[i] = result[i].nextUp.nextUp
+        #expect(reference.firstViolation(of: result, mode: .exact, worldSize: 1) != nil)
+    }
+
+    private func roundTrip(_ batches: [[Float]], codec: ExactBlockCodec) -> [Float] {
+        let count = batches[0].count
+        var fields = [UInt8](repeating: 0, count: ExactBlockCodec.blockCount(for: count))
+        var sums = [Int64](repeating: 0, count: count)
+        var out = [Float](repeating: 0, count: count)
+        fields.withUnsafeMutableBufferPointer { f in
+            for b in batches { b.withUnsafeBufferPointer { ExactBlockCodec.mergeExponents(of: $0, into: f) } }
+        }
+        fields.withUnsafeBufferPointer { f in
+            sums.withUnsafeMutableBufferPointer { s in
+                for b in batches { b.withUnsafeBufferPointer { codec.accumulate($0, fields: f, into: s) } }
+            }
+            sums.withUnsafeBufferPointer { s in out.withUnsafeMutableBufferPointer { codec.decode(s, fields: f, into: $0) } }
+        }
+        return out
+    }
+}

@@ -1,0 +1,118 @@
+import Core
+import Testing
+@testable import Collective
+
+@Suite struct RingAllReduceTests {
+    @Test(arguments: ReduceMode.allCases)
+    func everyModeMatchesTheFloat64SumWithinItsBound(mode: ReduceMode) {
+        for n in 1...8 {
+            for (count, frameBytes) in [(1, 12), (n + 2, 8), (1999 + 2 * n, 100), (4099, 4096)] {
+                let reference = ReduceReference.synthetic(count: count, microBatches: 2 * n + 1, seed: UInt64(n * 1000 + count))
+                let settings = AllReduceSettings(mode: mode, frameBytes: frameBytes, window: 2, timeout: .seconds(20))
+                guard let results = outcomes(reduceOnRing(reference, worldSize: n, settings: settings, lossScale: 16)) else {
+                    Issue.record("\(mode) world size \(n) count \(count): a member failed")
+                    continue
+                }
+                #expect(results.allSatisfy { $0 == results[0] }, "\(mode) world size \(n): members disagree")
+                guard let values = results[0].values else {
+                    Issue.record("\(mode) world size \(n) count \(count): overflow on finite data")
+                    continue
+                }
+                let violation = reference.firstViolation(of: values, mode: mode, worldSize: n, lossScale: 16)
+                #expect(violation == nil)
+            }
+        }
+    }
+
+    @Test func membersWithoutMicroBatchesStillTakePart() {
+        let reference = ReduceReference.synthetic(count: 1000, microBatches: 2, seed: 5)
+        for mode in ReduceMode.allCases {
+            let settings = AllReduceSettings(mode: mode, frameBytes: 256)
+            let results = outcomes(reduceOnRing(reference, worldSize: 5, settings: settings, assignment: [4, 1]))
+            #expect(results?.allSatisfy { $0 == results?[0] } == true)
+            #expect(results.flatMap { reference.firstViolation(of: $0[0].values ?? [], mode: mode, worldSize: 5) } == nil)
+        }
+    }
+
+    /// The headline property: `exact` gives the same bits for every world size, ring order, frame
+    /// size, window and assignment of micro-batches to members.
+    @Test func exactIsBitwiseIdenticalForAnyRingAndAssignment() throws {
+        let reference = ReduceReference.synthetic(count: 5003, microBatches: 13, seed: 99, maxExponent: 6)
+        let single = try #require(outcomes(reduceOnRing(reference, worldSize: 1, settings: AllReduceSettings(mode: .exact)))?[0].values)
+        #expect(reference.firstViolation(of: single, mode: .exact, worldSize: 1) == nil)
+        var generator = SplitMix64(seed: 2024)
+        for trial in 0..<24 {
+            let n = 1 + trial % 8
+            let assignment = (0..<13).map { _ in generator.nextInt(below: n) }
+            let frameBytes = [8, 40, 1000, 4096, 1 << 20][generator.nextInt(below: 5)]
+            let settings = AllReduceSettings(mode: .exact, frameBytes: frameBytes, window: 1 + generator.nextInt(below: 4))
+            let results = try #require(outcomes(reduceOnRing(reference, worldSize: n, settings: settings, assignment: assignment)))
+            for (rank, outcome) in results.enumerated() {
+                let difference = firstBitDifference(outcome.values ?? [], single)
+                #expect(difference == nil, "rank \(rank), world size \(n), frames of \(frameBytes) bytes, assignment \(assignment)")
+            }
+        }
+    }
+
+    @Test func fp16OverflowOnOneMemberIsReportedByAll() {
+        var reference = ReduceReference.synthetic(count: 3000, microBatches: 6, seed: 1)
+        var batches = reference.microBatches
+        batches[4][2500] = 1000  // times a scale of 128 is beyond float16's 65504
+        reference = ReduceReference(microBatches: batches, count: 3000)
+        let settings = AllReduceSettings(mode: .fp16, frameBytes: 512)
+        let results = outcomes(reduceOnRing(reference, worldSize: 3, settings: settings, lossScale: 128))
+        #expect(results == [.overflow, .overflow, .overflow])
+        // The loss scale backs off and the same step goes through.
+        var scale = DynamicLossScale(initialScale: 128)
+        scale.record(results![0])
+        scale.record(overflow: true)
+        #expect(scale.scale == 32)
+        let retried = outcomes(reduceOnRing(reference, worldSize: 3, settings: settings, lossScale: scale.scale))
+        #expect(retried?[0].values.flatMap { reference.firstViolation(of: $0, mode: .fp16, worldSize: 3, lossScale: 32) } == nil)
+        #expect(retried?.allSatisfy { $0 != .overflow } == true)
+    }
+
+    @Test func fp16OverflowThatOnlyThePartialSumsReachIsReportedByAll() {
+        let batches = (0..<4).map { _ in [Float](repeating: 30_000, count: 64) }
+        let reference = ReduceReference(microBatches: batches, count: 64)
+        let results = outcomes(reduceOnRing(reference, worldSize: 4, settings: AllReduceSettings(mode: .fp16)))
+        #expect(results == [.overflow, .overflow, .overflow, .overflow])
+    }
+
+    @Test(arguments: ReduceMode.allCases)
+    func aNonFiniteGradientIsAnOverflowEverywhere(mode: ReduceMode) {
+        var batches = ReduceReference.synthetic(count: 700, microBatches: 5, seed: 4).microBatches
+        batches[3][650] = mode == .exact ? .nan : .infinity
+        let reference = ReduceReference(microBatches: batches, count: 700)
+        let results = outcomes(reduceOnRing(reference, worldSize: 4, settings: AllReduceSettings(mode: mode, frameBytes: 64)))
+        #expect(results == Array(repeating: .overflow, count: 4))
+    }
+
+    @Test func exactResultBeyondFloatRangeIsAnOverflow() {
+        let batches = [[Float](repeating: .greatestFiniteMagnitude, count: 9), [Float](repeating: .greatestFiniteMagnitude, count: 9)]
+        let results = outcomes(reduceOnRing(ReduceReference(microBatches: batches, count: 9), worldSize: 2, settings: AllReduceSettings()))
+        #expect(results == [.overflow, .overflow])
+    }
+
+    @Test func consecutiveCollectivesAdvanceTheSequence() throws {
+        let links = InProcessRing.make(worldSize: 3)
+        defer { links.forEach { $0.close() } }
+        let results = RingThreads.run(3) { rank -> [Float]? in
+            let reducer = try! RingAllReduce(link: links[rank], settings: AllReduceSettings(frameBytes: 64))
+            var last: [Float]?
+            for step in 0..<5 {
+                last = try? reducer.sum(microBatches: [[Float](repeating: Float(rank + step), count: 100)], count: 100, totalMicroBatches: 3).values
+            }
+            #expect(reducer.sequence == 5)
+            return last
+        }
+        #expect(results.allSatisfy { $0 == [Float](repeating: 15, count: 100) })
+    }
+}
+
+/// The first element whose bits differ, described; nil if the vectors are bitwise equal.
+func firstBitDifference(_ a: [Float], _ b: [Float]) -> String? {
+    guard a.count == b.count else { return "\(a.count) elements vs \(b.count)" }
+    guard let i = a.indices.first(where: { a[$0].bitPattern != b[$0].bitPattern }) else { return nil }
+    return "element \(i): \(a[i]) vs \(b[i])"
+}
