@@ -8,8 +8,9 @@ import PackageDescription
 /// Hot numeric code is compiled for one fixed instruction set (AVX2 + FMA + F16C). Without it,
 /// Swift on Linux targets baseline x86-64 and `SIMD.addingProduct` becomes a call to `fmaf`.
 /// The set is fixed (never `native`) so that one binary computes the same bits on every
-/// x86-64-v3 machine that runs it.
-let numericFlags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3"])]
+/// x86-64-v3 machine that runs it. `-fno-math-errno` lets square roots vectorise (they are exact
+/// either way, so no result changes).
+let numericFlags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3", "-Xcc", "-fno-math-errno"])]
 
 func shared(_ name: String, _ dependencies: [Target.Dependency] = [], numeric: Bool = false) -> Target {
     .target(
@@ -88,7 +89,9 @@ let package = Package(
         tests("OptimTests", ["Optim"]),
         tests("CheckpointTests", ["Checkpoint"]),
         tests("WireTests", ["Wire"]),
+        tests("MembershipTests", ["Membership"]),
         tests("TransportTests", ["Transport", "Collective", "Wire"]),
+        tests("TrainingTests", ["Training"]),
         tests("EndToEndTests", ["Core", "Checkpoint"]),
     ],
     swiftLanguageModes: [.v6]

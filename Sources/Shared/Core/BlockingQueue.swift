@@ -64,6 +64,12 @@ public final class BlockingQueue<Element: Sendable>: @unchecked Sendable {
         condition.unlock()
     }
 
+    public var isClosed: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return closed
+    }
+
     public var count: Int {
         condition.lock()
         defer { condition.unlock() }

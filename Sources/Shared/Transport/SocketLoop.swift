@@ -15,6 +15,10 @@ public final class SocketLoop: @unchecked Sendable {
     public let control = BlockingQueue<ControlFrame>()
     /// Frames received on the ring socket.
     public let ring = BlockingQueue<RingFrame>()
+    /// The newest generation named by any control message received (a worker's view of the
+    /// coordinator). A ring link whose generation is older gives up at once instead of waiting for
+    /// a neighbour that has already been re-dealt.
+    public let newestControlGeneration = Locked<UInt64>(0)
 
     /// Ring frames of a generation newer than the collective that received them, kept for the next
     /// link so that a neighbour who moved on first loses nothing.
@@ -231,6 +235,11 @@ public final class SocketLoop: @unchecked Sendable {
                     control.push(ControlFrame(peer: parts[0], bytes: parts[1]))
                 } else {
                     guard parts.count == 1 else { continue }
+                    // The envelope's generation sits at bytes 8..<16 (docs/wire-protocol.md).
+                    if parts[0].count >= 16 {
+                        let generation = parts[0].withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
+                        newestControlGeneration.update { $0 = max($0, generation) }
+                    }
                     control.push(ControlFrame(peer: [], bytes: parts[0]))
                 }
             } else {

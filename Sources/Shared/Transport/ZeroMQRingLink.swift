@@ -13,6 +13,8 @@ public final class ZeroMQRingLink: RingLink, @unchecked Sendable {
     private let loop: SocketLoop
     /// Frames of other generations dropped by this link.
     public private(set) var stale = 0
+    /// Payload bytes this link has queued for the next rank.
+    public private(set) var bytesSent = 0
 
     /// Connects the outbound side to `next` (the ring socket of rank + 1).
     public init(loop: SocketLoop, generation: Generation, rank: Int, worldSize: Int, next: String) throws {
@@ -25,6 +27,7 @@ public final class ZeroMQRingLink: RingLink, @unchecked Sendable {
     }
 
     public func send(_ frame: [UInt8]) throws(CollectiveError) {
+        bytesSent += frame.count
         loop.sendRing(frame, generation: generation.rawValue)
     }
 
@@ -34,7 +37,11 @@ public final class ZeroMQRingLink: RingLink, @unchecked Sendable {
         stale += dropped
         if let held { return held.payload }
         while true {
-            switch loop.ring.pop(until: deadline) {
+            if loop.newestControlGeneration.value > generation.rawValue {
+                throw .closed(reason: "the coordinator started generation \(loop.newestControlGeneration.value)")
+            }
+            // Wait in slices so that a new generation announced on the control channel is noticed.
+            switch loop.ring.pop(until: min(deadline, .now + .milliseconds(50))) {
             case .item(let frame):
                 if frame.generation == generation.rawValue { return frame.payload }
                 if frame.generation > generation.rawValue {
@@ -44,7 +51,7 @@ public final class ZeroMQRingLink: RingLink, @unchecked Sendable {
                 }
                 stale += 1
             case .timedOut:
-                throw .timeout(rank: rank, waited: started.duration(to: .now))
+                if ContinuousClock.now >= deadline { throw .timeout(rank: rank, waited: started.duration(to: .now)) }
             case .closed:
                 throw .closed(reason: "the process's sockets are closed")
             }

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+@main
+struct CoordinatorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Runs a Grove training job: deals steps to workers, commits, checkpoints.",
+        subcommands: [RunCommand.self, ResumeCommand.self],
+        defaultSubcommand: RunCommand.self
+    )
+}

@@ -1,0 +1,28 @@
+import ArgumentParser
+import Checkpoint
+import Foundation
+import Training
+
+struct ResumeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resume",
+        abstract: "Continues a run from the newest verified checkpoint in its directory."
+    )
+
+    @OptionGroup var options: ConfigOptions
+
+    func run() throws {
+        guard let directory = options.runDirectory else {
+            throw ValidationError("resume needs --run-dir DIR")
+        }
+        // The run's own effective configuration, unless another one is named.
+        let config = options.load(defaultPath: options.config ?? directory + "/config.yaml")
+        let checkpoints = RunDirectory(path: directory, checkpointDirectory: config.checkpoint.directory).checkpoints
+        let found = (try? CheckpointStore(directory: checkpoints, keep: config.checkpoint.keep).list()) ?? []
+        guard !found.isEmpty else {
+            FileHandle.standardError.write(Data("error: no checkpoint in \(checkpoints); nothing to resume (use `coordinator run` to start)\n".utf8))
+            throw ExitCode(1)
+        }
+        try runCoordinator(CoordinatorRuntime.Settings(config: config))
+    }
+}

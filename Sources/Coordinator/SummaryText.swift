@@ -1,0 +1,23 @@
+import Foundation
+import Training
+
+/// The few lines printed at the end of a run.
+enum SummaryText {
+    static func render(_ s: RunSummary, runDirectory: String) -> String {
+        var lines = [
+            "run \(s.run): \(s.steps) steps, \(s.samples) samples in \(String(format: "%.1f", s.wallSeconds)) s "
+                + "with up to \(s.workersMax) workers (\(s.generations) generations, reduce \(s.reduceMode))",
+            "model \(s.model), \(s.parameters) parameters",
+            "loss \(String(format: "%.4f", s.lossFirst)) -> \(String(format: "%.4f", s.lossLast))",
+        ]
+        if let v = s.validation {
+            var line = "validation (\(v.tiles) tiles): loss \(String(format: "%.4f", v.loss))"
+            if let iou = v.canopyIou { line += ", canopy IoU \(String(format: "%.3f", iou))" }
+            lines.append(line)
+        }
+        if let step = s.resumedFromStep { lines.append("resumed from step \(step)") }
+        lines.append("weights sha256 \(s.weightsSha256)")
+        lines.append("summary: \(runDirectory)/summary.json")
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,376 @@
+import Checkpoint
+import Config
+import Core
+import Foundation
+import Logging
+import Membership
+import Model
+import Optim
+import Transport
+import Wire
+
+/// The coordinator process: admits workers, deals each step's micro-batches, commits a step once
+/// every member has applied the same update, checkpoints, and writes the run directory.
+///
+/// One thread runs the loop below; the socket thread and the checkpoint writer run beside it.
+public final class CoordinatorRuntime {
+    public struct Settings: Sendable {
+        public var config: ClusterConfig
+        /// Start over even if the run directory holds checkpoints (they are deleted).
+        public var fromScratch = false
+        /// The worker executable for `workers.local`; nil for the one beside this executable.
+        public var workerExecutable: String?
+        public init(config: ClusterConfig) { self.config = config }
+    }
+
+    let settings: Settings
+    let config: ClusterConfig
+    let logger: Logger
+    let directory: RunDirectory
+    let incarnation = Incarnation.random()
+    let loop = SocketLoop()
+    var membership: Membership
+    let setup: RunSetup
+    var plan: StepPlan
+    /// The newest state the coordinator holds, and the step it belongs to.
+    var state: Replica
+    var committed: Int
+    let totalSteps: Int
+    var inflight: InflightStep?
+    var staleMessages = 0
+    var workersMax = 0
+    var firstLoss: Double?
+    var lastLoss = Double.nan
+    var resumedFrom: Int?
+    var lastCheckpoint: String?
+    let started = ContinuousClock.now
+    var lastHeartbeatSent = ContinuousClock.now
+
+    /// A step that has been dealt and not yet committed.
+    struct InflightStep {
+        var step: Int
+        var generation: Generation
+        var members: [WorkerID]
+        var results: [WorkerID: Wire.StepResult] = [:]
+        var started: ContinuousClock.Instant
+        var wantState: Bool
+    }
+
+    public init(settings: Settings, logger: Logger) throws {
+        self.settings = settings
+        config = settings.config
+        self.logger = logger
+        directory = RunDirectory(path: config.run.directory, checkpointDirectory: config.checkpoint.directory)
+        membership = Membership(settings: Membership.Settings(
+            heartbeatInterval: .seconds(config.faultTolerance.heartbeatInterval),
+            missedHeartbeats: config.faultTolerance.missedHeartbeats, maxMembers: config.workers.max))
+        setup = try RunSetup(config: config)
+        plan = StepPlan(sampleCount: setup.training.count, globalBatch: config.training.globalBatch,
+                        microBatch: config.training.microBatch, seed: config.training.seed)
+        var steps = config.training.steps
+        if config.training.samples > 0 {
+            steps = min(steps, (config.training.samples + config.training.globalBatch - 1) / config.training.globalBatch)
+        }
+        totalSteps = steps
+        let optimizer = try makeOptimizer(setup)
+        state = Replica(layout: setup.model.layout, parameters: setup.model.initialParameters(seed: config.training.seed),
+                        optimizer: optimizer, committedStep: 0)
+        committed = 0
+    }
+
+    var store: CheckpointStore { CheckpointStore(directory: directory.checkpoints, keep: config.checkpoint.keep) }
+
+    /// Runs the whole job; returns its summary (also written to `summary.json`).
+    public func run() throws -> RunSummary {
+        try prepareDirectory()
+        let writer = BackgroundCheckpointWriter(
+            store: store,
+            onWritten: { [logger] info in logger.info("checkpoint \(info.path) written", metadata: ["step": "\(info.step)"]) },
+            onError: { [logger] step, error in logger.error("checkpoint of step \(step) failed: \(error)") })
+        defer { writer.close() }
+        let metrics = try JSONLinesWriter(path: directory.metrics)
+        defer { metrics.close() }
+        let local = LocalWorkers(logger: logger)
+        defer { loop.close() }
+        do {
+            let endpoint = try loop.bindControl("tcp://\(config.coordinator.bind):\(config.coordinator.port)")
+            logger.info("coordinator listening on \(endpoint)", metadata: ["run": "\(config.run.name)"])
+            if config.workers.local > 0 {
+                let port = endpoint.split(separator: ":").last.map(String.init) ?? "\(config.coordinator.port)"
+                let host = config.coordinator.bind == "0.0.0.0" ? "127.0.0.1" : config.coordinator.bind
+                try local.start(count: config.workers.local, executable: settings.workerExecutable ?? LocalWorkers.defaultExecutable(),
+                                coordinator: "tcp://\(host):\(port)", logDirectory: directory.logs)
+            }
+            try trainLoop(writer: writer, metrics: metrics)
+        } catch {
+            local.killAll()
+            writer.waitUntilIdle()
+            throw error
+        }
+        writer.waitUntilIdle()
+        broadcast(.leave(Wire.Leave(reason: .runFinished, text: "run \(config.run.name) finished after \(committed) steps")))
+        let codes = local.waitForExit(timeout: .seconds(15))
+        if codes.contains(where: { $0 != 0 }) { logger.warning("local workers exited with \(codes)") }
+        let summary = makeSummary()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        try encoder.encode(summary).write(to: URL(fileURLWithPath: directory.summary))
+        return summary
+    }
+
+    // MARK: Start
+
+    func prepareDirectory() throws {
+        try directory.create()
+        if settings.fromScratch {
+            try? FileManager.default.removeItem(atPath: directory.checkpoints)
+            try? FileManager.default.removeItem(atPath: directory.metrics)
+            try directory.create()
+        }
+        if let (checkpoint, info, damaged) = try store.loadNewestVerified() {
+            for report in damaged { logger.warning("skipped a damaged checkpoint: \(report)") }
+            guard checkpoint.metadata.datasetManifestHash == setup.datasetHash else {
+                throw TrainingError(code: "resume.dataset",
+                                    "checkpoint \(info.path) was trained on dataset \(checkpoint.metadata.datasetManifestHash.prefix(12)), "
+                                    + "but \(config.dataset.path) now gives \(setup.datasetHash.prefix(12)); refusing to resume on other data")
+            }
+            state = try Replica(layout: setup.model.layout, tensors: checkpoint.tensors, optimizer: try makeOptimizer(setup),
+                                committedStep: checkpoint.metadata.step)
+            committed = checkpoint.metadata.step
+            resumedFrom = committed
+            lastCheckpoint = info.path
+            try directory.truncateMetrics(after: committed)
+            logger.notice("resuming from checkpoint \(info.path)",
+                          metadata: ["step": "\(committed)", "weights_sha256": "\(state.weightsHash)"])
+        } else {
+            try? FileManager.default.removeItem(atPath: directory.metrics)
+        }
+        try config.rendered().write(toFile: directory.config, atomically: true, encoding: .utf8)
+    }
+
+    // MARK: Loop
+
+    func trainLoop(writer: BackgroundCheckpointWriter, metrics: JSONLinesWriter) throws {
+        let tick = Duration.seconds(config.faultTolerance.heartbeatInterval / 4)
+        let waitStarted = ContinuousClock.now
+        let initialWorkers = max(config.workers.min, min(config.workers.local, config.workers.max))
+        var startedTraining = false
+        while committed < totalSteps {
+            if case .item(let frame) = loop.control.pop(until: .now + tick) {
+                try handle(frame)
+                while let more = loop.control.tryPop() { try handle(more) }
+            }
+            let now = ContinuousClock.now
+            for directive in membership.onTick(now: now) { onDirective(directive) }
+            if lastHeartbeatSent.duration(to: now) >= .seconds(config.faultTolerance.heartbeatInterval) {
+                broadcast(.heartbeat(Wire.Heartbeat(committedStep: UInt64(committed))))
+                lastHeartbeatSent = now
+            }
+            if let step = inflight, step.results.count == step.members.count {
+                try commit(step, writer: writer, metrics: metrics)
+                inflight = nil
+            }
+            guard inflight == nil else { continue }
+            admitJoiners()
+            let ready = membership.ring.count
+            let enough = startedTraining ? ready >= config.workers.min : ready >= initialWorkers
+            if enough {
+                startedTraining = true
+                deal(step: committed + 1)
+            } else if waitStarted.duration(to: now) > .seconds(config.faultTolerance.waitForWorkers) && !startedTraining
+                        && ready >= config.workers.min && ready > 0 {
+                startedTraining = true
+                deal(step: committed + 1)
+            } else if ContinuousClock.now > waitStarted + .seconds(config.faultTolerance.waitForWorkers) && ready < config.workers.min {
+                throw TrainingError(code: "run.no-workers",
+                                    "only \(ready) of workers.min = \(config.workers.min) workers joined within \(config.faultTolerance.waitForWorkers) s")
+            }
+        }
+    }
+
+    func handle(_ frame: ControlFrame) throws {
+        let envelope: Wire.Envelope, message: Wire.Message
+        do { (envelope, message) = try Wire.decode(frame.bytes) } catch {
+            staleMessages += 1
+            logger.warning("dropped a malformed control frame: \(error)")
+            if error.code == "wire.version" {
+                loop.sendControl(encode(.reject(Wire.Reject(reason: .protocolVersion, text: error.message))), to: frame.peer)
+            }
+            return
+        }
+        let now = ContinuousClock.now
+        if let member = membership.member(peer: frame.peer) {
+            _ = membership.onHeard(from: member.id, incarnation: member.incarnation, now: now)
+        }
+        switch message {
+        case .hello:
+            loop.sendControl(encode(.runConfig(Wire.RunConfig(runName: config.run.name, configYAML: config.rendered()))), to: frame.peer)
+        case .join(let join):
+            onJoin(join, envelope: envelope, peer: frame.peer, now: now)
+        case .stepResult(let result):
+            guard var step = inflight, envelope.generation == step.generation, result.step == UInt64(step.step),
+                  let member = membership.member(peer: frame.peer), step.members.contains(member.id) else {
+                staleMessages += 1
+                return
+            }
+            step.results[member.id] = result
+            inflight = step
+        case .leave(let leave):
+            if let member = membership.member(peer: frame.peer) {
+                logger.info("\(member.id) left: \(leave.text)")
+                for directive in membership.onLeave(member.id) { onDirective(directive) }
+            }
+        case .heartbeat:
+            break
+        case .runConfig, .welcome, .reject, .lease, .state, .commit:
+            staleMessages += 1
+        }
+    }
+
+    func onJoin(_ join: Wire.Join, envelope: Wire.Envelope, peer: [UInt8], now: ContinuousClock.Instant) {
+        let ours = setup.model.schemaHash
+        guard join.major == Wire.major else {
+            let text = "worker speaks protocol \(join.major).\(join.minor), the coordinator \(Wire.major).\(Wire.minor)"
+            loop.sendControl(encode(.reject(Wire.Reject(reason: .protocolVersion, text: text))), to: peer)
+            return
+        }
+        guard join.schemaHash == ours else {
+            let text = "worker's model schema \(String(join.schemaHash, radix: 16)) differs from the coordinator's "
+                + "\(String(ours, radix: 16)) (\(setup.model.schemaName))"
+            logger.warning("refused a worker from \(join.host): \(text)")
+            loop.sendControl(encode(.reject(Wire.Reject(reason: .modelSchema, text: text))), to: peer)
+            return
+        }
+        guard let id = membership.onJoin(incarnation: envelope.incarnation, peer: peer, ringEndpoint: join.ringEndpoint,
+                                         host: join.host, now: now) else {
+            loop.sendControl(encode(.reject(Wire.Reject(reason: .full, text: "the run already has workers.max = \(config.workers.max) workers"))), to: peer)
+            return
+        }
+        logger.info("\(id) joined from \(join.host) (pid \(join.pid))")
+        let millis = UInt32(config.faultTolerance.heartbeatInterval * 1000)
+        loop.sendControl(encode(.welcome(Wire.Welcome(worker: id, heartbeatIntervalMillis: millis))), to: peer)
+    }
+
+    /// Joiners get the exact current state and enter the ring at this step boundary, when the
+    /// coordinator holds the state of the last committed step. Otherwise the next step asks for it.
+    func admitJoiners() {
+        let joining = membership.joining
+        guard !joining.isEmpty, state.committedStep == committed else { return }
+        let message = encode(.state(state.wireState))
+        for member in joining { loop.sendControl(message, to: member.peer) }
+        for directive in membership.admit(joining.map(\.id)) { onDirective(directive) }
+    }
+
+    func onDirective(_ directive: Membership.Directive) {
+        switch directive {
+        case .down(let id, let reason):
+            logger.warning("\(id) is down: \(reason)")
+        case .newGeneration(let generation):
+            logger.info("generation \(generation.rawValue): \(membership.ring.map { "\($0.id)" }.joined(separator: ", "))")
+            if let step = inflight {
+                logger.warning("step \(step.step) will be dealt again in generation \(generation.rawValue)")
+                inflight = nil
+            }
+        }
+    }
+
+    func deal(step: Int) {
+        let ring = membership.ring
+        let generation = membership.generation
+        let due = step == totalSteps || (config.checkpoint.interval > 0 && step % config.checkpoint.interval == 0)
+        let wantState = due || !membership.joining.isEmpty
+        let members = ring.map { Wire.Member(worker: $0.id, ringEndpoint: $0.ringEndpoint) }
+        let perStep = plan.microBatchesPerStep
+        let shares = StepPlan.deal(microBatches: perStep, members: ring.count)
+        for (member, share) in zip(ring, shares) {
+            let batches = share.map { index in
+                Wire.MicroBatch(id: MicroBatchID(UInt32(index)), samples: plan.microBatch(index, ofStep: step - 1).map { UInt32($0) })
+            }
+            let lease = Wire.Lease(step: UInt64(step), ring: members, microBatches: batches, totalMicroBatches: UInt32(perStep),
+                                   globalBatch: UInt32(config.training.globalBatch), wantState: wantState)
+            loop.sendControl(encode(.lease(lease)), to: member.peer)
+        }
+        workersMax = max(workersMax, ring.count)
+        inflight = InflightStep(step: step, generation: generation, members: ring.map(\.id), started: .now, wantState: wantState)
+    }
+
+    func commit(_ step: InflightStep, writer: BackgroundCheckpointWriter, metrics: JSONLinesWriter) throws {
+        let hashes = Set(step.results.values.map { $0.weightsHash })
+        guard hashes.count == 1, let hash = hashes.first else {
+            let detail = step.results.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.weightsHash.hexString.prefix(12))" }
+            throw TrainingError(code: "run.diverged", "replicas disagree after step \(step.step): \(detail.joined(separator: ", "))")
+        }
+        committed = step.step
+        broadcast(.commit(Wire.Commit(step: UInt64(step.step))))
+        if let received = step.results.values.first(where: { $0.state != nil })?.state {
+            state = try Replica(layout: setup.model.layout, wire: received, optimizer: try makeOptimizer(setup))
+            guard state.weightsHash == hash.hexString else {
+                throw TrainingError(code: "run.state", "state received for step \(step.step) does not match its weights hash")
+            }
+        }
+        let losses = step.results.values.flatMap(\.losses)
+        let loss = losses.isEmpty ? .nan : losses.reduce(0.0) { $0 + Double($1.loss) } / Double(losses.count)
+        if firstLoss == nil { firstLoss = loss }
+        lastLoss = loss
+        let seconds = step.started.duration(to: .now).inSeconds
+        let results = Array(step.results.values)
+        let line = StepMetrics(
+            step: step.step, dataEpoch: plan.ledger(afterCommitted: step.step - 1).dataEpoch, samples: step.step * config.training.globalBatch,
+            loss: loss, learningRate: state.optimizer.learningRate(atStep: step.step - 1), workers: step.members.count, generation: step.generation.rawValue,
+            stepSeconds: seconds, samplesPerSecond: Double(config.training.globalBatch) / max(seconds, 1e-9),
+            dataSeconds: Double(results.map(\.dataNanos).max() ?? 0) / 1e9,
+            computeSeconds: Double(results.map(\.computeNanos).max() ?? 0) / 1e9,
+            allReduceSeconds: Double(results.map(\.reduceNanos).max() ?? 0) / 1e9,
+            allReduceBytes: results.map(\.reduceBytes).reduce(0, +),
+            weightsSha256: hash.hexString, replicasAgreeing: step.results.count, wallSeconds: started.duration(to: .now).inSeconds)
+        try metrics.append(line)
+        if step.step % 10 == 0 || step.step == totalSteps || step.step == 1 {
+            let text = "step \(step.step)/\(totalSteps) loss \(String(format: "%.4f", loss)) "
+                + "\(String(format: "%.1f", line.samplesPerSecond)) samples/s, \(step.members.count) workers"
+            logger.info("\(text)")
+        }
+        let due = step.step == totalSteps || (config.checkpoint.interval > 0 && step.step % config.checkpoint.interval == 0)
+        if due && state.committedStep == step.step {
+            let (epoch, position) = plan.ledger(afterCommitted: step.step)
+            let metadata = CheckpointMetadata(runName: config.run.name, step: step.step, dataEpoch: epoch, ledgerPosition: position,
+                                              seed: config.training.seed, datasetManifestHash: setup.datasetHash,
+                                              configurationHash: config.canonicalHash)
+            writer.submit(Checkpoint(metadata: metadata, tensors: state.tensors))
+            lastCheckpoint = directory.checkpoints + "/" + CheckpointStore.directoryName(step: step.step)
+        }
+    }
+
+    func broadcast(_ message: Wire.Message) {
+        let bytes = encode(message)
+        for member in membership.members.values where member.status < .down { loop.sendControl(bytes, to: member.peer) }
+    }
+
+    func encode(_ message: Wire.Message) -> [UInt8] {
+        Wire.encode(message, generation: membership.generation, sender: WorkerID(0), incarnation: incarnation)
+    }
+
+    func makeSummary() -> RunSummary {
+        RunSummary(
+            run: config.run.name, steps: committed, samples: committed * config.training.globalBatch,
+            lossFirst: firstLoss ?? .nan, lossLast: lastLoss, weightsSha256: state.weightsHash, workersMax: workersMax,
+            generations: membership.generationsStarted, wallSeconds: started.duration(to: .now).inSeconds,
+            reduceMode: config.reduce.mode, model: setup.model.schemaName, parameters: setup.model.layout.count,
+            datasetHash: setup.datasetHash, configHash: config.canonicalHash, resumedFromStep: resumedFrom,
+            checkpoint: lastCheckpoint, staleMessages: staleMessages, validation: Validation.measure(setup: setup, state: state))
+    }
+}
+
+func makeOptimizer(_ setup: RunSetup, totalSteps: Int? = nil) throws -> Optimizer {
+    let t = setup.config.training
+    guard let kind = OptimizerKind(rawValue: t.optimizer) else {
+        throw TrainingError(code: "training.optimizer", "training.optimizer '\(t.optimizer)' is not sgd, momentum or adam")
+    }
+    let schedule: LearningRateSchedule = t.schedule == "cosine"
+        ? .cosine(peak: t.learningRate, minimum: t.minLearningRate, warmupSteps: t.warmupSteps, totalSteps: max(totalSteps ?? t.steps, 1))
+        : .constant(t.learningRate, warmupSteps: t.warmupSteps)
+    var settings = OptimizerSettings(kind: kind, schedule: schedule, momentum: t.momentum, weightDecay: t.weightDecay)
+    settings.beta2 = t.beta2
+    settings.epsilon = t.epsilon
+    return try Optimizer(settings: settings, parameterCount: setup.model.layout.count)
+}

@@ -1,0 +1,59 @@
+import Foundation
+import Logging
+
+/// The worker processes a coordinator starts on its own machine (`workers.local`): the `worker`
+/// executable of the same build, each logging to `logs/worker-N.log` in the run directory.
+public final class LocalWorkers {
+    private var processes: [Process] = []
+    private let logger: Logger
+
+    public init(logger: Logger) { self.logger = logger }
+
+    /// The `worker` executable beside the running one.
+    public static func defaultExecutable() -> String {
+        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent("worker").path
+    }
+
+    public func start(count: Int, executable: String, coordinator: String, logDirectory: String) throws {
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            throw TrainingError(code: "run.worker-executable", "no worker executable at \(executable) (workers.local is \(count))")
+        }
+        for index in 0..<count {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = ["--coordinator", coordinator]
+            let log = "\(logDirectory)/worker-\(processes.count).log"
+            FileManager.default.createFile(atPath: log, contents: nil)
+            let handle = FileHandle(forWritingAtPath: log)
+            process.standardOutput = handle
+            process.standardError = handle
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            logger.debug("started local worker \(index)", metadata: ["pid": "\(process.processIdentifier)", "log": "\(log)"])
+            processes.append(process)
+        }
+    }
+
+    /// Waits for every worker to exit, up to `timeout`; kills the ones still running after it.
+    /// Returns the exit codes.
+    @discardableResult
+    public func waitForExit(timeout: Duration) -> [Int32] {
+        let deadline = ContinuousClock.now + timeout
+        for process in processes {
+            while process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.02) }
+            if process.isRunning {
+                logger.warning("local worker \(process.processIdentifier) did not exit in time; killing it")
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+            }
+        }
+        return processes.map { $0.terminationStatus }
+    }
+
+    /// Stops every worker at once (the coordinator is failing).
+    public func killAll() {
+        for process in processes where process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        for process in processes { process.waitUntilExit() }
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+
+/// The files of a run (README.md, "Run directory"): `config.yaml` (the effective configuration),
+/// `metrics.jsonl` (one line per committed step), `summary.json`, `checkpoints/`, `logs/`.
+public struct RunDirectory: Sendable {
+    public let path: String
+    public let checkpoints: String
+
+    public init(path: String, checkpointDirectory: String) {
+        self.path = path
+        checkpoints = checkpointDirectory.hasPrefix("/") ? checkpointDirectory : path + "/" + checkpointDirectory
+    }
+
+    public var config: String { path + "/config.yaml" }
+    public var metrics: String { path + "/metrics.jsonl" }
+    public var summary: String { path + "/summary.json" }
+    public var logs: String { path + "/logs" }
+
+    public func create() throws {
+        for directory in [path, checkpoints, logs] {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+    }
+
+    /// Keeps the metrics of steps up to `step` and drops the rest: a resumed run redoes the steps
+    /// after its checkpoint, and their lines are written again.
+    public func truncateMetrics(after step: Int) throws {
+        guard let text = try? String(contentsOfFile: metrics, encoding: .utf8) else { return }
+        let kept = text.split(separator: "\n").filter { line in
+            guard let data = line.data(using: .utf8),
+                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let lineStep = object["step"] as? Int else { return false }
+            return lineStep <= step
+        }
+        try (kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).write(toFile: metrics, atomically: true, encoding: .utf8)
+    }
+}
+
+/// Appends one JSON object per line, flushed at every line so that a crash loses at most the line
+/// being written.
+public final class JSONLinesWriter {
+    private let handle: FileHandle
+    private let encoder: JSONEncoder
+
+    public init(path: String) throws {
+        if !FileManager.default.fileExists(atPath: path) {
+            FileManager.default.createFile(atPath: path, contents: nil)
+        }
+        guard let handle = FileHandle(forWritingAtPath: path) else {
+            throw TrainingError(code: "run.metrics", "cannot open \(path) for writing")
+        }
+        handle.seekToEndOfFile()
+        self.handle = handle
+        encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+    }
+
+    public func append<T: Encodable>(_ value: T) throws {
+        var data = try encoder.encode(value)
+        data.append(0x0A)
+        try handle.write(contentsOf: data)
+    }
+
+    public func close() { try? handle.close() }
+}
+
+/// One line of `metrics.jsonl`.
+public struct StepMetrics: Codable, Sendable {
+    public var step: Int
+    public var dataEpoch: Int
+    public var samples: Int
+    /// Mean loss over the step's samples.
+    public var loss: Double
+    public var learningRate: Double
+    public var workers: Int
+    public var generation: UInt64
+    /// Wall time of the step at the coordinator, from the leases to the commit.
+    public var stepSeconds: Double
+    public var samplesPerSecond: Double
+    /// Slowest worker's time in each phase.
+    public var dataSeconds: Double
+    public var computeSeconds: Double
+    public var allReduceSeconds: Double
+    public var allReduceBytes: UInt64
+    public var weightsSha256: String
+    /// Replicas that reported exactly `weightsSha256` after the update (all of them, or the step
+    /// would not have been committed).
+    public var replicasAgreeing: Int
+    public var wallSeconds: Double
+}
+
+/// `summary.json`: what a script needs to know about a finished run.
+public struct RunSummary: Codable, Sendable {
+    public var run: String
+    public var steps: Int
+    public var samples: Int
+    /// Mean loss of the first step this invocation ran, and of the last step.
+    public var lossFirst: Double
+    public var lossLast: Double
+    /// SHA-256 of the final parameters as little-endian float32, in the model's layout order.
+    public var weightsSha256: String
+    public var workersMax: Int
+    public var generations: Int
+    public var wallSeconds: Double
+    public var reduceMode: String
+    public var model: String
+    public var parameters: Int
+    public var datasetHash: String
+    public var configHash: String
+    public var resumedFromStep: Int?
+    public var checkpoint: String?
+    public var staleMessages: Int
+    public var validation: ValidationReport?
+}
+
+/// The model measured on the held-out tiles at the end of a run.
+public struct ValidationReport: Codable, Sendable {
+    public var tiles: Int
+    public var loss: Double
+    /// Intersection over union of predicted (p > 0.5) and true canopy, over all held-out pixels.
+    public var canopyIou: Double?
+}

@@ -1,0 +1,58 @@
+import Config
+import Core
+import Dataset
+import Model
+
+/// What the coordinator and every worker build from the same configuration: the model, the
+/// training and validation samples in a fixed order, and a hash that proves they agree on them.
+public struct RunSetup: Sendable {
+    public let config: ClusterConfig
+    public let model: any TrainableModel
+    public let training: [Tile]
+    public let validation: [Tile]
+    /// SHA-256 over the training and validation sample ids in order.
+    public let datasetHash: String
+
+    public init(config: ClusterConfig) throws {
+        self.config = config
+        let directory = try TileDirectory.open(config.dataset.path)
+        let tiles = try directory.loadAll().sorted { $0.id < $1.id }
+        guard !tiles.isEmpty else {
+            throw DatasetError(code: "dataset.empty", "\(config.dataset.path) holds no tiles (dataset.path)")
+        }
+        let every = config.dataset.validationEvery
+        var training: [Tile] = [], validation: [Tile] = []
+        for (index, tile) in tiles.enumerated() {
+            if every > 0 && index % every == every - 1 { validation.append(tile) } else { training.append(tile) }
+        }
+        self.training = training
+        self.validation = validation
+        var hasher = SHA256()
+        for tile in training { hasher.update(Array("t:\(tile.id)\n".utf8)) }
+        for tile in validation { hasher.update(Array("v:\(tile.id)\n".utf8)) }
+        datasetHash = hasher.finalize().hexString
+        model = try ModelFactory.make(config.model, bands: tiles[0].bands)
+    }
+}
+
+/// Builds the model a configuration names.
+public enum ModelFactory {
+    public static func make(_ settings: ClusterConfig.Model, bands: Int) throws -> any TrainableModel {
+        switch settings.name {
+        case "pixel-mlp":
+            return PixelMLP(bands: bands, hidden: settings.hidden, window: settings.window, pixelsPerTile: settings.pixelsPerTile)
+        default:
+            throw TrainingError(code: "model.unknown", "model.name '\(settings.name)' is not a model this build knows")
+        }
+    }
+}
+
+/// Failures of a run that are not a bad configuration or a bad sample.
+public struct TrainingError: GroveError {
+    public var code: String
+    public var message: String
+    public init(code: String, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+}

@@ -1,0 +1,231 @@
+import Collective
+import Config
+import Core
+import Dataset
+import Foundation
+import Logging
+import Model
+import Optim
+import Transport
+import Wire
+
+/// The worker process: joins a coordinator, then runs every lease it is dealt — forward and
+/// backward over its micro-batches, the ring all-reduce with the other members, the optimizer
+/// update — and reports, until the run ends.
+public final class WorkerRuntime {
+    public struct Settings: Sendable {
+        public var coordinator: String
+        /// Overrides `workers.bind` of the run's configuration when set.
+        public var bindHost: String?
+        /// How long to wait for the coordinator's first answer.
+        public var connectTimeout: Duration = .seconds(60)
+        public init(coordinator: String, bindHost: String? = nil) {
+            self.coordinator = coordinator
+            self.bindHost = bindHost
+        }
+    }
+
+    /// How a worker's life ended.
+    public enum Outcome: Equatable, Sendable {
+        case finished
+        case rejected(String)
+        case coordinatorLost
+    }
+
+    let settings: Settings
+    let logger: Logger
+    let incarnation = Incarnation.random()
+    let loop = SocketLoop()
+    var id = WorkerID(0)
+    var generation = Generation(0)
+    var setup: RunSetup!
+    var replica: Replica?
+    var allReduceSettings = AllReduceSettings()
+    /// Messages of an older generation, dropped.
+    var staleMessages = 0
+    let heartbeatStep = Locked<UInt64>(0)
+
+    public init(settings: Settings, logger: Logger) {
+        self.settings = settings
+        self.logger = logger
+    }
+
+    public func run() throws -> Outcome {
+        defer { loop.close() }
+        try loop.connectControl(settings.coordinator)
+        send(.hello(Wire.Hello()))
+        guard case .runConfig(let runConfig)? = try awaitMessage(kind: .runConfig, timeout: settings.connectTimeout) else {
+            return .coordinatorLost
+        }
+        let config = try ClusterConfig.parse(yaml: runConfig.configYAML, source: "configuration from \(settings.coordinator)")
+        setup = try RunSetup(config: config)
+        allReduceSettings = try makeAllReduceSettings(config)
+        let ringEndpoint = try loop.bindRing(host: settings.bindHost ?? config.workers.bind)
+        send(.join(Wire.Join(schemaHash: setup.model.schemaHash, ringEndpoint: ringEndpoint,
+                             host: ProcessInfo.processInfo.hostName, pid: UInt32(getpid()))))
+        switch try awaitMessage(kind: .welcome, timeout: settings.connectTimeout) {
+        case .welcome(let welcome)?:
+            id = welcome.worker
+            startHeartbeats(every: .milliseconds(Int(welcome.heartbeatIntervalMillis)))
+        case .reject(let reject)?:
+            return .rejected(reject.text)
+        default:
+            return .coordinatorLost
+        }
+        var log = logger
+        log[metadataKey: "worker"] = "\(id)"
+        log.info("joined \(runConfig.runName) as \(id)", metadata: ["ring": "\(ringEndpoint)"])
+        return try serve(logger: log)
+    }
+
+    /// The main loop: one control message at a time, until the coordinator says the run is over or
+    /// goes silent for longer than the failure timeout allows.
+    func serve(logger: Logger) throws -> Outcome {
+        let silence = Duration.seconds(setup.config.faultTolerance.heartbeatInterval * Double(setup.config.faultTolerance.missedHeartbeats)) * 4
+            + .seconds(setup.config.faultTolerance.collectiveTimeout)
+        while true {
+            guard case .item(let frame) = loop.control.pop(until: .now + silence) else { return .coordinatorLost }
+            guard let (envelope, message) = decode(frame) else { continue }
+            if envelope.generation < generation, envelope.kind == .lease {
+                staleMessages += 1
+                continue
+            }
+            switch message {
+            case .state(let state):
+                replica = try Replica(layout: setup.model.layout, wire: state, optimizer: try makeOptimizer(setup))
+                heartbeatStep.value = state.step
+                logger.info("received state after step \(state.step)")
+            case .lease(let lease):
+                generation = max(generation, envelope.generation)
+                try runLease(lease, logger: logger)
+            case .commit(let commit):
+                replica?.commit(step: Int(commit.step))
+                heartbeatStep.value = commit.step
+            case .leave(let leave):
+                logger.info("the coordinator ended the run: \(leave.text)")
+                return .finished
+            case .reject(let reject):
+                return .rejected(reject.text)
+            case .heartbeat, .hello, .runConfig, .join, .welcome, .stepResult:
+                continue
+            }
+        }
+    }
+
+    func runLease(_ lease: Wire.Lease, logger: Logger) throws {
+        guard var replica else {
+            throw TrainingError(code: "worker.no-state", "a lease for step \(lease.step) came before the training state")
+        }
+        let step = Int(lease.step)
+        guard step == replica.committedStep + 1 else {
+            if step > replica.committedStep + 1 {
+                throw TrainingError(code: "worker.out-of-sync",
+                                    "lease for step \(step) but this replica has committed only \(replica.committedStep) steps")
+            }
+            return  // a lease for a step already committed: stale
+        }
+        guard let rank = lease.ring.firstIndex(where: { $0.worker == id }) else { return }
+        replica.prepare(step: step)
+
+        let clock = ContinuousClock()
+        let dataStart = clock.now
+        let batches = lease.microBatches.map { batch in batch.samples.map { setup.training[Int($0)] } }
+        let computeStart = clock.now
+        var gradients: [[Float]] = []
+        var losses: [Wire.SampleLoss] = []
+        for (batch, tiles) in zip(lease.microBatches, batches) {
+            var gradient = [Float](repeating: 0, count: replica.parameters.count)
+            let loss = replica.parameters.withUnsafeBufferPointer { p in
+                gradient.withUnsafeMutableBufferPointer { g in setup.model.accumulateGradient(parameters: p, samples: tiles, into: g) }
+            }
+            gradients.append(gradient)
+            for (sample, value) in zip(batch.samples, loss.perSample) { losses.append(Wire.SampleLoss(sample: sample, loss: value)) }
+        }
+        let reduceStart = clock.now
+        let next = lease.ring[(rank + 1) % lease.ring.count].ringEndpoint
+        let link = try ZeroMQRingLink(loop: loop, generation: generation, rank: rank, worldSize: lease.ring.count, next: next)
+        let reducer = try RingAllReduce(link: link, settings: allReduceSettings, firstSequence: lease.step)
+        let outcome: ReduceOutcome
+        do {
+            outcome = try reducer.sum(microBatches: gradients, count: replica.parameters.count,
+                                      totalMicroBatches: Int(lease.totalMicroBatches))
+        } catch {
+            // A member is gone or stalled: the coordinator will start a new generation and re-deal.
+            logger.warning("all-reduce of step \(step) failed: \(error)")
+            return
+        }
+        let reduceEnd = clock.now
+        guard case .sum(let sum) = outcome else {
+            throw TrainingError(code: "worker.overflow", "step \(step): the gradient sum overflowed")
+        }
+        replica.apply(sum: sum, globalBatch: Int(lease.globalBatch), step: step)
+        self.replica = replica
+        let wantState = lease.wantState && rank == 0
+        send(.stepResult(Wire.StepResult(
+            step: lease.step, losses: losses, weightsHash: hexBytes(replica.weightsHash),
+            dataNanos: nanos(dataStart, computeStart), computeNanos: nanos(computeStart, reduceStart),
+            reduceNanos: nanos(reduceStart, reduceEnd), reduceBytes: UInt64(link.bytesSent),
+            state: wantState ? Wire.State(step: lease.step, tensors: replica.wireState.tensors) : nil)))
+    }
+
+    // MARK: Helpers
+
+    func send(_ message: Wire.Message) {
+        loop.sendControl(Wire.encode(message, generation: generation, sender: id, incarnation: incarnation))
+    }
+
+    func decode(_ frame: ControlFrame) -> (Wire.Envelope, Wire.Message)? {
+        do { return try Wire.decode(frame.bytes) } catch {
+            logger.warning("dropped a control frame: \(error)")
+            return nil
+        }
+    }
+
+    /// Waits for a message of `kind` (or a reject), dropping anything else.
+    func awaitMessage(kind: Wire.Kind, timeout: Duration) throws -> Wire.Message? {
+        let deadline = ContinuousClock.now + timeout
+        while case .item(let frame) = loop.control.pop(until: deadline) {
+            guard let (envelope, message) = decode(frame) else { continue }
+            if envelope.kind == kind || envelope.kind == .reject { return message }
+        }
+        return nil
+    }
+
+    func startHeartbeats(every interval: Duration) {
+        let loop = self.loop, step = heartbeatStep, incarnation = self.incarnation, id = self.id
+        let thread = Thread {
+            while !loop.control.isClosed {
+                let frame = Wire.encode(.heartbeat(Wire.Heartbeat(committedStep: step.value)),
+                                        generation: .none, sender: id, incarnation: incarnation)
+                loop.sendControl(frame)
+                Thread.sleep(forTimeInterval: interval.inSeconds)
+            }
+        }
+        thread.name = "grove-heartbeat"
+        thread.start()
+    }
+}
+
+func nanos(_ a: ContinuousClock.Instant, _ b: ContinuousClock.Instant) -> UInt64 {
+    UInt64(max(0, a.duration(to: b).inSeconds * 1e9))
+}
+
+func hexBytes(_ hex: String) -> [UInt8] {
+    var bytes: [UInt8] = []
+    var iterator = hex.utf8.makeIterator()
+    while let hi = iterator.next(), let lo = iterator.next() {
+        func nibble(_ c: UInt8) -> UInt8 { c >= 97 ? c - 87 : c - 48 }
+        bytes.append(nibble(hi) << 4 | nibble(lo))
+    }
+    return bytes
+}
+
+func makeAllReduceSettings(_ config: ClusterConfig) throws -> AllReduceSettings {
+    guard let mode = ReduceMode(rawValue: config.reduce.mode) else {
+        throw TrainingError(code: "reduce.mode", "reduce.mode '\(config.reduce.mode)' is not one of exact, fp32, fp16")
+    }
+    let settings = AllReduceSettings(mode: mode, frameBytes: config.reduce.chunkKiB * 1024,
+                                     timeout: .seconds(config.faultTolerance.collectiveTimeout))
+    try settings.validate()
+    return settings
+}

@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+
+/// Runs Grove's executables from the same build folder as the test bundle.
+enum Grove {
+    /// The folder holding the test bundle, where `swift build` also puts `coordinator` and `worker`.
+    static let buildFolder: String = {
+        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var url = URL(fileURLWithPath: me).deletingLastPathComponent()
+        // Inside an .xctest bundle on some layouts the binary sits one level deeper.
+        while url.path.contains(".xctest") { url = url.deletingLastPathComponent() }
+        return url.path
+    }()
+
+    static func executable(_ name: String) -> String { buildFolder + "/" + name }
+
+    /// The repository root (for the vendored data and cluster.yaml).
+    static let root: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url = url.deletingLastPathComponent() }
+        return url.path
+    }()
+
+    struct Result {
+        var status: Int32
+        var output: String
+    }
+
+    /// Runs `name` with `arguments` in the repository root; kills it after `timeout`.
+    static func run(_ name: String, _ arguments: [String], timeout: Duration = .seconds(180)) throws -> Result {
+        let path = executable(name)
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw TestFailure("\(path) does not exist: build the package (swift build) before running these tests")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: root)
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("grove-\(UUID().uuidString).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            throw TestFailure("\(name) \(arguments.joined(separator: " ")) did not finish in \(timeout)")
+        }
+        process.waitUntilExit()
+        try handle.close()
+        let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        try? FileManager.default.removeItem(at: log)
+        return Result(status: process.terminationStatus, output: output)
+    }
+
+    static func temporaryDirectory(_ label: String) -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("grove-\(label)-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Reads `summary.json` and `metrics.jsonl` of a run directory.
+struct RunFiles {
+    let directory: String
+
+    var summary: [String: Any] {
+        get throws {
+            let data = try Data(contentsOf: URL(fileURLWithPath: directory + "/summary.json"))
+            guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else { throw TestFailure("summary.json is not an object") }
+            return object
+        }
+    }
+
+    var metrics: [[String: Any]] {
+        get throws {
+            let text = try String(contentsOfFile: directory + "/metrics.jsonl", encoding: .utf8)
+            return try text.split(separator: "\n").map { line in
+                guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                    throw TestFailure("a metrics line is not an object: \(line)")
+                }
+                return object
+            }
+        }
+    }
+}

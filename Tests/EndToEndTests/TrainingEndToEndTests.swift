@@ -1,0 +1,101 @@
+import Checkpoint
+import Foundation
+import Testing
+
+/// A coordinator and real worker processes on loopback, training the default model on the
+/// vendored aerial tiles.
+@Suite(.serialized) struct TrainingEndToEndTests {
+    static let common = ["--set", "coordinator.port=0", "--set", "training.steps=20", "--set", "checkpoint.interval=10",
+                         "--set", "checkpoint.keep=5", "--set", "logging.level=notice"]
+
+    static func train(workers: Int, runDirectory: String, extra: [String] = []) throws -> Grove.Result {
+        let result = try Grove.run("coordinator", ["run", "--config", "cluster.yaml", "--run-dir", runDirectory,
+                                                   "--set", "workers.local=\(workers)"] + common + extra)
+        if result.status != 0 { Issue.record("coordinator exited \(result.status):\n\(result.output)") }
+        return result
+    }
+
+    static func finalWeights(_ runDirectory: String) throws -> [Float] {
+        let store = CheckpointStore(directory: runDirectory + "/checkpoints", keep: 5)
+        guard let (checkpoint, _, damaged) = try store.loadNewestVerified(), damaged.isEmpty else {
+            throw TestFailure("no clean checkpoint in \(runDirectory)")
+        }
+        return checkpoint.flatValues(prefix: Checkpoint.parameterPrefix)
+    }
+
+    /// Two workers train 20 steps: the loss falls, every step was committed with both replicas
+    /// reporting the same weights, and the run directory holds what the README promises.
+    @Test func twoWorkersTrainTwentySteps() throws {
+        let dir = Grove.temporaryDirectory("two")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = try Self.train(workers: 2, runDirectory: dir)
+        try #require(result.status == 0)
+        let files = RunFiles(directory: dir)
+        let summary = try files.summary
+        #expect(summary["steps"] as? Int == 20)
+        #expect(summary["samples"] as? Int == 320)
+        #expect(summary["workers_max"] as? Int == 2)
+        let first = try #require(summary["loss_first"] as? Double), last = try #require(summary["loss_last"] as? Double)
+        #expect(last < first * 0.9, "loss fell from \(first) to \(last)")
+        let metrics = try files.metrics
+        #expect(metrics.map { $0["step"] as? Int } == Array(1...20))
+        for line in metrics {
+            #expect(line["replicas_agreeing"] as? Int == 2, "step \(line["step"] ?? "?"): \(line)")
+            #expect((line["weights_sha256"] as? String)?.count == 64)
+        }
+        #expect(summary["weights_sha256"] as? String == metrics.last?["weights_sha256"] as? String)
+        let weights = try Self.finalWeights(dir)
+        var hasher = SHA256Hex()
+        #expect(hasher.hex(weights) == summary["weights_sha256"] as? String)
+        #expect(FileManager.default.fileExists(atPath: dir + "/config.yaml"))
+    }
+
+    /// The same global batch on one worker gives the same weights (exact reduce: the same bits).
+    @Test func oneWorkerMatchesTwoWorkers() throws {
+        let one = Grove.temporaryDirectory("one"), two = Grove.temporaryDirectory("two")
+        defer { for d in [one, two] { try? FileManager.default.removeItem(atPath: d) } }
+        try #require(try Self.train(workers: 1, runDirectory: one).status == 0)
+        try #require(try Self.train(workers: 2, runDirectory: two).status == 0)
+        let a = try Self.finalWeights(one), b = try Self.finalWeights(two)
+        try #require(a.count == b.count)
+        let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst <= 1e-5, "largest difference \(worst)")
+        #expect(try RunFiles(directory: one).summary["weights_sha256"] as? String
+                == RunFiles(directory: two).summary["weights_sha256"] as? String)
+    }
+
+    /// Resuming from the step-10 checkpoint ends on the same weights as the uninterrupted run.
+    @Test func resumeFromStepTenMatchesTheUninterruptedRun() throws {
+        let full = Grove.temporaryDirectory("full")
+        defer { try? FileManager.default.removeItem(atPath: full) }
+        try #require(try Self.train(workers: 2, runDirectory: full).status == 0)
+        let resumed = Grove.temporaryDirectory("resumed")
+        defer { try? FileManager.default.removeItem(atPath: resumed) }
+        try FileManager.default.removeItem(atPath: resumed)
+        try FileManager.default.copyItem(atPath: full, toPath: resumed)
+        try FileManager.default.removeItem(atPath: resumed + "/checkpoints/" + CheckpointStore.directoryName(step: 20))
+        try FileManager.default.removeItem(atPath: resumed + "/summary.json")
+        let result = try Grove.run("coordinator", ["resume", "--run-dir", resumed, "--set", "coordinator.port=0"])
+        try #require(result.status == 0, "\(result.output)")
+        let summary = try RunFiles(directory: resumed).summary
+        #expect(summary["resumed_from_step"] as? Int == 10)
+        #expect(summary["steps"] as? Int == 20)
+        #expect(summary["weights_sha256"] as? String == (try RunFiles(directory: full).summary["weights_sha256"] as? String))
+        #expect(try RunFiles(directory: resumed).metrics.map { $0["step"] as? Int } == Array(1...20))
+    }
+
+    @Test func resumeWithoutACheckpointRefuses() throws {
+        let empty = Grove.temporaryDirectory("empty")
+        defer { try? FileManager.default.removeItem(atPath: empty) }
+        let result = try Grove.run("coordinator", ["resume", "--run-dir", empty])
+        #expect(result.status == 1)
+        #expect(result.output.contains("no checkpoint"))
+    }
+}
+
+/// SHA-256 of floats as little-endian bytes, through the Checkpoint module's helper.
+struct SHA256Hex {
+    mutating func hex(_ values: [Float]) -> String {
+        values.withUnsafeBufferPointer { Checkpoint.weightsSHA256($0) }
+    }
+}
