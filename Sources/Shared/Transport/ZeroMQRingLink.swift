@@ -5,7 +5,7 @@ import Core
 ///
 /// Every frame is tagged with the generation; frames of any other generation (a late neighbour of
 /// a previous ring) are dropped and counted, so a collective can never mix two generations.
-public final class ZeroMQRingLink: RingLink, @unchecked Sendable {
+public final class ZeroMQRingLink: ClosableRingLink, @unchecked Sendable {
     // Invariant: `stale` is touched only by the one thread that runs the collective.
     public let rank: Int
     public let worldSize: Int
@@ -26,17 +26,26 @@ public final class ZeroMQRingLink: RingLink, @unchecked Sendable {
         try loop.connectRing(next: next)
     }
 
+    private let closed = Locked(false)
+
+    /// Ends this link: its own sends and receives throw `.closed` from now on. The sockets stay
+    /// open for the next generation's link.
+    public func close() { closed.value = true }
+
     public func send(_ frame: [UInt8]) throws(CollectiveError) {
+        if closed.value { throw .closed(reason: "this ring link was closed") }
         bytesSent += frame.count
         loop.sendRing(frame, generation: generation.rawValue)
     }
 
     public func receive(until deadline: ContinuousClock.Instant) throws(CollectiveError) -> [UInt8] {
+        if closed.value { throw .closed(reason: "this ring link was closed") }
         let started = ContinuousClock.now
         let (held, dropped) = loop.heldRing.take(generation: generation.rawValue)
         stale += dropped
         if let held { return held.payload }
         while true {
+            if closed.value { throw .closed(reason: "this ring link was closed") }
             if loop.newestControlGeneration.value > generation.rawValue {
                 throw .closed(reason: "the coordinator started generation \(loop.newestControlGeneration.value)")
             }
