@@ -92,7 +92,7 @@ let package = Package(
         tests("MembershipTests", ["Membership"]),
         tests("TransportTests", ["Transport", "Collective", "Wire"]),
         tests("TrainingTests", ["Training"]),
-        tests("EndToEndTests", ["Core", "Checkpoint"]),
+        tests("EndToEndTests", ["Core", "Checkpoint", "Wire", "Transport"]),
     ],
     swiftLanguageModes: [.v6]
 )

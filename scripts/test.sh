@@ -3,5 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-bash scripts/build.sh
-swift test -c release -Xswiftc -enable-testing "$@"
+# One optimized build of everything, tests included; tests that train start its binaries.
+bash scripts/build.sh --build-tests
+swift test -c release -Xswiftc -enable-testing --skip-build "$@"

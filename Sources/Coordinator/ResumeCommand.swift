@@ -16,6 +16,10 @@ struct ResumeCommand: ParsableCommand {
             throw ValidationError("resume needs --run-dir DIR")
         }
         // The run's own effective configuration, unless another one is named.
+        if options.config == nil && !FileManager.default.fileExists(atPath: directory + "/config.yaml") {
+            FileHandle.standardError.write(Data("error: \(directory) has no config.yaml and no checkpoint: it is not a run directory, nothing to resume\n".utf8))
+            throw ExitCode(1)
+        }
         let config = options.load(defaultPath: options.config ?? directory + "/config.yaml")
         let checkpoints = RunDirectory(path: directory, checkpointDirectory: config.checkpoint.directory).checkpoints
         let found = (try? CheckpointStore(directory: checkpoints, keep: config.checkpoint.keep).list()) ?? []

@@ -56,6 +56,45 @@ enum Grove {
         return Result(status: process.terminationStatus, output: output)
     }
 
+    /// A process started in the background, its output going to a file.
+    final class Background {
+        let process = Process()
+        let log: String
+
+        init(_ name: String, _ arguments: [String]) throws {
+            log = Grove.temporaryDirectory("bg") + "/output.log"
+            FileManager.default.createFile(atPath: log, contents: nil)
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+            process.executableURL = URL(fileURLWithPath: Grove.executable(name))
+            process.arguments = arguments
+            process.currentDirectoryURL = URL(fileURLWithPath: Grove.root)
+            process.standardOutput = handle
+            process.standardError = handle
+            try process.run()
+        }
+
+        var output: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+
+        /// Waits until the output contains `text` followed by a token; returns that token.
+        func waitFor(_ text: String, timeout: Duration = .seconds(60)) throws -> String {
+            let deadline = ContinuousClock.now + timeout
+            while ContinuousClock.now < deadline {
+                if let range = output.range(of: text) {
+                    let rest = output[range.upperBound...].prefix { !$0.isWhitespace }
+                    if !rest.isEmpty { return String(rest) }
+                }
+                if !process.isRunning { break }
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+            throw TestFailure("no '\(text)' in the output:\n\(output)")
+        }
+
+        func stop() {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+        }
+    }
+
     static func temporaryDirectory(_ label: String) -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("grove-\(label)-\(UUID().uuidString)").path
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
