@@ -50,7 +50,7 @@ values.withUnsafeBufferPointer { input in
     row("exact: encode + add into int64 (read floats)", bytes: floatBytes, seconds: encode, reference: memcpyRate)
     let decode = best {
         fields.withUnsafeBufferPointer { f in
-            sums.withUnsafeBufferPointer { s in copy.withUnsafeMutableBufferPointer { codec.decode(s, fields: f, into: $0) } }
+            sums.withUnsafeBufferPointer { s in copy.withUnsafeMutableBufferPointer { _ = codec.decode(s, fields: f, into: $0) } }
         }
     }
     row("exact: decode int64 to float (write floats)", bytes: floatBytes, seconds: decode, reference: memcpyRate)
