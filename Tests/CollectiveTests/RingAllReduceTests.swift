@@ -54,6 +54,17 @@ import Testing
         }
     }
 
+    /// Several default-sized (1 MiB) frames per chunk, with the window sliding across them.
+    @Test func exactIsBitwiseIdenticalWithDefaultFramesOnALargerVector() throws {
+        let count = (1 << 20) + 13
+        let reference = ReduceReference.synthetic(count: count, microBatches: 5, seed: 31)
+        let single = try #require(outcomes(reduceOnRing(reference, worldSize: 1, settings: AllReduceSettings()))?[0].values)
+        for (n, assignment) in [(2, [1, 0, 1, 1, 0]), (3, [2, 2, 0, 1, 0])] {
+            let results = try #require(outcomes(reduceOnRing(reference, worldSize: n, settings: AllReduceSettings(), assignment: assignment)))
+            for outcome in results { #expect(firstBitDifference(outcome.values ?? [], single) == nil, "world size \(n)") }
+        }
+    }
+
     @Test func fp16OverflowOnOneMemberIsReportedByAll() {
         var reference = ReduceReference.synthetic(count: 3000, microBatches: 6, seed: 1)
         var batches = reference.microBatches
