@@ -105,19 +105,26 @@ import Testing
         #expect(results == [.overflow, .overflow])
     }
 
+    /// Five steps on the same reducers: the sequence advances, and the reused scratch is
+    /// overwritten or cleared (rank 0 has no micro-batch at odd steps).
     @Test func consecutiveCollectivesAdvanceTheSequence() throws {
         let links = InProcessRing.make(worldSize: 3)
         defer { links.forEach { $0.close() } }
-        let results = RingThreads.run(3) { rank -> [Float]? in
+        let results = RingThreads.run(3) { rank -> [[Float]?] in
             let reducer = try! RingAllReduce(link: links[rank], settings: AllReduceSettings(frameBytes: 64))
-            var last: [Float]?
-            for step in 0..<5 {
-                last = try? reducer.sum(microBatches: [[Float](repeating: Float(rank + step), count: 100)], count: 100, totalMicroBatches: 3).values
+            let sums = (0..<5).map { step -> [Float]? in
+                let batches = rank == 0 && step % 2 == 1 ? [] : [[Float](repeating: Float(rank + step), count: 100)]
+                return try? reducer.sum(microBatches: batches, count: 100, totalMicroBatches: 3).values
             }
             #expect(reducer.sequence == 5)
-            return last
+            return sums
         }
-        #expect(results.allSatisfy { $0 == [Float](repeating: 15, count: 100) })
+        let expected: [[Float]?] = (0..<5).map { (step: Int) -> [Float]? in
+            let rankZero = step % 2 == 1 ? 0 : step
+            let total = Float(rankZero + (1 + step) + (2 + step))
+            return [Float](repeating: total, count: 100)
+        }
+        #expect(results.allSatisfy { $0 == expected })
     }
 }
 

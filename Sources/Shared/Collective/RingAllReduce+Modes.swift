@@ -17,15 +17,15 @@ extension RingAllReduce {
         // Every member holds the same fields now, so all of them stop here or none does.
         if fields.contains(ExactBlockCodec.nonFiniteField) { return .overflow }
 
-        if integerScratch.count == count {
-            integerScratch.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
-        } else {
+        if integerScratch.count != count {
             integerScratch = [Int64](repeating: 0, count: count)
+        } else if batches.isEmpty {
+            integerScratch.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
         }
         try integerScratch.withUnsafeMutableBufferPointer { (sumBuffer) throws(CollectiveError) in
             fields.withUnsafeBufferPointer { fieldBuffer in
-                for batch in batches {
-                    batch.withUnsafeBufferPointer { codec.accumulate($0, fields: fieldBuffer, into: sumBuffer) }
+                for (index, batch) in batches.enumerated() {
+                    batch.withUnsafeBufferPointer { codec.accumulate($0, fields: fieldBuffer, into: sumBuffer, overwrite: index == 0) }
                 }
             }
             try exchange.run(
