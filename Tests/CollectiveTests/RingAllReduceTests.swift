@@ -65,6 +65,23 @@ import Testing
         }
     }
 
+    /// Subnormals, negative zeros, values near float's limits and tiny values sharing a block with
+    /// large ones: still within the bound, still the same bits for every ring.
+    @Test func exactHandlesExtremeValues() throws {
+        let specials: [Float] = [
+            .leastNonzeroMagnitude, -.leastNonzeroMagnitude, .leastNormalMagnitude, -0.0, 0,
+            .greatestFiniteMagnitude / 8, -.greatestFiniteMagnitude / 8, 1e-30, 3, -1e20, 1e-45, 0.1,
+        ]
+        let batches = (0..<6).map { m in (0..<700).map { i in specials[(i * 7 + m * 5) % specials.count] * (m % 2 == 0 ? 1 : -0.75) } }
+        let reference = ReduceReference(microBatches: batches, count: 700)
+        let single = try #require(outcomes(reduceOnRing(reference, worldSize: 1, settings: AllReduceSettings()))?[0].values)
+        #expect(reference.firstViolation(of: single, mode: .exact, worldSize: 1) == nil)
+        for n in [2, 5, 7] {
+            let results = try #require(outcomes(reduceOnRing(reference, worldSize: n, settings: AllReduceSettings(frameBytes: 96))))
+            for outcome in results { #expect(firstBitDifference(outcome.values ?? [], single) == nil, "world size \(n)") }
+        }
+    }
+
     @Test func fp16OverflowOnOneMemberIsReportedByAll() {
         var reference = ReduceReference.synthetic(count: 3000, microBatches: 6, seed: 1)
         var batches = reference.microBatches
