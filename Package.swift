@@ -80,6 +80,12 @@ let package = Package(
             path: "Sources/Worker"
         ),
 
+        // Reported, never asserted: `swift run -c release collective-bench`.
+        .executableTarget(
+            name: "collective-bench", dependencies: ["Collective"], path: "Benchmarks/collective-bench",
+            swiftSettings: numericFlags
+        ),
+
         tests("CoreTests", ["Core"]),
         tests("ConfigTests", ["Config"]),
         tests("DatasetTests", ["Dataset"]),

@@ -1,3 +1,4 @@
+import Core
 import Testing
 @testable import Collective
 
@@ -48,6 +49,26 @@ import Testing
         let i = reference.absoluteSum.firstIndex { $0 > 0.1 }!
         result[i] = result[i].nextUp.nextUp
         #expect(reference.firstViolation(of: result, mode: .exact, worldSize: 1) != nil)
+    }
+
+    /// The eight-wide decoder assembles doubles from 32-bit halves; it must round exactly like
+    /// the scalar `Double(Int64)` conversion, including at the extremes of the headroom.
+    @Test func vectorDecodeMatchesScalarConversionBitForBit() {
+        var generator = SplitMix64(seed: 17)
+        var sums: [Int64] = [0, 1, -1, 1 << 62, -(1 << 62), (1 << 53) + 1, -(1 << 53) - 1, Int64(UInt32.max), -Int64(UInt32.max)]
+        for _ in 0..<1000 {
+            let shift = UInt64(generator.nextInt(below: 63))
+            sums.append(Int64(bitPattern: generator.next()) >> shift)
+        }
+        let codec = ExactBlockCodec(totalMicroBatches: 2)
+        let fields = [UInt8](repeating: 140, count: ExactBlockCodec.blockCount(for: sums.count))
+        var decoded = [Float](repeating: 0, count: sums.count)
+        sums.withUnsafeBufferPointer { s in
+            fields.withUnsafeBufferPointer { f in decoded.withUnsafeMutableBufferPointer { codec.decode(s, fields: f, into: $0) } }
+        }
+        let unit = Double(sign: .plus, exponent: ExactBlockCodec.blockExponent(field: 140) - codec.fractionBits, significand: 1)
+        let scalar = sums.map { Float(Double($0) * unit) }
+        #expect(firstBitDifference(decoded, scalar) == nil)
     }
 
     private func roundTrip(_ batches: [[Float]], codec: ExactBlockCodec) -> [Float] {

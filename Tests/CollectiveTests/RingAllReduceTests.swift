@@ -54,6 +54,34 @@ import Testing
         }
     }
 
+    /// Several default-sized (1 MiB) frames per chunk, with the window sliding across them.
+    @Test func exactIsBitwiseIdenticalWithDefaultFramesOnALargerVector() throws {
+        let count = (1 << 20) + 13
+        let reference = ReduceReference.synthetic(count: count, microBatches: 5, seed: 31)
+        let single = try #require(outcomes(reduceOnRing(reference, worldSize: 1, settings: AllReduceSettings()))?[0].values)
+        for (n, assignment) in [(2, [1, 0, 1, 1, 0]), (3, [2, 2, 0, 1, 0])] {
+            let results = try #require(outcomes(reduceOnRing(reference, worldSize: n, settings: AllReduceSettings(), assignment: assignment)))
+            for outcome in results { #expect(firstBitDifference(outcome.values ?? [], single) == nil, "world size \(n)") }
+        }
+    }
+
+    /// Subnormals, negative zeros, values near float's limits and tiny values sharing a block with
+    /// large ones: still within the bound, still the same bits for every ring.
+    @Test func exactHandlesExtremeValues() throws {
+        let specials: [Float] = [
+            .leastNonzeroMagnitude, -.leastNonzeroMagnitude, .leastNormalMagnitude, -0.0, 0,
+            .greatestFiniteMagnitude / 8, -.greatestFiniteMagnitude / 8, 1e-30, 3, -1e20, 1e-45, 0.1,
+        ]
+        let batches = (0..<6).map { m in (0..<700).map { i in specials[(i * 7 + m * 5) % specials.count] * (m % 2 == 0 ? 1 : -0.75) } }
+        let reference = ReduceReference(microBatches: batches, count: 700)
+        let single = try #require(outcomes(reduceOnRing(reference, worldSize: 1, settings: AllReduceSettings()))?[0].values)
+        #expect(reference.firstViolation(of: single, mode: .exact, worldSize: 1) == nil)
+        for n in [2, 5, 7] {
+            let results = try #require(outcomes(reduceOnRing(reference, worldSize: n, settings: AllReduceSettings(frameBytes: 96))))
+            for outcome in results { #expect(firstBitDifference(outcome.values ?? [], single) == nil, "world size \(n)") }
+        }
+    }
+
     @Test func fp16OverflowOnOneMemberIsReportedByAll() {
         var reference = ReduceReference.synthetic(count: 3000, microBatches: 6, seed: 1)
         var batches = reference.microBatches
@@ -94,19 +122,26 @@ import Testing
         #expect(results == [.overflow, .overflow])
     }
 
+    /// Five steps on the same reducers: the sequence advances, and the reused scratch is
+    /// overwritten or cleared (rank 0 has no micro-batch at odd steps).
     @Test func consecutiveCollectivesAdvanceTheSequence() throws {
         let links = InProcessRing.make(worldSize: 3)
         defer { links.forEach { $0.close() } }
-        let results = RingThreads.run(3) { rank -> [Float]? in
+        let results = RingThreads.run(3) { rank -> [[Float]?] in
             let reducer = try! RingAllReduce(link: links[rank], settings: AllReduceSettings(frameBytes: 64))
-            var last: [Float]?
-            for step in 0..<5 {
-                last = try? reducer.sum(microBatches: [[Float](repeating: Float(rank + step), count: 100)], count: 100, totalMicroBatches: 3).values
+            let sums = (0..<5).map { step -> [Float]? in
+                let batches = rank == 0 && step % 2 == 1 ? [] : [[Float](repeating: Float(rank + step), count: 100)]
+                return try? reducer.sum(microBatches: batches, count: 100, totalMicroBatches: 3).values
             }
             #expect(reducer.sequence == 5)
-            return last
+            return sums
         }
-        #expect(results.allSatisfy { $0 == [Float](repeating: 15, count: 100) })
+        let expected: [[Float]?] = (0..<5).map { (step: Int) -> [Float]? in
+            let rankZero = step % 2 == 1 ? 0 : step
+            let total = Float(rankZero + (1 + step) + (2 + step))
+            return [Float](repeating: total, count: 100)
+        }
+        #expect(results.allSatisfy { $0 == expected })
     }
 }
 

@@ -32,20 +32,28 @@ public enum CollectiveLinkContract {
         return failures
     }
 
-    /// Every member queues 200 frames of varied length without receiving, then receives 200: each
-    /// must come from the previous rank, complete, and in the order sent.
+    /// Frames a link must accept without its peer receiving any: the all-reduce sends at most
+    /// `window + 1` ahead (5 with the default window), and this leaves one to spare.
+    public static let queuedFramesRequired = 6
+
+    /// Every member sends 200 frames of varied length in bursts of `queuedFramesRequired`,
+    /// receiving a burst after sending one: each frame must come from the previous rank,
+    /// complete, and in the order sent.
     public static func checkFIFO(makeRing: RingFactory, worldSize n: Int) -> [String] {
         let frames = 200
         @Sendable func frame(from rank: Int, index: Int) -> [UInt8] {
             [UInt8(rank), UInt8(index & 255), UInt8(index >> 8)] + (0..<(index % 37)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ index) }
         }
         return onRing(makeRing, n, "FIFO") { (link) throws(CollectiveError) in
-            for i in 0..<frames { try link.send(frame(from: link.rank, index: i)) }
             let previous = (link.rank - 1 + n) % n
-            for i in 0..<frames {
-                let got = try link.receive(until: .now + .seconds(10))
-                if got != frame(from: previous, index: i) {
-                    return "rank \(link.rank) frame \(i): got \(got.prefix(3)) (\(got.count) bytes), expected frame \(i) of rank \(previous)"
+            for burst in stride(from: 0, to: frames, by: queuedFramesRequired) {
+                let indices = burst..<min(burst + queuedFramesRequired, frames)
+                for i in indices { try link.send(frame(from: link.rank, index: i)) }
+                for i in indices {
+                    let got = try link.receive(until: .now + .seconds(10))
+                    if got != frame(from: previous, index: i) {
+                        return "rank \(link.rank) frame \(i): got \(got.prefix(3)) (\(got.count) bytes), expected frame \(i) of rank \(previous)"
+                    }
                 }
             }
             return nil

@@ -32,38 +32,55 @@ enum FloatKernels {
         }
     }
 
-    /// `values[i] *= factor`.
-    static func multiply(_ values: UnsafeMutableBufferPointer<Float>, by factor: Float) {
-        guard factor != 1, let target = values.baseAddress else { return }
+    /// `values[i] *= factor`; returns whether any result is an infinity or a NaN (checked in the
+    /// same pass, which saves reading the vector again).
+    static func multiplyCheckingFinite(_ values: UnsafeMutableBufferPointer<Float>, by factor: Float) -> Bool {
+        guard let target = values.baseAddress else { return false }
         let raw = UnsafeMutableRawPointer(target)
         let factor8 = SIMD8<Float>(repeating: factor)
+        let magnitudeMask = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
+        var widest = SIMD8<UInt32>(repeating: 0)
+        var largest: UInt32 = 0
         var i = 0
         while i + 8 <= values.count {
-            raw.storeBytes(of: raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * factor8,
-                           toByteOffset: i * 4, as: SIMD8<Float>.self)
+            let product = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * factor8
+            raw.storeBytes(of: product, toByteOffset: i * 4, as: SIMD8<Float>.self)
+            widest = pointwiseMax(widest, unsafeBitCast(product, to: SIMD8<UInt32>.self) & magnitudeMask)
             i += 8
         }
         while i < values.count {
             target[i] *= factor
+            largest = max(largest, target[i].bitPattern & 0x7FFF_FFFF)
             i += 1
         }
+        return max(largest, widest.max()) >= Float.infinity.bitPattern
     }
 
-    /// Whether any value is an infinity or a NaN (all exponent bits set).
+    /// Whether any value is an infinity or a NaN. A value is non-finite exactly when its magnitude
+    /// bits are at least those of infinity, so the loop keeps a running maximum (no branch per
+    /// vector) and looks at it once per 4096 values.
     static func containsNonFinite(_ values: [Float]) -> Bool {
         values.withUnsafeBufferPointer { buffer in
             guard let base = buffer.baseAddress else { return false }
             let raw = UnsafeRawPointer(base)
-            let exponentMask = SIMD8<UInt32>(repeating: 0x7F80_0000)
-            var i = 0
-            while i + 8 <= buffer.count {
-                let bits = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<UInt32>.self) & exponentMask
-                if any(bits .== exponentMask) { return true }
-                i += 8
-            }
-            while i < buffer.count {
-                if !base[i].isFinite { return true }
-                i += 1
+            let magnitudeMask = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
+            let infinity = Float.infinity.bitPattern
+            var start = 0
+            while start < buffer.count {
+                let end = min(start + 4096, buffer.count)
+                var widest = SIMD8<UInt32>(repeating: 0)
+                var i = start
+                while i + 8 <= end {
+                    widest = pointwiseMax(widest, raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<UInt32>.self) & magnitudeMask)
+                    i += 8
+                }
+                var largest = widest.max()
+                while i < end {
+                    largest = max(largest, base[i].bitPattern & 0x7FFF_FFFF)
+                    i += 1
+                }
+                if largest >= infinity { return true }
+                start = end
             }
             return false
         }

@@ -17,24 +17,29 @@ extension RingAllReduce {
         // Every member holds the same fields now, so all of them stop here or none does.
         if fields.contains(ExactBlockCodec.nonFiniteField) { return .overflow }
 
-        var sums = [Int64](repeating: 0, count: count)
-        try sums.withUnsafeMutableBufferPointer { (sumBuffer) throws(CollectiveError) in
+        if integerScratch.count != count {
+            integerScratch = [Int64](repeating: 0, count: count)
+        } else if batches.isEmpty {
+            integerScratch.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        }
+        try integerScratch.withUnsafeMutableBufferPointer { (sumBuffer) throws(CollectiveError) in
             fields.withUnsafeBufferPointer { fieldBuffer in
-                for batch in batches {
-                    batch.withUnsafeBufferPointer { codec.accumulate($0, fields: fieldBuffer, into: sumBuffer) }
+                for (index, batch) in batches.enumerated() {
+                    batch.withUnsafeBufferPointer { codec.accumulate($0, fields: fieldBuffer, into: sumBuffer, overwrite: index == 0) }
                 }
             }
             try exchange.run(
                 ExactSumLane(sums: sumBuffer), plan: plan(count: count, elementBytes: 8),
                 template: template(stage: .values, sequence: sequence, count: count, parameter: parameter))
         }
+        var beyondRange = false
         let result = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            sums.withUnsafeBufferPointer { sumBuffer in
-                fields.withUnsafeBufferPointer { codec.decode(sumBuffer, fields: $0, into: buffer) }
+            integerScratch.withUnsafeBufferPointer { sumBuffer in
+                fields.withUnsafeBufferPointer { beyondRange = codec.decode(sumBuffer, fields: $0, into: buffer) }
             }
             initialized = count
         }
-        return FloatKernels.containsNonFinite(result) ? .overflow : .sum(result)
+        return beyondRange ? .overflow : .sum(result)
     }
 
     /// float32 throughout: local micro-batches summed in order, then the ring.
@@ -52,15 +57,17 @@ extension RingAllReduce {
     func halfSum(_ batches: [[Float]], count: Int, lossScale: Float, sequence: UInt64) throws(CollectiveError) -> ReduceOutcome {
         var values = FloatKernels.localSum(batches, count: count)
         try values.withUnsafeMutableBufferPointer { (buffer) throws(CollectiveError) in
-            FloatKernels.multiply(buffer, by: lossScale)
+            // A local sum that is already non-finite travels as such and is caught below.
+            _ = FloatKernels.multiplyCheckingFinite(buffer, by: lossScale)
             try exchange.run(
                 HalfWireLane(values: buffer), plan: plan(count: count, elementBytes: 2),
                 template: template(stage: .values, sequence: sequence, count: count, parameter: lossScale.bitPattern))
         }
         // The gathered vector is identical on every member, so an infinity or NaN produced on any
-        // hop is seen by all of them: that is the agreement on overflow.
-        if FloatKernels.containsNonFinite(values) { return .overflow }
-        values.withUnsafeMutableBufferPointer { FloatKernels.multiply($0, by: 1 / lossScale) }
-        return .sum(values)
+        // hop is seen by all of them: that is the agreement on overflow. (Unscaling cannot turn a
+        // finite value into an infinity unless the scale is below 1, and then that is an overflow
+        // of the result, reported the same way.)
+        let overflow = values.withUnsafeMutableBufferPointer { FloatKernels.multiplyCheckingFinite($0, by: 1 / lossScale) }
+        return overflow ? .overflow : .sum(values)
     }
 }

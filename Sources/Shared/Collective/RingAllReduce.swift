@@ -9,12 +9,16 @@
 /// one per `sum`; all members must start from the same `firstSequence`. After a thrown error the
 /// link may still hold frames of the failed collective: discard the link (the generation ends).
 ///
-/// Not thread-safe: one instance per member, used by one thread at a time.
+/// Not thread-safe: one instance per member, used by one thread at a time. In `exact` mode it keeps
+/// a scratch buffer of 8 bytes per gradient element between calls.
 public final class RingAllReduce {
     public let link: any RingLink
     public let settings: AllReduceSettings
     /// The sequence number the next `sum` will use.
     public private(set) var sequence: UInt64
+    /// The `exact` mode's 64-bit sums, kept between calls (8 bytes per element): a fresh 200 MiB
+    /// buffer per step would cost more in first-touch page faults than the encoding itself.
+    var integerScratch: [Int64] = []
 
     /// - Parameters:
     ///   - link: this member's ring link.

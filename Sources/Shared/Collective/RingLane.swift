@@ -2,6 +2,9 @@
 /// the wire, and how an incoming slice is combined with it. `RingExchange` does the ring traffic
 /// and calls these per frame; implementations run tight loops over unsafe buffers, so the
 /// exchange is generic over the lane and nothing is dispatched per element.
+///
+/// One lane per wire representation (`ExactSumLane`, `ExponentMaxLane`, `FloatSumLane`,
+/// `HalfWireLane`); each borrows its working vector from the caller for one `RingExchange.run`.
 protocol RingLane {
     /// Bytes of one element on the wire.
     var elementBytes: Int { get }
