@@ -78,3 +78,15 @@ import Testing
         #expect(throws: DatasetError.self) { try OrchardSynth(settings: settings) }
     }
 }
+
+@Suite struct OrchardSynthBatchTests {
+    @Test func preparedBatchesDoNotDependOnTheThreadCount() throws {
+        let synth = try OrchardSynth()
+        let one = synth.prepare(seed: 11, indices: 100..<108, threads: 1)
+        let three = synth.prepare(seed: 11, indices: 100..<108, threads: 3)
+        #expect(one.map(\.bytes) == three.map(\.bytes))
+        #expect(one.map(\.record) == three.map(\.record))
+        #expect(one.map(\.record.id) == (100..<108).map { OrchardSynth.sampleID(seed: 11, index: $0) })
+        #expect(one.allSatisfy { $0.record.labels.synthetic && $0.record.labels.source == "synthetic" })
+    }
+}

@@ -118,3 +118,17 @@ import Testing
         expectError("sample.too-long", Gzip.compress(content))
     }
 }
+
+@Suite struct SampleFileTrustTests {
+    @Test func trustingTheTrailerStillCatchesDamageButNotAForgedTrailer() throws {
+        var content = SampleFile.content(Fixtures.tile())
+        content[64 + 6 + 5] ^= 0x01
+        let forged = Gzip.compress(content)
+        let trusted = try SampleFile.decodeWithContentHash(forged, origin: "f", verifyHash: false)
+        #expect(trusted.contentHash == SampleFile.encodeWithContentHash(Fixtures.tile()).contentHash)
+        #expect(throws: DatasetError.self) { try SampleFile.decodeWithContentHash(forged, origin: "f") }
+        var damaged = SampleFile.encode(Fixtures.tile())
+        damaged[damaged.count - 6] ^= 0x55
+        #expect(throws: DatasetError.self) { try SampleFile.decodeWithContentHash(damaged, origin: "f", verifyHash: false) }
+    }
+}

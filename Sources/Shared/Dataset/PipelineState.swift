@@ -64,7 +64,7 @@ final class PipelineState: @unchecked Sendable {
             do throws(DatasetError) {
                 let bytes = try source.read(path: entry.path)
                 bytesRead = bytes.count
-                let (tile, hash) = try SampleFile.decodeWithContentHash(bytes, origin: entry.path)
+                let (tile, hash) = try SampleFile.decodeWithContentHash(bytes, origin: entry.path, verifyHash: settings.verifyContentHashes)
                 guard hash == entry.sha256, tile.id == entry.id else {
                     throw DatasetError(code: "pipeline.wrong-content",
                                        "sample file \(entry.path) holds \(tile.id) with content \(hash); the manifest names \(entry.id) with \(entry.sha256)")

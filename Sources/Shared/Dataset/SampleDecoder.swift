@@ -5,6 +5,10 @@ import Core
 struct SampleDecoder {
     let input: UnsafeRawBufferPointer
     let origin: String
+    /// Recompute the SHA-256 and compare it with the trailer. Without it the gzip CRC-32 still
+    /// catches damage, and the trailer still names the content, but a file rewritten with a
+    /// forged trailer would pass.
+    var verifyHash = true
 
     func fail(_ code: String, _ problem: String) -> DatasetError {
         DatasetError(code: "sample.\(code)", "sample file \(origin): \(problem)")
@@ -40,7 +44,7 @@ struct SampleDecoder {
         guard reader.remainingInput == 0 else {
             throw fail("trailing-bytes", "has \(reader.remainingInput) bytes after the end of its gzip data")
         }
-        let digest = hasher.finalize()
+        let digest = verifyHash ? hasher.finalize() : trailer
         guard digest == trailer else {
             throw fail("checksum-mismatch", "content hashes to \(digest.hexString) but its trailer says \(trailer.hexString)")
         }
@@ -56,7 +60,7 @@ struct SampleDecoder {
     private func read<Element>(_ array: inout [Element], _ section: String, _ reader: GzipReader, _ hasher: inout SHA256) throws(DatasetError) {
         try withMutableBytes(of: &array) { (buffer) throws(DatasetError) in
             try inflate(into: buffer, section: section, from: reader)
-            hasher.update(UnsafeRawBufferPointer(buffer))
+            if verifyHash { hasher.update(UnsafeRawBufferPointer(buffer)) }
         }
     }
 

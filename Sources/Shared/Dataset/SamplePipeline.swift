@@ -15,13 +15,18 @@ public final class SamplePipeline: Sendable {
         public var threads = 2
         /// Samples per micro-batch; the last batch may be shorter.
         public var microBatchSize = 2
-        /// Micro-batches fetched ahead of the one being consumed.
+        /// Micro-batches fetched beyond the next one: at most `(1 + prefetchBatches) *
+        /// microBatchSize` samples are in flight or waiting.
         public var prefetchBatches = 2
+        /// Recompute each sample's SHA-256 (see `SampleFile.decodeWithContentHash`). Either way
+        /// the trailer must name the manifest's hash and the gzip CRC-32 must hold.
+        public var verifyContentHashes = true
 
-        public init(threads: Int = 2, microBatchSize: Int = 2, prefetchBatches: Int = 2) {
+        public init(threads: Int = 2, microBatchSize: Int = 2, prefetchBatches: Int = 2, verifyContentHashes: Bool = true) {
             self.threads = threads
             self.microBatchSize = microBatchSize
             self.prefetchBatches = prefetchBatches
+            self.verifyContentHashes = verifyContentHashes
         }
 
         public func validate() throws(DatasetError) {
