@@ -80,7 +80,9 @@ final class PipelineState: @unchecked Sendable {
             statistics.bytesRead += bytesRead
             if case .success(let tile) = result { statistics.bytesDecoded += tile.pixels.count + tile.canopy.count + 2 * tile.instances.count }
             statistics.workTime += elapsed
-            condition.broadcast()
+            // Wake the consumer only when the batch it waits for is complete: a wake-up per
+            // sample costs a context switch each, which on a loaded machine is most of the time.
+            if index / settings.microBatchSize == nextBatch && batchIsReady(nextBatch) { condition.broadcast() }
             condition.unlock()
         }
     }
@@ -89,11 +91,11 @@ final class PipelineState: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         guard nextBatch < batchCount, !cancelled else { return nil }
-        let range = nextBatch * settings.microBatchSize..<min(entries.count, (nextBatch + 1) * settings.microBatchSize)
-        if !range.allSatisfy({ ready[$0] != nil }) {
+        let range = samples(ofBatch: nextBatch)
+        if !batchIsReady(nextBatch) {
             let clock = ContinuousClock()
             let start = clock.now
-            while !cancelled && !range.allSatisfy({ ready[$0] != nil }) { condition.wait() }
+            while !cancelled && !batchIsReady(nextBatch) { condition.wait() }
             statistics.waitTime += clock.now - start
             if cancelled { return nil }
         }
@@ -112,5 +114,14 @@ final class PipelineState: @unchecked Sendable {
         statistics.batchesDelivered += 1
         statistics.samplesDelivered += tiles.count
         return SamplePipeline.Batch(index: batch, tiles: tiles)
+    }
+
+    private func samples(ofBatch batch: Int) -> Range<Int> {
+        batch * settings.microBatchSize..<min(entries.count, (batch + 1) * settings.microBatchSize)
+    }
+
+    /// Called with the lock held.
+    private func batchIsReady(_ batch: Int) -> Bool {
+        samples(ofBatch: batch).allSatisfy { ready[$0] != nil }
     }
 }
