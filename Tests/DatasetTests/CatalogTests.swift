@@ -94,4 +94,17 @@ import Testing
         #expect(try catalog.record(id: "s2")?.lastLoss == nil)   // the whole batch rolled back
         #expect(try catalog.records(where: "last_loss > 0.3").map(\.id) == ["s0"])
     }
+
+    @Test func aFailedBatchLeavesNeitherRowsNorFiles() throws {
+        let directory = Fixtures.scratchDirectory()
+        let catalog = try Self.filled(directory)
+        let batch = [
+            PreparedSample(tile: Fixtures.tile(id: "new", seed: 20), labels: Self.labels()),
+            PreparedSample(tile: Fixtures.tile(id: "s0", seed: 21), labels: Self.labels()),     // conflicts
+        ]
+        #expect(throws: DatasetError.self) { try catalog.insert(batch) }
+        #expect(try catalog.record(id: "new") == nil)
+        #expect(!FileManager.default.fileExists(atPath: directory + "/" + batch[0].record.path))
+        #expect(FileManager.default.fileExists(atPath: directory + "/" + (try catalog.record(id: "s0")!).path))
+    }
 }

@@ -89,4 +89,16 @@ import Testing
         #expect(one.map(\.record.id) == (100..<108).map { OrchardSynth.sampleID(seed: 11, index: $0) })
         #expect(one.allSatisfy { $0.record.labels.synthetic && $0.record.labels.source == "synthetic" })
     }
+
+    @Test func chunksArriveInOrderAndCoverTheRange() throws {
+        let synth = try OrchardSynth(settings: { var s = OrchardSynth.Settings(); s.width = 16; s.height = 16; return s }())
+        var ids: [String] = []
+        var sizes: [Int] = []
+        try synth.prepareChunks(seed: 4, indices: 5..<16, chunkSize: 4, threads: 2) { chunk throws(DatasetError) in
+            sizes.append(chunk.count)
+            ids += chunk.map(\.record.id)
+        }
+        #expect(sizes == [4, 4, 3])
+        #expect(ids == (5..<16).map { OrchardSynth.sampleID(seed: 4, index: $0) })
+    }
 }

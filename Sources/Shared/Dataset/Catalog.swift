@@ -50,7 +50,18 @@ public final class Catalog {
     @discardableResult
     public func insert(_ samples: [PreparedSample], now: Date = Date()) throws(DatasetError) -> InsertSummary {
         let addedAt = ISO8601DateFormatter().string(from: now)
-        return try db.transaction { () throws(DatasetError) -> InsertSummary in
+        var written: [String] = []
+        do throws(DatasetError) {
+            return try insertRows(samples, addedAt: addedAt, written: &written)
+        } catch {
+            // The rows rolled back; the files written for them would be orphans.
+            for path in written { unlink(directory + "/" + path) }
+            throw error
+        }
+    }
+
+    private func insertRows(_ samples: [PreparedSample], addedAt: String, written: inout [String]) throws(DatasetError) -> InsertSummary {
+        try db.transaction { () throws(DatasetError) -> InsertSummary in
             let existing = try db.prepare("SELECT content_hash FROM samples WHERE id = ?")
             let insert = try db.prepare("INSERT INTO samples (\(Catalog.columns)) VALUES (\(Catalog.placeholders))")
             var summary = InsertSummary()
@@ -71,6 +82,7 @@ public final class Catalog {
                     continue
                 }
                 try writeFile(sample.bytes, at: record.path)
+                written.append(record.path)
                 record.addedAt = addedAt
                 try insert.bind(Catalog.values(of: record))
                 _ = try insert.step()

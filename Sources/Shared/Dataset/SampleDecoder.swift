@@ -103,12 +103,10 @@ struct SampleDecoder {
         guard Array(header.prefix(8)) == SampleFile.magic else {
             throw fail("bad-magic", "starts with \(Array(header.prefix(8)).hexString), not the sample magic \(SampleFile.magic.hexString)")
         }
-        var fields: [UInt8] = header
-        var parsed: (SampleFile.Layout, Float)?
-        try withMutableBytes(of: &fields) { (raw) throws(DatasetError) in
-            parsed = try parseFields(UnsafeRawBufferPointer(raw))
+        let parsed: Result<(SampleFile.Layout, Float), DatasetError> = header.withUnsafeBytes { raw in
+            do throws(DatasetError) { return .success(try parseFields(raw)) } catch { return .failure(error) }
         }
-        return parsed!
+        return try parsed.get()
     }
 
     private func parseFields(_ raw: UnsafeRawBufferPointer) throws(DatasetError) -> (SampleFile.Layout, Float) {
