@@ -1,3 +1,4 @@
+import Core
 @testable import Dataset
 import Foundation
 import Testing
@@ -78,5 +79,36 @@ import Testing
             Issue.record("a writing statement was run")
         } catch { #expect(error.code == "manifest.not-read-only") }
         #expect(try catalog.count() == 5)
+    }
+}
+
+@Suite struct ManifestFormatTests {
+    @Test func unknownVersionsAndWrongCountsAreRefused() throws {
+        let manifest = Manifest(name: "m", query: "q", catalogState: "c", createdAt: "t",
+                                entries: [Manifest.Entry(id: "a", sha256: "h", path: "p")])
+        #expect(try Manifest.decode(manifest.jsonBytes(), origin: "m.json") == manifest)
+        var future = manifest
+        future.version = 2
+        do { _ = try Manifest.decode(future.jsonBytes(), origin: "m.json"); Issue.record("version 2 was read") } catch {
+            #expect(error.code == "manifest.unknown-version")
+        }
+        var short = manifest
+        short.count = 5
+        do { _ = try Manifest.decode(short.jsonBytes(), origin: "m.json"); Issue.record("a wrong count was read") } catch {
+            #expect(error.code == "manifest.bad-count")
+        }
+        do { _ = try Manifest.decode(Array("{".utf8), origin: "m.json"); Issue.record("broken JSON was read") } catch {
+            #expect(error.code == "manifest.malformed")
+        }
+    }
+
+    @Test func theHashCoversTheCanonicalTextOnly() {
+        let entries = [Manifest.Entry(id: "a", sha256: "h", path: "p")]
+        let a = Manifest(name: "one", query: "q", catalogState: "c", createdAt: "t1", entries: entries)
+        let b = Manifest(name: "two", query: "q", catalogState: "c", createdAt: "t2", entries: entries)
+        #expect(a.sha256 == b.sha256)
+        #expect(a.sha256 == SHA256.hex(Array("grove-manifest v1\nquery 1:q\ncatalog c\ncount 1\na\th\tp\n".utf8)))
+        #expect(Manifest(name: "one", query: "q2", catalogState: "c", createdAt: "t1", entries: entries).sha256 != a.sha256)
+        #expect(Manifest(name: "one", query: "q", catalogState: "c", createdAt: "t1", entries: entries + entries).sha256 != a.sha256)
     }
 }
