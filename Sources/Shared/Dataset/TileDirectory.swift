@@ -15,6 +15,10 @@ public struct TileDirectory: Sendable {
         public var image: String
         public var mask: String
         public var instances: String
+        /// From the optional `labels_complete` column: false when some trees are not labelled.
+        public var labelsComplete: Bool = true
+        /// From the optional `crop` column; nil when the table has none.
+        public var crop: String?
     }
 
     /// Reads the directory's tables; images are decoded on demand by `load`.
@@ -23,6 +27,7 @@ public struct TileDirectory: Sendable {
         let id = try table.column("tile_id"), split = try table.column("split"), site = try table.column("site")
         let gsd = try table.column("gsd_m"), image = try table.column("image")
         let mask = try table.column("mask"), instances = try table.column("instances")
+        let complete = table.header.firstIndex(of: "labels_complete"), crop = table.header.firstIndex(of: "crop")
         var entries: [Entry] = []
         for (line, row) in table.rows.enumerated() {
             guard let metres = Float(row[gsd]), metres > 0, metres.isFinite else {
@@ -30,7 +35,8 @@ public struct TileDirectory: Sendable {
                                    "\(table.origin) line \(line + 2): gsd_m '\(row[gsd])' is not a positive number")
             }
             entries.append(Entry(id: row[id], split: row[split], site: row[site], groundSampleDistance: metres,
-                                 image: row[image], mask: row[mask], instances: row[instances]))
+                                 image: row[image], mask: row[mask], instances: row[instances],
+                                 labelsComplete: complete.map { row[$0] != "0" } ?? true, crop: crop.map { row[$0] }))
         }
         return TileDirectory(root: root, entries: entries)
     }
