@@ -79,6 +79,15 @@ let package = Package(
             path: "Sources/Worker"
         ),
 
+        // Benchmarks: results are printed, never asserted. OpenBLAS is linked only here, as a reference.
+        .systemLibrary(name: "COpenBLAS", path: "Benchmarks/COpenBLAS"),
+        .executableTarget(
+            name: "tensor-bench",
+            dependencies: ["Tensor", "Model", "Dataset", "COpenBLAS"],
+            path: "Benchmarks/TensorBench",
+            swiftSettings: numericFlags
+        ),
+
         tests("CoreTests", ["Core"]),
         tests("ConfigTests", ["Config"]),
         tests("DatasetTests", ["Dataset"]),
