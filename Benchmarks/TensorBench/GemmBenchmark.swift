@@ -1,5 +1,7 @@
 import COpenBLAS
 import Dispatch
+import Foundation
+import Model
 import Tensor
 
 /// One GEMM shape of CanopyNet, named after the layer and pass that uses it.
@@ -58,5 +60,16 @@ enum GemmBenchmark {
         }
         let g1 = grove(1), g2 = grove(2), b1 = blas(1), b2 = blas(2)
         return (shape.flops / g1 * 1e-9, shape.flops / g2 * 1e-9, shape.flops / b1 * 1e-9, shape.flops / b2 * 1e-9)
+    }
+}
+
+extension GemmBenchmark {
+    static func report(_ model: CanopyNet) {
+        let shapes = [GemmShape(name: "square 512", m: 512, n: 512, k: 512),
+                      GemmShape(name: "conv 16x(144)x4096", m: 16, n: 4096, k: 144)]
+        for s in shapes {
+            let r = run(s, repeats: 5)
+            print(s.name, r)
+        }
     }
 }

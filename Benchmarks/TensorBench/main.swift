@@ -1,6 +1,24 @@
-let shapes = [GemmShape(name: "square 512", m: 512, n: 512, k: 512),
-              GemmShape(name: "conv 16x(144)x4096", m: 16, n: 4096, k: 144)]
-for s in shapes {
-    let r = GemmBenchmark.run(s, repeats: 5)
-    print(s.name, r)
+import Dataset
+import Dispatch
+import Model
+import Tensor
+
+/// `tensor-bench [gemm|train|stats] [data directory]`: prints measurements, asserts nothing.
+let arguments = CommandLine.arguments
+let command = arguments.count > 1 ? arguments[1] : "all"
+let dataPath = arguments.count > 2 ? arguments[2] : "data/aerial-sample"
+
+switch command {
+case "stats":
+    let tiles = try TileDirectory.open(dataPath).loadAll()
+    var sums = [Double](repeating: 0, count: 3)
+    for tile in tiles { for b in 0..<3 { for p in 0..<tile.pixelCount { sums[b] += Double(tile.pixels[b * tile.pixelCount + p]) / 255 } } }
+    print("band means:", sums.map { $0 / Double(tiles.count * 128 * 128) })
+case "gemm":
+    GemmBenchmark.report(CanopyNet(settings: CanopyNet.Settings()))
+case "train":
+    TrainingBenchmark.report(dataPath: dataPath)
+default:
+    GemmBenchmark.report(CanopyNet(settings: CanopyNet.Settings()))
+    TrainingBenchmark.report(dataPath: dataPath)
 }

@@ -1,8 +1,9 @@
-/// A 2-D convolution (cross-correlation) with square kernels, computed as im2col + GEMM.
+/// A 2-D convolution (cross-correlation) with square kernels, computed as a GEMM over the patch
+/// matrix, packed straight from the image (`ConvPatches`).
 ///
 /// Weights are `[out, in, kernel, kernel]` row-major, bias `[out]`. Per sample, the forward pass is
-/// `Y[out, HW'] = W[out, in*k*k] * col[in*k*k, HW']`; a 1x1 stride-1 convolution reads the input
-/// directly as `col`. Samples are processed one after another, so weight gradients are summed over
+/// `Y[out, HW'] = W[out, in*k*k] * P[in*k*k, HW']`, the weight gradient `dW += dY * P^T`, and the
+/// input gradient folds `W^T * dY` back onto the image. Samples are processed one after another, so weight gradients are summed over
 /// the batch in sample order.
 public struct Conv2D: Hashable, Sendable {
     public var inChannels: Int
@@ -48,25 +49,22 @@ public struct Conv2D: Hashable, Sendable {
         precondition(bias == nil || bias!.count == outChannels, "conv bias needs \(outChannels) values")
         let outShape = outputShape(input.shape)
         var output = Tensor(zeros: outShape)
-        var col = [Float](repeating: 0, count: readsInputDirectly ? 0 : patchSize * outShape.plane)
         input.storage.withUnsafeBufferPointer { x in
             output.storage.withUnsafeMutableBufferPointer { y in
-                col.withUnsafeMutableBufferPointer { col in
+                do {
                     for n in 0..<input.shape.batch {
                         let sample = x.baseAddress! + n * input.shape.sampleSize
-                        let patches: UnsafePointer<Float>
-                        if readsInputDirectly {
-                            patches = sample
-                        } else {
-                            Im2Col.expand(self, input: sample, height: input.shape.height, width: input.shape.width,
-                                          into: col.baseAddress!, pool: pool)
-                            patches = UnsafePointer(col.baseAddress!)
-                        }
                         let out = y.baseAddress! + n * outShape.sampleSize
-                        GEMM.multiply(m: outChannels, n: outShape.plane, k: patchSize,
-                                      a: MatrixView(weight.baseAddress!, rowMajorLeading: patchSize),
-                                      b: MatrixView(patches, rowMajorLeading: outShape.plane),
-                                      c: out, ldc: outShape.plane, accumulate: false, pool: pool)
+                        let w = MatrixView(weight.baseAddress!, rowMajorLeading: patchSize)
+                        if readsInputDirectly {
+                            GEMM.multiply(m: outChannels, n: outShape.plane, k: patchSize, a: w,
+                                          b: MatrixView(sample, rowMajorLeading: outShape.plane),
+                                          c: out, ldc: outShape.plane, accumulate: false, pool: pool)
+                        } else {
+                            GEMM.multiply(m: outChannels, n: outShape.plane, k: patchSize, a: w,
+                                          source: ConvPatches(self, input: sample, height: input.shape.height, width: input.shape.width),
+                                          c: out, ldc: outShape.plane, accumulate: false, pool: pool)
+                        }
                         if let bias {
                             for o in 0..<outChannels {
                                 let plane = out + o * outShape.plane, value = bias[o]
@@ -92,12 +90,11 @@ public struct Conv2D: Hashable, Sendable {
         precondition(weightGradient.count == weightCount, "conv weight gradient needs \(weightCount) values")
         var inputGradient = needsInputGradient ? Tensor(zeros: input.shape) : nil
         let direct = readsInputDirectly
-        var col = [Float](repeating: 0, count: direct ? 0 : patchSize * outShape.plane)
         var colGradient = [Float](repeating: 0, count: direct || !needsInputGradient ? 0 : patchSize * outShape.plane)
         let hw = outShape.plane
         input.storage.withUnsafeBufferPointer { x in
             outputGradient.storage.withUnsafeBufferPointer { dy in
-                col.withUnsafeMutableBufferPointer { col in
+                do {
                     colGradient.withUnsafeMutableBufferPointer { dcol in
                         for n in 0..<input.shape.batch {
                             let sample = x.baseAddress! + n * input.shape.sampleSize
@@ -109,19 +106,18 @@ public struct Conv2D: Hashable, Sendable {
                                     biasGradient[o] += sum
                                 }
                             }
-                            let patches: UnsafePointer<Float>
+                            // dW[out, patch] += dY[out, hw] * P[patch, hw]^T
+                            let dY = MatrixView(g, rowMajorLeading: hw)
                             if direct {
-                                patches = sample
+                                GEMM.multiply(m: outChannels, n: patchSize, k: hw, a: dY,
+                                              b: MatrixView(sample, rowMajorLeading: hw).transposed,
+                                              c: weightGradient.baseAddress!, ldc: patchSize, accumulate: true, pool: pool)
                             } else {
-                                Im2Col.expand(self, input: sample, height: input.shape.height, width: input.shape.width,
-                                              into: col.baseAddress!, pool: pool)
-                                patches = UnsafePointer(col.baseAddress!)
+                                GEMM.multiply(m: outChannels, n: patchSize, k: hw, a: dY,
+                                              source: ConvPatches(self, input: sample, height: input.shape.height,
+                                                                  width: input.shape.width, transposed: true),
+                                              c: weightGradient.baseAddress!, ldc: patchSize, accumulate: true, pool: pool)
                             }
-                            // dW[out, patch] += dY[out, hw] * col[patch, hw]^T
-                            GEMM.multiply(m: outChannels, n: patchSize, k: hw,
-                                          a: MatrixView(g, rowMajorLeading: hw),
-                                          b: MatrixView(patches, rowMajorLeading: hw).transposed,
-                                          c: weightGradient.baseAddress!, ldc: patchSize, accumulate: true, pool: pool)
                             guard needsInputGradient else { continue }
                             inputGradient!.storage.withUnsafeMutableBufferPointer { dx in
                                 let target = dx.baseAddress! + n * input.shape.sampleSize

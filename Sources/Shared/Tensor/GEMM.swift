@@ -24,10 +24,37 @@ public struct MatrixView: @unchecked Sendable {
     }
 }
 
+/// The right-hand operand of a GEMM, packed panel by panel inside each task so that a packed
+/// panel is still in cache when the micro-kernel reads it. A plain matrix is one source; a
+/// convolution's patch matrix is another, packed straight from the image (no im2col buffer).
+public protocol PanelSource: Sendable {
+    /// Writes rows `k0..<k0+depth` and columns `columns..<columns+count` (count <= `GEMM.nr`) as
+    /// `depth` rows of `GEMM.nr` floats; columns past `count` must be zero.
+    func pack(columns: Int, count: Int, k0: Int, depth: Int, into panel: UnsafeMutablePointer<Float>)
+}
+
+extension MatrixView: PanelSource {
+    /// Reads along whichever stride of the matrix is contiguous.
+    public func pack(columns: Int, count: Int, k0: Int, depth: Int, into panel: UnsafeMutablePointer<Float>) {
+        let nr = GEMM.nr
+        if count < nr { panel.update(repeating: 0, count: nr * depth) }
+        if columnStride == 1 {
+            for p in 0..<depth {
+                (panel + p * nr).update(from: base + (k0 + p) * rowStride + columns, count: count)
+            }
+        } else {
+            for j in 0..<count {
+                let column = base + (columns + j) * columnStride + k0 * rowStride
+                for p in 0..<depth { panel[p * nr + j] = column[p * rowStride] }
+            }
+        }
+    }
+}
+
 /// Single-precision matrix multiply `C (+)= A * B`, cache-blocked, with an AVX2/FMA micro-kernel.
 ///
-/// Both operands are packed into panels (A in strips of `mr` rows, B in strips of `nr` columns,
-/// `kc` deep) and a `mr x nr` register tile is accumulated with fused multiply-adds. Each output
+/// A is packed once into strips of `mr` rows; each task packs the `nr`-column strips of B it
+/// needs, `kc` deep, and accumulates `mr x nr` register tiles with fused multiply-adds. Each output
 /// element is the sum over k in increasing order, in blocks of `kc`, with one fixed instruction
 /// sequence; threads only share out tiles of C. The result therefore has the same bits for every
 /// thread count, and is independent of how the caller's memory is aligned.
@@ -38,7 +65,7 @@ public enum GEMM {
     public static let nr = 24
     /// Depth of one packed block: an `nr x kc` panel of B (24 KiB) stays in L1.
     public static let kc = 256
-    /// Rows and columns of C one task computes: the A block of a task stays in L2.
+    /// Rows and columns of C one task computes: the task's B panels (96 KiB) stay in L2.
     static let tileRows = 64
     static let tileColumns = 4 * 24
 
@@ -53,6 +80,14 @@ public enum GEMM {
         m: Int, n: Int, k: Int, a: MatrixView, b: MatrixView,
         c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, pool: ComputePool = .serial
     ) {
+        multiply(m: m, n: n, k: k, a: a, source: b, c: c, ldc: ldc, accumulate: accumulate, pool: pool)
+    }
+
+    /// `multiply` with any packable right-hand side (for example a convolution's patches).
+    public static func multiply<Source: PanelSource>(
+        m: Int, n: Int, k: Int, a: MatrixView, source b: Source,
+        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, pool: ComputePool = .serial
+    ) {
         precondition(m >= 0 && n >= 0 && k >= 0, "GEMM shape \(m)x\(n)x\(k) has a negative dimension")
         precondition(ldc >= n, "GEMM ldc \(ldc) is smaller than n \(n)")
         guard m > 0, n > 0 else { return }
@@ -62,10 +97,9 @@ public enum GEMM {
         }
         let mPanels = (m + mr - 1) / mr, nPanels = (n + nr - 1) / nr
         let packedA = UnsafeMutablePointer<Float>.allocate(capacity: mPanels * mr * k)
-        let packedB = UnsafeMutablePointer<Float>.allocate(capacity: nPanels * nr * k)
-        defer { packedA.deallocate(); packedB.deallocate() }
+        defer { packedA.deallocate() }
         let blocks = (k + kc - 1) / kc
-        let sharedA = SharedPointer(packedA), sharedB = SharedPointer(packedB), out = SharedPointer(c)
+        let sharedA = SharedPointer(packedA), out = SharedPointer(c)
 
         pool.forEach(blocks * mPanels) { task in
             let block = task / mPanels, panel = task % mPanels
@@ -73,24 +107,21 @@ public enum GEMM {
             packA(a, rows: panel * mr, count: min(mr, m - panel * mr), k0: k0, depth: depth,
                   into: sharedA + (k0 * mPanels * mr + panel * mr * depth))
         }
-        pool.forEach(blocks * nPanels) { task in
-            let block = task / nPanels, panel = task % nPanels
-            let k0 = block * kc, depth = min(kc, k - k0)
-            packB(b, columns: panel * nr, count: min(nr, n - panel * nr), k0: k0, depth: depth,
-                  into: sharedB + (k0 * nPanels * nr + panel * nr * depth))
-        }
 
         let rowTiles = (m + tileRows - 1) / tileRows, columnTiles = (n + tileColumns - 1) / tileColumns
         pool.forEach(rowTiles * columnTiles) { task in
             let rowTile = task / columnTiles, columnTile = task % columnTiles
             let firstM = rowTile * (tileRows / mr), lastM = min(mPanels, firstM + tileRows / mr)
             let firstN = columnTile * (tileColumns / nr), lastN = min(nPanels, firstN + tileColumns / nr)
+            let packedB = UnsafeMutablePointer<Float>.allocate(capacity: (lastN - firstN) * nr * min(k, kc))
+            defer { packedB.deallocate() }
             for block in 0..<blocks {
                 let k0 = block * kc, depth = min(kc, k - k0)
                 let load = accumulate || block > 0
                 for jp in firstN..<lastN {
-                    let bPanel = UnsafePointer(sharedB + (k0 * nPanels * nr + jp * nr * depth))
+                    let bPanel = packedB + (jp - firstN) * nr * depth
                     let columns = min(nr, n - jp * nr)
+                    b.pack(columns: jp * nr, count: columns, k0: k0, depth: depth, into: bPanel)
                     for ip in firstM..<lastM {
                         let aPanel = UnsafePointer(sharedA + (k0 * mPanels * mr + ip * mr * depth))
                         let rows = min(mr, m - ip * mr)
@@ -114,22 +145,6 @@ public enum GEMM {
         for r in 0..<count {
             let row = a.base + (rows + r) * a.rowStride + k0 * a.columnStride
             for p in 0..<depth { panel[p * mr + r] = row[p * a.columnStride] }
-        }
-    }
-
-    /// Copies columns `columns..<columns+count` of B, rows `k0..<k0+depth`, as `depth` rows of `nr`
-    /// values, reading along whichever stride of B is contiguous.
-    static func packB(_ b: MatrixView, columns: Int, count: Int, k0: Int, depth: Int, into panel: UnsafeMutablePointer<Float>) {
-        if count < nr { panel.update(repeating: 0, count: nr * depth) }
-        if b.columnStride == 1 {
-            for p in 0..<depth {
-                (panel + p * nr).update(from: b.base + (k0 + p) * b.rowStride + columns, count: count)
-            }
-        } else {
-            for j in 0..<count {
-                let column = b.base + (columns + j) * b.columnStride + k0 * b.rowStride
-                for p in 0..<depth { panel[p * nr + j] = column[p * b.rowStride] }
-            }
         }
     }
 

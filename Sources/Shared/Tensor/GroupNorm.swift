@@ -2,8 +2,9 @@
 /// normalised to zero mean and unit variance, then scaled and shifted per channel.
 ///
 /// Statistics never mix samples, so a sample's output does not depend on which micro-batch it is
-/// in: a requirement for results that do not depend on how a global batch is dealt out. Sums are
-/// taken in Double, in index order.
+/// in: a requirement for results that do not depend on how a global batch is dealt out. Each
+/// channel plane is reduced with eight fixed float lanes, and planes are combined in Double in
+/// channel order, so the bits do not depend on threads.
 public struct GroupNorm: Hashable, Sendable {
     public var channels: Int
     public var groups: Int
@@ -26,26 +27,30 @@ public struct GroupNorm: Hashable, Sendable {
     public func forward(_ x: Tensor, gamma: UnsafeBufferPointer<Float>, beta: UnsafeBufferPointer<Float>) -> (output: Tensor, saved: Saved) {
         precondition(x.shape.channels == channels, "group norm expects \(channels) channels, got \(x.shape)")
         precondition(gamma.count == channels && beta.count == channels, "group norm needs \(channels) scales and shifts")
-        let perGroup = channels / groups * x.shape.plane, plane = x.shape.plane
+        let plane = x.shape.plane, perGroup = channels / groups
+        let count = Double(perGroup * plane)
         var normalized = Tensor(zeros: x.shape), output = Tensor(zeros: x.shape)
         var inverse = [Float](repeating: 0, count: x.shape.batch * groups)
         x.storage.withUnsafeBufferPointer { x in
             normalized.storage.withUnsafeMutableBufferPointer { xhat in
                 output.storage.withUnsafeMutableBufferPointer { y in
-                    for g in 0..<(x.count / perGroup) {
-                        let start = g * perGroup
+                    for g in 0..<(x.count / (perGroup * plane)) {
+                        let start = g * perGroup * plane
                         var sum = 0.0
-                        for i in start..<(start + perGroup) { sum += Double(x[i]) }
-                        let mean = sum / Double(perGroup)
+                        for c in 0..<perGroup { sum += Reduce.sum(x.baseAddress! + start + c * plane, plane) }
+                        let mean = Float(sum / count)
                         var squares = 0.0
-                        for i in start..<(start + perGroup) { let d = Double(x[i]) - mean; squares += d * d }
-                        let rstd = Float(1 / (squares / Double(perGroup) + Double(epsilon)).squareRoot())
+                        for c in 0..<perGroup { squares += Reduce.squaredDeviation(x.baseAddress! + start + c * plane, plane, from: mean) }
+                        let rstd = Float(1 / (squares / count + Double(epsilon)).squareRoot())
                         inverse[g] = rstd
-                        let m = Float(mean)
-                        for i in start..<(start + perGroup) {
-                            let c = (i / plane) % channels
-                            xhat[i] = (x[i] - m) * rstd
-                            y[i] = xhat[i] * gamma[c] + beta[c]
+                        for c in 0..<perGroup {
+                            let channel = (g % groups) * perGroup + c, scale = gamma[channel], shift = beta[channel]
+                            let base = start + c * plane
+                            for i in base..<(base + plane) {
+                                let v = (x[i] - mean) * rstd
+                                xhat[i] = v
+                                y[i] = v * scale + shift
+                            }
                         }
                     }
                 }
@@ -55,43 +60,86 @@ public struct GroupNorm: Hashable, Sendable {
     }
 
     /// Adds the scale and shift gradients and returns the input gradient:
-    /// `dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))` per group.
+    /// `dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))` per group, where
+    /// `dxhat = gamma * dy`, so the group sums follow from the per-channel sums of the shift and
+    /// scale gradients.
     public func backward(outputGradient: Tensor, saved: Saved, gamma: UnsafeBufferPointer<Float>,
                          gammaGradient: UnsafeMutableBufferPointer<Float>, betaGradient: UnsafeMutableBufferPointer<Float>) -> Tensor {
         let shape = saved.normalized.shape
         precondition(outputGradient.shape == shape, "group norm gradient \(outputGradient.shape) does not match \(shape)")
-        let plane = shape.plane, perGroup = channels / groups * plane
+        let plane = shape.plane, perGroup = channels / groups
+        let count = Double(perGroup * plane)
         var dx = Tensor(zeros: shape)
         outputGradient.storage.withUnsafeBufferPointer { dy in
             saved.normalized.storage.withUnsafeBufferPointer { xhat in
                 dx.storage.withUnsafeMutableBufferPointer { dx in
-                    for n in 0..<shape.batch {
-                        for c in 0..<channels {
-                            let start = (n * channels + c) * plane
-                            var dg = 0.0, db = 0.0
-                            for i in start..<(start + plane) { dg += Double(dy[i] * xhat[i]); db += Double(dy[i]) }
-                            gammaGradient[c] += Float(dg)
-                            betaGradient[c] += Float(db)
-                        }
-                    }
-                    for g in 0..<(dy.count / perGroup) {
-                        let start = g * perGroup
+                    for g in 0..<(shape.batch * groups) {
+                        let start = g * perGroup * plane
                         var sumD = 0.0, sumDX = 0.0
-                        for i in start..<(start + perGroup) {
-                            let d = Double(dy[i] * gamma[(i / plane) % channels])
-                            sumD += d
-                            sumDX += d * Double(xhat[i])
+                        for c in 0..<perGroup {
+                            let channel = (g % groups) * perGroup + c, base = start + c * plane
+                            let shift = Reduce.sum(dy.baseAddress! + base, plane)
+                            let scale = Reduce.dot(dy.baseAddress! + base, xhat.baseAddress! + base, plane)
+                            betaGradient[channel] += Float(shift)
+                            gammaGradient[channel] += Float(scale)
+                            sumD += Double(gamma[channel]) * shift
+                            sumDX += Double(gamma[channel]) * scale
                         }
-                        let meanD = Float(sumD / Double(perGroup)), meanDX = Float(sumDX / Double(perGroup))
+                        let meanD = Float(sumD / count), meanDX = Float(sumDX / count)
                         let rstd = saved.inverseDeviation[g]
-                        for i in start..<(start + perGroup) {
-                            let d = dy[i] * gamma[(i / plane) % channels]
-                            dx[i] = rstd * (d - meanD - xhat[i] * meanDX)
+                        for c in 0..<perGroup {
+                            let scale = gamma[(g % groups) * perGroup + c], base = start + c * plane
+                            for i in base..<(base + plane) {
+                                dx[i] = rstd * (dy[i] * scale - meanD - xhat[i] * meanDX)
+                            }
                         }
                     }
                 }
             }
         }
         return dx
+    }
+}
+
+/// Reductions with a fixed order: eight float lanes over the run, then the lanes and the tail
+/// added in Double. The same inputs give the same bits on every machine and thread count.
+enum Reduce {
+    @inline(__always) static func sum(_ p: UnsafePointer<Float>, _ count: Int) -> Double {
+        var lanes = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= count {
+            lanes += UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+            i += 8
+        }
+        return finish(lanes, tail: (i..<count).reduce(0.0) { $0 + Double(p[$1]) })
+    }
+
+    @inline(__always) static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Double {
+        var lanes = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= count {
+            lanes = lanes.addingProduct(UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self),
+                                        UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self))
+            i += 8
+        }
+        return finish(lanes, tail: (i..<count).reduce(0.0) { $0 + Double(a[$1]) * Double(b[$1]) })
+    }
+
+    @inline(__always) static func squaredDeviation(_ p: UnsafePointer<Float>, _ count: Int, from mean: Float) -> Double {
+        var lanes = SIMD8<Float>()
+        let m = SIMD8<Float>(repeating: mean)
+        var i = 0
+        while i + 8 <= count {
+            let d = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self) - m
+            lanes = lanes.addingProduct(d, d)
+            i += 8
+        }
+        return finish(lanes, tail: (i..<count).reduce(0.0) { let d = Double(p[$1] - mean); return $0 + d * d })
+    }
+
+    @inline(__always) static func finish(_ lanes: SIMD8<Float>, tail: Double) -> Double {
+        var total = tail
+        for lane in 0..<8 { total += Double(lanes[lane]) }
+        return total
     }
 }

@@ -1,7 +1,8 @@
-/// The im2col expansion behind `Conv2D`, and its adjoint (col2im) for the input gradient.
+/// The adjoint of the patch matrix (col2im): folds the gradient of `ConvPatches` back onto the
+/// input image.
 ///
-/// Row `(c * k + ky) * k + kx` of the column matrix holds, for each output pixel, the input value
-/// the kernel tap `(ky, kx)` of channel `c` sees there (zero in the padding). Tasks are whole input
+/// Row `(c * k + ky) * k + kx` of the column matrix holds, for each output pixel, the gradient of
+/// the input value the kernel tap `(ky, kx)` of channel `c` saw there. Tasks are whole input
 /// channels, so the fold's sums never cross threads and keep their order.
 enum Im2Col {
     /// The output pixels `lo..<hi` of one output row whose tap `kx` lands inside the input.
@@ -12,38 +13,6 @@ enum Im2Col {
         let reach = width - 1 + conv.padding - kx
         let last = reach < 0 ? 0 : min(outWidth, reach / conv.stride + 1)
         return first..<max(first, last)
-    }
-
-    static func expand(_ conv: Conv2D, input: UnsafePointer<Float>, height: Int, width: Int,
-                       into columns: UnsafeMutablePointer<Float>, pool: ComputePool) {
-        let out = conv.outputShape(TensorShape(1, conv.inChannels, height, width))
-        let (oh, ow, k, s, pad) = (out.height, out.width, conv.kernel, conv.stride, conv.padding)
-        let src = SharedPointer(input), dst = SharedPointer(columns)
-        pool.forEach(conv.inChannels) { c in
-            let plane = src + c * height * width
-            for ky in 0..<k {
-                for kx in 0..<k {
-                    let row = dst + ((c * k + ky) * k + kx) * oh * ow
-                    let valid = validRange(conv, kx: kx, width: width, outWidth: ow)
-                    for oy in 0..<oh {
-                        let target = row + oy * ow
-                        let iy = oy * s - pad + ky
-                        guard iy >= 0 && iy < height, !valid.isEmpty else {
-                            target.update(repeating: 0, count: ow)
-                            continue
-                        }
-                        if valid.lowerBound > 0 { target.update(repeating: 0, count: valid.lowerBound) }
-                        if valid.upperBound < ow { (target + valid.upperBound).update(repeating: 0, count: ow - valid.upperBound) }
-                        let line = plane + iy * width - pad + kx
-                        if s == 1 {
-                            (target + valid.lowerBound).update(from: line + valid.lowerBound, count: valid.count)
-                        } else {
-                            for ox in valid { target[ox] = line[ox * s] }
-                        }
-                    }
-                }
-            }
-        }
     }
 
     /// Adds every column entry back onto the input pixel it was read from.
