@@ -16,6 +16,12 @@ case "stats":
     print("band means:", sums.map { $0 / Double(tiles.count * 128 * 128) })
 case "gemm":
     GemmBenchmark.report(CanopyNet(settings: CanopyNet.Settings()))
+case "fit":
+    let steps = arguments.count > 3 ? Int(arguments[3])! : 100
+    let lr = arguments.count > 4 ? Float(arguments[4])! : 3e-3
+    let width = arguments.count > 5 ? Int(arguments[5])! : 8
+    TrainingBenchmark.fit(dataPath: dataPath, steps: steps, batchSize: 4, learningRate: lr,
+                          settings: CanopyNet.Settings(baseWidth: width, threads: 2))
 case "train":
     TrainingBenchmark.report(dataPath: dataPath)
 default:

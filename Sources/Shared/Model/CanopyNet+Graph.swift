@@ -76,7 +76,7 @@ extension CanopyNet {
     }
 
     /// Per-sample loss and its gradient with respect to the two logit planes.
-    func lossAndGradient(logits: Tensor, targets: Targets) -> (perSample: [Float], gradient: Tensor) {
+    func lossAndGradient(logits: Tensor, targets: Targets) -> (perSample: [Double], gradient: Tensor) {
         let s = logits.shape
         let (canopyLogits, centreLogits) = ChannelConcat.backward(outputGradient: logits, firstChannels: 1)
         let bce = Loss.binaryCrossEntropy(logits: canopyLogits, targets: targets.canopy)
@@ -90,7 +90,7 @@ extension CanopyNet {
         var centreGradient = centre.gradient
         for i in 0..<centreGradient.storage.count { centreGradient.storage[i] *= settings.centreWeight }
         let losses = (0..<s.batch).map {
-            bce.perSample[$0] + settings.diceWeight * dice.perSample[$0] + settings.centreWeight * centre.perSample[$0]
+            bce.perSample[$0] + Double(settings.diceWeight) * dice.perSample[$0] + Double(settings.centreWeight) * centre.perSample[$0]
         }
         return (losses, ChannelConcat.forward(canopyGradient, centreGradient))
     }

@@ -14,7 +14,7 @@ extension CanopyNet {
         public var groups = 4
         /// Per-band mean of `pixel / 255`, subtracted from the input. The RGB defaults are the means
         /// of the shipped aerial sample; the fourth band defaults to 0.5.
-        public var bandMeans: [Float] = [0.373, 0.388, 0.318, 0.5]
+        public var bandMeans: [Float] = [0.530, 0.583, 0.544, 0.5]
         /// Weight of the soft Dice term of the canopy loss.
         public var diceWeight: Float = 1
         /// Weight of the centre-heatmap BCE in the total loss.

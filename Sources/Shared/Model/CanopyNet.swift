@@ -112,11 +112,11 @@ public struct CanopyNet: TrainableModel {
         let cache = forward(input, parameters: parameters)
         let (losses, dLogits) = lossAndGradient(logits: cache.logits, targets: makeTargets(samples))
         backward(cache, logitGradient: dLogits, parameters: parameters, gradient: gradient)
-        return BatchLoss(perSample: losses)
+        return BatchLoss(perSample: losses.map { Float($0) })
     }
 
-    /// The loss of each sample without a backward pass (validation).
-    public func loss(parameters: UnsafeBufferPointer<Float>, samples: [Tile]) -> [Float] {
+    /// The loss of each sample without a backward pass (validation), in Double.
+    public func loss(parameters: UnsafeBufferPointer<Float>, samples: [Tile]) -> [Double] {
         guard !samples.isEmpty else { return [] }
         let cache = forward(makeInput(samples), parameters: parameters)
         return lossAndGradient(logits: cache.logits, targets: makeTargets(samples)).perSample
