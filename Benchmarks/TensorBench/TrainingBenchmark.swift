@@ -14,12 +14,13 @@ enum TrainingBenchmark {
             let batch = Array(tiles.prefix(4))
             trainer.train(model, parameters: &parameters, batch: batch)
             let steps = 5
-            let start = DispatchTime.now().uptimeNanoseconds
-            for _ in 0..<steps { trainer.train(model, parameters: &parameters, batch: batch) }
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-            let samplesPerSecond = Double(steps * batch.count) / seconds
-            let gflops = samplesPerSecond * Double(model.flopsPerSample().training) * 1e-9
-            print("train threads=\(threads): \(String(format: "%.2f", samplesPerSecond)) samples/s, conv \(String(format: "%.1f", gflops)) GFLOP/s")
+            let time = Stopwatch.measure {
+                for _ in 0..<steps { trainer.train(model, parameters: &parameters, batch: batch) }
+            }
+            let samples = Double(steps * batch.count), flops = Double(model.flopsPerSample().training)
+            print("train threads=\(threads): \(String(format: "%.2f", samples / time.wall)) samples/s wall, "
+                  + "\(String(format: "%.2f", samples / time.cpu)) samples per CPU-second, "
+                  + "conv \(String(format: "%.1f", samples * flops / time.cpu * 1e-9)) GFLOP per CPU-second")
         }
     }
 }

@@ -88,7 +88,7 @@ public struct Conv2D: Hashable, Sendable {
         let outShape = outputShape(input.shape)
         precondition(outputGradient.shape == outShape, "conv output gradient is \(outputGradient.shape), expected \(outShape)")
         precondition(weightGradient.count == weightCount, "conv weight gradient needs \(weightCount) values")
-        var inputGradient = needsInputGradient ? Tensor(zeros: input.shape) : nil
+        var inputGradient = [Float](repeating: 0, count: needsInputGradient ? input.shape.count : 0)
         let direct = readsInputDirectly
         var colGradient = [Float](repeating: 0, count: direct || !needsInputGradient ? 0 : patchSize * outShape.plane)
         let hw = outShape.plane
@@ -119,7 +119,7 @@ public struct Conv2D: Hashable, Sendable {
                                               c: weightGradient.baseAddress!, ldc: patchSize, accumulate: true, pool: pool)
                             }
                             guard needsInputGradient else { continue }
-                            inputGradient!.storage.withUnsafeMutableBufferPointer { dx in
+                            inputGradient.withUnsafeMutableBufferPointer { dx in
                                 let target = dx.baseAddress! + n * input.shape.sampleSize
                                 // dcol[patch, hw] = W[out, patch]^T * dY[out, hw]
                                 let wT = MatrixView(weight.baseAddress!, rowMajorLeading: patchSize).transposed
@@ -140,6 +140,6 @@ public struct Conv2D: Hashable, Sendable {
                 }
             }
         }
-        return inputGradient
+        return needsInputGradient ? Tensor(shape: input.shape, storage: inputGradient) : nil
     }
 }

@@ -63,7 +63,14 @@ public struct ConvPatches: PanelSource, @unchecked Sendable {
                 if step == 1 && s == 1 {
                     (out + (lo - ox)).update(from: line + lo, count: hi - lo)
                 } else {
-                    for x in lo..<hi { out[(x - ox) * step] = line[x * s] }
+                    // Pointer strides instead of index products: this loop packs the transposed
+                    // (weight-gradient) panels and is as hot as the micro-kernel there.
+                    var from = UnsafePointer(line + lo * s), to = out + (lo - ox) * step
+                    for _ in lo..<hi {
+                        to.pointee = from.pointee
+                        from += s
+                        to += step
+                    }
                 }
                 for i in (hi - ox)..<run { out[i * step] = 0 }
             }

@@ -31,7 +31,14 @@ enum Im2Col {
                         let iy = oy * s - pad + ky
                         guard iy >= 0 && iy < height else { continue }
                         let line = plane + iy * width - pad + kx, from = row + oy * ow
-                        for ox in valid { line[ox * s] += from[ox] }
+                        if s == 1 {
+                            // Contiguous: written without index products so that it vectorises.
+                            let to = line + valid.lowerBound, source = from + valid.lowerBound
+                            for i in 0..<valid.count { to[i] += source[i] }
+                        } else {
+                            var to = line + valid.lowerBound * s
+                            for ox in valid { to.pointee += from[ox]; to += s }
+                        }
                     }
                 }
             }
