@@ -80,9 +80,16 @@ let package = Package(
             path: "Sources/Worker"
         ),
 
-        // Reported, never asserted: `swift run -c release collective-bench`.
+        // Benchmarks: results are printed, never asserted. OpenBLAS is linked only here, as a reference.
         .executableTarget(
             name: "collective-bench", dependencies: ["Collective"], path: "Benchmarks/collective-bench",
+            swiftSettings: numericFlags
+        ),
+        .systemLibrary(name: "COpenBLAS", path: "Benchmarks/COpenBLAS"),
+        .executableTarget(
+            name: "tensor-bench",
+            dependencies: ["Tensor", "Model", "Dataset", "COpenBLAS"],
+            path: "Benchmarks/TensorBench",
             swiftSettings: numericFlags
         ),
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Grove builds against, if any is missing: libzmq (transport),
-# SQLite (dataset catalog), zlib (sample files) and libpng (tile import).
+# SQLite (dataset catalog), zlib (sample files), libpng (tile import) and OpenBLAS (the reference
+# the tensor benchmark measures against; no Grove target links it).
 set -euo pipefail
-packages=(libzmq3-dev libsqlite3-dev zlib1g-dev libpng-dev pkg-config)
+packages=(libzmq3-dev libsqlite3-dev zlib1g-dev libpng-dev libopenblas-dev pkg-config)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,61 @@
+import Dataset
+import Dispatch
+import Model
+
+/// CanopyNet training throughput on the shipped tiles, with 1 and 2 threads.
+enum TrainingBenchmark {
+    static func report(dataPath: String) {
+        let tiles: [Tile]
+        do { tiles = try TileDirectory.open(dataPath).loadAll() } catch { print("cannot load \(dataPath): \(error)"); return }
+        for threads in [1, 2] {
+            let model = CanopyNet(settings: CanopyNet.Settings(threads: threads))
+            var parameters = model.initialParameters(seed: 1)
+            var trainer = CanopyNet.ReferenceTrainer(parameterCount: model.parameterCount)
+            let batch = Array(tiles.prefix(4))
+            trainer.train(model, parameters: &parameters, batch: batch)
+            let steps = 5
+            let time = Stopwatch.measure {
+                for _ in 0..<steps { trainer.train(model, parameters: &parameters, batch: batch) }
+            }
+            let samples = Double(steps * batch.count), flops = Double(model.flopsPerSample().training)
+            print("train threads=\(threads): \(String(format: "%.2f", samples / time.wall)) samples/s wall, "
+                  + "\(String(format: "%.2f", samples / time.cpu)) samples per CPU-second, "
+                  + "conv \(String(format: "%.1f", samples * flops / time.cpu * 1e-9)) GFLOP per CPU-second")
+        }
+    }
+}
+
+extension TrainingBenchmark {
+    /// Trains on three quarters of the tiles for `steps` steps and evaluates on the rest.
+    static func fit(dataPath: String, steps: Int, batchSize: Int, learningRate: Float, settings: CanopyNet.Settings) {
+        let tiles: [Tile]
+        do { tiles = try TileDirectory.open(dataPath).loadAll().sorted { $0.id < $1.id } } catch { print("\(error)"); return }
+        let heldOut = tiles.enumerated().filter { $0.offset % 4 == 3 }.map(\.element)
+        let training = tiles.enumerated().filter { $0.offset % 4 != 3 }.map(\.element)
+        let model = CanopyNet(settings: settings)
+        var parameters = model.initialParameters(seed: 1)
+        var trainer = CanopyNet.ReferenceTrainer(parameterCount: model.parameterCount, learningRate: learningRate)
+        let start = DispatchTime.now().uptimeNanoseconds
+        var order = SplitMixShuffle.permutation(training.count, seed: 0)
+        var cursor = 0
+        for step in 0..<steps {
+            var batch: [Tile] = []
+            for _ in 0..<batchSize {
+                if cursor == order.count { order = SplitMixShuffle.permutation(training.count, seed: UInt64(step)); cursor = 0 }
+                batch.append(training[order[cursor]])
+                cursor += 1
+            }
+            let loss = trainer.train(model, parameters: &parameters, batch: batch)
+            if step % 20 == 0 || step == steps - 1 { print("step \(step) loss \(loss)") }
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        print("trained \(steps) steps x \(batchSize) in \(String(format: "%.1f", seconds)) s")
+        let report = Evaluation.evaluate(model: model, parameters: parameters, tiles: heldOut)
+        print(report)
+    }
+}
+
+import Core
+enum SplitMixShuffle {
+    static func permutation(_ count: Int, seed: UInt64) -> [Int] { SplitMix64.permutation(count: count, seed: seed) }
+}

@@ -1,0 +1,56 @@
+import Dispatch
+
+/// A fixed number of worker threads that run independent tasks of one kernel.
+///
+/// Kernels split work into tasks whose outputs do not overlap and whose boundaries never depend on
+/// the thread count; a reduction is never split across tasks. So a kernel gives the same bits with
+/// one thread or many: only the wall-clock time changes.
+public struct ComputePool: Sendable, Hashable {
+    /// How many threads a kernel may use (at least 1).
+    public let threads: Int
+
+    /// - Parameter threads: the thread count; values below 1 are raised to 1.
+    public init(threads: Int) {
+        self.threads = max(1, threads)
+    }
+
+    /// One thread: every kernel runs inline on the caller's thread.
+    public static let serial = ComputePool(threads: 1)
+
+    /// Runs `body(task)` for every task in `0..<count`, spread over the pool's threads.
+    ///
+    /// Thread `t` runs tasks `t, t + threads, t + 2 * threads, ...` so no shared counter is
+    /// needed; tasks must write disjoint memory. Returns when every task has finished.
+    public func forEach(_ count: Int, _ body: @Sendable (Int) -> Void) {
+        guard count > 0 else { return }
+        let workers = min(threads, count)
+        if workers == 1 {
+            for task in 0..<count { body(task) }
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            var task = worker
+            while task < count {
+                body(task)
+                task += workers
+            }
+        }
+    }
+}
+
+/// A raw pointer that may cross into the pool's tasks.
+///
+/// Pointers are not `Sendable`; kernels wrap them in this type after arranging that concurrent
+/// tasks touch disjoint elements, which is what makes the sharing safe.
+public struct SharedPointer<Element>: @unchecked Sendable {
+    public let base: UnsafeMutablePointer<Element>
+    public init(_ base: UnsafeMutablePointer<Element>) { self.base = base }
+    public init(_ base: UnsafePointer<Element>) { self.base = UnsafeMutablePointer(mutating: base) }
+    @inline(__always) public subscript(index: Int) -> Element {
+        get { base[index] }
+        nonmutating set { base[index] = newValue }
+    }
+    @inline(__always) public static func + (pointer: SharedPointer, offset: Int) -> UnsafeMutablePointer<Element> {
+        pointer.base + offset
+    }
+}
