@@ -4,7 +4,7 @@ import Testing
 @Suite struct CanonicalHashTests {
     @Test func hashIsPinnedForTheDefaults() {
         // A change here means every recorded checkpoint hash changes: bump canonicalFormat too.
-        #expect(ClusterConfig().canonicalHash == "6229db5be0a6c04f4c24ab8d8b0798e5555fae706f8baa7493b824a68f72bc64")
+        #expect(ClusterConfig().canonicalHash == "7ba3ad9e4690c45addd51d2d140332382bc9a75e25e18691cffc0b199962c1c0")
         #expect(ClusterConfig().canonicalText.hasPrefix("grove-cluster-config-v1\nrun.name=\"canopy\"\n"))
     }
 

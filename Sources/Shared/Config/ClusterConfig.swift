@@ -14,7 +14,6 @@ public struct ClusterConfig: Sendable, Equatable {
     public var checkpoint = Checkpoint()
     public var faultTolerance = FaultTolerance()
     public var logging = Logging()
-    public var security = Security()
 
     public init() {}
 
@@ -67,7 +66,7 @@ public struct ClusterConfig: Sendable, Equatable {
     public struct Model: Sendable, Equatable {
         public init() {}
 
-        /// Which model to train: `pixel-mlp`.
+        /// Which model to train: `pixel-mlp` or `canopy-net`.
         public var name = "pixel-mlp"
         /// Hidden units of `pixel-mlp`.
         public var hidden = 32
@@ -75,6 +74,12 @@ public struct ClusterConfig: Sendable, Equatable {
         public var window = 1
         /// Pixels sampled per tile and step by `pixel-mlp` (0 = every pixel).
         public var pixelsPerTile = 1024
+        /// Channels of `canopy-net`'s first level; each level down doubles them.
+        public var baseWidth = 8
+        /// Down-sampling levels of `canopy-net`'s encoder.
+        public var depth = 3
+        /// Compute threads per worker (`canopy-net`); results do not depend on it.
+        public var threads = 1
     }
 
     public struct Training: Sendable, Equatable {
@@ -155,16 +160,6 @@ public struct ClusterConfig: Sendable, Equatable {
         public var metricsEvery = 1
         /// Whether workers record a per-step timeline (chrome://tracing format) in the run
         /// directory.
-        public var timeline = true
-    }
-
-    public struct Security: Sendable, Equatable {
-        public init() {}
-
-        /// Whether TCP endpoints authenticate peers with CurveZMQ and an allow-list of keys.
-        public var curve = true
-        /// Directory of the coordinator's key pair and the allowed workers' public keys;
-        /// relative to the run directory unless absolute.
-        public var keys = "keys"
+        public var timeline = false
     }
 }

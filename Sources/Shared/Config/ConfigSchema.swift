@@ -24,6 +24,9 @@ enum ConfigSchema {
         .integer("model", "hidden", \.model.hidden, 1...4096),
         .integer("model", "window", \.model.window, 0...16),
         .integer("model", "pixels_per_tile", \.model.pixelsPerTile, 0...(1 << 24)),
+        .integer("model", "base_width", \.model.baseWidth, 1...256),
+        .integer("model", "depth", \.model.depth, 0...6),
+        .integer("model", "threads", \.model.threads, 1...256),
 
         .integer("training", "steps", \.training.steps, 1...Int.max),
         .integer("training", "samples", \.training.samples, 0...Int.max),
@@ -56,9 +59,6 @@ enum ConfigSchema {
         .choice("logging", "level", \.logging.level, ["trace", "debug", "info", "notice", "warning", "error", "critical"]),
         .integer("logging", "metrics_every", \.logging.metricsEvery, 1...Int.max),
         .flag("logging", "timeline", \.logging.timeline),
-
-        .flag("security", "curve", \.security.curve),
-        .text("security", "keys", \.security.keys),
     ]
 
     /// Section names in file order.
@@ -77,7 +77,7 @@ enum ConfigSchema {
 
 extension ClusterConfig.Model {
     /// The models the executables know how to build; `model.name` must be one of them.
-    public static let knownNames = ["pixel-mlp"]
+    public static let knownNames = ["pixel-mlp", "canopy-net"]
 }
 
 // Builders that tie a key to a property of `ClusterConfig` through a key path, so that reading

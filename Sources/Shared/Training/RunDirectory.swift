@@ -1,3 +1,4 @@
+import Model
 import Foundation
 
 /// The files of a run (README.md, "Run directory"): `config.yaml` (the effective configuration),
@@ -120,4 +121,6 @@ public struct ValidationReport: Codable, Sendable {
     public var loss: Double
     /// Intersection over union of predicted (p > 0.5) and true canopy, over all held-out pixels.
     public var canopyIou: Double?
+    /// Tree detection, counts and areas, for models that find trees (`canopy-net`).
+    public var trees: EvaluationReport?
 }

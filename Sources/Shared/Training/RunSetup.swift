@@ -41,6 +41,10 @@ public enum ModelFactory {
         switch settings.name {
         case "pixel-mlp":
             return PixelMLP(bands: bands, hidden: settings.hidden, window: settings.window, pixelsPerTile: settings.pixelsPerTile)
+        case "canopy-net":
+            let net = CanopyNet.Settings(inputBands: bands, baseWidth: settings.baseWidth, depth: settings.depth, threads: settings.threads)
+            try net.validate()
+            return CanopyNet(settings: net)
         default:
             throw TrainingError(code: "model.unknown", "model.name '\(settings.name)' is not a model this build knows")
         }

@@ -11,6 +11,12 @@ enum Validation {
             scratch.withUnsafeMutableBufferPointer { g in setup.model.accumulateGradient(parameters: p, samples: setup.validation, into: g) }
         }
         var iou: Double?
+        var trees: EvaluationReport?
+        if let net = setup.model as? CanopyNet {
+            let report = Evaluation.evaluate(model: net, parameters: state.parameters, tiles: setup.validation)
+            iou = report.canopyIoU
+            trees = report
+        }
         if let mlp = setup.model as? PixelMLP {
             var intersection = 0, union = 0
             for tile in setup.validation {
@@ -23,6 +29,6 @@ enum Validation {
             }
             iou = union > 0 ? Double(intersection) / Double(union) : nil
         }
-        return ValidationReport(tiles: setup.validation.count, loss: Double(loss.sum) / Double(setup.validation.count), canopyIou: iou)
+        return ValidationReport(tiles: setup.validation.count, loss: Double(loss.sum) / Double(setup.validation.count), canopyIou: iou, trees: trees)
     }
 }
