@@ -25,9 +25,9 @@ public final class SignalWatcher: @unchecked Sendable {
     // Invariant: `sources` and `previous` are only touched by start() and stop(), which the owner
     // calls from one thread.
     private var sources: [any DispatchSourceSignal] = []
-    private var previous: [(signal: Int32, disposition: Disposition)] = []
+    private var previous: [(signal: Int32, disposition: SignalDisposition)] = []
     /// The handler dispatch installed for each signal, seen by the first watcher that stopped.
-    private static let dispatchHandlers = Locked<[Int32: Disposition]>([:])
+    private static let dispatchHandlers = Locked<[Int32: SignalDisposition]>([:])
 
     /// - Parameters:
     ///   - grace: the time a drain is given after the first SIGTERM; becomes the notice deadline.
@@ -51,11 +51,11 @@ public final class SignalWatcher: @unchecked Sendable {
         let saved = Self.dispatchHandlers.value
         let registered = DispatchSemaphore(value: 0)
         for signalNumber in Self.watched {
-            previous.append((signalNumber, Disposition.current(signalNumber)))
+            previous.append((signalNumber, SignalDisposition.current(signalNumber)))
             // Ignore until dispatch's handler is in place, so a signal in between cannot end the
             // process; dispatch installs its handler once per process, so a later watcher puts
             // back the one an earlier watcher saw.
-            (saved[signalNumber] ?? Disposition.ignore).install(signalNumber)
+            (saved[signalNumber] ?? SignalDisposition.ignore).install(signalNumber)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
             let state = self.state, onEvent = self.onEvent
             // The handler runs only on `queue`, the one place `data` is read.
@@ -87,7 +87,7 @@ public final class SignalWatcher: @unchecked Sendable {
         sources.removeAll()
         queue.sync {}  // let a handler already running finish before the dispositions change
         for (signalNumber, disposition) in previous {
-            let current = Disposition.current(signalNumber)
+            let current = SignalDisposition.current(signalNumber)
             if !current.isIgnore { Self.dispatchHandlers.update { $0[signalNumber] = current } }
             disposition.install(signalNumber)
         }
@@ -99,32 +99,4 @@ public final class SignalWatcher: @unchecked Sendable {
 
     /// The drain state so far (whether a SIGTERM has been seen, whether stop-now was asked).
     public var current: SignalDrain { state.value }
-}
-
-/// A signal disposition as `sigaction` reports it, kept whole so it can be put back exactly.
-struct Disposition: @unchecked Sendable {
-    // `sigaction` holds a C function pointer in a union; it is plain data, copied whole.
-    var action: sigaction
-
-    static var ignore: Disposition {
-        var action = sigaction()
-        action.__sigaction_handler.sa_handler = SIG_IGN
-        sigemptyset(&action.sa_mask)
-        return Disposition(action: action)
-    }
-
-    static func current(_ signalNumber: Int32) -> Disposition {
-        var action = sigaction()
-        sigaction(signalNumber, nil, &action)
-        return Disposition(action: action)
-    }
-
-    func install(_ signalNumber: Int32) {
-        var action = self.action
-        sigaction(signalNumber, &action, nil)
-    }
-
-    var isIgnore: Bool {
-        unsafeBitCast(action.__sigaction_handler.sa_handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self)
-    }
 }
