@@ -117,4 +117,14 @@ import Testing
         let json = try JSONSerialization.jsonObject(with: Data(post.body)) as? [String: [[String: String]]]
         #expect(json == ["StartRequests": [["EventId": "EV-7"]]])
     }
+
+    @Test func firstAnswerMayTakeLonger() throws {
+        let server = try MockMetadataServer { _ in .delayed(milliseconds: 300, .respond(status: 200, body: Self.document(""))) }
+        defer { server.stop() }
+        var probe = AzureScheduledEventsProbe(endpoint: try MetadataEndpoint(server.endpoint, origin: "test"), client: SocketHTTPClient(),
+                                              timeout: .milliseconds(100), resourceName: "vm-1", firstAnswerTimeout: .seconds(10))
+        #expect(try check(&probe) == nil, "the first request waits for Scheduled Events to switch on")
+        let error = #expect(throws: PreemptionError.self) { try check(&probe) }
+        #expect(error?.code == "preempt.timeout", "later requests have the ordinary bound")
+    }
 }

@@ -28,6 +28,8 @@ final class MockMetadataServer: @unchecked Sendable {
         case hangUp
         /// Never answer; the connection stays open until the server stops.
         case silent
+        /// Answer after a pause.
+        indirect case delayed(milliseconds: Int, Reply)
     }
 
     typealias Script = @Sendable (Request) -> Reply
@@ -100,7 +102,14 @@ final class MockMetadataServer: @unchecked Sendable {
     private func handle(_ connection: Int32) {
         guard let request = readRequest(connection) else { return }
         log.update { $0.append(request) }
-        switch script.value(request) {
+        reply(script.value(request), on: connection)
+    }
+
+    private func reply(_ reply: Reply, on connection: Int32) {
+        switch reply {
+        case .delayed(let milliseconds, let then):
+            usleep(useconds_t(milliseconds * 1000))
+            self.reply(then, on: connection)
         case .hangUp:
             return
         case .silent:

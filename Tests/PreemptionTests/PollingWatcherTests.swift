@@ -74,4 +74,19 @@ import Testing
         #expect(eventually { stopped.value && !watcher.isRunning })
         box.value = nil
     }
+
+    @Test func stopIsBoundedAndNothingIsDeliveredAfterIt() throws {
+        let server = try MockMetadataServer { _ in .silent }
+        let recorder = Recorder()
+        let probe = GCEPreemptedProbe(endpoint: try MetadataEndpoint(server.endpoint, origin: "test"), client: SocketHTTPClient(),
+                                      timeout: .seconds(60))
+        let watcher = PollingWatcher(probe: probe, interval: .milliseconds(10), stopWait: .milliseconds(50),
+                                     onNotice: { recorder.notice($0) }, onProblem: { _, error in recorder.problem(error) })
+        watcher.start()
+        #expect(eventually { server.requests.count == 1 })
+        watcher.stop()  // returns after 50 ms although the request would wait a minute
+        server.stop()   // the request now fails with a closed connection
+        #expect(eventually { !watcher.isRunning })
+        #expect(recorder.problemList.isEmpty, "the failure came after stop() and is not reported")
+    }
 }

@@ -13,6 +13,9 @@ import Foundation
 /// from `/metadata/instance/compute/name`. Until that name is known every `Preempt` event counts:
 /// an unneeded drain costs one step, a missed one costs the lease.
 ///
+/// Azure turns Scheduled Events on for a VM at its first request and may take up to two minutes
+/// to answer that one, so until a first answer arrives requests may take `firstAnswerTimeout`.
+///
 /// The probe never acknowledges an event by itself: acknowledging lets Azure evict at once, which
 /// only the worker may decide after it has drained (see `acknowledge(eventID:...)`).
 public struct AzureScheduledEventsProbe: PreemptionProbe {
@@ -24,13 +27,17 @@ public struct AzureScheduledEventsProbe: PreemptionProbe {
     let client: any MetadataClient
     let timeout: Duration
     let grace: Duration
+    /// Bound on requests until the service has answered once.
+    let firstAnswerTimeout: Duration
+    private var answered = false
     public private(set) var resourceName: String?
 
     public init(endpoint: MetadataEndpoint, client: any MetadataClient, timeout: Duration,
-                grace: Duration = .seconds(30), resourceName: String? = nil) {
+                grace: Duration = .seconds(30), resourceName: String? = nil, firstAnswerTimeout: Duration = .seconds(120)) {
         self.endpoint = endpoint
         self.client = client
         self.timeout = timeout
+        self.firstAnswerTimeout = max(timeout, firstAnswerTimeout)
         self.grace = grace
         self.resourceName = resourceName
     }
@@ -41,7 +48,8 @@ public struct AzureScheduledEventsProbe: PreemptionProbe {
             do { resourceName = try lookUpName() } catch { report(error) }
         }
         let response = try client.send(MetadataRequest(method: "GET", target: Self.path, headers: [("Metadata", "true")]),
-                                       to: endpoint, timeout: timeout)
+                                       to: endpoint, timeout: answered ? timeout : firstAnswerTimeout)
+        answered = true
         guard response.status == 200 else {
             throw PreemptionError(code: "preempt.http-status", "\(endpoint)\(Self.path) answered \(response.status): \(response.excerpt())")
         }

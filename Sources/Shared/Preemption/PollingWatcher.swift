@@ -7,13 +7,14 @@ import Foundation
 /// Nothing a probe throws leaves the loop: each failure goes to `onProblem` and the next poll
 /// tries again, because a metadata service that hiccups once must not blind the worker for the
 /// rest of its life. The first notice goes to `onNotice` and ends the loop (a source has nothing
-/// more to say after it). `stop()` returns within one request timeout, as a request in flight is
-/// not interrupted.
+/// more to say after it). A request in flight is not interrupted: `stop()` waits for it up to
+/// `stopWait`, then leaves the thread to end on its own; nothing is delivered after `stop()`.
 public final class PollingWatcher: @unchecked Sendable {
     public typealias ProblemHandler = @Sendable (PreemptionNotice.Source, PreemptionError) -> Void
 
     public let source: PreemptionNotice.Source
     let interval: Duration
+    let stopWait: Duration
     let onNotice: @Sendable (PreemptionNotice) -> Void
     let onProblem: ProblemHandler
 
@@ -26,11 +27,15 @@ public final class PollingWatcher: @unchecked Sendable {
     private var pollThread: pthread_t?
     private var pollCount = 0
 
-    public init(probe: any PreemptionProbe, interval: Duration,
+    /// - Parameters:
+    ///   - interval: pause between the end of one poll and the start of the next.
+    ///   - stopWait: how long `stop()` waits for a request in flight.
+    public init(probe: any PreemptionProbe, interval: Duration, stopWait: Duration = .seconds(5),
                 onNotice: @escaping @Sendable (PreemptionNotice) -> Void, onProblem: @escaping ProblemHandler) {
         source = probe.source
         self.probe = probe
         self.interval = interval
+        self.stopWait = stopWait
         self.onNotice = onNotice
         self.onProblem = onProblem
     }
@@ -56,15 +61,16 @@ public final class PollingWatcher: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Ends the loop and waits until its thread is done (at most one request timeout). Safe to
-    /// call from `onNotice` or `onProblem`: on the poll thread itself it does not wait.
+    /// Ends the loop and waits until its thread is done, at most `stopWait`. Safe to call from
+    /// `onNotice` or `onProblem`: on the poll thread itself it does not wait.
     public func stop() {
+        let deadline = Date().addingTimeInterval(stopWait.inSeconds)
         condition.lock()
         defer { condition.unlock() }
         stopping = true
         condition.broadcast()
         if let pollThread, pthread_equal(pollThread, pthread_self()) != 0 { return }
-        while running { condition.wait() }
+        while running && condition.wait(until: deadline) {}
     }
 
     /// How many polls have started; for tests and logs.
@@ -96,14 +102,20 @@ public final class PollingWatcher: @unchecked Sendable {
             do {
                 let problems = onProblem, source = self.source
                 if let notice = try probe.check(now: .now, wallClock: Date(), report: { problems(source, $0) }) {
-                    onNotice(notice)
+                    if !isStopping { onNotice(notice) }
                     return
                 }
             } catch {
-                onProblem(source, error)
+                if !isStopping { onProblem(source, error) }
             }
             pause()
         }
+    }
+
+    private var isStopping: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return stopping
     }
 
     /// Counts a poll; false once stopping.

@@ -50,6 +50,7 @@ public final class PreemptionMonitor: @unchecked Sendable {
         for (source, endpoint) in try settings.endpoints() {
             endpoints[source] = endpoint
             created.append(PollingWatcher(probe: probe(for: source, endpoint), interval: settings.pollInterval,
+                                          stopWait: settings.requestTimeout + .seconds(1),
                                           onNotice: { deliver(.drain($0)) }, onProblem: onProblem))
         }
         watchers.value = created
@@ -103,7 +104,8 @@ public final class PreemptionMonitor: @unchecked Sendable {
                                                   timeout: settings.requestTimeout)
     }
 
-    /// Stops every watcher (waiting at most one request timeout) and restores signal handling.
+    /// Stops every watcher (waiting for a request in flight at most the request timeout plus a
+    /// second) and restores signal handling.
     /// Blocked `next` calls return nil.
     public func stop() {
         let running = watchers.update { list in
