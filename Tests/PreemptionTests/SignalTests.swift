@@ -86,4 +86,26 @@ import Glibc
         #expect(monitor.stopRequested)
         #expect(monitor.notice == nil)
     }
+
+    @Test func callbackMayStopTheMonitor() throws {
+        let stopped = Locked(false)
+        let box = Locked<PreemptionMonitor?>(nil)
+        let monitor = PreemptionMonitor(settings: PreemptionSettings()) { event in
+            guard case .stopNow = event else { return }
+            box.value?.stop()
+            stopped.value = true
+        }
+        box.value = monitor
+        try monitor.start()
+        #expect(throws: PreemptionError.self) { try monitor.start() }
+        try sendFromShell("INT")
+        #expect(eventually { stopped.value })
+        #expect(monitor.next(until: .now + .seconds(10)) == .stopNow("signal SIGINT received"))
+        #expect(monitor.next(until: .now + .seconds(10)) == nil, "closed by stop()")
+        box.value = nil
+        // The watcher is gone: a new one can take the signals.
+        let again = SignalWatcher { _ in }
+        try again.start()
+        again.stop()
+    }
 }

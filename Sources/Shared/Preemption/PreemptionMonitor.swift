@@ -8,6 +8,8 @@ import Foundation
 /// from other sources are duplicates and dropped. Stop-now (second SIGTERM, SIGINT) is delivered
 /// once as well. Cloud watchers stop polling after the first drain; the signal watcher keeps
 /// listening so that stop-now still works while draining.
+///
+/// `start()` and `stop()` belong to the owner's thread; the callbacks may call `stop()` too.
 public final class PreemptionMonitor: @unchecked Sendable {
     public let settings: PreemptionSettings
     let client: any MetadataClient
@@ -18,14 +20,16 @@ public final class PreemptionMonitor: @unchecked Sendable {
     private let events = BlockingQueue<PreemptionEvent>()
     /// Read by `deliver` on watcher threads while the owner starts and stops them.
     private let watchers = Locked<[PollingWatcher]>([])
-    // Invariant: `signals` and `endpoints` are set by start() and cleared by stop(), both called
-    // by the owner from one thread.
+    // Invariant: `started`, `signals` and `endpoints` are set by start() and cleared by stop(),
+    // both called by the owner from one thread (or stop() from a callback, after start()).
+    private var started = false
     private var signals: SignalWatcher?
     private var endpoints: [PreemptionNotice.Source: MetadataEndpoint] = [:]
 
     /// - Parameters:
     ///   - client: how HTTP requests are sent; tests may pass a fake.
-    ///   - onEvent: called once per delivered event, on a watcher's thread, before `next` sees it.
+    ///   - onEvent: called once per delivered event, on a watcher's thread, after the event is
+    ///     queued for `next` (so a callback that stops the monitor loses nothing).
     ///   - onProblem: every failed poll (log it); never stops a watcher.
     public init(settings: PreemptionSettings, client: any MetadataClient = SocketHTTPClient(),
                 onEvent: (@Sendable (PreemptionEvent) -> Void)? = nil,
@@ -39,11 +43,21 @@ public final class PreemptionMonitor: @unchecked Sendable {
     /// Validates the settings, installs the signal watcher (if enabled) and starts one poll thread
     /// per cloud endpoint.
     public func start() throws(PreemptionError) {
+        guard !started else {
+            throw PreemptionError(code: "preempt.state", "the preemption monitor was already started")
+        }
         try settings.validate()
-        let deliver: @Sendable (PreemptionEvent) -> Void = { [self] event in self.deliver(event) }
+        started = true
+        // Weak: the watchers must not keep a monitor alive that its owner has let go.
+        let deliver: @Sendable (PreemptionEvent) -> Void = { [weak self] event in self?.deliver(event) }
         if settings.signals {
             let watcher = SignalWatcher(grace: settings.grace, onEvent: deliver)
-            try watcher.start()
+            do {
+                try watcher.start()
+            } catch {
+                started = false
+                throw error
+            }
             signals = watcher
         }
         var created: [PollingWatcher] = []
@@ -77,8 +91,8 @@ public final class PreemptionMonitor: @unchecked Sendable {
         if case .drain = passed {
             for watcher in watchers.value { watcher.requestStop() }
         }
-        onEvent?(passed)
         events.push(passed)
+        onEvent?(passed)
     }
 
     /// The next event, waiting until `deadline` at the most; nil if none came (or after `stop()`).
@@ -118,4 +132,6 @@ public final class PreemptionMonitor: @unchecked Sendable {
         signals = nil
         events.close()
     }
+
+    deinit { stop() }
 }

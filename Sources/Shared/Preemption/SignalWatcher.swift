@@ -22,6 +22,8 @@ public final class SignalWatcher: @unchecked Sendable {
     private let state: Locked<SignalDrain>
     private let onEvent: @Sendable (PreemptionEvent) -> Void
     private let queue = DispatchQueue(label: "grove.preemption.signals")
+    /// Marks `queue`, so that `stop()` called from `onEvent` does not wait for itself.
+    private let onQueue = DispatchSpecificKey<Bool>()
     // Invariant: `sources` and `previous` are only touched by start() and stop(), which the owner
     // calls from one thread.
     private var sources: [any DispatchSourceSignal] = []
@@ -35,6 +37,7 @@ public final class SignalWatcher: @unchecked Sendable {
     public init(grace: Duration = .seconds(30), onEvent: @escaping @Sendable (PreemptionEvent) -> Void) {
         state = Locked(SignalDrain(grace: grace))
         self.onEvent = onEvent
+        queue.setSpecific(key: onQueue, value: true)
     }
 
     /// Installs the watcher. When this returns, the dispatch sources are armed: SIGTERM and SIGINT
@@ -80,12 +83,14 @@ public final class SignalWatcher: @unchecked Sendable {
     }
 
     /// Cancels the sources and restores the previous dispositions. After this, SIGTERM does what it
-    /// did before `start()` (by default, end the process).
+    /// did before `start()` (by default, end the process). May be called from `onEvent`.
     public func stop() {
         guard !sources.isEmpty || !previous.isEmpty else { return }
         for source in sources { source.cancel() }
         sources.removeAll()
-        queue.sync {}  // let a handler already running finish before the dispositions change
+        if DispatchQueue.getSpecific(key: onQueue) != true {
+            queue.sync {}  // let a handler already running finish before the dispositions change
+        }
         for (signalNumber, disposition) in previous {
             let current = SignalDisposition.current(signalNumber)
             if !current.isIgnore { Self.dispatchHandlers.update { $0[signalNumber] = current } }
