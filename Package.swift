@@ -55,6 +55,7 @@ let package = Package(
         shared("Wire", ["Core"]),
         shared("Membership", ["Core", "Wire"]),
         shared("Transport", ["Core", "Wire", "Collective", "CZeroMQ"]),
+        shared("Preemption", ["Core"]),
         shared("Training", [
             "Core", "Config", "Dataset", "Tensor", "Model", "Collective", "Optim", "Checkpoint",
             "Wire", "Membership", "Transport",
@@ -104,6 +105,7 @@ let package = Package(
         tests("WireTests", ["Wire"]),
         tests("MembershipTests", ["Membership"]),
         tests("TransportTests", ["Transport", "Collective", "Wire"]),
+        tests("PreemptionTests", ["Preemption"]),
         tests("TrainingTests", ["Training"]),
         tests("EndToEndTests", ["Core", "Checkpoint", "Wire", "Transport"]),
     ],
