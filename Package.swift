@@ -58,7 +58,7 @@ let package = Package(
         shared("Preemption", ["Core"]),
         shared("Training", [
             "Core", "Config", "Dataset", "Tensor", "Model", "Collective", "Optim", "Checkpoint",
-            "Wire", "Membership", "Transport",
+            "Wire", "Membership", "Transport", "Preemption",
             .product(name: "Logging", package: "swift-log"),
         ]),
 

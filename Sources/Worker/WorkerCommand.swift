@@ -1,12 +1,18 @@
 import ArgumentParser
 import Foundation
+import Preemption
 import Training
 
 @main
 struct WorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
-        abstract: "Joins a Grove coordinator and trains until the run ends."
+        abstract: "Joins a Grove coordinator and trains until the run ends.",
+        discussion: """
+            Exit codes: 0 the run finished; 1 failure; 3 refused by the coordinator; 4 the \
+            coordinator went silent; 75 preempted (SIGTERM or a cloud notice: the worker finished \
+            its step and left cleanly); 130 stopped at once by a second signal.
+            """
     )
 
     @Option(name: .long, help: "The coordinator's control endpoint, e.g. tcp://10.0.0.2:7070.")
@@ -31,6 +37,12 @@ struct WorkerCommand: ParsableCommand {
             case .coordinatorLost:
                 logger.error("lost the coordinator at \(coordinator)")
                 throw ExitCode(4)
+            case .preempted(let notice):
+                logger.notice("left the run after a \(notice.source) preemption notice")
+                throw ExitCode(PreemptionExit.code)
+            case .stopped(let reason):
+                logger.warning("stopped at once: \(reason)")
+                throw ExitCode(130)
             }
         } catch let error as ExitCode {
             throw error

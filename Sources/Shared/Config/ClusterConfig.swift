@@ -149,6 +149,17 @@ public struct ClusterConfig: Sendable, Equatable {
         /// Seconds a worker that received a preemption notice may take to finish or hand back
         /// its lease before it leaves.
         public var drainTimeout = 30.0
+        /// Base URL of the AWS instance metadata service to watch for spot interruption notices
+        /// (`http://169.254.169.254` on EC2); empty = not watched.
+        public var spotAws = ""
+        /// Base URL of the GCE metadata server to watch for preemption
+        /// (`http://metadata.google.internal`); empty = not watched.
+        public var spotGcp = ""
+        /// Base URL of Azure's instance metadata service to watch for `Preempt` scheduled events
+        /// (`http://169.254.169.254`); empty = not watched.
+        public var spotAzure = ""
+        /// Seconds between two polls of a metadata service.
+        public var spotPollInterval = 5.0
     }
 
     public struct Logging: Sendable, Equatable {

@@ -55,6 +55,10 @@ enum ConfigSchema {
         .number("fault_tolerance", "collective_timeout", \.faultTolerance.collectiveTimeout, .atLeast(0, inclusive: false)),
         .number("fault_tolerance", "wait_for_workers", \.faultTolerance.waitForWorkers, .atLeast(0, inclusive: false)),
         .number("fault_tolerance", "drain_timeout", \.faultTolerance.drainTimeout, .atLeast(0, inclusive: false)),
+        .text("fault_tolerance", "spot_aws", \.faultTolerance.spotAws, allowEmpty: true),
+        .text("fault_tolerance", "spot_gcp", \.faultTolerance.spotGcp, allowEmpty: true),
+        .text("fault_tolerance", "spot_azure", \.faultTolerance.spotAzure, allowEmpty: true),
+        .number("fault_tolerance", "spot_poll_interval", \.faultTolerance.spotPollInterval, .atLeast(0, inclusive: false)),
 
         .choice("logging", "level", \.logging.level, ["trace", "debug", "info", "notice", "warning", "error", "critical"]),
         .integer("logging", "metrics_every", \.logging.metricsEvery, 1...Int.max),

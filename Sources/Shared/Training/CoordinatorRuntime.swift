@@ -38,6 +38,11 @@ public final class CoordinatorRuntime {
     let totalSteps: Int
     var inflight: InflightStep?
     var staleMessages = 0
+    /// Workers that left after a preemption notice, and workers declared down.
+    var drains = 0
+    var failures = 0
+    /// Steps dealt again because the ring changed under them.
+    var redealtSteps = 0
     var workersMax = 0
     var firstLoss: Double?
     var lastLoss = Double.nan
@@ -110,7 +115,7 @@ public final class CoordinatorRuntime {
         writer.waitUntilIdle()
         broadcast(.leave(Wire.Leave(reason: .runFinished, text: "run \(config.run.name) finished after \(committed) steps")))
         let codes = local.waitForExit(timeout: .seconds(15))
-        if codes.contains(where: { $0 != 0 }) { logger.warning("local workers exited with \(codes)") }
+        if !codes.isEmpty { logger.notice("local workers exited with codes \(codes)") }
         let summary = makeSummary()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -153,13 +158,20 @@ public final class CoordinatorRuntime {
 
     func trainLoop(writer: BackgroundCheckpointWriter, metrics: JSONLinesWriter) throws {
         let tick = Duration.seconds(config.faultTolerance.heartbeatInterval / 4)
-        let waitStarted = ContinuousClock.now
+        var waitingSince: ContinuousClock.Instant? = .now
         let initialWorkers = max(config.workers.min, min(config.workers.local, config.workers.max))
         var startedTraining = false
         while committed < totalSteps {
-            if case .item(let frame) = loop.control.pop(until: .now + tick) {
+            var next = loop.control.pop(until: .now + tick)
+            while case .item(let frame) = next {
                 try handle(frame)
-                while let more = loop.control.tryPop() { try handle(more) }
+                // A step is committed as soon as its last result is in, before anything after it
+                // (a drain notice, say) can change the ring.
+                if let step = inflight, step.results.count == step.members.count {
+                    try commit(step, writer: writer, metrics: metrics)
+                    inflight = nil
+                }
+                next = loop.control.pop(until: .now)
             }
             let now = ContinuousClock.now
             for directive in membership.onTick(now: now) { onDirective(directive) }
@@ -167,24 +179,32 @@ public final class CoordinatorRuntime {
                 broadcast(.heartbeat(Wire.Heartbeat(committedStep: UInt64(committed))))
                 lastHeartbeatSent = now
             }
-            if let step = inflight, step.results.count == step.members.count {
-                try commit(step, writer: writer, metrics: metrics)
-                inflight = nil
-            }
             guard inflight == nil else { continue }
             admitJoiners()
             let ready = membership.ring.count
+            // At the start, wait for the local workers too, so that the first steps are not run by
+            // whoever joined first; later, workers.min is enough.
             let enough = startedTraining ? ready >= config.workers.min : ready >= initialWorkers
             if enough {
                 startedTraining = true
+                waitingSince = nil
                 deal(step: committed + 1)
-            } else if waitStarted.duration(to: now) > .seconds(config.faultTolerance.waitForWorkers) && !startedTraining
-                        && ready >= config.workers.min && ready > 0 {
+                continue
+            }
+            if waitingSince == nil {
+                waitingSince = now
+                if startedTraining {
+                    logger.warning("paused: \(ready) workers up, workers.min is \(config.workers.min); waiting up to \(config.faultTolerance.waitForWorkers) s")
+                }
+            }
+            guard let since = waitingSince, since.duration(to: now) > .seconds(config.faultTolerance.waitForWorkers) else { continue }
+            if !startedTraining && ready >= config.workers.min {
                 startedTraining = true
+                waitingSince = nil
                 deal(step: committed + 1)
-            } else if ContinuousClock.now > waitStarted + .seconds(config.faultTolerance.waitForWorkers) && ready < config.workers.min {
+            } else {
                 throw TrainingError(code: "run.no-workers",
-                                    "only \(ready) of workers.min = \(config.workers.min) workers joined within \(config.faultTolerance.waitForWorkers) s")
+                                    "only \(ready) of workers.min = \(config.workers.min) workers were up for \(config.faultTolerance.waitForWorkers) s (fault_tolerance.wait_for_workers)")
             }
         }
     }
@@ -218,7 +238,8 @@ public final class CoordinatorRuntime {
             inflight = step
         case .leave(let leave):
             if let member = membership.member(peer: frame.peer) {
-                logger.info("\(member.id) left: \(leave.text)")
+                logger.notice("\(member.id) left: \(leave.text)")
+                if leave.reason == .drain { drains += 1 }
                 for directive in membership.onLeave(member.id) { onDirective(directive) }
             }
         case .heartbeat:
@@ -265,10 +286,12 @@ public final class CoordinatorRuntime {
     func onDirective(_ directive: Membership.Directive) {
         switch directive {
         case .down(let id, let reason):
+            failures += 1
             logger.warning("\(id) is down: \(reason)")
         case .newGeneration(let generation):
             logger.info("generation \(generation.rawValue): \(membership.ring.map { "\($0.id)" }.joined(separator: ", "))")
             if let step = inflight {
+                redealtSteps += 1
                 logger.warning("step \(step.step) will be dealt again in generation \(generation.rawValue)")
                 inflight = nil
             }
@@ -357,7 +380,8 @@ public final class CoordinatorRuntime {
             generations: membership.generationsStarted, wallSeconds: started.duration(to: .now).inSeconds,
             reduceMode: config.reduce.mode, model: setup.model.schemaName, parameters: setup.model.layout.count,
             datasetHash: setup.datasetHash, configHash: config.canonicalHash, resumedFromStep: resumedFrom,
-            checkpoint: lastCheckpoint, staleMessages: staleMessages, validation: Validation.measure(setup: setup, state: state))
+            checkpoint: lastCheckpoint, staleMessages: staleMessages,
+            drains: drains, failures: failures, redealtSteps: redealtSteps, validation: Validation.measure(setup: setup, state: state))
     }
 }
 

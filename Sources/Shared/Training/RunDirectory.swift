@@ -112,6 +112,11 @@ public struct RunSummary: Codable, Sendable {
     public var resumedFromStep: Int?
     public var checkpoint: String?
     public var staleMessages: Int
+    /// Workers that left after a preemption notice (not failures), workers declared down, and
+    /// steps dealt again because the ring changed while they ran.
+    public var drains: Int
+    public var failures: Int
+    public var redealtSteps: Int
     public var validation: ValidationReport?
 }
 

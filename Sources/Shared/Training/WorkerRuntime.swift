@@ -6,6 +6,7 @@ import Foundation
 import Logging
 import Model
 import Optim
+import Preemption
 import Transport
 import Wire
 
@@ -30,6 +31,10 @@ public final class WorkerRuntime {
         case finished
         case rejected(String)
         case coordinatorLost
+        /// A preemption notice arrived; the worker finished its step and left.
+        case preempted(PreemptionNotice)
+        /// A second signal: the worker left at once.
+        case stopped(String)
     }
 
     let settings: Settings
@@ -44,6 +49,7 @@ public final class WorkerRuntime {
     /// Messages of an older generation, dropped.
     var staleMessages = 0
     let heartbeatStep = Locked<UInt64>(0)
+    var monitor: PreemptionMonitor?
 
     public init(settings: Settings, logger: Logger) {
         self.settings = settings
@@ -75,7 +81,34 @@ public final class WorkerRuntime {
         var log = logger
         log[metadataKey: "worker"] = "\(id)"
         log.info("joined \(runConfig.runName) as \(id)", metadata: ["ring": "\(ringEndpoint)"])
+        let monitor = try startPreemptionMonitor(config, logger: log)
+        self.monitor = monitor
+        defer { monitor.stop() }
         return try serve(logger: log)
+    }
+
+    /// Watches SIGTERM and the configured cloud metadata services for a preemption notice.
+    func startPreemptionMonitor(_ config: ClusterConfig, logger: Logger) throws -> PreemptionMonitor {
+        var settings = PreemptionSettings()
+        settings.aws = config.faultTolerance.spotAws
+        settings.gcp = config.faultTolerance.spotGcp
+        settings.azure = config.faultTolerance.spotAzure
+        settings.pollInterval = .seconds(config.faultTolerance.spotPollInterval)
+        settings.grace = .seconds(config.faultTolerance.drainTimeout)
+        let monitor = PreemptionMonitor(settings: settings, onProblem: { source, problem in
+            logger.warning("preemption watcher \(source): \(problem.message)")
+        })
+        try monitor.start()
+        return monitor
+    }
+
+    /// Leaves the run because of a notice: the coordinator re-deals this worker's share from the
+    /// next step on, and counts a drain, not a failure.
+    func drain(_ notice: PreemptionNotice, logger: Logger) -> Outcome {
+        let left = notice.secondsLeft(now: .now)
+        send(.leave(Wire.Leave(reason: .drain, text: "preempted (\(notice.source)): \(notice.detail); \(String(format: "%.0f", left)) s left")))
+        logger.notice("draining after a \(notice.source) notice with \(String(format: "%.1f", left)) s left")
+        return .preempted(notice)
     }
 
     /// The main loop: one control message at a time, until the coordinator says the run is over or
@@ -83,8 +116,24 @@ public final class WorkerRuntime {
     func serve(logger: Logger) throws -> Outcome {
         let silence = Duration.seconds(setup.config.faultTolerance.heartbeatInterval * Double(setup.config.faultTolerance.missedHeartbeats)) * 4
             + .seconds(setup.config.faultTolerance.collectiveTimeout)
+        var lastHeard = ContinuousClock.now
         while true {
-            guard case .item(let frame) = loop.control.pop(until: .now + silence) else { return .coordinatorLost }
+            if let monitor {
+                if monitor.stopRequested { return .stopped("a second signal") }
+                if let notice = monitor.notice { return drain(notice, logger: logger) }
+            }
+            // Wait in slices so that a preemption notice is acted on within a fraction of a second.
+            let frame: ControlFrame
+            switch loop.control.pop(until: .now + .milliseconds(200)) {
+            case .item(let received):
+                frame = received
+                lastHeard = .now
+            case .timedOut:
+                if lastHeard.duration(to: .now) > silence { return .coordinatorLost }
+                continue
+            case .closed:
+                return .coordinatorLost
+            }
             guard let (envelope, message) = decode(frame) else { continue }
             if envelope.generation < generation, envelope.kind == .lease {
                 staleMessages += 1

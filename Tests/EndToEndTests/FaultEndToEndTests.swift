@@ -1,0 +1,56 @@
+import Foundation
+import Testing
+
+/// Workers that leave mid-run, cleanly (SIGTERM) or not (SIGKILL): the run completes, and with the
+/// exact reduce it ends on the same weights as a run that lost nobody.
+@Suite(.serialized) struct FaultEndToEndTests {
+    static let settings = ["--set", "coordinator.port=0", "--set", "training.steps=40", "--set", "checkpoint.interval=20",
+                           "--set", "model.pixels_per_tile=4096", "--set", "logging.level=info",
+                           "--set", "fault_tolerance.heartbeat_interval=0.5", "--set", "fault_tolerance.collective_timeout=20"]
+
+    static func reference() throws -> String {
+        let dir = Grove.temporaryDirectory("reference")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = try Grove.run("coordinator", ["run", "--config", "cluster.yaml", "--run-dir", dir, "--set", "workers.local=2"] + settings)
+        try #require(result.status == 0, "\(result.output)")
+        return try #require(try RunFiles(directory: dir).summary["weights_sha256"] as? String)
+    }
+
+    /// Starts three local workers, sends `signal` to one of them once step 10 is committed, and
+    /// returns the finished run's summary and the coordinator's output.
+    static func runLosingAWorker(to signal: Int32) throws -> (summary: [String: Any], output: String) {
+        let dir = Grove.temporaryDirectory("fault")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let coordinator = try Grove.Background("coordinator", ["run", "--config", "cluster.yaml", "--run-dir", dir,
+                                                               "--set", "workers.local=3"] + settings)
+        defer { coordinator.stop() }
+        let pid = try #require(Int32(try coordinator.waitFor("(pid ").trimmingCharacters(in: CharacterSet(charactersIn: ")"))),
+                               "\(coordinator.output)")
+        _ = try coordinator.waitFor("step 10/")
+        kill(pid, signal)
+        let deadline = ContinuousClock.now + .seconds(120)
+        while coordinator.process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        try #require(!coordinator.process.isRunning, "the run did not finish:\n\(coordinator.output)")
+        try #require(coordinator.process.terminationStatus == 0, "\(coordinator.output)")
+        return (try RunFiles(directory: dir).summary, coordinator.output)
+    }
+
+    @Test func aDrainedWorkerLeavesCleanlyAndTheRunEndsOnTheSameWeights() throws {
+        let expected = try Self.reference()
+        let (summary, output) = try Self.runLosingAWorker(to: SIGTERM)
+        #expect(summary["steps"] as? Int == 40)
+        #expect(summary["drains"] as? Int == 1, "\(output)")
+        #expect(summary["failures"] as? Int == 0)
+        #expect(summary["workers_max"] as? Int == 3)
+        #expect(summary["weights_sha256"] as? String == expected, "3 then 2 workers equal 2 workers throughout")
+        #expect(output.contains("exited with codes") && output.contains("75"), "the drained worker exits 75:\n\(output)")
+    }
+
+    @Test func aKilledWorkerIsDetectedAndTheRunEndsOnTheSameWeights() throws {
+        let expected = try Self.reference()
+        let (summary, output) = try Self.runLosingAWorker(to: SIGKILL)
+        #expect(summary["steps"] as? Int == 40)
+        #expect(summary["failures"] as? Int == 1, "\(output)")
+        #expect(summary["weights_sha256"] as? String == expected)
+    }
+}
