@@ -54,6 +54,7 @@ let package = Package(
         shared("Checkpoint", ["Core"]),
         shared("Wire", ["Core"]),
         shared("Membership", ["Core", "Wire"]),
+        shared("Observability", ["Core"]),
         shared("Transport", ["Core", "Wire", "Collective", "CZeroMQ"]),
         shared("Training", [
             "Core", "Config", "Dataset", "Tensor", "Model", "Collective", "Optim", "Checkpoint",
@@ -103,6 +104,7 @@ let package = Package(
         tests("CheckpointTests", ["Checkpoint"]),
         tests("WireTests", ["Wire"]),
         tests("MembershipTests", ["Membership"]),
+        tests("ObservabilityTests", ["Observability"]),
         tests("TransportTests", ["Transport", "Collective", "Wire"]),
         tests("TrainingTests", ["Training"]),
         tests("EndToEndTests", ["Core", "Checkpoint", "Wire", "Transport"]),
