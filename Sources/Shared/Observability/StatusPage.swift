@@ -75,7 +75,7 @@ public enum StatusPage {
           svg.appendChild(el("path", {d: d, fill: "none", stroke: "#1f77b4", "stroke-width": 1.5}));
         }
         function show(s) {
-          const set = (id, text) => { document.getElementById(id).textContent = text; };
+          const set = (id, text) => { document.getElementById(id).textContent = String(text); };
           set("run", s.run);
           set("phase", s.phase);
           set("step", s.step + " / " + s.total_steps + " (" + s.samples + " samples)");
