@@ -114,6 +114,24 @@ import Testing
         #expect(events.allSatisfy { $0["tid"] as? Int == 2 })
     }
 
+    @Test func printsMicrosecondsInFixedPoint() {
+        #expect(TraceRecorder.micros(0) == "0.000")
+        #expect(TraceRecorder.micros(1.5) == "1.500")
+        #expect(TraceRecorder.micros(12_345.6789) == "12345.679")
+        #expect(TraceRecorder.micros(0.0004) == "0.000")
+        #expect(TraceRecorder.micros(-2.25) == "-2.250")
+        #expect(TraceRecorder.micros(3e12) == "3000000000000.000")
+        #expect(TraceRecorder.micros(.nan) == "0")
+    }
+
+    @Test func escapesNamesThatNeedIt() throws {
+        let recorder = TraceRecorder(processName: "tab\there")
+        recorder.marker(name: "quote \" back \\ nl \n ctl \u{01}", track: .coordinator)
+        let (metadata, events, _) = try Self.parse(recorder)
+        #expect(events.first?["name"] as? String == "quote \" back \\ nl \n ctl \u{01}")
+        #expect((metadata.first?["args"] as? Object)?["name"] as? String == "tab\there")
+    }
+
     @Test func writesTheFileAtomically() throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }

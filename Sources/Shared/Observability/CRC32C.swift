@@ -11,6 +11,13 @@ public enum CRC32C {
 
     /// The CRC-32C of `bytes` (initial value and final XOR 0xFFFFFFFF, as every reader expects).
     public static func checksum<Bytes: Sequence>(_ bytes: Bytes) -> UInt32 where Bytes.Element == UInt8 {
+        if let crc = bytes.withContiguousStorageIfAvailable({ checksum(UnsafeRawBufferPointer($0)) }) { return crc }
+        return Array(bytes).withUnsafeBytes { checksum($0) }
+    }
+
+    /// The CRC-32C of contiguous bytes: the loop every other overload ends in, kept non-generic
+    /// so that it is compiled once, specialised, for callers in other modules too.
+    public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
         table.withUnsafeBufferPointer { table in
             var crc: UInt32 = 0xFFFF_FFFF
             for byte in bytes { crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }

@@ -1,9 +1,13 @@
-/// Minimal JSON text output for the writers that stream many small objects (trace events, the
-/// status document), where building `[String: Any]` trees for `JSONSerialization` would allocate
-/// per value and lose key order.
+/// Minimal JSON text output for the trace writer, which streams up to millions of small
+/// objects: building `[String: Any]` trees for `JSONSerialization` would allocate per value and
+/// lose key order.
 enum JSONText {
     /// `value` as a quoted JSON string, escaping quotes, backslashes and control characters.
     static func quoted(_ value: String) -> String {
+        // Most names need no escaping; skip the per-scalar rebuild for them.
+        if !value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            return "\"" + value + "\""
+        }
         var out = "\""
         for scalar in value.unicodeScalars {
             switch scalar {
