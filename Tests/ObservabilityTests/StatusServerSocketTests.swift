@@ -92,6 +92,24 @@ import Glibc
         #expect(try client.get("/status").status == 200)
     }
 
+    @Test func dropsAClientThatTricklesItsHead() throws {
+        var settings = StatusServer.Settings()
+        settings.ioTimeout = .milliseconds(300)
+        let server = try Self.server(settings)
+        defer { server.stop() }
+        let client = RawHTTPClient(port: server.port)
+        let fd = try client.connect()
+        defer { close(fd) }
+        // Each byte arrives well within the timeout, the whole head does not: 40 x 50 ms.
+        for byte in Array("GET / HTTP/1.1\r\nX: ".utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: 40) {
+            var value = byte
+            if send(fd, &value, 1, Int32(MSG_NOSIGNAL)) != 1 { break }
+            usleep(50_000)
+        }
+        _ = send(fd, "\r\n\r\n", 4, Int32(MSG_NOSIGNAL))
+        #expect(try client.readResponse(fd).status == 408)
+    }
+
     @Test func servesConcurrentClients() throws {
         let server = try Self.server()
         defer { server.stop() }

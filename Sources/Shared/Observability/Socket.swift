@@ -73,7 +73,7 @@ enum Socket {
     }
 
     /// Sets the receive and send timeouts, so a silent or stuck client cannot hold a connection
-    /// thread longer than `seconds`.
+    /// thread longer than `seconds` per call.
     static func setTimeouts(_ fd: Int32, seconds: Double) throws(ObservabilityError) {
         var timeout = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - seconds.rounded(.down)) * 1e6))
         for option in [SO_RCVTIMEO, SO_SNDTIMEO] {

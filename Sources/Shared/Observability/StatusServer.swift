@@ -12,16 +12,17 @@ import Darwin
 /// One accept thread polls the listening socket and a wake pipe (so `stop()` never waits on a
 /// blocked `accept`); each connection gets its own short-lived thread with receive and send
 /// timeouts. Bounded: at most `maxConnections` connections are served at once (others get 503
-/// at once), a request head larger than `maxRequestBytes` gets 431, and a client that sends
-/// nothing for `ioTimeout` is dropped. Handlers run on connection threads, so they must only
-/// read thread-safe state (a `StatusBoard`, a `Locked` snapshot).
+/// at once), a request head larger than `maxRequestBytes` gets 431, and a client whose head has
+/// not arrived within `ioTimeout` gets 408. Handlers run on connection threads, so they must
+/// only read thread-safe state (a `StatusBoard`, a `Locked` snapshot).
 public final class StatusServer: Sendable {
     public struct Settings: Sendable {
         /// The longest request head accepted, in bytes. Default 8 KiB.
         public var maxRequestBytes = 8 * 1024
         /// Connections served at once; more are answered 503. Default 16.
         public var maxConnections = 16
-        /// How long a connection may stay silent (or unwritable) before it is dropped. Default 5 s.
+        /// How long a client has to send its request head, and the longest a send may block.
+        /// Default 5 s.
         public var ioTimeout: Duration = .seconds(5)
 
         public init() {}
@@ -144,8 +145,12 @@ public final class StatusServer: Sendable {
             guard (try? Socket.call("poll", { Int(poll(&fds, 2, -1)) })) != nil else { return }
             if fds[1].revents != 0 { return }
             guard fds[0].revents & Int16(POLLIN) != 0 else { continue }
-            // A failed accept (the client already gone, EMFILE) skips that connection only.
-            guard let accepted = try? Socket.call("accept", { Int(accept(listener, nil, nil)) }) else { continue }
+            // A failed accept (the client already gone, out of descriptors) skips that connection;
+            // the pause keeps a persistent failure such as EMFILE from spinning this thread.
+            guard let accepted = try? Socket.call("accept", { Int(accept(listener, nil, nil)) }) else {
+                usleep(10_000)
+                continue
+            }
             let connection = Int32(accepted)
             let admitted = lifecycle.withLock { state -> Bool in
                 guard state.active < settings.maxConnections else { return false }
@@ -172,33 +177,40 @@ public final class StatusServer: Sendable {
     }
 
     private func serve(_ connection: Int32) {
-        guard (try? Socket.setTimeouts(connection, seconds: settings.ioTimeout.inSeconds)) != nil else { return }
+        // The whole head must arrive within ioTimeout, not just each piece of it: a client that
+        // trickles a byte at a time cannot hold a connection slot for longer.
+        let deadline = ContinuousClock.now + settings.ioTimeout
         var buffer: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
         while true {
+            let left = ContinuousClock.now.duration(to: deadline).inSeconds
+            guard left > 0, (try? Socket.setTimeouts(connection, seconds: max(left, 0.001))) != nil else {
+                respond(connection, HTTPResponse.plain("request timed out", status: 408), includeBody: true)
+                return
+            }
             let received = try? chunk.withUnsafeMutableBytes { raw in
                 try Socket.call("recv") { recv(connection, raw.baseAddress, raw.count, 0) }
             }
             guard let count = received else {
-                if !buffer.isEmpty { respond(connection, HTTPResponse.plain("request timed out", status: 408), head: true) }
+                if !buffer.isEmpty { respond(connection, HTTPResponse.plain("request timed out", status: 408), includeBody: true) }
                 return
             }
             if count == 0 {
-                if !buffer.isEmpty { respond(connection, HTTPResponse.plain("incomplete request", status: 400), head: true) }
+                if !buffer.isEmpty { respond(connection, HTTPResponse.plain("incomplete request", status: 400), includeBody: true) }
                 return
             }
             buffer.append(contentsOf: chunk[..<count])
             let parsed = HTTPRequest.parse(buffer)
             if case .complete(let request, let consumed) = parsed, consumed <= settings.maxRequestBytes {
-                respond(connection, answer(request), head: request.method != "HEAD")
+                respond(connection, answer(request), includeBody: request.method != "HEAD")
                 return
             }
             if case .invalid(let reason) = parsed {
-                respond(connection, HTTPResponse.plain("bad request: \(reason)", status: 400), head: true)
+                respond(connection, HTTPResponse.plain("bad request: \(reason)", status: 400), includeBody: true)
                 return
             }
             if buffer.count >= settings.maxRequestBytes {
-                respond(connection, HTTPResponse.plain("request head exceeds \(settings.maxRequestBytes) bytes", status: 431), head: true)
+                respond(connection, HTTPResponse.plain("request head exceeds \(settings.maxRequestBytes) bytes", status: 431), includeBody: true)
                 return
             }
         }
@@ -216,7 +228,7 @@ public final class StatusServer: Sendable {
         return handler(request)
     }
 
-    private func respond(_ connection: Int32, _ response: HTTPResponse, head includeBody: Bool) {
+    private func respond(_ connection: Int32, _ response: HTTPResponse, includeBody: Bool) {
         _ = Socket.sendAll(connection, response.serialized(includeBody: includeBody))
         // Half-close, then read what the client still sends (briefly, and a bounded amount):
         // closing with unread input makes the kernel send a reset, which can destroy the response
