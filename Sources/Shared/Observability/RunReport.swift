@@ -10,36 +10,12 @@ import Foundation
 /// figures are estimates at commit granularity; the per-step phase times are the slowest
 /// worker's, as `metrics.jsonl` records them.
 public struct RunReport: Sendable {
-    /// The fields of one `metrics.jsonl` line that the report reads (others are ignored).
-    public struct Step: Codable, Sendable, Equatable {
-        public var step: Int
-        public var samples: Int
-        public var loss: Double?
-        public var workers: Int
-        public var generation: UInt64
-        public var stepSeconds: Double
-        public var samplesPerSecond: Double
-        public var dataSeconds: Double
-        public var computeSeconds: Double
-        public var allReduceSeconds: Double
-        /// Seconds from the coordinator's start to this commit; restarts at a resume.
-        public var wallSeconds: Double
-
-        public init(step: Int, samples: Int, loss: Double?, workers: Int, generation: UInt64, stepSeconds: Double,
-                    samplesPerSecond: Double, dataSeconds: Double, computeSeconds: Double, allReduceSeconds: Double,
-                    wallSeconds: Double) {
-            (self.step, self.samples, self.loss, self.workers, self.generation) = (step, samples, loss, workers, generation)
-            (self.stepSeconds, self.samplesPerSecond, self.wallSeconds) = (stepSeconds, samplesPerSecond, wallSeconds)
-            (self.dataSeconds, self.computeSeconds, self.allReduceSeconds) = (dataSeconds, computeSeconds, allReduceSeconds)
-        }
-    }
-
     public var run: String
-    public var steps: [Step]
+    public var steps: [StepRecord]
     /// What one worker costs per hour (any currency); nil leaves cost out of the report.
     public var pricePerWorkerHour: Double?
 
-    public init(run: String, steps: [Step], pricePerWorkerHour: Double? = nil) {
+    public init(run: String, steps: [StepRecord], pricePerWorkerHour: Double? = nil) {
         self.run = run
         self.steps = steps
         self.pricePerWorkerHour = pricePerWorkerHour
@@ -53,9 +29,9 @@ public struct RunReport: Sendable {
         }
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
-        var steps: [Step] = []
+        var steps: [StepRecord] = []
         for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
-            do { steps.append(try decoder.decode(Step.self, from: Data(line.utf8))) } catch {
+            do { steps.append(try decoder.decode(StepRecord.self, from: Data(line.utf8))) } catch {
                 throw ObservabilityError(.io, "\(metricsPath) line \(index + 1) is not a metrics line: \(error)")
             }
         }
@@ -91,7 +67,7 @@ public struct RunReport: Sendable {
 
     public var summary: Summary {
         var s = Summary()
-        var previous: Step?
+        var previous: StepRecord?
         var applied = 0
         for step in steps {
             // wall_seconds restarts when a resumed coordinator starts: the interval is then the
