@@ -54,6 +54,7 @@ let package = Package(
         shared("Checkpoint", ["Core"]),
         shared("Wire", ["Core"]),
         shared("Membership", ["Core", "Wire"]),
+        shared("Observability", ["Core"]),
         shared("Transport", ["Core", "Wire", "Collective", "CZeroMQ"]),
         shared("Preemption", ["Core"]),
         shared("Training", [
@@ -104,6 +105,7 @@ let package = Package(
         tests("CheckpointTests", ["Checkpoint"]),
         tests("WireTests", ["Wire"]),
         tests("MembershipTests", ["Membership"]),
+        tests("ObservabilityTests", ["Observability"]),
         tests("TransportTests", ["Transport", "Collective", "Wire"]),
         tests("PreemptionTests", ["Preemption"]),
         tests("TrainingTests", ["Training"]),
