@@ -59,7 +59,7 @@ let package = Package(
         shared("Preemption", ["Core"]),
         shared("Training", [
             "Core", "Config", "Dataset", "Tensor", "Model", "Collective", "Optim", "Checkpoint",
-            "Wire", "Membership", "Transport", "Preemption",
+            "Wire", "Membership", "Transport", "Preemption", "Observability",
             .product(name: "Logging", package: "swift-log"),
         ]),
 

@@ -167,8 +167,17 @@ public struct ClusterConfig: Sendable, Equatable {
 
         /// `trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`.
         public var level = "info"
-        /// Committed steps between two progress and metric records (loss, throughput).
-        public var metricsEvery = 1
+        /// Committed steps between two progress lines when standard error is not a terminal (on
+        /// a terminal one line is redrawn at every step).
+        public var progressEvery = 10
+        /// Whether the coordinator writes TensorBoard event files to `tensorboard/`.
+        public var tensorboard = true
+        /// Address of the coordinator's status server (`/`, `/status`, `/metrics`).
+        public var statusBind = "127.0.0.1"
+        /// Its port: 0 picks a free one (printed at start), -1 turns the server off.
+        public var statusPort = 0
+        /// Price of one worker for one hour, for the report's cost per sample; 0 = not known.
+        public var pricePerWorkerHour = 0.0
         /// Whether workers record a per-step timeline (chrome://tracing format) in the run
         /// directory.
         public var timeline = false

@@ -61,7 +61,11 @@ enum ConfigSchema {
         .number("fault_tolerance", "spot_poll_interval", \.faultTolerance.spotPollInterval, .atLeast(0, inclusive: false)),
 
         .choice("logging", "level", \.logging.level, ["trace", "debug", "info", "notice", "warning", "error", "critical"]),
-        .integer("logging", "metrics_every", \.logging.metricsEvery, 1...Int.max),
+        .integer("logging", "progress_every", \.logging.progressEvery, 1...Int.max),
+        .flag("logging", "tensorboard", \.logging.tensorboard),
+        .text("logging", "status_bind", \.logging.statusBind),
+        .integer("logging", "status_port", \.logging.statusPort, -1...65535),
+        .number("logging", "price_per_worker_hour", \.logging.pricePerWorkerHour, .atLeast(0, inclusive: true)),
         .flag("logging", "timeline", \.logging.timeline),
     ]
 

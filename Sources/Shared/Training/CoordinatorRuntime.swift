@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import Membership
 import Model
+import Observability
 import Optim
 import Transport
 import Wire
@@ -49,6 +50,7 @@ public final class CoordinatorRuntime {
     var resumedFrom: Int?
     var lastCheckpoint: String?
     let started = ContinuousClock.now
+    var observer: RunObserver!
     var lastHeartbeatSent = ContinuousClock.now
 
     /// A step that has been dealt and not yet committed.
@@ -88,9 +90,14 @@ public final class CoordinatorRuntime {
     /// Runs the whole job; returns its summary (also written to `summary.json`).
     public func run() throws -> RunSummary {
         try prepareDirectory()
+        observer = try makeObserver()
+        if let url = observer.statusURL { logger.notice("status page at \(url)") }
         let writer = BackgroundCheckpointWriter(
             store: store,
-            onWritten: { [logger] info in logger.info("checkpoint \(info.path) written", metadata: ["step": "\(info.step)"]) },
+            onWritten: { [logger, observer] info in
+                observer?.checkpointWritten(step: info.step)
+                logger.debug("checkpoint \(info.path) written", metadata: ["step": "\(info.step)"])
+            },
             onError: { [logger] step, error in logger.error("checkpoint of step \(step) failed: \(error)") })
         defer { writer.close() }
         let metrics = try JSONLinesWriter(path: directory.metrics)
@@ -110,12 +117,16 @@ public final class CoordinatorRuntime {
         } catch {
             local.killAll()
             writer.waitUntilIdle()
+            try? observer.finish(phase: .failed, metricsPath: directory.metrics)
             throw error
         }
         writer.waitUntilIdle()
         broadcast(.leave(Wire.Leave(reason: .runFinished, text: "run \(config.run.name) finished after \(committed) steps")))
         let codes = local.waitForExit(timeout: .seconds(15))
         if !codes.isEmpty { logger.notice("local workers exited with codes \(codes)") }
+        do { try observer.finish(phase: .finished, metricsPath: directory.metrics) } catch {
+            logger.warning("could not finish the run's reports: \(error)")
+        }
         let summary = makeSummary()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -125,6 +136,18 @@ public final class CoordinatorRuntime {
     }
 
     // MARK: Start
+
+    func makeObserver() throws -> RunObserver {
+        var settings = RunObserver.Settings()
+        settings.tensorBoard = config.logging.tensorboard
+        settings.trace = config.logging.timeline
+        settings.statusPort = config.logging.statusPort >= 0 ? UInt16(config.logging.statusPort) : nil
+        settings.statusHost = config.logging.statusBind
+        settings.progressEvery = config.logging.progressEvery
+        settings.pricePerWorkerHour = config.logging.pricePerWorkerHour > 0 ? config.logging.pricePerWorkerHour : nil
+        return try RunObserver(run: config.run.name, directory: directory.path, totalSteps: totalSteps, settings: settings,
+                               origin: started)
+    }
 
     func prepareDirectory() throws {
         try directory.create()
@@ -239,7 +262,10 @@ public final class CoordinatorRuntime {
         case .leave(let leave):
             if let member = membership.member(peer: frame.peer) {
                 logger.notice("\(member.id) left: \(leave.text)")
-                if leave.reason == .drain { drains += 1 }
+                if leave.reason == .drain {
+                    drains += 1
+                    observer?.trace.marker(name: "\(member.id) drained", category: "drain", track: .coordinator, at: .now)
+                }
                 for directive in membership.onLeave(member.id) { onDirective(directive) }
             }
         case .heartbeat:
@@ -287,8 +313,13 @@ public final class CoordinatorRuntime {
         switch directive {
         case .down(let id, let reason):
             failures += 1
+            observer?.trace.marker(name: "\(id) down", category: "failure", track: .coordinator, at: .now)
             logger.warning("\(id) is down: \(reason)")
         case .newGeneration(let generation):
+            var counts: [String: Int] = [:]
+            for member in membership.members.values { counts["\(member.status)", default: 0] += 1 }
+            observer?.membershipChanged(workers: counts, generation: generation.rawValue,
+                                        note: "generation \(generation.rawValue): \(membership.ring.count) in the ring")
             logger.info("generation \(generation.rawValue): \(membership.ring.map { "\($0.id)" }.joined(separator: ", "))")
             if let step = inflight {
                 redealtSteps += 1
@@ -348,11 +379,17 @@ public final class CoordinatorRuntime {
             allReduceBytes: results.map(\.reduceBytes).reduce(0, +),
             weightsSha256: hash.hexString, replicasAgreeing: step.results.count, wallSeconds: started.duration(to: .now).inSeconds)
         try metrics.append(line)
-        if step.step % 10 == 0 || step.step == totalSteps || step.step == 1 {
-            let text = "step \(step.step)/\(totalSteps) loss \(String(format: "%.4f", loss)) "
-                + "\(String(format: "%.1f", line.samplesPerSecond)) samples/s, \(step.members.count) workers"
-            logger.info("\(text)")
+        let record = StepRecord(
+            step: line.step, samples: line.samples, loss: loss.isFinite ? loss : nil, learningRate: line.learningRate,
+            workers: line.workers, generation: line.generation, stepSeconds: line.stepSeconds, samplesPerSecond: line.samplesPerSecond,
+            dataSeconds: line.dataSeconds, computeSeconds: line.computeSeconds, allReduceSeconds: line.allReduceSeconds,
+            wallSeconds: line.wallSeconds)
+        let phases = step.results.sorted { $0.key < $1.key }.map { id, result in
+            (worker: id, phases: [(name: "data", seconds: Double(result.dataNanos) / 1e9),
+                                  (name: "compute", seconds: Double(result.computeNanos) / 1e9),
+                                  (name: "all-reduce", seconds: Double(result.reduceNanos) / 1e9)])
         }
+        try observer.stepCommitted(record, dealtAt: step.started, workerPhases: phases, stepsThisRun: step.step - (resumedFrom ?? 0))
         let due = step.step == totalSteps || (config.checkpoint.interval > 0 && step.step % config.checkpoint.interval == 0)
         if due && state.committedStep == step.step {
             let (epoch, position) = plan.ledger(afterCommitted: step.step)
