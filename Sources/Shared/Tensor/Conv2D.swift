@@ -109,14 +109,14 @@ public struct Conv2D: Hashable, Sendable {
                             // dW[out, patch] += dY[out, hw] * P[patch, hw]^T
                             let dY = MatrixView(g, rowMajorLeading: hw)
                             if direct {
-                                GEMM.multiply(m: outChannels, n: patchSize, k: hw, a: dY,
-                                              b: MatrixView(sample, rowMajorLeading: hw).transposed,
-                                              c: weightGradient.baseAddress!, ldc: patchSize, accumulate: true, pool: pool)
+                                GEMM.multiplyByTranspose(m: outChannels, n: patchSize, k: hw, a: dY,
+                                                         b: MatrixView(sample, rowMajorLeading: hw),
+                                                         c: weightGradient.baseAddress!, ldc: patchSize, accumulate: true, pool: pool)
                             } else {
-                                GEMM.multiply(m: outChannels, n: patchSize, k: hw, a: dY,
-                                              source: ConvPatches(self, input: sample, height: input.shape.height,
-                                                                  width: input.shape.width, transposed: true),
-                                              c: weightGradient.baseAddress!, ldc: patchSize, accumulate: true, pool: pool)
+                                GEMM.multiplyByTranspose(m: outChannels, n: patchSize, k: hw, a: dY,
+                                                         b: ConvPatches(self, input: sample, height: input.shape.height,
+                                                                        width: input.shape.width),
+                                                         c: weightGradient.baseAddress!, ldc: patchSize, accumulate: true, pool: pool)
                             }
                             guard needsInputGradient else { continue }
                             inputGradient.withUnsafeMutableBufferPointer { dx in
