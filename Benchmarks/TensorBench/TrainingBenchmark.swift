@@ -52,6 +52,19 @@ extension TrainingBenchmark {
         print("trained \(steps) steps x \(batchSize) in \(String(format: "%.1f", seconds)) s")
         let report = Evaluation.evaluate(model: model, parameters: parameters, tiles: heldOut)
         print(report)
+        if CommandLine.arguments.contains("--sweep") {
+            // Extraction settings are chosen on the training tiles, never on the held-out ones.
+            for threshold: Float in [0.3, 0.5, 0.7] {
+                for radius in [4, 6, 8, 10] {
+                    var extraction = InstanceExtraction()
+                    extraction.peakThreshold = threshold
+                    extraction.suppressionRadius = radius
+                    let r = Evaluation.evaluate(model: model, parameters: parameters, tiles: training, extraction: extraction)
+                    print("sweep threshold \(threshold) radius \(radius): F1 \(String(format: "%.3f", r.f1)) "
+                          + "P \(String(format: "%.3f", r.precision)) R \(String(format: "%.3f", r.recall)) count MAE \(r.countMeanAbsoluteError)")
+                }
+            }
+        }
     }
 }
 

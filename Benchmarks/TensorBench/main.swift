@@ -3,7 +3,8 @@ import Dispatch
 import Model
 import Tensor
 
-/// `tensor-bench [gemm|train|stats] [data directory]`: prints measurements, asserts nothing.
+/// `tensor-bench [gemm|train|fit|info|stats] [data directory] [fit: steps lr width]`: prints
+/// measurements, asserts nothing.
 let arguments = CommandLine.arguments
 let command = arguments.count > 1 ? arguments[1] : "all"
 let dataPath = arguments.count > 2 ? arguments[2] : "data/aerial-sample"
@@ -14,6 +15,14 @@ case "stats":
     var sums = [Double](repeating: 0, count: 3)
     for tile in tiles { for b in 0..<3 { for p in 0..<tile.pixelCount { sums[b] += Double(tile.pixels[b * tile.pixelCount + p]) / 255 } } }
     print("band means:", sums.map { $0 / Double(tiles.count * 128 * 128) })
+case "info":
+    for width in [4, 8, 16] {
+        let model = CanopyNet(settings: CanopyNet.Settings(baseWidth: width))
+        let flops = model.flopsPerSample()
+        print("\(model.schemaName): \(model.parameterCount) parameters, "
+              + "\(String(format: "%.1f", Double(flops.forward) * 1e-6)) MFLOP forward, "
+              + "\(String(format: "%.1f", Double(flops.training) * 1e-6)) MFLOP per training sample (128x128)")
+    }
 case "gemm":
     GemmBenchmark.report(CanopyNet(settings: CanopyNet.Settings()))
 case "fit":
