@@ -24,7 +24,7 @@ case "info":
               + "\(String(format: "%.1f", Double(flops.training) * 1e-6)) MFLOP per training sample (128x128)")
     }
 case "gemm":
-    GemmBenchmark.report(CanopyNet(settings: CanopyNet.Settings()))
+    GemmBenchmark.report()
 case "fit":
     let steps = arguments.count > 3 ? Int(arguments[3])! : 100
     let lr = arguments.count > 4 ? Float(arguments[4])! : 3e-3
@@ -34,6 +34,6 @@ case "fit":
 case "train":
     TrainingBenchmark.report(dataPath: dataPath)
 default:
-    GemmBenchmark.report(CanopyNet(settings: CanopyNet.Settings()))
+    GemmBenchmark.report()
     TrainingBenchmark.report(dataPath: dataPath)
 }

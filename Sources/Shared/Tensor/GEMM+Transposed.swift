@@ -29,7 +29,7 @@ extension GEMM {
     static let dotRows = 4
     static let dotColumns = 3
     /// Depth of one block of k, and the rows and columns of C one task computes.
-    static let dotDepth = 512
+    static let dotDepth = 256
     static let dotTileRows = 16
     static let dotTileColumns = 24
 
