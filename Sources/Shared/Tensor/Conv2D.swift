@@ -100,7 +100,7 @@ public struct Conv2D: Hashable, Sendable {
         }
         guard needsInputGradient else { return nil }
         var inputGradient = Tensor(zeros: input.shape)
-        var columns = [Float](repeating: 0, count: readsInputDirectly ? 0 : patchSize * outShape.plane)
+        var columns = [Float](repeating: 0, count: readsInputDirectly ? 0 : patchSize * bandRows(outShape) * outShape.width)
         outputGradient.storage.withUnsafeBufferPointer { dy in
             inputGradient.storage.withUnsafeMutableBufferPointer { dx in
                 columns.withUnsafeMutableBufferPointer { columns in
@@ -136,21 +136,34 @@ public struct Conv2D: Hashable, Sendable {
         }
     }
 
-    /// One sample: `dX += fold(W^T dY)`; a 1x1 stride-1 convolution writes `W^T dY` directly.
-    /// `scratch` holds `patchSize x HW'` floats (nil for the direct case).
+    /// Output rows per band of the input-gradient product: about 2048 pixels, so that a band of
+    /// the column matrix (`patchSize x band`) stays in L2 between the GEMM and the fold.
+    func bandRows(_ outShape: TensorShape) -> Int {
+        min(outShape.height, max(1, 2048 / max(1, outShape.width)))
+    }
+
+    /// One sample: `dX += fold(W^T dY)`, a band of output rows at a time; a 1x1 stride-1
+    /// convolution adds `W^T dY` directly. `scratch` holds `patchSize x band` floats (nil for the
+    /// direct case).
     func addInputGradient(
         outputGradient g: UnsafePointer<Float>, weight: UnsafeBufferPointer<Float>, inputShape: TensorShape,
         scratch: UnsafeMutablePointer<Float>?, into target: UnsafeMutablePointer<Float>, pool: ComputePool
     ) {
-        let hw = outputShape(inputShape).plane
+        let outShape = outputShape(inputShape), hw = outShape.plane
         let wT = MatrixView(weight.baseAddress!, rowMajorLeading: patchSize).transposed
-        let dY = MatrixView(g, rowMajorLeading: hw)
         if readsInputDirectly {
-            GEMM.multiply(m: patchSize, n: hw, k: outChannels, a: wT, b: dY, c: target, ldc: hw, accumulate: true, pool: pool)
-        } else {
-            GEMM.multiply(m: patchSize, n: hw, k: outChannels, a: wT, b: dY, c: scratch!, ldc: hw, accumulate: false, pool: pool)
-            Im2Col.fold(self, columns: UnsafePointer(scratch!), height: inputShape.height, width: inputShape.width,
-                        into: target, pool: pool)
+            GEMM.multiply(m: patchSize, n: hw, k: outChannels, a: wT, b: MatrixView(g, rowMajorLeading: hw),
+                          c: target, ldc: hw, accumulate: true, pool: pool)
+            return
+        }
+        let rows = bandRows(outShape)
+        for first in Swift.stride(from: 0, to: outShape.height, by: rows) {
+            let band = first..<min(outShape.height, first + rows), pixels = band.count * outShape.width
+            GEMM.multiply(m: patchSize, n: pixels, k: outChannels, a: wT,
+                          b: MatrixView(g + first * outShape.width, rowMajorLeading: hw),
+                          c: scratch!, ldc: pixels, accumulate: false, pool: pool)
+            Im2Col.fold(self, columns: UnsafePointer(scratch!), outputRows: band, height: inputShape.height,
+                        width: inputShape.width, into: target, pool: pool)
         }
     }
 }
