@@ -1,3 +1,4 @@
+import Core
 import Testing
 @testable import Tensor
 
@@ -6,7 +7,7 @@ struct LayerGradientTests {
     @Test func maxPoolRoutesGradientToTheWinner() {
         // Distinct, well-separated values so that no perturbation changes a winner.
         let shape = TensorShape(2, 3, 5, 6)
-        let order = SplitMixOrder.permutation(shape.count, seed: 31)
+        let order = SplitMix64.permutation(count: shape.count, seed: 31)
         let x = Tensor(shape: shape, storage: order.map { Float($0) * 0.1 })
         let (y, argmax) = MaxPool2x2.forward(x)
         #expect(y.shape == TensorShape(2, 3, 2, 3))
@@ -111,13 +112,5 @@ struct LayerGradientTests {
                 #expect(Array(batched[0..<36]).map(\.bitPattern) == alone.map(\.bitPattern))
             }
         }
-    }
-}
-
-/// A seeded permutation without importing Core into every test.
-enum SplitMixOrder {
-    static func permutation(_ count: Int, seed: UInt64) -> [Int] {
-        let keys = GradientCheck.random(count, seed: seed)
-        return (0..<count).sorted { keys[$0] < keys[$1] }
     }
 }
