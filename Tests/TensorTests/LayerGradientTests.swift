@@ -100,6 +100,30 @@ struct LayerGradientTests {
         #expect(GradientCheck.relativeError(dBeta, numericBeta) < 1e-3)
     }
 
+    @Test func groupNormSameBitsForAnyThreadCount() {
+        let norm = GroupNorm(channels: 8, groups: 4)
+        let shape = TensorShape(3, 8, 5, 7)
+        let x = GradientCheck.tensor(shape, seed: 95, scale: 2), dy = GradientCheck.tensor(shape, seed: 96)
+        let gamma = GradientCheck.random(8, seed: 97), beta = GradientCheck.random(8, seed: 98)
+        func run(threads: Int) -> [UInt32] {
+            let pool = ComputePool(threads: threads)
+            var dGamma = [Float](repeating: 0, count: 8), dBeta = dGamma
+            let (y, dx) = gamma.withUnsafeBufferPointer { g in
+                beta.withUnsafeBufferPointer { b in
+                    dGamma.withUnsafeMutableBufferPointer { dg in
+                        dBeta.withUnsafeMutableBufferPointer { db in
+                            let (y, saved) = norm.forward(x, gamma: g, beta: b, pool: pool)
+                            return (y, norm.backward(outputGradient: dy, saved: saved, gamma: g, gammaGradient: dg, betaGradient: db, pool: pool))
+                        }
+                    }
+                }
+            }
+            return (y.storage + dx.storage + dGamma + dBeta).map(\.bitPattern)
+        }
+        let one = run(threads: 1)
+        #expect(run(threads: 2) == one && run(threads: 3) == one)
+    }
+
     @Test func groupNormDoesNotMixSamples() {
         let norm = GroupNorm(channels: 4, groups: 2)
         let a = GradientCheck.tensor(TensorShape(1, 4, 3, 3), seed: 91), b = GradientCheck.tensor(TensorShape(1, 4, 3, 3), seed: 92)

@@ -48,7 +48,7 @@ public struct ConvNormReLU: Sendable, Hashable {
 
     func forward(_ x: Tensor, parameters: UnsafeBufferPointer<Float>, pool: ComputePool) -> Cache {
         let convolved = conv.forward(x, weight: weight.read(parameters), bias: nil, pool: pool)
-        let (normalized, saved) = norm.forward(convolved, gamma: gamma.read(parameters), beta: beta.read(parameters))
+        let (normalized, saved) = norm.forward(convolved, gamma: gamma.read(parameters), beta: beta.read(parameters), pool: pool)
         return Cache(input: x, norm: saved, output: Activation.relu(normalized))
     }
 
@@ -57,7 +57,7 @@ public struct ConvNormReLU: Sendable, Hashable {
                   gradient: UnsafeMutableBufferPointer<Float>, needsInputGradient: Bool, pool: ComputePool) -> Tensor? {
         let dNormalized = Activation.reluBackward(output: cache.output, outputGradient: outputGradient)
         let dConvolved = norm.backward(outputGradient: dNormalized, saved: cache.norm, gamma: gamma.read(parameters),
-                                       gammaGradient: gamma.write(gradient), betaGradient: beta.write(gradient))
+                                       gammaGradient: gamma.write(gradient), betaGradient: beta.write(gradient), pool: pool)
         return conv.backward(input: cache.input, outputGradient: dConvolved, weight: weight.read(parameters),
                              weightGradient: weight.write(gradient), biasGradient: nil,
                              needsInputGradient: needsInputGradient, pool: pool)
