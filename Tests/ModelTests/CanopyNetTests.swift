@@ -143,6 +143,11 @@ struct CanopyNetTests {
         settings.inputBands = 5
         #expect(throws: CanopyNet.SettingsError.self) { try settings.validate() }
         do { try settings.validate() } catch { #expect(error.message.contains("inputBands is 5")) }
+        #expect(throws: CanopyNet.SettingsError.self) { try CanopyNet(checking: settings) }
+        settings.inputBands = 4
+        settings.bandMeans = [0.5, 0.5]
+        do { _ = try CanopyNet(checking: settings) } catch { #expect(error.message.contains("bandMeans has 2 values")) }
+        #expect((try? CanopyNet(checking: CanopyNet.Settings(baseWidth: 4)))?.parameterCount == 30_854)
     }
 }
 
