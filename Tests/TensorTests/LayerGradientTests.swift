@@ -55,6 +55,23 @@ struct LayerGradientTests {
         #expect(GradientCheck.relativeError(dx.storage, numeric) < 1e-4)
     }
 
+    @Test func pointwiseLayersGiveTheSameResultOnAnyPool() {
+        // Large enough for several pointwise chunks and many planes.
+        let x = GradientCheck.tensor(TensorShape(2, 5, 130, 128), seed: 65)
+        let dy = GradientCheck.tensor(x.shape, seed: 66)
+        let pool = ComputePool(threads: 3)
+        let relu = Activation.relu(x, pool: pool)
+        #expect(relu == Activation.relu(x))
+        #expect(Activation.reluBackward(output: relu, outputGradient: dy, pool: pool) == Activation.reluBackward(output: relu, outputGradient: dy))
+        let (pooled, argmax) = MaxPool2x2.forward(x, pool: pool)
+        #expect(pooled == MaxPool2x2.forward(x).output && argmax == MaxPool2x2.forward(x).argmax)
+        let dPooled = GradientCheck.tensor(pooled.shape, seed: 67)
+        #expect(MaxPool2x2.backward(outputGradient: dPooled, argmax: argmax, inputShape: x.shape, pool: pool)
+                == MaxPool2x2.backward(outputGradient: dPooled, argmax: argmax, inputShape: x.shape))
+        #expect(Upsample2x.forward(x, pool: pool) == Upsample2x.forward(x))
+        #expect(Upsample2x.backward(outputGradient: x, pool: pool) == Upsample2x.backward(outputGradient: x))
+    }
+
     @Test func sigmoidIsStableAndDifferentiable() {
         #expect(Activation.sigmoid(Float(-200)) == 0 && Activation.sigmoid(Float(200)) == 1)
         #expect(Activation.sigmoid(Float(0)) == 0.5)
