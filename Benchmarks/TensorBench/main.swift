@@ -3,7 +3,8 @@ import Dispatch
 import Model
 import Tensor
 
-/// `tensor-bench [gemm|train|stats] [data directory]`: prints measurements, asserts nothing.
+/// `tensor-bench [gemm|train|fit|info|stats] [data directory] [fit: steps lr width]`: prints
+/// measurements, asserts nothing.
 let arguments = CommandLine.arguments
 let command = arguments.count > 1 ? arguments[1] : "all"
 let dataPath = arguments.count > 2 ? arguments[2] : "data/aerial-sample"
@@ -14,8 +15,16 @@ case "stats":
     var sums = [Double](repeating: 0, count: 3)
     for tile in tiles { for b in 0..<3 { for p in 0..<tile.pixelCount { sums[b] += Double(tile.pixels[b * tile.pixelCount + p]) / 255 } } }
     print("band means:", sums.map { $0 / Double(tiles.count * 128 * 128) })
+case "info":
+    for width in [4, 8, 16] {
+        let model = CanopyNet(settings: CanopyNet.Settings(baseWidth: width))
+        let flops = model.flopsPerSample()
+        print("\(model.schemaName): \(model.parameterCount) parameters, "
+              + "\(String(format: "%.1f", Double(flops.forward) * 1e-6)) MFLOP forward, "
+              + "\(String(format: "%.1f", Double(flops.training) * 1e-6)) MFLOP per training sample (128x128)")
+    }
 case "gemm":
-    GemmBenchmark.report(CanopyNet(settings: CanopyNet.Settings()))
+    GemmBenchmark.report()
 case "fit":
     let steps = arguments.count > 3 ? Int(arguments[3])! : 100
     let lr = arguments.count > 4 ? Float(arguments[4])! : 3e-3
@@ -25,6 +34,6 @@ case "fit":
 case "train":
     TrainingBenchmark.report(dataPath: dataPath)
 default:
-    GemmBenchmark.report(CanopyNet(settings: CanopyNet.Settings()))
+    GemmBenchmark.report()
     TrainingBenchmark.report(dataPath: dataPath)
 }

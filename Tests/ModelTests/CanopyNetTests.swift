@@ -1,5 +1,6 @@
 import Core
 import Dataset
+import Tensor
 import Testing
 @testable import Model
 
@@ -124,11 +125,29 @@ struct CanopyNetTests {
         #expect(g1.contains { $0 != 0 })
     }
 
+    @Test func fourBandTilesUseTheNearInfraredMean() {
+        var settings = CanopyNet.Settings(inputBands: 4, baseWidth: 2, depth: 1)
+        settings.bandMeans = [0.1, 0.2, 0.3, 0.4]
+        let model = CanopyNet(settings: settings)
+        #expect(model.layout["enc0.conv1.weight"]!.shape == [2, 4, 3, 3])
+        let tile = Fixtures.tile(width: 8, height: 8, bands: 4, crowns: [(4, 4, 3)])
+        let input = model.makeInput([tile])
+        #expect(input.shape == TensorShape(1, 4, 8, 8))
+        #expect(abs(input[0, 3, 2, 5] - (Float(tile.pixels[3 * 64 + 2 * 8 + 5]) / 255 - 0.4)) < 1e-6)
+        let (canopy, _) = model.predict(parameters: model.initialParameters(seed: 1), tile: tile)
+        #expect(canopy.count == 64)
+    }
+
     @Test func settingsRejectBadValuesByName() {
         var settings = CanopyNet.Settings()
         settings.inputBands = 5
         #expect(throws: CanopyNet.SettingsError.self) { try settings.validate() }
         do { try settings.validate() } catch { #expect(error.message.contains("inputBands is 5")) }
+        #expect(throws: CanopyNet.SettingsError.self) { try CanopyNet(checking: settings) }
+        settings.inputBands = 4
+        settings.bandMeans = [0.5, 0.5]
+        do { _ = try CanopyNet(checking: settings) } catch { #expect(error.message.contains("bandMeans has 2 values")) }
+        #expect((try? CanopyNet(checking: CanopyNet.Settings(baseWidth: 4)))?.parameterCount == 30_854)
     }
 }
 

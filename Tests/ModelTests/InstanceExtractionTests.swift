@@ -19,12 +19,18 @@ struct InstanceExtractionTests {
     }
 
     @Test func peaksAreSuppressedWithinTheRadiusAndThresholded() {
-        let extraction = InstanceExtraction()
+        let extraction = InstanceExtraction(peakThreshold: 0.3, suppressionRadius: 4)
         let heat = Self.heatmap(width: 32, height: 32, bumps: [(5, 5, 0.9), (7, 6, 0.6), (20, 20, 0.8), (28, 5, 0.2)])
         let peaks = extraction.peaks(heat, width: 32, height: 32)
         // (7, 6) is within 4 px of a higher peak; (28, 5) is below the 0.3 threshold.
         #expect(peaks.map { [$0.x, $0.y] } == [[5, 5], [20, 20]])
         #expect(peaks[0].score == 0.9)
+    }
+
+    @Test func defaultsSuppressPeaksWithinHalfACrown() {
+        let extraction = InstanceExtraction()
+        let heat = Self.heatmap(width: 40, height: 20, bumps: [(5, 10, 0.9), (14, 10, 0.8), (30, 10, 0.8)])
+        #expect(extraction.peaks(heat, width: 40, height: 20).map(\.x) == [5, 30])
     }
 
     @Test func plateauGivesOnePeak() {
@@ -39,7 +45,8 @@ struct InstanceExtractionTests {
         let width = 20, height = 10
         let canopy = [Float](repeating: 0.9, count: width * height)
         let heat = Self.heatmap(width: width, height: height, bumps: [(4, 5, 1), (14, 5, 1)])
-        let trees = InstanceExtraction().trees(canopy: canopy, centres: heat, width: width, height: height, groundSampleDistance: 0.5)
+        let extraction = InstanceExtraction(peakThreshold: 0.5, suppressionRadius: 4)
+        let trees = extraction.trees(canopy: canopy, centres: heat, width: width, height: height, groundSampleDistance: 0.5)
         #expect(trees.count == 2)
         // Columns 0...8 are nearer the first seed, 10...19 the second, 9 is a tie (to the first).
         #expect(trees.map(\.pixelArea) == [100, 100])

@@ -87,6 +87,22 @@ struct Conv2DTests {
         #expect(GradientCheck.relativeError(analytic.db, numericB) < 1e-3)
     }
 
+    /// On images large enough that the input gradient is folded in several bands of output rows,
+    /// the backward pass is still the exact adjoint of the forward: <conv(x), dy> = <x, dx>.
+    @Test(arguments: [1, 2])
+    func inputGradientIsTheAdjointOnLargeImages(stride: Int) {
+        let conv = Conv2D(inChannels: 2, outChannels: 3, kernel: 3, stride: stride)
+        let x = GradientCheck.tensor(TensorShape(1, 2, 100, 96), seed: 31)
+        let w = GradientCheck.random(conv.weightCount, seed: 32), zero = [Float](repeating: 0, count: 3)
+        let outShape = conv.outputShape(x.shape)
+        #expect(conv.bandRows(outShape) < outShape.height, "the image must span several bands")
+        let dy = GradientCheck.tensor(outShape, seed: 33)
+        let y = Self.forward(conv, x, w, zero)
+        let dx = Self.backward(conv, x, w, dy).dx
+        let left = GradientCheck.weightedSum(y, dy.storage), right = GradientCheck.weightedSum(dx, x.storage)
+        #expect(abs(left - right) <= 1e-4 * max(1, abs(left)), "<conv x, dy> = \(left) but <x, dx> = \(right)")
+    }
+
     @Test func sameBitsForAnyThreadCount() {
         let conv = Conv2D(inChannels: 12, outChannels: 20, kernel: 3, stride: 1)
         let x = GradientCheck.tensor(TensorShape(2, 12, 33, 31), seed: 21)

@@ -89,3 +89,51 @@ struct GEMMTests {
         }
     }
 }
+
+/// The dot-product GEMM used for weight gradients (`C = A * B^T`, both contiguous along k).
+struct TransposedGEMMTests {
+    static let shapes: [(m: Int, n: Int, k: Int)] = [(1, 1, 1), (3, 5, 7), (8, 24, 512), (17, 25, 1030), (9, 50, 13)]
+
+    static func run(_ m: Int, _ n: Int, _ k: Int, threads: Int, accumulate: Bool) -> (result: [Float], reference: [Double]) {
+        let a = GradientCheck.random(m * k, seed: 4), b = GradientCheck.random(n * k, seed: 5)
+        let start = GradientCheck.random(m * n, seed: 6)
+        var out = accumulate ? start : [Float](repeating: .nan, count: m * n)
+        var reference = [Double](repeating: 0, count: m * n)
+        for i in 0..<m {
+            for j in 0..<n {
+                var sum = accumulate ? Double(start[i * n + j]) : 0
+                for p in 0..<k { sum += Double(a[i * k + p]) * Double(b[j * k + p]) }
+                reference[i * n + j] = sum
+            }
+        }
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                out.withUnsafeMutableBufferPointer { po in
+                    GEMM.multiplyByTranspose(m: m, n: n, k: k, a: MatrixView(pa.baseAddress!, rowMajorLeading: k),
+                                             b: MatrixView(pb.baseAddress!, rowMajorLeading: k), c: po.baseAddress!, ldc: n,
+                                             accumulate: accumulate, pool: ComputePool(threads: threads))
+                }
+            }
+        }
+        return (out, reference)
+    }
+
+    @Test func matchesNaiveReference() {
+        for (m, n, k) in Self.shapes {
+            for accumulate in [false, true] {
+                let (result, reference) = Self.run(m, n, k, threads: 2, accumulate: accumulate)
+                for i in 0..<result.count {
+                    #expect(abs(Double(result[i]) - reference[i]) <= 1e-6 * Double(k + 2) + 1e-6, "\(m)x\(n)x\(k) element \(i)")
+                }
+            }
+        }
+    }
+
+    @Test func sameBitsForAnyThreadCount() {
+        for (m, n, k) in Self.shapes {
+            let one = Self.run(m, n, k, threads: 1, accumulate: true).result
+            let three = Self.run(m, n, k, threads: 3, accumulate: true).result
+            #expect(one.map(\.bitPattern) == three.map(\.bitPattern), "\(m)x\(n)x\(k)")
+        }
+    }
+}

@@ -1,3 +1,4 @@
+import Core
 import Testing
 @testable import Tensor
 
@@ -6,7 +7,7 @@ struct LayerGradientTests {
     @Test func maxPoolRoutesGradientToTheWinner() {
         // Distinct, well-separated values so that no perturbation changes a winner.
         let shape = TensorShape(2, 3, 5, 6)
-        let order = SplitMixOrder.permutation(shape.count, seed: 31)
+        let order = SplitMix64.permutation(count: shape.count, seed: 31)
         let x = Tensor(shape: shape, storage: order.map { Float($0) * 0.1 })
         let (y, argmax) = MaxPool2x2.forward(x)
         #expect(y.shape == TensorShape(2, 3, 2, 3))
@@ -54,6 +55,23 @@ struct LayerGradientTests {
         #expect(GradientCheck.relativeError(dx.storage, numeric) < 1e-4)
     }
 
+    @Test func pointwiseLayersGiveTheSameResultOnAnyPool() {
+        // Large enough for several pointwise chunks and many planes.
+        let x = GradientCheck.tensor(TensorShape(2, 5, 130, 128), seed: 65)
+        let dy = GradientCheck.tensor(x.shape, seed: 66)
+        let pool = ComputePool(threads: 3)
+        let relu = Activation.relu(x, pool: pool)
+        #expect(relu == Activation.relu(x))
+        #expect(Activation.reluBackward(output: relu, outputGradient: dy, pool: pool) == Activation.reluBackward(output: relu, outputGradient: dy))
+        let (pooled, argmax) = MaxPool2x2.forward(x, pool: pool)
+        #expect(pooled == MaxPool2x2.forward(x).output && argmax == MaxPool2x2.forward(x).argmax)
+        let dPooled = GradientCheck.tensor(pooled.shape, seed: 67)
+        #expect(MaxPool2x2.backward(outputGradient: dPooled, argmax: argmax, inputShape: x.shape, pool: pool)
+                == MaxPool2x2.backward(outputGradient: dPooled, argmax: argmax, inputShape: x.shape))
+        #expect(Upsample2x.forward(x, pool: pool) == Upsample2x.forward(x))
+        #expect(Upsample2x.backward(outputGradient: x, pool: pool) == Upsample2x.backward(outputGradient: x))
+    }
+
     @Test func sigmoidIsStableAndDifferentiable() {
         #expect(Activation.sigmoid(Float(-200)) == 0 && Activation.sigmoid(Float(200)) == 1)
         #expect(Activation.sigmoid(Float(0)) == 0.5)
@@ -99,6 +117,30 @@ struct LayerGradientTests {
         #expect(GradientCheck.relativeError(dBeta, numericBeta) < 1e-3)
     }
 
+    @Test func groupNormSameBitsForAnyThreadCount() {
+        let norm = GroupNorm(channels: 8, groups: 4)
+        let shape = TensorShape(3, 8, 5, 7)
+        let x = GradientCheck.tensor(shape, seed: 95, scale: 2), dy = GradientCheck.tensor(shape, seed: 96)
+        let gamma = GradientCheck.random(8, seed: 97), beta = GradientCheck.random(8, seed: 98)
+        func run(threads: Int) -> [UInt32] {
+            let pool = ComputePool(threads: threads)
+            var dGamma = [Float](repeating: 0, count: 8), dBeta = dGamma
+            let (y, dx) = gamma.withUnsafeBufferPointer { g in
+                beta.withUnsafeBufferPointer { b in
+                    dGamma.withUnsafeMutableBufferPointer { dg in
+                        dBeta.withUnsafeMutableBufferPointer { db in
+                            let (y, saved) = norm.forward(x, gamma: g, beta: b, pool: pool)
+                            return (y, norm.backward(outputGradient: dy, saved: saved, gamma: g, gammaGradient: dg, betaGradient: db, pool: pool))
+                        }
+                    }
+                }
+            }
+            return (y.storage + dx.storage + dGamma + dBeta).map(\.bitPattern)
+        }
+        let one = run(threads: 1)
+        #expect(run(threads: 2) == one && run(threads: 3) == one)
+    }
+
     @Test func groupNormDoesNotMixSamples() {
         let norm = GroupNorm(channels: 4, groups: 2)
         let a = GradientCheck.tensor(TensorShape(1, 4, 3, 3), seed: 91), b = GradientCheck.tensor(TensorShape(1, 4, 3, 3), seed: 92)
@@ -111,13 +153,5 @@ struct LayerGradientTests {
                 #expect(Array(batched[0..<36]).map(\.bitPattern) == alone.map(\.bitPattern))
             }
         }
-    }
-}
-
-/// A seeded permutation without importing Core into every test.
-enum SplitMixOrder {
-    static func permutation(_ count: Int, seed: UInt64) -> [Int] {
-        let keys = GradientCheck.random(count, seed: seed)
-        return (0..<count).sorted { keys[$0] < keys[$1] }
     }
 }

@@ -22,7 +22,7 @@ extension CanopyNet {
         var x = input
         for (level, blocks) in encoder.enumerated() {
             if level > 0 {
-                let (pooled, argmax) = MaxPool2x2.forward(x)
+                let (pooled, argmax) = MaxPool2x2.forward(x, pool: pool)
                 pools.append((argmax, x.shape))
                 x = pooled
             }
@@ -35,7 +35,7 @@ extension CanopyNet {
         }
         var decoderCaches = [[ConvNormReLU.Cache]](repeating: [], count: decoder.count)
         for level in (0..<decoder.count).reversed() {
-            x = ChannelConcat.forward(Upsample2x.forward(x), encoderCaches[level].last!.output)
+            x = ChannelConcat.forward(Upsample2x.forward(x, pool: pool), encoderCaches[level].last!.output)
             for block in decoder[level] {
                 decoderCaches[level].append(block.forward(x, parameters: parameters, pool: pool))
                 x = decoderCaches[level].last!.output
@@ -58,7 +58,7 @@ extension CanopyNet {
             }
             let (upsampled, skip) = ChannelConcat.backward(outputGradient: g, firstChannels: encoder[level + 1].last!.conv.outChannels)
             skipGradients[level] = skip
-            g = Upsample2x.backward(outputGradient: upsampled)
+            g = Upsample2x.backward(outputGradient: upsampled, pool: pool)
         }
         for level in (0..<encoder.count).reversed() {
             if let skip = skipGradients[level] { g.add(skip) }
@@ -70,7 +70,7 @@ extension CanopyNet {
             }
             if level > 0 {
                 let (argmax, shape) = cache.pools[level - 1]
-                g = MaxPool2x2.backward(outputGradient: g, argmax: argmax, inputShape: shape)
+                g = MaxPool2x2.backward(outputGradient: g, argmax: argmax, inputShape: shape, pool: pool)
             }
         }
     }

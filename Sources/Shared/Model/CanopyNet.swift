@@ -27,7 +27,15 @@ public struct CanopyNet: TrainableModel {
     let headWeight: ParameterSlice
     let headBias: ParameterSlice
 
-    /// Builds the layers and the parameter layout; `settings` must pass `validate()`.
+    /// Builds the layers and the parameter layout, or throws the first setting out of range (for
+    /// settings that come from a user's configuration).
+    public init(checking settings: Settings) throws(SettingsError) {
+        try settings.validate()
+        self.init(settings: settings)
+    }
+
+    /// Builds the layers and the parameter layout; `settings` must pass `validate()` (use
+    /// `init(checking:)` for settings that come from a user).
     public init(settings: Settings) {
         do { try settings.validate() } catch { preconditionFailure("\(error)") }
         self.settings = settings

@@ -48,16 +48,16 @@ public struct ConvNormReLU: Sendable, Hashable {
 
     func forward(_ x: Tensor, parameters: UnsafeBufferPointer<Float>, pool: ComputePool) -> Cache {
         let convolved = conv.forward(x, weight: weight.read(parameters), bias: nil, pool: pool)
-        let (normalized, saved) = norm.forward(convolved, gamma: gamma.read(parameters), beta: beta.read(parameters))
-        return Cache(input: x, norm: saved, output: Activation.relu(normalized))
+        let (normalized, saved) = norm.forward(convolved, gamma: gamma.read(parameters), beta: beta.read(parameters), pool: pool)
+        return Cache(input: x, norm: saved, output: Activation.relu(normalized, pool: pool))
     }
 
     /// Adds this block's parameter gradients and returns the input gradient (nil when not needed).
     func backward(_ cache: Cache, outputGradient: Tensor, parameters: UnsafeBufferPointer<Float>,
                   gradient: UnsafeMutableBufferPointer<Float>, needsInputGradient: Bool, pool: ComputePool) -> Tensor? {
-        let dNormalized = Activation.reluBackward(output: cache.output, outputGradient: outputGradient)
+        let dNormalized = Activation.reluBackward(output: cache.output, outputGradient: outputGradient, pool: pool)
         let dConvolved = norm.backward(outputGradient: dNormalized, saved: cache.norm, gamma: gamma.read(parameters),
-                                       gammaGradient: gamma.write(gradient), betaGradient: beta.write(gradient))
+                                       gammaGradient: gamma.write(gradient), betaGradient: beta.write(gradient), pool: pool)
         return conv.backward(input: cache.input, outputGradient: dConvolved, weight: weight.read(parameters),
                              weightGradient: weight.write(gradient), biasGradient: nil,
                              needsInputGradient: needsInputGradient, pool: pool)

@@ -6,20 +6,37 @@ import Darwin
 
 /// Pointwise activations. The derivative of ReLU at exactly 0 is taken as 0.
 public enum Activation {
-    public static func relu(_ x: Tensor) -> Tensor {
-        Tensor(shape: x.shape, storage: x.storage.map { max($0, 0) })
+    public static func relu(_ x: Tensor, pool: ComputePool = .serial) -> Tensor {
+        guard !x.storage.isEmpty else { return x }
+        let storage = [Float](unsafeUninitializedCapacity: x.storage.count) { out, initialized in
+            x.storage.withUnsafeBufferPointer { input in
+                let from = SharedPointer(input.baseAddress!), to = SharedPointer(out.baseAddress!)
+                pool.forEachRange(input.count) { range in
+                    for i in range { to[i] = max(from[i], 0) }
+                }
+            }
+            initialized = x.storage.count
+        }
+        return Tensor(shape: x.shape, storage: storage)
     }
 
     /// Gradient of ReLU given its output (positive output means positive input).
-    public static func reluBackward(output: Tensor, outputGradient: Tensor) -> Tensor {
+    public static func reluBackward(output: Tensor, outputGradient: Tensor, pool: ComputePool = .serial) -> Tensor {
         precondition(output.shape == outputGradient.shape, "relu gradient \(outputGradient.shape) does not match \(output.shape)")
-        var dx = outputGradient
-        dx.storage.withUnsafeMutableBufferPointer { g in
+        let count = output.storage.count
+        guard count > 0 else { return outputGradient }
+        let storage = [Float](unsafeUninitializedCapacity: count) { out, initialized in
             output.storage.withUnsafeBufferPointer { y in
-                for i in 0..<g.count where !(y[i] > 0) { g[i] = 0 }
+                outputGradient.storage.withUnsafeBufferPointer { g in
+                    let y = SharedPointer(y.baseAddress!), g = SharedPointer(g.baseAddress!), to = SharedPointer(out.baseAddress!)
+                    pool.forEachRange(count) { range in
+                        for i in range { to[i] = y[i] > 0 ? g[i] : 0 }
+                    }
+                }
             }
+            initialized = count
         }
-        return dx
+        return Tensor(shape: output.shape, storage: storage)
     }
 
     /// The logistic function, written so that neither branch overflows.

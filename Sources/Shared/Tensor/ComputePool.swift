@@ -38,6 +38,21 @@ public struct ComputePool: Sendable, Hashable {
     }
 }
 
+extension ComputePool {
+    /// Elements per task of the pointwise kernels: fixed, so task boundaries never depend on the
+    /// thread count, and large enough (256 KiB of floats) to outweigh the cost of a task.
+    public static let pointwiseChunk = 1 << 16
+
+    /// Runs `body` on consecutive ranges of `0..<count`, `chunk` elements each (the last may be
+    /// shorter), spread over the pool's threads.
+    public func forEachRange(_ count: Int, chunk: Int = ComputePool.pointwiseChunk, _ body: @Sendable (Range<Int>) -> Void) {
+        precondition(chunk > 0, "chunk size \(chunk) must be positive")
+        forEach((count + chunk - 1) / chunk) { task in
+            body((task * chunk)..<min(count, (task + 1) * chunk))
+        }
+    }
+}
+
 /// A raw pointer that may cross into the pool's tasks.
 ///
 /// Pointers are not `Sendable`; kernels wrap them in this type after arranging that concurrent

@@ -46,36 +46,35 @@ public struct Conv2D: Hashable, Sendable {
     public func forward(_ input: Tensor, weight: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?,
                         pool: ComputePool = .serial) -> Tensor {
         precondition(weight.count == weightCount, "conv \(self) needs \(weightCount) weights, got \(weight.count)")
-        precondition(bias == nil || bias!.count == outChannels, "conv bias needs \(outChannels) values")
-        let outShape = outputShape(input.shape)
-        var output = Tensor(zeros: outShape)
-        input.storage.withUnsafeBufferPointer { x in
-            output.storage.withUnsafeMutableBufferPointer { y in
-                do {
-                    for n in 0..<input.shape.batch {
-                        let sample = x.baseAddress! + n * input.shape.sampleSize
-                        let out = y.baseAddress! + n * outShape.sampleSize
-                        let w = MatrixView(weight.baseAddress!, rowMajorLeading: patchSize)
-                        if readsInputDirectly {
-                            GEMM.multiply(m: outChannels, n: outShape.plane, k: patchSize, a: w,
-                                          b: MatrixView(sample, rowMajorLeading: outShape.plane),
-                                          c: out, ldc: outShape.plane, accumulate: false, pool: pool)
-                        } else {
-                            GEMM.multiply(m: outChannels, n: outShape.plane, k: patchSize, a: w,
-                                          source: ConvPatches(self, input: sample, height: input.shape.height, width: input.shape.width),
-                                          c: out, ldc: outShape.plane, accumulate: false, pool: pool)
-                        }
-                        if let bias {
-                            for o in 0..<outChannels {
-                                let plane = out + o * outShape.plane, value = bias[o]
-                                for i in 0..<outShape.plane { plane[i] += value }
-                            }
+        precondition(bias == nil || bias!.count == outChannels, "conv bias needs \(outChannels) values, got \(bias!.count)")
+        let outShape = outputShape(input.shape), plane = outShape.plane
+        let w = MatrixView(weight.baseAddress!, rowMajorLeading: patchSize)
+        // Every output element is written by the GEMM (accumulate: false), so no zero fill.
+        let storage = [Float](unsafeUninitializedCapacity: outShape.count) { y, initialized in
+            input.storage.withUnsafeBufferPointer { x in
+                for n in 0..<input.shape.batch {
+                    let sample = x.baseAddress! + n * input.shape.sampleSize
+                    let out = y.baseAddress! + n * outShape.sampleSize
+                    if readsInputDirectly {
+                        GEMM.multiply(m: outChannels, n: plane, k: patchSize, a: w,
+                                      b: MatrixView(sample, rowMajorLeading: plane),
+                                      c: out, ldc: plane, accumulate: false, pool: pool)
+                    } else {
+                        GEMM.multiply(m: outChannels, n: plane, k: patchSize, a: w,
+                                      source: ConvPatches(self, input: sample, height: input.shape.height, width: input.shape.width),
+                                      c: out, ldc: plane, accumulate: false, pool: pool)
+                    }
+                    if let bias {
+                        for o in 0..<outChannels {
+                            let channel = out + o * plane, value = bias[o]
+                            for i in 0..<plane { channel[i] += value }
                         }
                     }
                 }
             }
+            initialized = outShape.count
         }
-        return output
+        return Tensor(shape: outShape, storage: storage)
     }
 
     /// Adds the weight and bias gradients into `weightGradient` / `biasGradient` and returns the
@@ -87,59 +86,84 @@ public struct Conv2D: Hashable, Sendable {
     ) -> Tensor? {
         let outShape = outputShape(input.shape)
         precondition(outputGradient.shape == outShape, "conv output gradient is \(outputGradient.shape), expected \(outShape)")
-        precondition(weightGradient.count == weightCount, "conv weight gradient needs \(weightCount) values")
-        var inputGradient = [Float](repeating: 0, count: needsInputGradient ? input.shape.count : 0)
-        let direct = readsInputDirectly
-        var colGradient = [Float](repeating: 0, count: direct || !needsInputGradient ? 0 : patchSize * outShape.plane)
-        let hw = outShape.plane
+        precondition(weightGradient.count == weightCount, "conv weight gradient needs \(weightCount) values, got \(weightGradient.count)")
+        precondition(biasGradient == nil || biasGradient!.count == outChannels, "conv bias gradient needs \(outChannels) values")
         input.storage.withUnsafeBufferPointer { x in
             outputGradient.storage.withUnsafeBufferPointer { dy in
-                do {
-                    colGradient.withUnsafeMutableBufferPointer { dcol in
-                        for n in 0..<input.shape.batch {
-                            let sample = x.baseAddress! + n * input.shape.sampleSize
-                            let g = dy.baseAddress! + n * outShape.sampleSize
-                            if let biasGradient {
-                                for o in 0..<outChannels {
-                                    var sum: Float = 0
-                                    for i in 0..<hw { sum += g[o * hw + i] }
-                                    biasGradient[o] += sum
-                                }
-                            }
-                            // dW[out, patch] += dY[out, hw] * P[patch, hw]^T
-                            let dY = MatrixView(g, rowMajorLeading: hw)
-                            if direct {
-                                GEMM.multiply(m: outChannels, n: patchSize, k: hw, a: dY,
-                                              b: MatrixView(sample, rowMajorLeading: hw).transposed,
-                                              c: weightGradient.baseAddress!, ldc: patchSize, accumulate: true, pool: pool)
-                            } else {
-                                GEMM.multiply(m: outChannels, n: patchSize, k: hw, a: dY,
-                                              source: ConvPatches(self, input: sample, height: input.shape.height,
-                                                                  width: input.shape.width, transposed: true),
-                                              c: weightGradient.baseAddress!, ldc: patchSize, accumulate: true, pool: pool)
-                            }
-                            guard needsInputGradient else { continue }
-                            inputGradient.withUnsafeMutableBufferPointer { dx in
-                                let target = dx.baseAddress! + n * input.shape.sampleSize
-                                // dcol[patch, hw] = W[out, patch]^T * dY[out, hw]
-                                let wT = MatrixView(weight.baseAddress!, rowMajorLeading: patchSize).transposed
-                                if direct {
-                                    GEMM.multiply(m: patchSize, n: hw, k: outChannels, a: wT,
-                                                  b: MatrixView(g, rowMajorLeading: hw),
-                                                  c: target, ldc: hw, accumulate: false, pool: pool)
-                                } else {
-                                    GEMM.multiply(m: patchSize, n: hw, k: outChannels, a: wT,
-                                                  b: MatrixView(g, rowMajorLeading: hw),
-                                                  c: dcol.baseAddress!, ldc: hw, accumulate: false, pool: pool)
-                                    Im2Col.fold(self, columns: UnsafePointer(dcol.baseAddress!), height: input.shape.height,
-                                                width: input.shape.width, into: target, pool: pool)
-                                }
-                            }
-                        }
+                for n in 0..<input.shape.batch {
+                    accumulateParameterGradients(input: x.baseAddress! + n * input.shape.sampleSize,
+                                                 outputGradient: dy.baseAddress! + n * outShape.sampleSize,
+                                                 inputShape: input.shape, weightGradient: weightGradient,
+                                                 biasGradient: biasGradient, pool: pool)
+                }
+            }
+        }
+        guard needsInputGradient else { return nil }
+        var inputGradient = Tensor(zeros: input.shape)
+        var columns = [Float](repeating: 0, count: readsInputDirectly ? 0 : patchSize * bandRows(outShape) * outShape.width)
+        outputGradient.storage.withUnsafeBufferPointer { dy in
+            inputGradient.storage.withUnsafeMutableBufferPointer { dx in
+                columns.withUnsafeMutableBufferPointer { columns in
+                    for n in 0..<input.shape.batch {
+                        addInputGradient(outputGradient: dy.baseAddress! + n * outShape.sampleSize, weight: weight,
+                                         inputShape: input.shape, scratch: columns.baseAddress,
+                                         into: dx.baseAddress! + n * input.shape.sampleSize, pool: pool)
                     }
                 }
             }
         }
-        return needsInputGradient ? Tensor(shape: input.shape, storage: inputGradient) : nil
+        return inputGradient
+    }
+
+    /// One sample: `dB[o] += sum dY[o, :]` and `dW[o, patch] += dY[o, :] . P[patch, :]`.
+    func accumulateParameterGradients(
+        input: UnsafePointer<Float>, outputGradient g: UnsafePointer<Float>, inputShape: TensorShape,
+        weightGradient: UnsafeMutableBufferPointer<Float>, biasGradient: UnsafeMutableBufferPointer<Float>?,
+        pool: ComputePool
+    ) {
+        let hw = outputShape(inputShape).plane
+        if let biasGradient {
+            for o in 0..<outChannels { biasGradient[o] += Float(Reduce.sum(g + o * hw, hw)) }
+        }
+        let dY = MatrixView(g, rowMajorLeading: hw)
+        if readsInputDirectly {
+            GEMM.multiplyByTranspose(m: outChannels, n: patchSize, k: hw, a: dY, b: MatrixView(input, rowMajorLeading: hw),
+                                     c: weightGradient.baseAddress!, ldc: patchSize, accumulate: true, pool: pool)
+        } else {
+            GEMM.multiplyByTranspose(m: outChannels, n: patchSize, k: hw, a: dY,
+                                     b: ConvPatches(self, input: input, height: inputShape.height, width: inputShape.width),
+                                     c: weightGradient.baseAddress!, ldc: patchSize, accumulate: true, pool: pool)
+        }
+    }
+
+    /// Output rows per band of the input-gradient product: about 2048 pixels, so that a band of
+    /// the column matrix (`patchSize x band`) stays in L2 between the GEMM and the fold.
+    func bandRows(_ outShape: TensorShape) -> Int {
+        min(outShape.height, max(1, 2048 / max(1, outShape.width)))
+    }
+
+    /// One sample: `dX += fold(W^T dY)`, a band of output rows at a time; a 1x1 stride-1
+    /// convolution adds `W^T dY` directly. `scratch` holds `patchSize x band` floats (nil for the
+    /// direct case).
+    func addInputGradient(
+        outputGradient g: UnsafePointer<Float>, weight: UnsafeBufferPointer<Float>, inputShape: TensorShape,
+        scratch: UnsafeMutablePointer<Float>?, into target: UnsafeMutablePointer<Float>, pool: ComputePool
+    ) {
+        let outShape = outputShape(inputShape), hw = outShape.plane
+        let wT = MatrixView(weight.baseAddress!, rowMajorLeading: patchSize).transposed
+        if readsInputDirectly {
+            GEMM.multiply(m: patchSize, n: hw, k: outChannels, a: wT, b: MatrixView(g, rowMajorLeading: hw),
+                          c: target, ldc: hw, accumulate: true, pool: pool)
+            return
+        }
+        let rows = bandRows(outShape)
+        for first in Swift.stride(from: 0, to: outShape.height, by: rows) {
+            let band = first..<min(outShape.height, first + rows), pixels = band.count * outShape.width
+            GEMM.multiply(m: patchSize, n: pixels, k: outChannels, a: wT,
+                          b: MatrixView(g + first * outShape.width, rowMajorLeading: hw),
+                          c: scratch!, ldc: pixels, accumulate: false, pool: pool)
+            Im2Col.fold(self, columns: UnsafePointer(scratch!), outputRows: band, height: inputShape.height,
+                        width: inputShape.width, into: target, pool: pool)
+        }
     }
 }

@@ -3,16 +3,15 @@
 ///
 /// Row `r = (c * k + ky) * k + kx` (a kernel tap of an input channel), column `q = oy * W' + ox`
 /// (an output pixel): the input value that tap sees at that pixel, zero in the padding. With
-/// `transposed`, rows and columns swap: the layout the weight gradient `dY * patches^T` reads.
+/// The weight gradient `dY * P^T` reads the same rows through `RowSource`.
 public struct ConvPatches: PanelSource, @unchecked Sendable {
     let conv: Conv2D
     let input: UnsafePointer<Float>
     let height: Int, width: Int
     let outHeight: Int, outWidth: Int
-    let transposed: Bool
 
     /// - Parameter input: one sample, `inChannels x height x width`; it must outlive the GEMM.
-    public init(_ conv: Conv2D, input: UnsafePointer<Float>, height: Int, width: Int, transposed: Bool = false) {
+    public init(_ conv: Conv2D, input: UnsafePointer<Float>, height: Int, width: Int) {
         let out = conv.outputShape(TensorShape(1, conv.inChannels, height, width))
         self.conv = conv
         self.input = input
@@ -20,23 +19,14 @@ public struct ConvPatches: PanelSource, @unchecked Sendable {
         self.width = width
         self.outHeight = out.height
         self.outWidth = out.width
-        self.transposed = transposed
     }
 
+    /// Panel row p is patch row k0 + p; panel columns are output pixels `columns..<columns+count`.
     public func pack(columns: Int, count: Int, k0: Int, depth: Int, into panel: UnsafeMutablePointer<Float>) {
-        if transposed {
-            // Panel row p is output pixel k0 + p; panel column j is patch row columns + j.
-            if count < GEMM.nr { panel.update(repeating: 0, count: GEMM.nr * depth) }
-            for j in 0..<count {
-                gather(patch: columns + j, pixels: k0, count: depth, into: panel + j, step: GEMM.nr)
-            }
-        } else {
-            // Panel row p is patch row k0 + p; panel columns are output pixels columns..<+count.
-            for p in 0..<depth {
-                let row = panel + p * GEMM.nr
-                gather(patch: k0 + p, pixels: columns, count: count, into: row, step: 1)
-                if count < GEMM.nr { (row + count).update(repeating: 0, count: GEMM.nr - count) }
-            }
+        for p in 0..<depth {
+            let row = panel + p * GEMM.nr
+            gather(patch: k0 + p, pixels: columns, count: count, into: row, step: 1)
+            if count < GEMM.nr { (row + count).update(repeating: 0, count: GEMM.nr - count) }
         }
     }
 
@@ -63,8 +53,7 @@ public struct ConvPatches: PanelSource, @unchecked Sendable {
                 if step == 1 && s == 1 {
                     (out + (lo - ox)).update(from: line + lo, count: hi - lo)
                 } else {
-                    // Pointer strides instead of index products: this loop packs the transposed
-                    // (weight-gradient) panels and is as hot as the micro-kernel there.
+                    // Pointer strides instead of index products keep this loop free of overflow checks.
                     var from = UnsafePointer(line + lo * s), to = out + (lo - ox) * step
                     for _ in lo..<hi {
                         to.pointee = from.pointee

@@ -53,8 +53,9 @@ extension MatrixView: PanelSource {
 
 /// Single-precision matrix multiply `C (+)= A * B`, cache-blocked, with an AVX2/FMA micro-kernel.
 ///
-/// A is packed once into strips of `mr` rows; each task packs the `nr`-column strips of B it
-/// needs, `kc` deep, and accumulates `mr x nr` register tiles with fused multiply-adds. Each output
+/// A is packed once into strips of `mr` rows, B into strips of `nr` columns, `kc` deep — inside
+/// the task that uses them when C has one row tile, up front otherwise — and `mr x nr` register
+/// tiles are accumulated with fused multiply-adds. Each output
 /// element is the sum over k in increasing order, in blocks of `kc`, with one fixed instruction
 /// sequence; threads only share out tiles of C. The result therefore has the same bits for every
 /// thread count, and is independent of how the caller's memory is aligned.
@@ -109,19 +110,36 @@ public enum GEMM {
         }
 
         let rowTiles = (m + tileRows - 1) / tileRows, columnTiles = (n + tileColumns - 1) / tileColumns
+        // With one row tile each B panel is used by one task: it is packed there, while hot. With
+        // several, every row tile would pack it again, so all of B is packed once up front.
+        let sharedB: SharedPointer<Float>? = rowTiles > 1 ? SharedPointer(UnsafeMutablePointer<Float>.allocate(capacity: nPanels * nr * k)) : nil
+        defer { sharedB?.base.deallocate() }
+        if let sharedB {
+            pool.forEach(blocks * nPanels) { task in
+                let block = task / nPanels, panel = task % nPanels
+                let k0 = block * kc, depth = min(kc, k - k0)
+                b.pack(columns: panel * nr, count: min(nr, n - panel * nr), k0: k0, depth: depth,
+                       into: sharedB + (k0 * nPanels * nr + panel * nr * depth))
+            }
+        }
         pool.forEach(rowTiles * columnTiles) { task in
             let rowTile = task / columnTiles, columnTile = task % columnTiles
             let firstM = rowTile * (tileRows / mr), lastM = min(mPanels, firstM + tileRows / mr)
             let firstN = columnTile * (tileColumns / nr), lastN = min(nPanels, firstN + tileColumns / nr)
-            let packedB = UnsafeMutablePointer<Float>.allocate(capacity: (lastN - firstN) * nr * min(k, kc))
-            defer { packedB.deallocate() }
+            let packedB = sharedB == nil ? UnsafeMutablePointer<Float>.allocate(capacity: (lastN - firstN) * nr * min(k, kc)) : nil
+            defer { packedB?.deallocate() }
             for block in 0..<blocks {
                 let k0 = block * kc, depth = min(kc, k - k0)
                 let load = accumulate || block > 0
                 for jp in firstN..<lastN {
-                    let bPanel = packedB + (jp - firstN) * nr * depth
+                    let bPanel: UnsafeMutablePointer<Float>
                     let columns = min(nr, n - jp * nr)
-                    b.pack(columns: jp * nr, count: columns, k0: k0, depth: depth, into: bPanel)
+                    if let packedB {
+                        bPanel = packedB + (jp - firstN) * nr * depth
+                        b.pack(columns: jp * nr, count: columns, k0: k0, depth: depth, into: bPanel)
+                    } else {
+                        bPanel = sharedB! + (k0 * nPanels * nr + jp * nr * depth)
+                    }
                     for ip in firstM..<lastM {
                         let aPanel = UnsafePointer(sharedA + (k0 * mPanels * mr + ip * mr * depth))
                         let rows = min(mr, m - ip * mr)

@@ -23,33 +23,40 @@ public struct GroupNorm: Hashable, Sendable {
         public var inverseDeviation: [Float]
     }
 
-    /// - Parameters: `gamma` and `beta`, one per channel.
-    public func forward(_ x: Tensor, gamma: UnsafeBufferPointer<Float>, beta: UnsafeBufferPointer<Float>) -> (output: Tensor, saved: Saved) {
+    /// - Parameters: `gamma` and `beta`, one per channel; `pool` shares out (sample, group) pairs,
+    ///   each normalised entirely inside one task.
+    public func forward(_ x: Tensor, gamma: UnsafeBufferPointer<Float>, beta: UnsafeBufferPointer<Float>,
+                        pool: ComputePool = .serial) -> (output: Tensor, saved: Saved) {
         precondition(x.shape.channels == channels, "group norm expects \(channels) channels, got \(x.shape)")
         precondition(gamma.count == channels && beta.count == channels, "group norm needs \(channels) scales and shifts")
-        let plane = x.shape.plane, perGroup = channels / groups
-        let count = Double(perGroup * plane)
+        let plane = x.shape.plane, perGroup = channels / groups, pairs = x.shape.batch * groups
+        let count = Double(perGroup * plane), epsilon = Double(self.epsilon), groups = self.groups
         var normalized = Tensor(zeros: x.shape), output = Tensor(zeros: x.shape)
-        var inverse = [Float](repeating: 0, count: x.shape.batch * groups)
-        x.storage.withUnsafeBufferPointer { x in
-            normalized.storage.withUnsafeMutableBufferPointer { xhat in
-                output.storage.withUnsafeMutableBufferPointer { y in
-                    for g in 0..<(x.count / (perGroup * plane)) {
-                        let start = g * perGroup * plane
-                        var sum = 0.0
-                        for c in 0..<perGroup { sum += Reduce.sum(x.baseAddress! + start + c * plane, plane) }
-                        let mean = Float(sum / count)
-                        var squares = 0.0
-                        for c in 0..<perGroup { squares += Reduce.squaredDeviation(x.baseAddress! + start + c * plane, plane, from: mean) }
-                        let rstd = Float(1 / (squares / count + Double(epsilon)).squareRoot())
-                        inverse[g] = rstd
-                        for c in 0..<perGroup {
-                            let channel = (g % groups) * perGroup + c, scale = gamma[channel], shift = beta[channel]
-                            let base = start + c * plane
-                            for i in base..<(base + plane) {
-                                let v = (x[i] - mean) * rstd
-                                xhat[i] = v
-                                y[i] = v * scale + shift
+        var inverse = [Float](repeating: 0, count: pairs)
+        let scales = SharedPointer(gamma.baseAddress!), shifts = SharedPointer(beta.baseAddress!)
+        x.storage.withUnsafeBufferPointer { xs in
+            normalized.storage.withUnsafeMutableBufferPointer { xhats in
+                output.storage.withUnsafeMutableBufferPointer { ys in
+                    inverse.withUnsafeMutableBufferPointer { inverses in
+                        let x = SharedPointer(xs.baseAddress!), xhat = SharedPointer(xhats.baseAddress!)
+                        let y = SharedPointer(ys.baseAddress!), inverse = SharedPointer(inverses.baseAddress!)
+                        pool.forEach(pairs) { g in
+                            let start = g * perGroup * plane
+                            var sum = 0.0
+                            for c in 0..<perGroup { sum += Reduce.sum(x + (start + c * plane), plane) }
+                            let mean = Float(sum / count)
+                            var squares = 0.0
+                            for c in 0..<perGroup { squares += Reduce.squaredDeviation(x + (start + c * plane), plane, from: mean) }
+                            let rstd = Float(1 / (squares / count + epsilon).squareRoot())
+                            inverse[g] = rstd
+                            for c in 0..<perGroup {
+                                let channel = (g % groups) * perGroup + c, scale = scales[channel], shift = shifts[channel]
+                                let base = start + c * plane
+                                for i in base..<(base + plane) {
+                                    let v = (x[i] - mean) * rstd
+                                    xhat[i] = v
+                                    y[i] = v * scale + shift
+                                }
                             }
                         }
                     }
@@ -63,38 +70,61 @@ public struct GroupNorm: Hashable, Sendable {
     /// `dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))` per group, where
     /// `dxhat = gamma * dy`, so the group sums follow from the per-channel sums of the shift and
     /// scale gradients.
+    ///
+    /// Tasks are (sample, group) pairs; each writes its per-channel sums to its own slot, and the
+    /// slots are added into the parameter gradients afterwards in sample order, so the bits do not
+    /// depend on `pool`.
     public func backward(outputGradient: Tensor, saved: Saved, gamma: UnsafeBufferPointer<Float>,
-                         gammaGradient: UnsafeMutableBufferPointer<Float>, betaGradient: UnsafeMutableBufferPointer<Float>) -> Tensor {
+                         gammaGradient: UnsafeMutableBufferPointer<Float>, betaGradient: UnsafeMutableBufferPointer<Float>,
+                         pool: ComputePool = .serial) -> Tensor {
         let shape = saved.normalized.shape
         precondition(outputGradient.shape == shape, "group norm gradient \(outputGradient.shape) does not match \(shape)")
-        let plane = shape.plane, perGroup = channels / groups
+        precondition(gammaGradient.count == channels && betaGradient.count == channels, "group norm gradients need \(channels) values")
+        let plane = shape.plane, perGroup = channels / groups, groups = self.groups
         let count = Double(perGroup * plane)
         var dx = Tensor(zeros: shape)
-        outputGradient.storage.withUnsafeBufferPointer { dy in
-            saved.normalized.storage.withUnsafeBufferPointer { xhat in
-                dx.storage.withUnsafeMutableBufferPointer { dx in
-                    for g in 0..<(shape.batch * groups) {
-                        let start = g * perGroup * plane
-                        var sumD = 0.0, sumDX = 0.0
-                        for c in 0..<perGroup {
-                            let channel = (g % groups) * perGroup + c, base = start + c * plane
-                            let shift = Reduce.sum(dy.baseAddress! + base, plane)
-                            let scale = Reduce.dot(dy.baseAddress! + base, xhat.baseAddress! + base, plane)
-                            betaGradient[channel] += Float(shift)
-                            gammaGradient[channel] += Float(scale)
-                            sumD += Double(gamma[channel]) * shift
-                            sumDX += Double(gamma[channel]) * scale
-                        }
-                        let meanD = Float(sumD / count), meanDX = Float(sumDX / count)
-                        let rstd = saved.inverseDeviation[g]
-                        for c in 0..<perGroup {
-                            let scale = gamma[(g % groups) * perGroup + c], base = start + c * plane
-                            for i in base..<(base + plane) {
-                                dx[i] = rstd * (dy[i] * scale - meanD - xhat[i] * meanDX)
+        // Per (sample, channel): the shift gradient sum(dy) and the scale gradient sum(dy * xhat).
+        var shiftSums = [Double](repeating: 0, count: shape.batch * channels), scaleSums = shiftSums
+        let scales = SharedPointer(gamma.baseAddress!)
+        outputGradient.storage.withUnsafeBufferPointer { dys in
+            saved.normalized.storage.withUnsafeBufferPointer { xhats in
+                saved.inverseDeviation.withUnsafeBufferPointer { inverses in
+                    dx.storage.withUnsafeMutableBufferPointer { dxs in
+                        shiftSums.withUnsafeMutableBufferPointer { shiftBuffer in
+                            scaleSums.withUnsafeMutableBufferPointer { scaleBuffer in
+                                let dy = SharedPointer(dys.baseAddress!), xhat = SharedPointer(xhats.baseAddress!)
+                                let dx = SharedPointer(dxs.baseAddress!), inverse = SharedPointer(inverses.baseAddress!)
+                                let shifts = SharedPointer(shiftBuffer.baseAddress!), scaled = SharedPointer(scaleBuffer.baseAddress!)
+                                pool.forEach(shape.batch * groups) { g in
+                                    let start = g * perGroup * plane
+                                    var sumD = 0.0, sumDX = 0.0
+                                    for c in 0..<perGroup {
+                                        let channel = (g % groups) * perGroup + c, base = start + c * plane
+                                        let shift = Reduce.sum(dy + base, plane)
+                                        let scale = Reduce.dot(dy + base, xhat + base, plane)
+                                        shifts[g * perGroup + c] = shift
+                                        scaled[g * perGroup + c] = scale
+                                        sumD += Double(scales[channel]) * shift
+                                        sumDX += Double(scales[channel]) * scale
+                                    }
+                                    let meanD = Float(sumD / count), meanDX = Float(sumDX / count), rstd = inverse[g]
+                                    for c in 0..<perGroup {
+                                        let scale = scales[(g % groups) * perGroup + c], base = start + c * plane
+                                        for i in base..<(base + plane) {
+                                            dx[i] = rstd * (dy[i] * scale - meanD - xhat[i] * meanDX)
+                                        }
+                                    }
+                                }
                             }
                         }
                     }
                 }
+            }
+        }
+        for n in 0..<shape.batch {
+            for c in 0..<channels {
+                betaGradient[c] += Float(shiftSums[n * channels + c])
+                gammaGradient[c] += Float(scaleSums[n * channels + c])
             }
         }
         return dx

@@ -16,21 +16,26 @@ enum Im2Col {
     }
 
     /// Adds every column entry back onto the input pixel it was read from.
-    static func fold(_ conv: Conv2D, columns: UnsafePointer<Float>, height: Int, width: Int,
+    ///
+    /// `columns` covers the output rows `outputRows` only: row r of the column matrix holds
+    /// `outputRows.count * W'` values. Callers fold a band of output rows at a time so that the
+    /// column matrix stays small enough for L2.
+    static func fold(_ conv: Conv2D, columns: UnsafePointer<Float>, outputRows: Range<Int>, height: Int, width: Int,
                      into input: UnsafeMutablePointer<Float>, pool: ComputePool) {
         let out = conv.outputShape(TensorShape(1, conv.inChannels, height, width))
-        let (oh, ow, k, s, pad) = (out.height, out.width, conv.kernel, conv.stride, conv.padding)
+        let (ow, k, s, pad) = (out.width, conv.kernel, conv.stride, conv.padding)
+        let band = outputRows.count * ow
         let src = SharedPointer(columns), dst = SharedPointer(input)
         pool.forEach(conv.inChannels) { c in
             let plane = dst + c * height * width
             for ky in 0..<k {
                 for kx in 0..<k {
-                    let row = src + ((c * k + ky) * k + kx) * oh * ow
+                    let row = src + ((c * k + ky) * k + kx) * band
                     let valid = validRange(conv, kx: kx, width: width, outWidth: ow)
-                    for oy in 0..<oh {
+                    for oy in outputRows {
                         let iy = oy * s - pad + ky
                         guard iy >= 0 && iy < height else { continue }
-                        let line = plane + iy * width - pad + kx, from = row + oy * ow
+                        let line = plane + iy * width - pad + kx, from = row + (oy - outputRows.lowerBound) * ow
                         if s == 1 {
                             // Contiguous: written without index products so that it vectorises.
                             let to = line + valid.lowerBound, source = from + valid.lowerBound

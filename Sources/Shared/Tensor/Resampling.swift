@@ -1,14 +1,17 @@
 /// x2 nearest-neighbour upsampling and channel concatenation: the decoder's glue, with their
 /// adjoints (sum over each 2x2 block; split along channels).
 public enum Upsample2x {
-    public static func forward(_ input: Tensor) -> Tensor {
+    /// Planes (sample, channel) are shared out over `pool`.
+    public static func forward(_ input: Tensor, pool: ComputePool = .serial) -> Tensor {
         let s = input.shape
         var output = Tensor(zeros: TensorShape(s.batch, s.channels, 2 * s.height, 2 * s.width))
+        guard s.count > 0 else { return output }
         let ow = 2 * s.width
-        input.storage.withUnsafeBufferPointer { x in
-            output.storage.withUnsafeMutableBufferPointer { y in
-                for plane in 0..<(s.batch * s.channels) {
-                    let src = x.baseAddress! + plane * s.plane, dst = y.baseAddress! + plane * 4 * s.plane
+        input.storage.withUnsafeBufferPointer { xs in
+            output.storage.withUnsafeMutableBufferPointer { ys in
+                let x = SharedPointer(xs.baseAddress!), y = SharedPointer(ys.baseAddress!)
+                pool.forEach(s.batch * s.channels) { plane in
+                    let src = x + plane * s.plane, dst = y + plane * 4 * s.plane
                     for iy in 0..<s.height {
                         let row = dst + 2 * iy * ow
                         for ix in 0..<s.width {
@@ -24,15 +27,17 @@ public enum Upsample2x {
         return output
     }
 
-    public static func backward(outputGradient: Tensor) -> Tensor {
+    public static func backward(outputGradient: Tensor, pool: ComputePool = .serial) -> Tensor {
         let s = outputGradient.shape
         precondition(s.height % 2 == 0 && s.width % 2 == 0, "upsample gradient \(s) must have even height and width")
         var dx = Tensor(zeros: TensorShape(s.batch, s.channels, s.height / 2, s.width / 2))
+        guard s.count > 0 else { return dx }
         let (h, w) = (s.height / 2, s.width / 2)
-        outputGradient.storage.withUnsafeBufferPointer { g in
-            dx.storage.withUnsafeMutableBufferPointer { dx in
-                for plane in 0..<(s.batch * s.channels) {
-                    let src = g.baseAddress! + plane * s.plane, dst = dx.baseAddress! + plane * h * w
+        outputGradient.storage.withUnsafeBufferPointer { gs in
+            dx.storage.withUnsafeMutableBufferPointer { dxs in
+                let g = SharedPointer(gs.baseAddress!), out = SharedPointer(dxs.baseAddress!)
+                pool.forEach(s.batch * s.channels) { plane in
+                    let src = g + plane * s.plane, dst = out + plane * h * w
                     for y in 0..<h {
                         for x in 0..<w {
                             let top = src + 2 * y * s.width + 2 * x
