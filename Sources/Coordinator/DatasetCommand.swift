@@ -102,14 +102,11 @@ struct DatasetCommand: ParsableCommand {
         func run() throws {
             let catalog = try options.open()
             print("catalog \(options.catalog): \(try catalog.count()) samples, schema version \(try catalog.schemaVersion)")
-            let groups = try catalog.db.rows("""
-                SELECT source, crop, split, count(*), round(avg(tree_count), 1), round(avg(canopy_fraction), 3)
-                FROM samples GROUP BY source, crop, split ORDER BY source, crop, split
-                """)
+            let groups = try catalog.summary()
             if !groups.isEmpty {
                 print("source / crop / split: samples, mean trees, mean canopy fraction")
-                for row in groups {
-                    print("  \(row[0].string ?? "?") / \(row[1].string ?? "?") / \(row[2].string ?? "?"): \(row[3].int ?? 0), \(row[4].double ?? 0), \(row[5].double ?? 0)")
+                for g in groups {
+                    print("  \(g.source) / \(g.crop) / \(g.split): \(g.samples), \(format(g.meanTreeCount)), \(format(g.meanCanopyFraction))")
                 }
             }
             let manifests = try catalog.manifests()

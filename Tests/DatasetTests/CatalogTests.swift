@@ -66,6 +66,14 @@ import Testing
         #expect(try SampleFile.decode(bytes, origin: record.path) == tile)
     }
 
+    @Test func summaryGroupsBySourceCropAndSplit() throws {
+        let catalog = try Self.filled(Fixtures.scratchDirectory())
+        let groups = try catalog.summary()
+        #expect(groups.map(\.crop) == ["apple", "vine"])
+        #expect(groups.map(\.samples) == [3, 2])
+        #expect(groups.allSatisfy { $0.meanTreeCount == 2 && $0.source == "test" && $0.split == "train" })
+    }
+
     @Test func reinsertingIsANoOpAndConflictingContentIsRefused() throws {
         let catalog = try Self.filled(Fixtures.scratchDirectory())
         let again = try catalog.insert([PreparedSample(tile: Fixtures.tile(id: "s1", seed: 1), labels: Self.labels(crop: "vine"))])
