@@ -25,6 +25,16 @@ import Testing
         #expect(try catalog.db.rows("PRAGMA journal_mode").first?.first?.string == "wal")
     }
 
+    @Test func openingWithoutCreateRequiresAnExistingCatalog() throws {
+        let directory = Fixtures.scratchDirectory() + "/nested"
+        do { _ = try Catalog(directory: directory, create: false); Issue.record("a missing catalog was opened") } catch {
+            #expect(error.code == "catalog.missing" && error.message.contains(directory))
+        }
+        #expect(!FileManager.default.fileExists(atPath: directory))
+        _ = try Catalog(directory: directory)
+        #expect(try Catalog(directory: directory, create: false).count() == 0)
+    }
+
     @Test func oldCatalogIsMigratedInPlaceKeepingItsRows() throws {
         let directory = Fixtures.scratchDirectory()
         do {
