@@ -51,7 +51,8 @@ public enum SampleFile {
         // A tile the reader would refuse must never be written.
         precondition(id.count <= Limits.maxIDBytes && tile.trees.count <= Limits.maxTrees
                      && (1...Limits.maxBands).contains(tile.bands) && (1...Limits.maxSide).contains(tile.width)
-                     && (1...Limits.maxSide).contains(tile.height) && tile.pixelCount <= Limits.maxPixels,
+                     && (1...Limits.maxSide).contains(tile.height) && tile.pixelCount <= Limits.maxPixels
+                     && tile.groundSampleDistance.isFinite && tile.groundSampleDistance > 0,
                      "tile \(tile.id) (\(tile.width)x\(tile.height)x\(tile.bands), \(tile.trees.count) trees) exceeds the sample format's limits")
         let layout = Layout(width: tile.width, height: tile.height, bands: tile.bands, idBytes: id.count, trees: tile.trees.count)
         var writer = ByteWriter(capacity: layout.total)
