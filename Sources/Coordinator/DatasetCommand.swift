@@ -17,7 +17,8 @@ struct DatasetCommand: ParsableCommand {
         @Option(name: .long, help: "Catalog directory; sample files and manifests live under it.")
         var catalog = "data/catalog"
 
-        func open() throws -> Catalog { try Catalog(directory: catalog) }
+        /// Commands that add samples create the catalog; the others require it to exist.
+        func open(create: Bool = false) throws -> Catalog { try Catalog(directory: catalog, create: create) }
     }
 
     struct Import: ParsableCommand {
@@ -29,7 +30,7 @@ struct DatasetCommand: ParsableCommand {
         @Option(help: "Crop of tiles whose tiles.csv has no crop column.") var crop = "unknown"
 
         func run() throws {
-            let catalog = try options.open()
+            let catalog = try options.open(create: true)
             let summary = try catalog.import(tileDirectory: directory, source: source, crop: crop)
             print("imported \(directory): \(summary.added) added, \(summary.unchanged) already present")
         }
@@ -53,7 +54,7 @@ struct DatasetCommand: ParsableCommand {
             settings.width = size
             settings.height = size
             let synth = try OrchardSynth(settings: settings)
-            let catalog = try options.open()
+            let catalog = try options.open(create: true)
             let clock = ContinuousClock()
             let began = clock.now
             var added = 0, unchanged = 0, fileBytes = 0, rawBytes = 0
@@ -102,14 +103,11 @@ struct DatasetCommand: ParsableCommand {
         func run() throws {
             let catalog = try options.open()
             print("catalog \(options.catalog): \(try catalog.count()) samples, schema version \(try catalog.schemaVersion)")
-            let groups = try catalog.db.rows("""
-                SELECT source, crop, split, count(*), round(avg(tree_count), 1), round(avg(canopy_fraction), 3)
-                FROM samples GROUP BY source, crop, split ORDER BY source, crop, split
-                """)
+            let groups = try catalog.summary()
             if !groups.isEmpty {
                 print("source / crop / split: samples, mean trees, mean canopy fraction")
-                for row in groups {
-                    print("  \(row[0].string ?? "?") / \(row[1].string ?? "?") / \(row[2].string ?? "?"): \(row[3].int ?? 0), \(row[4].double ?? 0), \(row[5].double ?? 0)")
+                for g in groups {
+                    print("  \(g.source) / \(g.crop) / \(g.split): \(g.samples), \(format(g.meanTreeCount)), \(format(g.meanCanopyFraction))")
                 }
             }
             let manifests = try catalog.manifests()

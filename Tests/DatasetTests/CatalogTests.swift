@@ -25,6 +25,16 @@ import Testing
         #expect(try catalog.db.rows("PRAGMA journal_mode").first?.first?.string == "wal")
     }
 
+    @Test func openingWithoutCreateRequiresAnExistingCatalog() throws {
+        let directory = Fixtures.scratchDirectory() + "/nested"
+        do { _ = try Catalog(directory: directory, create: false); Issue.record("a missing catalog was opened") } catch {
+            #expect(error.code == "catalog.missing" && error.message.contains(directory))
+        }
+        #expect(!FileManager.default.fileExists(atPath: directory))
+        _ = try Catalog(directory: directory)
+        #expect(try Catalog(directory: directory, create: false).count() == 0)
+    }
+
     @Test func oldCatalogIsMigratedInPlaceKeepingItsRows() throws {
         let directory = Fixtures.scratchDirectory()
         do {
@@ -64,6 +74,14 @@ import Testing
         #expect(record.labels.plantingDensity == 2500)
         let bytes = try catalog.source.read(path: record.path)
         #expect(try SampleFile.decode(bytes, origin: record.path) == tile)
+    }
+
+    @Test func summaryGroupsBySourceCropAndSplit() throws {
+        let catalog = try Self.filled(Fixtures.scratchDirectory())
+        let groups = try catalog.summary()
+        #expect(groups.map(\.crop) == ["apple", "vine"])
+        #expect(groups.map(\.samples) == [3, 2])
+        #expect(groups.allSatisfy { $0.meanTreeCount == 2 && $0.source == "test" && $0.split == "train" })
     }
 
     @Test func reinsertingIsANoOpAndConflictingContentIsRefused() throws {

@@ -50,6 +50,17 @@ import Testing
         #expect(a.contentHash != c.contentHash)
     }
 
+    @Test func checkRefusesTilesTheFormatCannotHold() throws {
+        try SampleFile.check(Fixtures.tile())
+        var tile = Fixtures.tile(width: 2, height: 2, bands: 1)
+        tile.bands = 9
+        tile.pixels = [UInt8](repeating: 0, count: 9 * 4)
+        #expect(throws: DatasetError.self) { try SampleFile.check(tile) }
+        var flat = Fixtures.tile()
+        flat.groundSampleDistance = 0
+        #expect(throws: DatasetError.self) { try SampleFile.check(flat) }
+    }
+
     @Test func rejectsDataThatIsNotGzip() {
         expectError("sample.not-gzip", Array("GROVESMP not compressed".utf8))
         expectError("sample.not-gzip", [])

@@ -1,5 +1,6 @@
 import Core
 @testable import Dataset
+import Foundation
 import Testing
 
 /// Serves encoded fixture tiles from memory, optionally with one broken path.
@@ -83,4 +84,19 @@ struct MemorySource: SampleSource {
 
 extension SamplePipeline.Batch: Equatable {
     public static func == (a: Self, b: Self) -> Bool { a.index == b.index && a.tiles == b.tiles }
+}
+
+@Suite struct CatalogToPipelineTests {
+    @Test func aFrozenManifestReadsBackThroughTheCatalogsSource() throws {
+        let catalog = try CatalogTests.filled(Fixtures.scratchDirectory())
+        let manifest = try catalog.freeze(name: "vines-desc", query: "SELECT id FROM samples WHERE crop = 'vine' ORDER BY id DESC")
+        let root = Manifest.catalogDirectory(ofManifestAt: catalog.directory + "/manifests/vines-desc.json")
+        #expect(URL(fileURLWithPath: root).standardizedFileURL == URL(fileURLWithPath: catalog.directory).standardizedFileURL)
+        let pipeline = try SamplePipeline(entries: manifest.entries, source: LocalDirectorySource(root: root),
+                                          settings: SamplePipeline.Settings(threads: 2, microBatchSize: 1))
+        var ids: [String] = []
+        while let batch = try pipeline.next() { ids += batch.tiles.map(\.id) }
+        #expect(ids == ["s3", "s1"])
+        #expect(pipeline.statistics.bytesDecoded == 2 * (12 * 9 * 3 + 12 * 9 + 2 * 12 * 9))
+    }
 }

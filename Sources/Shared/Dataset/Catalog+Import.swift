@@ -18,6 +18,7 @@ extension Catalog {
         prepared.reserveCapacity(directory.entries.count)
         for entry in directory.entries {
             let tile = try directory.load(entry, trees: trees[entry.id] ?? [])
+            try SampleFile.check(tile)
             let labels = SampleLabels(source: sourceName, site: entry.site, crop: entry.crop ?? crop, split: entry.split,
                                       netting: false, plantingDensity: nil, synthetic: false, labelsComplete: entry.labelsComplete)
             prepared.append(PreparedSample(tile: tile, labels: labels))

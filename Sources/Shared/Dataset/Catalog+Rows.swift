@@ -1,5 +1,26 @@
-/// Mapping between `SampleRecord` and the `samples` table's columns.
+/// Mapping between `SampleRecord` and the `samples` table's columns, and summaries over them.
 extension Catalog {
+    /// Sample counts and means for one source, crop and split.
+    public struct GroupSummary: Sendable, Equatable {
+        public var source: String
+        public var crop: String
+        public var split: String
+        public var samples: Int
+        public var meanTreeCount: Double
+        public var meanCanopyFraction: Double
+    }
+
+    /// One summary per (source, crop, split), sorted.
+    public func summary() throws(DatasetError) -> [GroupSummary] {
+        try db.rows("""
+            SELECT source, crop, split, count(*), avg(tree_count), avg(canopy_fraction)
+            FROM samples GROUP BY source, crop, split ORDER BY source, crop, split
+            """).map { row in
+            GroupSummary(source: row[0].string ?? "", crop: row[1].string ?? "", split: row[2].string ?? "",
+                         samples: row[3].int ?? 0, meanTreeCount: row[4].double ?? 0, meanCanopyFraction: row[5].double ?? 0)
+        }
+    }
+
     static let columns = """
         id, path, content_hash, source, site, crop, split, width, height, bands, gsd_m, canopy_fraction, \
         tree_count, mean_tree_area_m2, netting, planting_density, synthetic, labels_complete, added_at, \

@@ -19,9 +19,14 @@ public final class Catalog {
     public let db: SQLite
     private var createdFolders: Set<String> = []
 
-    /// Opens the catalog in `directory`, creating it and migrating its schema as needed.
-    public init(directory: String) throws(DatasetError) {
+    /// Opens the catalog in `directory`, migrating its schema as needed. With `create` false a
+    /// missing catalog is an error rather than a new empty one, so that a mistyped path is not
+    /// silently answered with "0 samples".
+    public init(directory: String, create: Bool = true) throws(DatasetError) {
         self.directory = directory
+        if !create && !FileManager.default.fileExists(atPath: directory + "/" + Catalog.databaseName) {
+            throw DatasetError(code: "catalog.missing", "there is no catalog in \(directory) (no \(Catalog.databaseName)); import or synthesise samples first")
+        }
         for folder in ["", "/samples", "/manifests"] {
             do {
                 try FileManager.default.createDirectory(atPath: directory + folder, withIntermediateDirectories: true)

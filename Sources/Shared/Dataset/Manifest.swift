@@ -76,6 +76,12 @@ public struct Manifest: Sendable, Equatable, Codable {
         return Array(try! encoder.encode(self)) + [UInt8(ascii: "\n")]
     }
 
+    /// The catalog directory a manifest file belongs to (`<catalog>/manifests/<name>.json`):
+    /// the root its entries' paths are relative to.
+    public static func catalogDirectory(ofManifestAt path: String) -> String {
+        URL(fileURLWithPath: path).deletingLastPathComponent().deletingLastPathComponent().path
+    }
+
     /// Reads a manifest and verifies its format, count and hash.
     public static func load(_ path: String) throws(DatasetError) -> Manifest {
         let data: Data

@@ -31,7 +31,8 @@ public final class SQLite {
         }
         handle = db
         self.path = path
-        sqlite3_busy_timeout(db, 5_000)
+        // Another process writing (a second `dataset synth`) makes this one wait, not fail.
+        try check(sqlite3_busy_timeout(db, 5_000), "sqlite3_busy_timeout")
         if !readOnly { try execute("PRAGMA journal_mode = WAL") }
         try execute("PRAGMA foreign_keys = ON")
     }

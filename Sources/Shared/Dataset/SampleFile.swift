@@ -45,10 +45,27 @@ public enum SampleFile {
         return (Gzip.compress(plain), plain.suffix(trailerSize).hexString)
     }
 
+    /// Throws unless `tile` fits the format's limits: callers holding tiles from outside (an
+    /// import) check first, because `encode` treats an unfit tile as a programming error.
+    public static func check(_ tile: Tile) throws(DatasetError) {
+        guard fits(tile) else {
+            throw DatasetError(code: "sample.impossible-size",
+                               "tile \(tile.id) (\(tile.width)x\(tile.height), \(tile.bands) bands, \(tile.trees.count) trees, GSD \(tile.groundSampleDistance)) is outside the sample format's limits")
+        }
+    }
+
+    static func fits(_ tile: Tile) -> Bool {
+        tile.id.utf8.count <= Limits.maxIDBytes && tile.trees.count <= Limits.maxTrees
+            && (1...Limits.maxBands).contains(tile.bands) && (1...Limits.maxSide).contains(tile.width)
+            && (1...Limits.maxSide).contains(tile.height) && tile.pixelCount <= Limits.maxPixels
+            && tile.groundSampleDistance.isFinite && tile.groundSampleDistance > 0
+    }
+
     /// The decompressed content of `tile`'s sample file, trailer included.
     static func content(_ tile: Tile) -> [UInt8] {
         let id = Array(tile.id.utf8)
-        precondition(id.count <= Limits.maxIDBytes && tile.trees.count <= Limits.maxTrees, "tile \(tile.id) exceeds the sample format's limits")
+        // A tile the reader would refuse must never be written.
+        precondition(fits(tile), "tile \(tile.id) (\(tile.width)x\(tile.height)x\(tile.bands)) exceeds the sample format's limits")
         let layout = Layout(width: tile.width, height: tile.height, bands: tile.bands, idBytes: id.count, trees: tile.trees.count)
         var writer = ByteWriter(capacity: layout.total)
         writer.append(contentsOf: magic)
