@@ -14,6 +14,11 @@ enum SummaryText {
             var line = "validation (\(v.tiles) tiles): loss \(String(format: "%.4f", v.loss))"
             if let iou = v.canopyIou { line += ", canopy IoU \(String(format: "%.3f", iou))" }
             lines.append(line)
+            if let t = v.trees {
+                lines.append("trees: F1 \(String(format: "%.2f", t.f1)) (precision \(String(format: "%.2f", t.precision)), "
+                             + "recall \(String(format: "%.2f", t.recall))), count error \(String(format: "%.2f", t.countMeanAbsoluteError)) per tile, "
+                             + "canopy area \(String(format: "%+.1f", t.relativeCanopyAreaError * 100)) %")
+            }
         }
         if let step = s.resumedFromStep { lines.append("resumed from step \(step)") }
         lines.append("weights sha256 \(s.weightsSha256)")

@@ -4,7 +4,7 @@ import Testing
 @Suite struct CanonicalHashTests {
     @Test func hashIsPinnedForTheDefaults() {
         // A change here means every recorded checkpoint hash changes: bump canonicalFormat too.
-        #expect(ClusterConfig().canonicalHash == "7ba3ad9e4690c45addd51d2d140332382bc9a75e25e18691cffc0b199962c1c0")
+        #expect(ClusterConfig().canonicalHash == "557d425d6f425fe8b8c5b1dc44cd3d0ea132fa35187d0e077d4233acfd42fe81")
         #expect(ClusterConfig().canonicalText.hasPrefix("grove-cluster-config-v1\nrun.name=\"canopy\"\n"))
     }
 

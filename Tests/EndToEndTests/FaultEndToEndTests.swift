@@ -5,7 +5,7 @@ import Testing
 /// exact reduce it ends on the same weights as a run that lost nobody.
 @Suite(.serialized) struct FaultEndToEndTests {
     static let settings = ["--set", "coordinator.port=0", "--set", "training.steps=40", "--set", "checkpoint.interval=20",
-                           "--set", "model.pixels_per_tile=4096", "--set", "logging.level=info",
+                           "--set", "model.name=pixel-mlp", "--set", "model.pixels_per_tile=4096", "--set", "logging.level=info",
                            "--set", "fault_tolerance.heartbeat_interval=0.5", "--set", "fault_tolerance.collective_timeout=20"]
 
     static func reference() throws -> String {

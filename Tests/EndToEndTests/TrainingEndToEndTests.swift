@@ -6,7 +6,8 @@ import Testing
 /// vendored aerial tiles.
 @Suite(.serialized) struct TrainingEndToEndTests {
     static let common = ["--set", "coordinator.port=0", "--set", "training.steps=20", "--set", "checkpoint.interval=10",
-                         "--set", "checkpoint.keep=5", "--set", "logging.level=notice"]
+                         "--set", "checkpoint.keep=5", "--set", "logging.level=notice",
+                         "--set", "model.name=pixel-mlp"]
 
     static func train(workers: Int, runDirectory: String, extra: [String] = []) throws -> Grove.Result {
         let result = try Grove.run("coordinator", ["run", "--config", "cluster.yaml", "--run-dir", runDirectory,

@@ -67,7 +67,7 @@ public struct ClusterConfig: Sendable, Equatable {
         public init() {}
 
         /// Which model to train: `pixel-mlp` or `canopy-net`.
-        public var name = "pixel-mlp"
+        public var name = "canopy-net"
         /// Hidden units of `pixel-mlp`.
         public var hidden = 32
         /// Neighbourhood radius in pixels of `pixel-mlp`'s input window (1 = 3x3).
@@ -86,7 +86,7 @@ public struct ClusterConfig: Sendable, Equatable {
         public init() {}
 
         /// Optimizer steps to run; the run stops at whichever of `steps` and `samples` comes first.
-        public var steps = 100
+        public var steps = 150
         /// Sample budget (0 = no budget; `steps` decides).
         public var samples = 0
         /// Samples per step, summed over all workers.

@@ -24,6 +24,18 @@ public struct EvaluationReport: Sendable, Equatable, Codable {
 }
 
 /// Pure metric functions, and `evaluate`, which runs a model over tiles and applies them.
+extension EvaluationReport {
+    /// Plain snake_case names in JSON (`canopy_iou`, not what a generic converter makes of `IoU`).
+    enum CodingKeys: String, CodingKey {
+        case tiles
+        case canopyIoU = "canopy_iou", allBackgroundIoU = "all_background_iou", allCanopyIoU = "all_canopy_iou"
+        case truePositives = "true_positives", predictedTrees = "predicted_trees", trueTrees = "true_trees"
+        case precision, recall, f1
+        case countMeanAbsoluteError = "count_mean_absolute_error"
+        case relativeCanopyAreaError = "relative_canopy_area_error"
+    }
+}
+
 public enum Evaluation {
     /// Counts of one tile's canopy comparison.
     public struct CanopyCounts: Sendable, Equatable {
