@@ -4,7 +4,7 @@ import Testing
 @Suite struct CanonicalHashTests {
     @Test func hashIsPinnedForTheDefaults() {
         // A change here means every recorded checkpoint hash changes: bump canonicalFormat too.
-        #expect(ClusterConfig().canonicalHash == "557d425d6f425fe8b8c5b1dc44cd3d0ea132fa35187d0e077d4233acfd42fe81")
+        #expect(ClusterConfig().canonicalHash == "9aa813d95b1aa02ac045a1f8b55ab1bef016c017d8be721edda8b42e72f21cfc")
         #expect(ClusterConfig().canonicalText.hasPrefix("grove-cluster-config-v1\nrun.name=\"canopy\"\n"))
     }
 

@@ -61,6 +61,11 @@ public struct ClusterConfig: Sendable, Equatable {
         public var validationEvery = 5
         /// Samples a worker decodes ahead of the one it is training on; bounds its memory.
         public var prefetch = 4
+        /// A frozen manifest (`coordinator dataset freeze`) to train on instead of `path`; empty
+        /// = train on the tile directory at `path`.
+        public var manifest = ""
+        /// Threads per worker that read and decode a lease's samples from the manifest.
+        public var decodeThreads = 2
     }
 
     public struct Model: Sendable, Equatable {

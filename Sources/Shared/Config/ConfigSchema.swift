@@ -19,6 +19,8 @@ enum ConfigSchema {
         .text("dataset", "path", \.dataset.path),
         .integer("dataset", "validation_every", \.dataset.validationEvery, 0...Int.max),
         .integer("dataset", "prefetch", \.dataset.prefetch, 0...256),
+        .text("dataset", "manifest", \.dataset.manifest, allowEmpty: true),
+        .integer("dataset", "decode_threads", \.dataset.decodeThreads, 1...64),
 
         .choice("model", "name", \.model.name, ClusterConfig.Model.knownNames),
         .integer("model", "hidden", \.model.hidden, 1...4096),

@@ -70,6 +70,7 @@ public struct CanopyNet: TrainableModel {
 
     /// Parameters in the flat buffer.
     public var parameterCount: Int { layout.count }
+    public var inputBands: Int { settings.inputBands }
 
     /// Floating-point operations per sample for a `height x width` tile (a multiply-add counts 2):
     /// the convolutions of the forward pass, and of a training step (forward, input gradients

@@ -16,6 +16,7 @@ public struct PixelMLP: TrainableModel {
     /// comes from the tile's id, so it does not depend on who computes it.
     public let pixelsPerTile: Int
     public let layout: ParameterLayout
+    public var inputBands: Int { bands }
     public var inputs: Int { bands * (2 * window + 1) * (2 * window + 1) }
 
     public init(bands: Int = 3, hidden: Int = 32, window: Int = 1, pixelsPerTile: Int = 1024) {

@@ -55,6 +55,8 @@ public protocol TrainableModel: Sendable {
     /// The model's name and configuration (`pixel-mlp(hidden: 32)`), part of the schema hash.
     var schemaName: String { get }
     var layout: ParameterLayout { get }
+    /// Image bands every sample must have.
+    var inputBands: Int { get }
     /// Fresh parameters from a seed.
     func initialParameters(seed: UInt64) -> [Float]
     /// Runs forward and backward over `samples`, adds the gradient of the summed loss into

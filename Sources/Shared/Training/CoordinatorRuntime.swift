@@ -262,6 +262,9 @@ public final class CoordinatorRuntime {
         case .leave(let leave):
             if let member = membership.member(peer: frame.peer) {
                 logger.notice("\(member.id) left: \(leave.text)")
+                if leave.reason == .error {
+                    throw TrainingError(code: "run.worker-failed", "\(member.id) on \(member.host) failed: \(leave.text)")
+                }
                 if leave.reason == .drain {
                     drains += 1
                     observer?.trace.marker(name: "\(member.id) drained", category: "drain", track: .coordinator, at: .now)

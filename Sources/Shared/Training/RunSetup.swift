@@ -8,30 +8,52 @@ import Model
 public struct RunSetup: Sendable {
     public let config: ClusterConfig
     public let model: any TrainableModel
-    public let training: [Tile]
+    public let training: SampleSet
     public let validation: [Tile]
     /// SHA-256 over the training and validation sample ids in order.
     public let datasetHash: String
 
     public init(config: ClusterConfig) throws {
         self.config = config
-        let directory = try TileDirectory.open(config.dataset.path)
-        let tiles = try directory.loadAll().sorted { $0.id < $1.id }
-        guard !tiles.isEmpty else {
-            throw DatasetError(code: "dataset.empty", "\(config.dataset.path) holds no tiles (dataset.path)")
-        }
         let every = config.dataset.validationEvery
-        var training: [Tile] = [], validation: [Tile] = []
-        for (index, tile) in tiles.enumerated() {
-            if every > 0 && index % every == every - 1 { validation.append(tile) } else { training.append(tile) }
-        }
-        self.training = training
-        self.validation = validation
+        func held(_ index: Int) -> Bool { every > 0 && index % every == every - 1 }
         var hasher = SHA256()
-        for tile in training { hasher.update(Array("t:\(tile.id)\n".utf8)) }
-        for tile in validation { hasher.update(Array("v:\(tile.id)\n".utf8)) }
+        let bands: Int
+        if config.dataset.manifest.isEmpty {
+            let directory = try TileDirectory.open(config.dataset.path)
+            let tiles = try directory.loadAll().sorted { $0.id < $1.id }
+            guard let first = tiles.first else {
+                throw DatasetError(code: "dataset.empty", "\(config.dataset.path) holds no tiles (dataset.path)")
+            }
+            bands = first.bands
+            var training: [Tile] = [], validation: [Tile] = []
+            for (index, tile) in tiles.enumerated() {
+                if held(index) { validation.append(tile) } else { training.append(tile) }
+            }
+            self.training = .tiles(training)
+            self.validation = validation
+            for tile in training { hasher.update(Array("t:\(tile.id)\n".utf8)) }
+            for tile in validation { hasher.update(Array("v:\(tile.id)\n".utf8)) }
+        } else {
+            let path = config.dataset.manifest
+            let manifest = try Manifest.load(path)
+            guard !manifest.entries.isEmpty else {
+                throw DatasetError(code: "dataset.empty", "manifest \(path) lists no samples (dataset.manifest)")
+            }
+            let source = LocalDirectorySource(root: Manifest.catalogDirectory(ofManifestAt: path))
+            var training: [Manifest.Entry] = [], validation: [Manifest.Entry] = []
+            for (index, entry) in manifest.entries.enumerated() {
+                if held(index) { validation.append(entry) } else { training.append(entry) }
+            }
+            self.training = .manifest(training, source: source)
+            let held = SampleSet.manifest(validation, source: source)
+            self.validation = try held.load(Array(0..<validation.count))
+            bands = try SampleSet.manifest(manifest.entries, source: source).load([0])[0].bands
+            // The manifest's own hash covers its ids and content hashes in order.
+            hasher.update(Array("manifest:\(manifest.sha256)\nevery:\(every)\n".utf8))
+        }
         datasetHash = hasher.finalize().hexString
-        model = try ModelFactory.make(config.model, bands: tiles[0].bands)
+        model = try ModelFactory.make(config.model, bands: bands)
     }
 }
 

@@ -84,7 +84,14 @@ public final class WorkerRuntime {
         let monitor = try startPreemptionMonitor(config, logger: log)
         self.monitor = monitor
         defer { monitor.stop() }
-        return try serve(logger: log)
+        do {
+            return try serve(logger: log)
+        } catch {
+            // Tell the coordinator why, so that it can stop the run with the reason instead of
+            // waiting for heartbeats to go missing.
+            send(.leave(Wire.Leave(reason: .error, text: "\(error)")))
+            throw error
+        }
     }
 
     /// Watches SIGTERM and the configured cloud metadata services for a preemption notice.
@@ -177,14 +184,22 @@ public final class WorkerRuntime {
         replica.prepare(step: step)
 
         let clock = ContinuousClock()
-        let dataStart = clock.now
-        let batches = lease.microBatches.map { batch in batch.samples.map { setup.training[Int($0)] } }
         let computeStart = clock.now
         var gradients: [[Float]] = []
         var losses: [Wire.SampleLoss] = []
-        for (batch, tiles) in zip(lease.microBatches, batches) {
-            var gradient = [Float](repeating: 0, count: replica.parameters.count)
-            let loss = replica.parameters.withUnsafeBufferPointer { p in
+        let parameters = replica.parameters
+        // Samples are read and decoded ahead on their own threads while the model computes.
+        let waited = try setup.training.forEachMicroBatch(
+            lease.microBatches.map { $0.samples.map(Int.init) }, threads: setup.config.dataset.decodeThreads,
+            prefetch: setup.config.dataset.prefetch
+        ) { tiles in
+            let batch = lease.microBatches[gradients.count]
+            for tile in tiles where tile.bands != setup.model.inputBands {
+                throw DatasetError(code: "sample.bands", "sample \(tile.id) has \(tile.bands) bands but the model "
+                                   + "\(setup.model.schemaName) takes \(setup.model.inputBands); select samples of one band count")
+            }
+            var gradient = [Float](repeating: 0, count: parameters.count)
+            let loss = parameters.withUnsafeBufferPointer { p in
                 gradient.withUnsafeMutableBufferPointer { g in setup.model.accumulateGradient(parameters: p, samples: tiles, into: g) }
             }
             gradients.append(gradient)
@@ -212,7 +227,7 @@ public final class WorkerRuntime {
         let wantState = lease.wantState && rank == 0
         send(.stepResult(Wire.StepResult(
             step: lease.step, losses: losses, weightsHash: hexBytes(replica.weightsHash),
-            dataNanos: nanos(dataStart, computeStart), computeNanos: nanos(computeStart, reduceStart),
+            dataNanos: UInt64(waited.inSeconds * 1e9), computeNanos: UInt64(max(0, (computeStart.duration(to: reduceStart) - waited).inSeconds * 1e9)),
             reduceNanos: nanos(reduceStart, reduceEnd), reduceBytes: UInt64(link.bytesSent),
             state: wantState ? Wire.State(step: lease.step, tensors: replica.wireState.tensors) : nil)))
     }
