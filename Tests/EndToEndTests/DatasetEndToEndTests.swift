@@ -23,6 +23,12 @@ import Testing
         let metrics = try RunFiles(directory: run).metrics
         #expect(metrics.allSatisfy { ($0["data_seconds"] as? Double).map { $0 >= 0 } == true })
 
+        // The curation loop: the samples' losses are in the catalog, so a query can pick hard cases.
+        let hard = try Grove.run("coordinator", ["dataset", "freeze", "--name", "hard", "--catalog", catalog,
+                                                 "--query", "SELECT id FROM samples WHERE last_loss IS NOT NULL ORDER BY last_loss DESC LIMIT 8"])
+        #expect(hard.status == 0, "\(hard.output)")
+        #expect(hard.output.contains("froze hard: 8 samples"), "\(hard.output)")
+
         // Pointing the run at another manifest: its checkpoints belong to the first one.
         let other = try Grove.run("coordinator", ["dataset", "freeze", "--name", "synthetic-rgb", "--query", "bands = 3 AND synthetic = 1",
                                                   "--catalog", catalog])

@@ -1,5 +1,6 @@
 import Checkpoint
 import Config
+import Dataset
 import Core
 import Foundation
 import Logging
@@ -51,6 +52,8 @@ public final class CoordinatorRuntime {
     var lastCheckpoint: String?
     let started = ContinuousClock.now
     var observer: RunObserver!
+    /// Per-sample losses not yet written back to the catalog (manifest runs).
+    var pendingLosses: [(sampleID: String, loss: Double, step: Int)] = []
     var lastHeartbeatSent = ContinuousClock.now
 
     /// A step that has been dealt and not yet committed.
@@ -367,6 +370,12 @@ public final class CoordinatorRuntime {
             }
         }
         let losses = step.results.values.flatMap(\.losses)
+        for sample in losses {
+            if let id = setup.training.catalogID(at: Int(sample.sample)) {
+                pendingLosses.append((id, Double(sample.loss), step.step))
+            }
+        }
+        if pendingLosses.count >= 1024 || step.step == totalSteps { flushLosses() }
         let loss = losses.isEmpty ? .nan : losses.reduce(0.0) { $0 + Double($1.loss) } / Double(losses.count)
         if firstLoss == nil { firstLoss = loss }
         lastLoss = loss
@@ -402,6 +411,21 @@ public final class CoordinatorRuntime {
             writer.submit(Checkpoint(metadata: metadata, tensors: state.tensors))
             lastCheckpoint = directory.checkpoints + "/" + CheckpointStore.directoryName(step: step.step)
         }
+    }
+
+    /// Writes the samples' latest losses back to the catalog in one transaction, so that the next
+    /// freeze can select hard cases (`ORDER BY last_loss DESC`). A catalog that cannot be written
+    /// costs the curation data, not the run: it is logged.
+    func flushLosses() {
+        guard !pendingLosses.isEmpty, !config.dataset.manifest.isEmpty else { return }
+        do {
+            let catalog = try Catalog(directory: Manifest.catalogDirectory(ofManifestAt: config.dataset.manifest), create: false)
+            try catalog.recordLosses(pendingLosses)
+            logger.debug("recorded \(pendingLosses.count) sample losses in the catalog")
+        } catch {
+            logger.warning("could not record sample losses in the catalog: \(error)")
+        }
+        pendingLosses.removeAll()
     }
 
     func broadcast(_ message: Wire.Message) {

@@ -50,6 +50,12 @@ public struct SampleSet: Sendable {
         }
     }
 
+    /// The catalog id of the sample at `position` when the set comes from a manifest.
+    public func catalogID(at position: Int) -> String? {
+        if case .manifest(let entries, _) = storage { return entries[position].id }
+        return nil
+    }
+
     /// Every sample at the given positions, decoded (for validation sets, which are small).
     public func load(_ positions: [Int]) throws -> [Tile] {
         var result: [Tile] = []
