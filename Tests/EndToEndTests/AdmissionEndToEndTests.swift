@@ -38,12 +38,12 @@ import Wire
         try withCoordinator { loop in
             send(loop, .hello(Wire.Hello()))
             guard case .runConfig(let config) = try receive(loop) else { throw TestFailure("expected the run's configuration") }
-            #expect(config.configYAML.contains("pixel-mlp"))
+            #expect(config.configYAML.contains("canopy-net"))
             send(loop, .join(Wire.Join(schemaHash: 0xDEAD_BEEF, ringEndpoint: "tcp://127.0.0.1:1", host: "test", pid: 1)))
             guard case .reject(let reject) = try receive(loop) else { throw TestFailure("expected a reject") }
             #expect(reject.reason == .modelSchema)
             #expect(reject.text.contains("deadbeef"), "names the worker's schema: \(reject.text)")
-            #expect(reject.text.contains("pixel-mlp"), "names the coordinator's model: \(reject.text)")
+            #expect(reject.text.contains("canopy-net"), "names the coordinator's model: \(reject.text)")
         }
     }
 
