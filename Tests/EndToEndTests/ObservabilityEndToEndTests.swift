@@ -38,6 +38,12 @@ import FoundationNetworking
         let object = try #require(try JSONSerialization.jsonObject(with: Data(status.body.utf8)) as? [String: Any])
         #expect(object["run"] as? String == "canopy")
         #expect((object["step"] as? Int ?? 0) >= 10, "\(status.body)")
+        let members = object["members"] as? [[String: Any]] ?? []
+        #expect(members.count == 2 && members.allSatisfy { $0["status"] as? String == "up" }, "\(status.body)")
+        let human = try Grove.run("coordinator", ["status", "--endpoint", url])
+        #expect(human.status == 0)
+        #expect(human.output.contains("run canopy: training"), "\(human.output)")
+        #expect(human.output.contains("w1  up"), "\(human.output)")
         let metrics = try Self.get(url + "/metrics")
         #expect(metrics.status == 200)
         #expect(metrics.body.contains("grove_step"))
@@ -51,6 +57,9 @@ import FoundationNetworking
         let events = try FileManager.default.contentsOfDirectory(atPath: dir + "/tensorboard")
         #expect(events.contains { $0.hasPrefix("events.out.tfevents.") })
         #expect(FileManager.default.fileExists(atPath: dir + "/report.html"))
+        let svg = try String(contentsOfFile: dir + "/loss.svg", encoding: .utf8)
+        #expect(svg.hasPrefix("<svg") || svg.hasPrefix("<?xml"))
+        #expect(svg.contains("<path"))
         let trace = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/trace.json"))) as? [String: Any])
         let spans = (trace["traceEvents"] as? [[String: Any]] ?? []).filter { $0["ph"] as? String == "X" }
         let names = Set(spans.compactMap { $0["name"] as? String })

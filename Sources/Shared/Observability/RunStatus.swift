@@ -23,6 +23,22 @@ public struct RunStatus: Codable, Sendable, Equatable {
         }
     }
 
+    /// One worker as the coordinator sees it.
+    public struct Member: Codable, Sendable, Equatable {
+        public var id: String
+        public var host: String
+        /// `joining`, `up`, `draining` or `down`.
+        public var status: String
+        /// Seconds since anything was heard from it.
+        public var lastHeardSecondsAgo: Double
+        public init(id: String, host: String, status: String, lastHeardSecondsAgo: Double) {
+            self.id = id
+            self.host = host
+            self.status = status
+            self.lastHeardSecondsAgo = lastHeardSecondsAgo
+        }
+    }
+
     public var run: String
     public var phase: Phase = .waiting
     /// The last committed step, 0 before the first.
@@ -36,6 +52,8 @@ public struct RunStatus: Codable, Sendable, Equatable {
     public var samplesPerSecond: Double?
     /// Workers by membership status ("joining", "up", "draining", "down").
     public var workers: [String: Int] = [:]
+    /// Every worker of the run with its health, in id order.
+    public var members: [Member] = []
     public var generation: UInt64 = 0
     /// Seconds since the coordinator started.
     public var elapsedSeconds = 0.0

@@ -127,7 +127,10 @@ public final class CoordinatorRuntime {
         broadcast(.leave(Wire.Leave(reason: .runFinished, text: "run \(config.run.name) finished after \(committed) steps")))
         let codes = local.waitForExit(timeout: .seconds(15))
         if !codes.isEmpty { logger.notice("local workers exited with codes \(codes)") }
-        do { try observer.finish(phase: .finished, metricsPath: directory.metrics) } catch {
+        do {
+            try observer.finish(phase: .finished, metricsPath: directory.metrics)
+            try writeLossCurve()
+        } catch {
             logger.warning("could not finish the run's reports: \(error)")
         }
         let summary = makeSummary()
@@ -204,6 +207,7 @@ public final class CoordinatorRuntime {
             if lastHeartbeatSent.duration(to: now) >= .seconds(config.faultTolerance.heartbeatInterval) {
                 broadcast(.heartbeat(Wire.Heartbeat(committedStep: UInt64(committed))))
                 lastHeartbeatSent = now
+                publishMembers(now: now)
             }
             guard inflight == nil else { continue }
             admitJoiners()
@@ -426,6 +430,36 @@ public final class CoordinatorRuntime {
             logger.warning("could not record sample losses in the catalog: \(error)")
         }
         pendingLosses.removeAll()
+    }
+
+    /// `loss.svg`: the training loss of every committed step (this run's and, after a resume, the
+    /// earlier ones kept in `metrics.jsonl`).
+    func writeLossCurve() throws {
+        let text = (try? String(contentsOfFile: directory.metrics, encoding: .utf8)) ?? ""
+        let points: [(x: Double, y: Double)] = text.split(separator: "\n").compactMap { line in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let step = object["step"] as? Int, let loss = object["loss"] as? Double else { return nil }
+            return (Double(step), loss)
+        }
+        let svg = SVGPlot.lines(series: [(name: "training loss", points: points)], title: "\(config.run.name): loss",
+                                xLabel: "step", yLabel: "loss (mean over the step's samples)")
+        try svg.write(toFile: directory.path + "/loss.svg", atomically: true, encoding: .utf8)
+    }
+
+    /// Puts every member's health on the status board (`/status`).
+    func publishMembers(now: ContinuousClock.Instant) {
+        let members = membership.members.values.sorted { $0.id < $1.id }.map {
+            RunStatus.Member(id: "\($0.id)", host: $0.host, status: "\($0.status)", lastHeardSecondsAgo: $0.lastHeard.duration(to: now).inSeconds)
+        }
+        var counts: [String: Int] = [:]
+        for member in members { counts[member.status, default: 0] += 1 }
+        observer.board.update { status in
+            status.members = members
+            status.workers = counts
+            status.generation = membership.generation.rawValue
+            status.staleMessages = staleMessages
+            if status.phase == .waiting && committed > 0 { status.phase = .training }
+        }
     }
 
     func broadcast(_ message: Wire.Message) {
