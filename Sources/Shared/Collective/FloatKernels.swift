@@ -1,16 +1,17 @@
 /// Small float32 vector loops shared by the `fp32` and `fp16` modes, written over unsafe buffers
 /// and eight-wide SIMD so that they stay a small fraction of a reduce's time.
 enum FloatKernels {
-    /// The element-wise sum of `batches` in order (zeros if there are none).
-    static func localSum(_ batches: [[Float]], count: Int) -> [Float] {
-        guard let first = batches.first else { return [Float](repeating: 0, count: count) }
-        var total = first
-        total.withUnsafeMutableBufferPointer { out in
-            for batch in batches.dropFirst() {
-                batch.withUnsafeBufferPointer { add($0, into: out) }
-            }
+    /// Writes the element-wise sum of `batches`, in order, into `out` (zeros if there are none).
+    /// Every batch has `out.count` elements.
+    static func localSum(_ batches: [[Float]], into out: UnsafeMutableBufferPointer<Float>) {
+        guard let first = batches.first else {
+            out.update(repeating: 0)
+            return
         }
-        return total
+        first.withUnsafeBufferPointer { _ = out.update(fromContentsOf: $0) }
+        for batch in batches.dropFirst() {
+            batch.withUnsafeBufferPointer { add($0, into: out) }
+        }
     }
 
     /// `out[i] += values[i]`.
