@@ -46,23 +46,25 @@ extension RingAllReduce {
     /// float32 throughout: local micro-batches summed in order, then the ring.
     func floatSum(_ batches: [[Float]], count: Int, sequence: UInt64) throws(CollectiveError) -> ReduceOutcome {
         var values = takeResultBuffer(count: count)
+        // The lane looks for infinities and NaNs while it writes the final values (the owned chunk
+        // and every gathered one), instead of reading the whole result again afterwards.
+        let finiteCheck = MagnitudeWatch()
         try values.withUnsafeMutableBufferPointer { (buffer) throws(CollectiveError) in
             FloatKernels.localSum(batches, into: buffer)
             try exchange.run(
-                FloatSumLane(values: buffer), plan: plan(count: count, elementBytes: 4),
+                FloatSumLane(values: buffer, watch: finiteCheck), plan: plan(count: count, elementBytes: 4),
                 template: template(stage: .values, sequence: sequence, count: count, parameter: 0))
         }
         resultScratch = values
-        return FloatKernels.containsNonFinite(values) ? .overflow : .sum(values)
+        return finiteCheck.sawNonFinite ? .overflow : .sum(values)
     }
 
     /// float32 local sums, scaled, then a ring whose wire is float16; the result is unscaled.
     func halfSum(_ batches: [[Float]], count: Int, lossScale: Float, sequence: UInt64) throws(CollectiveError) -> ReduceOutcome {
         var values = takeResultBuffer(count: count)
         try values.withUnsafeMutableBufferPointer { (buffer) throws(CollectiveError) in
-            FloatKernels.localSum(batches, into: buffer)
             // A local sum that is already non-finite travels as such and is caught below.
-            _ = FloatKernels.multiplyCheckingFinite(buffer, by: lossScale)
+            FloatKernels.localSum(batches, into: buffer, scaledBy: lossScale)
             try exchange.run(
                 HalfWireLane(values: buffer), plan: plan(count: count, elementBytes: 2),
                 template: template(stage: .values, sequence: sequence, count: count, parameter: lossScale.bitPattern))
