@@ -16,6 +16,9 @@ import Transport
 final class RankProcess {
     /// The ring's generation; control messages carry it too (see `PerfMessage`).
     static let generation = Generation(1)
+    /// What training passes: the default initial loss scale (used by fp16, ignored otherwise), so
+    /// that fp16 pays for scaling and unscaling as it does in a run.
+    static let lossScale = DynamicLossScale().scale
 
     let options: PerfOptions
     let rank: Int
@@ -88,7 +91,8 @@ final class RankProcess {
             let start = ContinuousClock.now
             let outcome: ReduceOutcome
             do {
-                outcome = try reducer.sum(microBatches: [input], count: run.count, totalMicroBatches: options.worldSize)
+                outcome = try reducer.sum(microBatches: [input], count: run.count, totalMicroBatches: options.worldSize,
+                                          lossScale: Self.lossScale)
             } catch {
                 throw PerfError(code: "perf.collective", "rank \(rank), \(ByteSize.format(run.bytes)) \(run.mode), iteration \(iteration): \(error)")
             }
