@@ -87,6 +87,10 @@ let package = Package(
             name: "collective-bench", dependencies: ["Collective"], path: "Benchmarks/collective-bench",
             swiftSettings: numericFlags
         ),
+        .executableTarget(
+            name: "allreduce-perf", dependencies: ["Collective", "Transport", "Core"], path: "Benchmarks/AllReducePerf",
+            swiftSettings: numericFlags
+        ),
         .systemLibrary(name: "COpenBLAS", path: "Benchmarks/COpenBLAS"),
         .executableTarget(
             name: "tensor-bench",

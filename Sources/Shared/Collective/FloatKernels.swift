@@ -1,16 +1,64 @@
 /// Small float32 vector loops shared by the `fp32` and `fp16` modes, written over unsafe buffers
 /// and eight-wide SIMD so that they stay a small fraction of a reduce's time.
 enum FloatKernels {
-    /// The element-wise sum of `batches` in order (zeros if there are none).
-    static func localSum(_ batches: [[Float]], count: Int) -> [Float] {
-        guard let first = batches.first else { return [Float](repeating: 0, count: count) }
-        var total = first
-        total.withUnsafeMutableBufferPointer { out in
-            for batch in batches.dropFirst() {
-                batch.withUnsafeBufferPointer { add($0, into: out) }
-            }
+    /// Writes the element-wise sum of `batches`, in order, times `scale` into `out` (zeros if
+    /// there are none). Every batch has `out.count` elements.
+    ///
+    /// The multiplication shares the pass of the last batch, which saves a read and a write of
+    /// the whole vector; the bits are those of summing everything first and scaling afterwards.
+    static func localSum(_ batches: [[Float]], into out: UnsafeMutableBufferPointer<Float>, scaledBy scale: Float = 1) {
+        guard let first = batches.first else {
+            out.update(repeating: 0)
+            return
         }
-        return total
+        if batches.count == 1 && scale != 1 {
+            first.withUnsafeBufferPointer { scaled($0, by: scale, into: out) }
+            return
+        }
+        first.withUnsafeBufferPointer { _ = out.update(fromContentsOf: $0) }
+        for (index, batch) in batches.enumerated().dropFirst() {
+            let factor: Float = index == batches.count - 1 ? scale : 1
+            batch.withUnsafeBufferPointer { add($0, into: out, thenScaleBy: factor) }
+        }
+    }
+
+    /// `out[i] = values[i] * scale`.
+    private static func scaled(_ values: UnsafeBufferPointer<Float>, by scale: Float, into out: UnsafeMutableBufferPointer<Float>) {
+        precondition(values.count == out.count)
+        guard let source = values.baseAddress, let target = out.baseAddress else { return }
+        let raw = UnsafeRawPointer(source)
+        let outRaw = UnsafeMutableRawPointer(target)
+        let factor = SIMD8<Float>(repeating: scale)
+        var i = 0
+        while i + 8 <= out.count {
+            outRaw.storeBytes(of: raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * factor, toByteOffset: i * 4, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < out.count {
+            target[i] = source[i] * scale
+            i += 1
+        }
+    }
+
+    /// `out[i] = (out[i] + values[i]) * scale`; plain `out[i] += values[i]` when `scale` is 1.
+    private static func add(_ values: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>, thenScaleBy scale: Float) {
+        guard scale != 1 else { return add(values, into: out) }
+        precondition(values.count == out.count)
+        guard let source = values.baseAddress, let target = out.baseAddress else { return }
+        let raw = UnsafeRawPointer(source)
+        let outRaw = UnsafeMutableRawPointer(target)
+        let factor = SIMD8<Float>(repeating: scale)
+        var i = 0
+        while i + 8 <= out.count {
+            let sum = outRaw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+                + raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            outRaw.storeBytes(of: sum * factor, toByteOffset: i * 4, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < out.count {
+            target[i] = (target[i] + source[i]) * scale
+            i += 1
+        }
     }
 
     /// `out[i] += values[i]`.
@@ -56,33 +104,22 @@ enum FloatKernels {
         return max(largest, widest.max()) >= Float.infinity.bitPattern
     }
 
-    /// Whether any value is an infinity or a NaN. A value is non-finite exactly when its magnitude
-    /// bits are at least those of infinity, so the loop keeps a running maximum (no branch per
-    /// vector) and looks at it once per 4096 values.
-    static func containsNonFinite(_ values: [Float]) -> Bool {
-        values.withUnsafeBufferPointer { buffer in
-            guard let base = buffer.baseAddress else { return false }
-            let raw = UnsafeRawPointer(base)
-            let magnitudeMask = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
-            let infinity = Float.infinity.bitPattern
-            var start = 0
-            while start < buffer.count {
-                let end = min(start + 4096, buffer.count)
-                var widest = SIMD8<UInt32>(repeating: 0)
-                var i = start
-                while i + 8 <= end {
-                    widest = pointwiseMax(widest, raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<UInt32>.self) & magnitudeMask)
-                    i += 8
-                }
-                var largest = widest.max()
-                while i < end {
-                    largest = max(largest, base[i].bitPattern & 0x7FFF_FFFF)
-                    i += 1
-                }
-                if largest >= infinity { return true }
-                start = end
-            }
-            return false
+    /// The largest magnitude among `values` as IEEE bits with the sign cleared (0 when empty).
+    static func largestMagnitudeBits(_ values: UnsafeBufferPointer<Float>) -> UInt32 {
+        guard let base = values.baseAddress else { return 0 }
+        let raw = UnsafeRawPointer(base)
+        let magnitudeMask = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
+        var widest = SIMD8<UInt32>(repeating: 0)
+        var i = 0
+        while i + 8 <= values.count {
+            widest = pointwiseMax(widest, raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<UInt32>.self) & magnitudeMask)
+            i += 8
         }
+        var largest = widest.max()
+        while i < values.count {
+            largest = max(largest, base[i].bitPattern & 0x7FFF_FFFF)
+            i += 1
+        }
+        return largest
     }
 }

@@ -1,6 +1,11 @@
 /// Plain float32 sums (`fp32`).
+///
+/// The lane also watches the final values as they are written (the owned chunk once it is
+/// complete, every gathered frame as it is stored): together they are the whole result, so the
+/// caller learns whether it holds an infinity or a NaN without reading it again.
 struct FloatSumLane: RingLane {
     let values: UnsafeMutableBufferPointer<Float>
+    let watch: MagnitudeWatch
     var elementBytes: Int { 4 }
 
     func write(_ range: Range<Int>, into bytes: UnsafeMutableRawBufferPointer) {
@@ -25,6 +30,40 @@ struct FloatSumLane: RingLane {
     }
 
     func store(_ range: Range<Int>, from bytes: UnsafeRawBufferPointer) {
-        UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: values[range])).copyMemory(from: bytes)
+        guard let source = bytes.baseAddress, let target = values.baseAddress else { return }
+        let out = UnsafeMutableRawPointer(target + range.lowerBound)
+        let n = range.count
+        let magnitudeMask = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
+        var widest = SIMD8<UInt32>(repeating: 0)
+        var largest: UInt32 = 0
+        var i = 0
+        while i + 8 <= n {
+            let bits = source.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<UInt32>.self)
+            out.storeBytes(of: bits, toByteOffset: i * 4, as: SIMD8<UInt32>.self)
+            widest = pointwiseMax(widest, bits & magnitudeMask)
+            i += 8
+        }
+        while i < n {
+            let bits = source.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)
+            target[range.lowerBound + i] = Float(bitPattern: bits)
+            largest = max(largest, bits & 0x7FFF_FFFF)
+            i += 1
+        }
+        watch.record(max(largest, widest.max()))
     }
+
+    func finishOwned(_ range: Range<Int>) {
+        watch.record(FloatKernels.largestMagnitudeBits(UnsafeBufferPointer(rebasing: values[range])))
+    }
+}
+
+/// The largest float magnitude (as IEEE bits, sign cleared) written by a lane during one
+/// reduction. A value is an infinity or a NaN exactly when its magnitude bits are at least those
+/// of infinity. A class so that the lane, a value passed to the exchange, can update it.
+final class MagnitudeWatch {
+    private(set) var largestBits: UInt32 = 0
+
+    func record(_ bits: UInt32) { largestBits = max(largestBits, bits) }
+
+    var sawNonFinite: Bool { largestBits >= Float.infinity.bitPattern }
 }

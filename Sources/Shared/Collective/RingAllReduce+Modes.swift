@@ -33,32 +33,38 @@ extension RingAllReduce {
                 template: template(stage: .values, sequence: sequence, count: count, parameter: parameter))
         }
         var beyondRange = false
-        let result = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+        var result = takeResultBuffer(count: count)
+        result.withUnsafeMutableBufferPointer { buffer in
             integerScratch.withUnsafeBufferPointer { sumBuffer in
                 fields.withUnsafeBufferPointer { beyondRange = codec.decode(sumBuffer, fields: $0, into: buffer) }
             }
-            initialized = count
         }
+        resultScratch = result
         return beyondRange ? .overflow : .sum(result)
     }
 
     /// float32 throughout: local micro-batches summed in order, then the ring.
     func floatSum(_ batches: [[Float]], count: Int, sequence: UInt64) throws(CollectiveError) -> ReduceOutcome {
-        var values = FloatKernels.localSum(batches, count: count)
+        var values = takeResultBuffer(count: count)
+        // The lane looks for infinities and NaNs while it writes the final values (the owned chunk
+        // and every gathered one), instead of reading the whole result again afterwards.
+        let finiteCheck = MagnitudeWatch()
         try values.withUnsafeMutableBufferPointer { (buffer) throws(CollectiveError) in
+            FloatKernels.localSum(batches, into: buffer)
             try exchange.run(
-                FloatSumLane(values: buffer), plan: plan(count: count, elementBytes: 4),
+                FloatSumLane(values: buffer, watch: finiteCheck), plan: plan(count: count, elementBytes: 4),
                 template: template(stage: .values, sequence: sequence, count: count, parameter: 0))
         }
-        return FloatKernels.containsNonFinite(values) ? .overflow : .sum(values)
+        resultScratch = values
+        return finiteCheck.sawNonFinite ? .overflow : .sum(values)
     }
 
     /// float32 local sums, scaled, then a ring whose wire is float16; the result is unscaled.
     func halfSum(_ batches: [[Float]], count: Int, lossScale: Float, sequence: UInt64) throws(CollectiveError) -> ReduceOutcome {
-        var values = FloatKernels.localSum(batches, count: count)
+        var values = takeResultBuffer(count: count)
         try values.withUnsafeMutableBufferPointer { (buffer) throws(CollectiveError) in
             // A local sum that is already non-finite travels as such and is caught below.
-            _ = FloatKernels.multiplyCheckingFinite(buffer, by: lossScale)
+            FloatKernels.localSum(batches, into: buffer, scaledBy: lossScale)
             try exchange.run(
                 HalfWireLane(values: buffer), plan: plan(count: count, elementBytes: 2),
                 template: template(stage: .values, sequence: sequence, count: count, parameter: lossScale.bitPattern))
@@ -68,6 +74,7 @@ extension RingAllReduce {
         // finite value into an infinity unless the scale is below 1, and then that is an overflow
         // of the result, reported the same way.)
         let overflow = values.withUnsafeMutableBufferPointer { FloatKernels.multiplyCheckingFinite($0, by: 1 / lossScale) }
+        resultScratch = values
         return overflow ? .overflow : .sum(values)
     }
 }

@@ -19,6 +19,12 @@ public final class RingAllReduce {
     /// The `exact` mode's 64-bit sums, kept between calls (8 bytes per element): a fresh 200 MiB
     /// buffer per step would cost more in first-touch page faults than the encoding itself.
     var integerScratch: [Int64] = []
+    /// The previous result's storage, reused for the next result once the caller has let go of it
+    /// (the training loop applies a sum and drops it before the next step). A fresh vector per
+    /// call would be zero-filled by the kernel page by page: for a 100 MiB gradient that cost
+    /// about as much as one pass of the ring's arithmetic. If the caller still holds the previous
+    /// result, the next call copies instead (copy on write), so results never alias.
+    var resultScratch: [Float] = []
 
     /// - Parameters:
     ///   - link: this member's ring link.
@@ -73,6 +79,14 @@ public final class RingAllReduce {
     /// The exchange that moves frames for this instance.
     var exchange: RingExchange {
         RingExchange(link: link, timeout: settings.timeout, window: settings.window)
+    }
+
+    /// A vector of `count` floats for the next result, contents unspecified: the previous
+    /// result's storage when its size matches (see `resultScratch`).
+    func takeResultBuffer(count: Int) -> [Float] {
+        let buffer = resultScratch
+        resultScratch = []
+        return buffer.count == count ? buffer : [Float](repeating: 0, count: count)
     }
 
     /// A plan for `count` elements of `elementBytes` each, with this instance's frame size.

@@ -60,19 +60,51 @@ final class ZMQSocket {
         try zmqCall("zmq_connect(\(endpoint))") { zmq_connect(handle, endpoint) }
     }
 
+    /// Parts at least this long are handed to libzmq without a copy (`sendPinned`); below it a
+    /// copy is cheaper than the extra allocation and reference count.
+    static let zeroCopyBytes = 64 << 10
+
     /// Sends a multipart message without blocking; false when the high-water mark is reached
     /// (nothing was sent). libzmq checks the mark on the first part only, so a message is never
     /// half-sent.
     func trySend(_ parts: [[UInt8]]) throws(ZMQError) -> Bool {
         for (index, part) in parts.enumerated() {
             let flags = ZMQ_DONTWAIT | (index + 1 < parts.count ? ZMQ_SNDMORE : 0)
-            let rc = try zmqCall("zmq_send") { part.withUnsafeBytes { Int32(zmq_send(handle, $0.baseAddress, $0.count, flags)) } }
+            let rc: Int32?
+            if part.count >= Self.zeroCopyBytes {
+                rc = try sendPinned(part, flags: flags)
+            } else {
+                rc = try zmqCall("zmq_send") { part.withUnsafeBytes { Int32(zmq_send(handle, $0.baseAddress, $0.count, flags)) } }
+            }
             if rc == nil {
                 precondition(index == 0, "libzmq refused a later part of a multipart message")
                 return false
             }
         }
         return true
+    }
+
+    /// Sends `bytes` from the array's own storage: libzmq keeps a reference to it (through a
+    /// `PinnedBytes` box) until its I/O thread has written the bytes to the socket, instead of
+    /// copying every large ring frame into a fresh buffer first. Returns nil when the high-water
+    /// mark is reached (the message is then closed, which releases the reference).
+    private func sendPinned(_ bytes: [UInt8], flags: Int32) throws(ZMQError) -> Int32? {
+        let box = PinnedBytes(bytes)
+        let hint = Unmanaged.passRetained(box).toOpaque()
+        var message = zmq_msg_t()
+        let data = UnsafeMutableRawPointer(mutating: box.baseAddress)
+        guard zmq_msg_init_data(&message, data, bytes.count, releasePinnedBytes, hint) == 0 else {
+            Unmanaged<PinnedBytes>.fromOpaque(hint).release()
+            throw ZMQError(errno: zmq_errno(), function: "zmq_msg_init_data")
+        }
+        do {
+            let rc = try zmqCall("zmq_msg_send") { zmq_msg_send(&message, handle, flags) }
+            if rc == nil { zmq_msg_close(&message) }  // not sent: still ours to close
+            return rc
+        } catch {
+            zmq_msg_close(&message)
+            throw error
+        }
     }
 
     /// Receives one multipart message if one is waiting.
@@ -101,4 +133,25 @@ final class ZMQSocket {
         if let handle { zmq_close(handle) }
         handle = nil
     }
+}
+
+/// The bytes of one zero-copy message, kept alive until libzmq is done with them.
+///
+/// `bytes` is never mutated, so its storage (and `baseAddress`) stays where it is for the box's
+/// whole life; libzmq's I/O thread reads it while the socket thread has moved on.
+private final class PinnedBytes {
+    let bytes: [UInt8]
+    let baseAddress: UnsafeRawPointer
+
+    init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+        baseAddress = bytes.withUnsafeBytes { $0.baseAddress! }
+    }
+}
+
+/// libzmq's free callback for `PinnedBytes` messages; it runs on a libzmq I/O thread once the
+/// message is sent or dropped. A top-level function, because a C function pointer cannot capture.
+private func releasePinnedBytes(_ data: UnsafeMutableRawPointer?, _ hint: UnsafeMutableRawPointer?) {
+    guard let hint else { return }
+    Unmanaged<PinnedBytes>.fromOpaque(hint).release()
 }
