@@ -8,10 +8,10 @@ import Testing
                            "--set", "model.name=pixel-mlp", "--set", "model.pixels_per_tile=4096", "--set", "logging.level=info",
                            "--set", "fault_tolerance.heartbeat_interval=0.5", "--set", "fault_tolerance.collective_timeout=20"]
 
-    static func reference() throws -> String {
+    static func reference(workers: Int = 2) throws -> String {
         let dir = Grove.temporaryDirectory("reference")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let result = try Grove.run("coordinator", ["run", "--config", "cluster.yaml", "--run-dir", dir, "--set", "workers.local=2"] + settings)
+        let result = try Grove.run("coordinator", ["run", "--config", "cluster.yaml", "--run-dir", dir, "--set", "workers.local=\(workers)"] + settings)
         try #require(result.status == 0, "\(result.output)")
         return try #require(try RunFiles(directory: dir).summary["weights_sha256"] as? String)
     }
@@ -52,5 +52,30 @@ import Testing
         #expect(summary["steps"] as? Int == 40)
         #expect(summary["failures"] as? Int == 1, "\(output)")
         #expect(summary["weights_sha256"] as? String == expected)
+    }
+
+    /// A worker started by hand joins a running job at a step boundary with the exact state; the
+    /// run ends on the weights of a run that had one worker throughout.
+    @Test func aWorkerJoiningMidRunGetsTheExactState() throws {
+        let expected = try Self.reference(workers: 1)
+        let dir = Grove.temporaryDirectory("join")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let coordinator = try Grove.Background("coordinator", ["run", "--config", "cluster.yaml", "--run-dir", dir,
+                                                               "--set", "workers.local=1"] + Self.settings)
+        defer { coordinator.stop() }
+        let endpoint = try coordinator.waitFor("coordinator listening on ")
+        _ = try coordinator.waitFor("step 10/")
+        let worker = try Grove.Background("worker", ["--coordinator", endpoint])
+        defer { worker.stop() }
+        let deadline = ContinuousClock.now + .seconds(120)
+        while coordinator.process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        try #require(coordinator.process.terminationStatus == 0, "\(coordinator.output)")
+        let summary = try RunFiles(directory: dir).summary
+        #expect(summary["workers_max"] as? Int == 2, "\(coordinator.output)")
+        #expect(summary["weights_sha256"] as? String == expected)
+        let workers = try RunFiles(directory: dir).metrics.map { $0["workers"] as? Int ?? 0 }
+        #expect(workers.first == 1 && workers.last == 2, "\(workers)")
+        while worker.process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(worker.process.terminationStatus == 0, "\(worker.output)")
     }
 }

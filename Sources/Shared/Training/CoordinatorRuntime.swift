@@ -330,6 +330,7 @@ public final class CoordinatorRuntime {
             for member in membership.members.values { counts["\(member.status)", default: 0] += 1 }
             observer?.membershipChanged(workers: counts, generation: generation.rawValue,
                                         note: "generation \(generation.rawValue): \(membership.ring.count) in the ring")
+            if observer != nil { publishMembers(now: .now) }
             logger.info("generation \(generation.rawValue): \(membership.ring.map { "\($0.id)" }.joined(separator: ", "))")
             if let step = inflight {
                 redealtSteps += 1
@@ -395,6 +396,7 @@ public final class CoordinatorRuntime {
             allReduceBytes: results.map(\.reduceBytes).reduce(0, +),
             weightsSha256: hash.hexString, replicasAgreeing: step.results.count, wallSeconds: started.duration(to: .now).inSeconds)
         try metrics.append(line)
+        publishMembers(now: .now)
         let record = StepRecord(
             step: line.step, samples: line.samples, loss: loss.isFinite ? loss : nil, learningRate: line.learningRate,
             workers: line.workers, generation: line.generation, stepSeconds: line.stepSeconds, samplesPerSecond: line.samplesPerSecond,
