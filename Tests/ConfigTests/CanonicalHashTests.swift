@@ -4,7 +4,7 @@ import Testing
 @Suite struct CanonicalHashTests {
     @Test func hashIsPinnedForTheDefaults() {
         // A change here means every recorded checkpoint hash changes: bump canonicalFormat too.
-        #expect(ClusterConfig().canonicalHash == "9aa813d95b1aa02ac045a1f8b55ab1bef016c017d8be721edda8b42e72f21cfc")
+        #expect(ClusterConfig().canonicalHash == "a7a42737e48941b16c7d67c869d679b2409caee3ee564e1a338ecda6b8d89602")
         #expect(ClusterConfig().canonicalText.hasPrefix("grove-cluster-config-v1\nrun.name=\"canopy\"\n"))
     }
 

@@ -29,7 +29,7 @@ import Testing
     @Test func twoWorkersTrainTwentySteps() throws {
         let dir = Grove.temporaryDirectory("two")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let result = try Self.train(workers: 2, runDirectory: dir)
+        let result = try Self.train(workers: 2, runDirectory: dir, extra: ["--set", "training.eval_every=10"])
         try #require(result.status == 0)
         let files = RunFiles(directory: dir)
         let summary = try files.summary
@@ -45,6 +45,11 @@ import Testing
             #expect((line["weights_sha256"] as? String)?.count == 64)
         }
         #expect(summary["weights_sha256"] as? String == metrics.last?["weights_sha256"] as? String)
+        let evaluated = metrics.filter { $0["validation"] != nil }.map { $0["step"] as? Int }
+        #expect(evaluated == [10, 20], "held-out evaluation every 10 steps and at the end")
+        let finalEvaluation = try #require(metrics.last?["validation"] as? [String: Any])
+        #expect((finalEvaluation["canopy_iou"] as? Double).map { (0...1).contains($0) } == true)
+        #expect((summary["validation"] as? [String: Any])?["loss"] as? Double == finalEvaluation["loss"] as? Double)
         let weights = try Self.finalWeights(dir)
         var hasher = SHA256Hex()
         #expect(hasher.hex(weights) == summary["weights_sha256"] as? String)

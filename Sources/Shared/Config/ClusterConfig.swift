@@ -118,6 +118,8 @@ public struct ClusterConfig: Sendable, Equatable {
         public var weightDecay = 0.0
         /// Seeds initialisation, data order and sampling.
         public var seed: UInt64 = 42
+        /// Committed steps between two evaluations on the held-out samples (0 = only at the end).
+        public var evalEvery = 50
     }
 
     public struct Reduce: Sendable, Equatable {

@@ -44,6 +44,7 @@ enum ConfigSchema {
         .number("training", "epsilon", \.training.epsilon, .atLeast(0, inclusive: false)),
         .number("training", "weight_decay", \.training.weightDecay, .atLeast(0, inclusive: true)),
         .unsigned("training", "seed", \.training.seed),
+        .integer("training", "eval_every", \.training.evalEvery, 0...Int.max),
 
         .choice("reduce", "mode", \.reduce.mode, ["exact", "fp32", "fp16"]),
         .integer("reduce", "chunk_kib", \.reduce.chunkKiB, 1...65536),

@@ -54,6 +54,8 @@ public final class CoordinatorRuntime {
     var observer: RunObserver!
     /// Per-sample losses not yet written back to the catalog (manifest runs).
     var pendingLosses: [(sampleID: String, loss: Double, step: Int)] = []
+    /// The newest evaluation on the held-out samples and its step.
+    var lastValidation: (step: Int, report: ValidationReport)?
     var lastHeartbeatSent = ContinuousClock.now
 
     /// A step that has been dealt and not yet committed.
@@ -344,7 +346,7 @@ public final class CoordinatorRuntime {
         let ring = membership.ring
         let generation = membership.generation
         let due = step == totalSteps || (config.checkpoint.interval > 0 && step % config.checkpoint.interval == 0)
-        let wantState = due || !membership.joining.isEmpty
+        let wantState = due || evaluationDue(step) || !membership.joining.isEmpty
         let members = ring.map { Wire.Member(worker: $0.id, ringEndpoint: $0.ringEndpoint) }
         let perStep = plan.microBatchesPerStep
         let shares = StepPlan.deal(microBatches: perStep, members: ring.count)
@@ -394,7 +396,14 @@ public final class CoordinatorRuntime {
             computeSeconds: Double(results.map(\.computeNanos).max() ?? 0) / 1e9,
             allReduceSeconds: Double(results.map(\.reduceNanos).max() ?? 0) / 1e9,
             allReduceBytes: results.map(\.reduceBytes).reduce(0, +),
-            weightsSha256: hash.hexString, replicasAgreeing: step.results.count, wallSeconds: started.duration(to: .now).inSeconds)
+            weightsSha256: hash.hexString, replicasAgreeing: step.results.count, wallSeconds: started.duration(to: .now).inSeconds,
+            validation: (evaluationDue(step.step) || step.step == totalSteps) && state.committedStep == step.step
+                ? Validation.measure(setup: setup, state: state) : nil)
+        if let v = line.validation { lastValidation = (step.step, v) }
+        if let v = line.validation {
+            let trees = v.trees.map { String(format: ", tree F1 %.3f", $0.f1) } ?? ""
+            logger.info("step \(step.step): held-out loss \(String(format: "%.4f", v.loss))\(v.canopyIou.map { String(format: ", canopy IoU %.3f", $0) } ?? "")\(trees)")
+        }
         try metrics.append(line)
         publishMembers(now: .now)
         let record = StepRecord(
@@ -448,6 +457,11 @@ public final class CoordinatorRuntime {
         try svg.write(toFile: directory.path + "/loss.svg", atomically: true, encoding: .utf8)
     }
 
+    /// Whether `step` is evaluated on the held-out samples (the last step is, for the summary).
+    func evaluationDue(_ step: Int) -> Bool {
+        config.training.evalEvery > 0 && step % config.training.evalEvery == 0 && !setup.validation.isEmpty
+    }
+
     /// Puts every member's health on the status board (`/status`).
     func publishMembers(now: ContinuousClock.Instant) {
         let members = membership.members.values.sorted { $0.id < $1.id }.map {
@@ -481,7 +495,8 @@ public final class CoordinatorRuntime {
             reduceMode: config.reduce.mode, model: setup.model.schemaName, parameters: setup.model.layout.count,
             datasetHash: setup.datasetHash, configHash: config.canonicalHash, resumedFromStep: resumedFrom,
             checkpoint: lastCheckpoint, staleMessages: staleMessages,
-            drains: drains, failures: failures, redealtSteps: redealtSteps, validation: Validation.measure(setup: setup, state: state))
+            drains: drains, failures: failures, redealtSteps: redealtSteps, validation: lastValidation?.step == committed && state.committedStep == committed
+                ? lastValidation?.report : Validation.measure(setup: setup, state: state))
     }
 }
 

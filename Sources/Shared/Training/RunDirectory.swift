@@ -89,6 +89,8 @@ public struct StepMetrics: Codable, Sendable {
     /// would not have been committed).
     public var replicasAgreeing: Int
     public var wallSeconds: Double
+    /// Present on the steps evaluated on the held-out samples (`training.eval_every`).
+    public var validation: ValidationReport?
 }
 
 /// `summary.json`: what a script needs to know about a finished run.
