@@ -89,7 +89,7 @@ struct TuneCommand: ParsableCommand {
             guard let trial = try Tuner.measure(candidate, setup: setup, plan: &plan, nextStep: &nextStep,
                                                 members: members, seconds: seconds) else { continue }
             trials.append(trial)
-            print(row(trial, marked: false))
+            print(row(trial, marked: false, readsManifest: readsManifest))
             fflush(nil)  // every row as soon as it is measured, also when stdout is a pipe
         }
         guard let best = Tuner.best(of: trials, tolerance: tolerance) else {
@@ -105,7 +105,7 @@ struct TuneCommand: ParsableCommand {
         try report.encoded().write(to: URL(fileURLWithPath: destination))
 
         print("\nbest:")
-        print(row(best, marked: true))
+        print(row(best, marked: true, readsManifest: readsManifest))
         if let slowest = trials.map(\.samplesPerSecond).min(), slowest > 0 {
             print("\(formatted(best.samplesPerSecond / slowest))x the slowest combination")
         }
@@ -114,9 +114,11 @@ struct TuneCommand: ParsableCommand {
         if apply { print(overrides.map { "--set \($0)" }.joined(separator: " ")) }
     }
 
-    func row(_ trial: Tuner.Trial, marked: Bool) -> String {
+    /// One table row; with a tile directory the decode columns show `-`, since they were not tried.
+    func row(_ trial: Tuner.Trial, marked: Bool, readsManifest: Bool) -> String {
         let c = trial.candidate
-        return [pad(c.decodeThreads, 6), pad(c.computeThreads, 7), pad(c.prefetch, 8), pad(trial.steps, 5),
+        let decode = readsManifest ? "\(c.decodeThreads)" : "-", depth = readsManifest ? "\(c.prefetch)" : "-"
+        return [pad(decode, 6), pad(c.computeThreads, 7), pad(depth, 8), pad(trial.steps, 5),
                 pad(String(format: "%.2f", trial.samplesPerSecond), 9), pad(percent(trial.dataWaitShare), 9)]
             .joined(separator: "  ") + (marked ? "  *" : "")
     }

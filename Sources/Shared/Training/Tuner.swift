@@ -225,7 +225,7 @@ extension Tuner {
         /// Pretty JSON with sorted snake_case keys, so that two reports diff line by line.
         public func encoded() throws -> Data {
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             encoder.keyEncodingStrategy = .convertToSnakeCase
             return try encoder.encode(self)
         }
