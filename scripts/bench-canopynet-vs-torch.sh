@@ -12,6 +12,7 @@
 #   THREADS="1 2"     thread counts (Grove's CanopyNet threads; torch.set_num_threads)
 #   SECONDS_PER_RUN=4 timed seconds of each run (after the warm-up steps)
 #   BATCH=4           samples per step
+#   CONFIGS="grove pytorch pytorch-avx2 pytorch-passive"   what to run (see command_for)
 #   PYTHON=...        a python with torch (default: the peers' venv, made by
 #                     bench/peers/setup.sh in the shared folder)
 #   DATA=data/aerial-sample   tiles Grove trains on (the twin uses random tiles of the same shape)
@@ -59,12 +60,33 @@ run() {
     echo "  round $round $label (load $load): $(echo "${line#RESULT }" | "$PYTHON" -c 'import json,sys; r=json.load(sys.stdin); print("%.2f samples/s, %d steps" % (r["samples_per_s"], r["steps"]))')"
 }
 
+# The command of one configuration: Grove, PyTorch as installed, PyTorch with oneDNN held to AVX2
+# (the instruction set Grove is built for), PyTorch with OpenMP threads that sleep instead of
+# spinning while they wait (only meaningful with more than one thread).
+command_for() {  # command_for LABEL THREADS
+    local twin=(env OMP_NUM_THREADS="$2" "$PYTHON" "$TWIN" --threads "$2" --batch "$BATCH" --seconds "$SECONDS_PER_RUN")
+    case "$1" in
+        grove) echo "$BENCH" train "$DATA" --threads "$2" --batch "$BATCH" --seconds "$SECONDS_PER_RUN" ;;
+        pytorch) echo "${twin[@]}" ;;
+        pytorch-avx2) echo ONEDNN_MAX_CPU_ISA=AVX2 "${twin[@]}" ;;
+        pytorch-passive) echo OMP_WAIT_POLICY=PASSIVE "${twin[@]}" ;;
+        *) echo "unknown configuration $1 (expected grove, pytorch, pytorch-avx2, pytorch-passive)" >&2; exit 2 ;;
+    esac
+}
+
+CONFIGS="${CONFIGS:-grove pytorch pytorch-avx2 pytorch-passive}"
 for round in $(seq 1 "$ROUNDS"); do
     for threads in $THREADS; do
-        grove=(run grove "$round" "$BENCH" train "$DATA" --threads "$threads" --batch "$BATCH" --seconds "$SECONDS_PER_RUN")
-        torch=(run pytorch "$round" env OMP_NUM_THREADS="$threads" "$PYTHON" "$TWIN" --threads "$threads" --batch "$BATCH" --seconds "$SECONDS_PER_RUN")
-        # Alternate who goes first, so neither always follows the other's memory and cache state.
-        if (( round % 2 )); then "${grove[@]}"; "${torch[@]}"; else "${torch[@]}"; "${grove[@]}"; fi
+        labels=()
+        for label in $CONFIGS; do
+            [[ $label == pytorch-passive && $threads == 1 ]] || labels+=("$label")
+        done
+        # Rotate the order every round, so no configuration always follows the same other one.
+        for i in "${!labels[@]}"; do
+            label="${labels[$(( (i + round) % ${#labels[@]} ))]}"
+            # shellcheck disable=SC2046  # the command is split into words on purpose
+            run "$label" "$round" env $(command_for "$label" "$threads")
+        done
     done
 done
 
@@ -77,22 +99,25 @@ print(f"\nparameters: Grove {params.get('grove')}, PyTorch {params.get('pytorch'
       + ("" if params.get("grove") == params.get("pytorch") else "  !! MISMATCH: not the same network"))
 def fmt(values):
     return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
-print("\n| threads | Grove samples/s | PyTorch samples/s | Grove / PyTorch (per-round range) "
-      "| Grove samples per CPU-s | PyTorch samples per CPU-s | Grove / PyTorch per CPU-s |")
-print("| --- | --- | --- | --- | --- | --- | --- |")
+print("\n| threads | peer | Grove samples/s | peer samples/s | Grove / peer (per-round range) "
+      "| Grove samples per CPU-s | peer samples per CPU-s | Grove / peer per CPU-s |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- |")
 for threads in sorted({r["threads"] for r in runs}):
-    by = {label: sorted((r for r in runs if r["label"] == label and r["threads"] == threads), key=lambda r: r["round"])
-          for label in ("grove", "pytorch")}
-    wall = {k: [r["batch"] * r["steps"] / r["wall"] for r in v] for k, v in by.items()}
     # One thread: the calling thread's CPU time, the figure least disturbed by other processes.
     # More threads: the whole process (includes threads that spin while waiting for work).
     key = "thread_cpu" if threads == 1 else "process_cpu"
-    cpu = {k: [r["batch"] * r["steps"] / r[key] for r in v] for k, v in by.items()}
-    per_round = [g / p for g, p in zip(wall["grove"], wall["pytorch"])]
-    ratio = statistics.median(wall["grove"]) / statistics.median(wall["pytorch"])
-    cpu_ratio = statistics.median(cpu["grove"]) / statistics.median(cpu["pytorch"])
-    print(f"| {threads} | {fmt(wall['grove'])} | {fmt(wall['pytorch'])} | **{ratio:.2f}** "
-          f"({min(per_round):.2f}-{max(per_round):.2f}) | {fmt(cpu['grove'])} | {fmt(cpu['pytorch'])} | {cpu_ratio:.2f} |")
+    def series(label):
+        chosen = sorted((r for r in runs if r["label"] == label and r["threads"] == threads), key=lambda r: r["round"])
+        return ({r["round"]: r["batch"] * r["steps"] / r["wall"] for r in chosen},
+                [r["batch"] * r["steps"] / r[key] for r in chosen])
+    grove_wall, grove_cpu = series("grove")
+    for peer in sorted({r["label"] for r in runs if r["label"] != "grove" and r["threads"] == threads}):
+        peer_wall, peer_cpu = series(peer)
+        per_round = [grove_wall[k] / peer_wall[k] for k in grove_wall if k in peer_wall]
+        ratio = statistics.median(grove_wall.values()) / statistics.median(peer_wall.values())
+        cpu_ratio = statistics.median(grove_cpu) / statistics.median(peer_cpu)
+        print(f"| {threads} | {peer} | {fmt(list(grove_wall.values()))} | {fmt(list(peer_wall.values()))} | **{ratio:.2f}** "
+              f"({min(per_round):.2f}-{max(per_round):.2f}) | {fmt(grove_cpu)} | {fmt(peer_cpu)} | {cpu_ratio:.2f} |")
 loads = [r["load"] for r in runs]
 print(f"\nmedians over {len({r['round'] for r in runs})} rounds (min-max in brackets); "
       f"1-minute load average during the runs {min(loads):.1f}-{max(loads):.1f}; raw results in {sys.argv[1]}")
