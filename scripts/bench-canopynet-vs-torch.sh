@@ -75,6 +75,7 @@ command_for() {  # command_for LABEL THREADS
 }
 
 CONFIGS="${CONFIGS:-grove pytorch pytorch-avx2 pytorch-passive}"
+for label in $CONFIGS; do command_for "$label" 1 > /dev/null; done   # fail before any run, not midway
 for round in $(seq 1 "$ROUNDS"); do
     for threads in $THREADS; do
         labels=()
