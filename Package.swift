@@ -96,6 +96,7 @@ let package = Package(
             name: "tensor-bench",
             dependencies: ["Tensor", "Model", "Dataset", "COpenBLAS"],
             path: "Benchmarks/TensorBench",
+            exclude: ["canopynet_torch.py"],  // the PyTorch twin the CanopyNet comparison runs
             swiftSettings: numericFlags
         ),
 

@@ -2,27 +2,67 @@ import Dataset
 import Dispatch
 import Model
 
-/// CanopyNet training throughput on the shipped tiles, with 1 and 2 threads.
+/// CanopyNet training throughput on the shipped tiles, with 1 and 2 threads (or the counts given).
 enum TrainingBenchmark {
-    static func report(dataPath: String) {
+    /// What `tensor-bench train` measures: `--threads N` (repeatable), `--batch B`, `--seconds S`.
+    struct Options {
+        var threadCounts = [1, 2]
+        var batch = 4
+        /// Time steps for at least this long (and at least 5 steps); 0 times exactly 5 steps.
+        var seconds = 0.0
+
+        /// Reads the flags after the mode and data directory; a malformed one names itself.
+        init(_ arguments: ArraySlice<String>) {
+            var threads: [Int] = []
+            var rest = arguments
+            while let flag = rest.popFirst() {
+                guard let value = rest.popFirst() else { fatalError("tensor-bench train: \(flag) needs a value") }
+                switch flag {
+                case "--threads": threads.append(Self.positive(Int(value), flag, value))
+                case "--batch": batch = Self.positive(Int(value), flag, value)
+                case "--seconds":
+                    guard let parsed = Double(value), parsed >= 0 else { fatalError("tensor-bench train: --seconds \(value) is not a non-negative number") }
+                    seconds = parsed
+                default: fatalError("tensor-bench train: unknown flag \(flag) (expected --threads, --batch, --seconds)")
+                }
+            }
+            if !threads.isEmpty { threadCounts = threads }
+        }
+
+        private static func positive(_ value: Int?, _ flag: String, _ text: String) -> Int {
+            guard let value, value > 0 else { fatalError("tensor-bench train: \(flag) \(text) is not a positive number") }
+            return value
+        }
+    }
+
+    static func report(dataPath: String, options: Options = Options([])) {
         let tiles: [Tile]
         do { tiles = try TileDirectory.open(dataPath).loadAll() } catch { print("cannot load \(dataPath): \(error)"); return }
-        for threads in [1, 2] {
+        guard tiles.count >= options.batch else { print("\(dataPath) has \(tiles.count) tiles, fewer than --batch \(options.batch)"); return }
+        for threads in options.threadCounts {
             let model = CanopyNet(settings: CanopyNet.Settings(threads: threads))
             var parameters = model.initialParameters(seed: 1)
             var trainer = CanopyNet.ReferenceTrainer(parameterCount: model.parameterCount)
-            let batch = Array(tiles.prefix(4))
+            let batch = Array(tiles.prefix(options.batch))
             trainer.train(model, parameters: &parameters, batch: batch)
-            let steps = 5
-            let time = Stopwatch.measure {
-                for _ in 0..<steps { trainer.train(model, parameters: &parameters, batch: batch) }
-            }
+            var steps = 0
+            let start = Stopwatch.now()
+            repeat {
+                trainer.train(model, parameters: &parameters, batch: batch)
+                steps += 1
+            } while steps < 5 || Stopwatch.now().wall - start.wall < options.seconds
+            let time = Stopwatch.now() - start
             let samples = Double(steps * batch.count), flops = Double(model.flopsPerSample().training)
             // One thread runs every kernel inline on this thread; with more, count all threads.
             let cpu = threads == 1 ? time.cpu : time.processCPU
             print("train threads=\(threads): \(String(format: "%.2f", samples / time.wall)) samples/s wall, "
                   + "\(String(format: "%.2f", samples / cpu)) samples per CPU-second, "
                   + "conv \(String(format: "%.1f", samples * flops / cpu * 1e-9)) GFLOP per CPU-second")
+            // For scripts/bench-canopynet-vs-torch.sh, in the same form as the PyTorch twin's line.
+            print("RESULT {\"impl\": \"grove\", \"schema\": \"\(model.schemaName)\", \"threads\": \(threads), "
+                  + "\"batch\": \(batch.count), \"steps\": \(steps), \"parameters\": \(model.parameterCount), "
+                  + "\"wall\": \(time.wall), \"thread_cpu\": \(time.cpu), \"process_cpu\": \(time.processCPU), "
+                  + "\"samples_per_s\": \(samples / time.wall)}")
         }
     }
 }

@@ -3,8 +3,8 @@ import Dispatch
 import Model
 import Tensor
 
-/// `tensor-bench [gemm|train|fit|info|stats] [data directory] [fit: steps lr width]`: prints
-/// measurements, asserts nothing.
+/// `tensor-bench [gemm|train|fit|info|stats] [data directory] [fit: steps lr width]
+/// | [train: --threads N ... --batch B --seconds S]`: prints measurements, asserts nothing.
 let arguments = CommandLine.arguments
 let command = arguments.count > 1 ? arguments[1] : "all"
 let dataPath = arguments.count > 2 ? arguments[2] : "data/aerial-sample"
@@ -32,8 +32,8 @@ case "fit":
     TrainingBenchmark.fit(dataPath: dataPath, steps: steps, batchSize: 4, learningRate: lr,
                           settings: CanopyNet.Settings(baseWidth: width, threads: 2))
 case "train":
-    TrainingBenchmark.report(dataPath: dataPath)
+    TrainingBenchmark.report(dataPath: dataPath, options: .init(arguments.dropFirst(3)))
 default:
     GemmBenchmark.report()
-    TrainingBenchmark.report(dataPath: dataPath)
+    TrainingBenchmark.report(dataPath: dataPath, options: .init([]))
 }
