@@ -1,3 +1,4 @@
+import Core
 #if _endian(big)
 #error("safetensors stores little-endian bytes; Grove copies float memory as is and needs a little-endian host")
 #endif
@@ -86,20 +87,6 @@ public struct SafetensorsFile: Sendable, Equatable {
     /// A JSON string literal: quotes, backslashes and control characters escaped, everything else
     /// (including non-ASCII) written as UTF-8.
     static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        JSONQuoting.quoted(text)
     }
 }
