@@ -12,6 +12,12 @@ import Testing
         #expect(config.training.learningRate == 0.001)
     }
 
+    @Test func spacesAroundTheNamesAndValueAreIgnored() throws {
+        let config = try ClusterConfig.load(path: nil, overrides: ["training.steps = 20", " reduce.mode= fp16"])
+        #expect(config.training.steps == 20)
+        #expect(config.reduce.mode == "fp16")
+    }
+
     @Test func lastOverrideOfAKeyWins() throws {
         let config = try ClusterConfig.load(path: nil, overrides: ["training.steps=3", "training.steps=4"])
         #expect(config.training.steps == 4)

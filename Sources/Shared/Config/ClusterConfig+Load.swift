@@ -92,8 +92,9 @@ struct ConfigReader {
                               expected: "section.key=value (for example training.steps=20)",
                               found: quoted(argument))
         }
-        let section = String(argument[..<dot])
-        let key = String(argument[argument.index(after: dot)..<equals])
+        // Spaces around the names (`--set "training.steps = 20"`) are not part of them.
+        let section = argument[..<dot].trimmingCharacters(in: .whitespaces)
+        let key = argument[argument.index(after: dot)..<equals].trimmingCharacters(in: .whitespaces)
         let text = String(argument[argument.index(after: equals)...])
         guard ConfigSchema.sections.contains(section) else {
             throw ConfigError(.unknownSection, keyPath: section, origin: origin,
