@@ -158,7 +158,7 @@ public final class WorkerRuntime {
                 replica?.commit(step: Int(commit.step))
                 heartbeatStep.value = commit.step
             case .leave(let leave):
-                logger.info("the coordinator ended the run: \(leave.text)")
+                logger.info("the coordinator ended the run: \(leave.text)", metadata: ["stale_messages_dropped": "\(staleMessages)"])
                 return .finished
             case .reject(let reject):
                 return .rejected(reject.text)
