@@ -1,0 +1,55 @@
+import Foundation
+
+/// Named places in a step where the chaos suite can kill a process, so that a fault lands exactly
+/// where it is meant to (mid-forward, mid-all-reduce, mid-checkpoint) instead of wherever a signal
+/// from outside happens to arrive.
+///
+/// A test facility, off unless the environment asks for it:
+///
+///     GROVE_FAULT_POINT=mid-allreduce GROVE_FAULT_STEP=12 worker --coordinator tcp://...
+///
+/// kills this process with SIGKILL — no clean-up, no goodbye, like `kill -9` — the first time it
+/// reaches `mid-allreduce` at step 12 or later. `GROVE_FAULT_STEP` defaults to 1.
+public enum FaultPoint: String, CaseIterable, Sendable {
+    // Worker
+    /// A lease arrived; nothing of it has run.
+    case beforeLease = "before-lease"
+    /// Between the first micro-batch's forward pass and its backward pass.
+    case midForward = "mid-forward"
+    /// Inside the backward pass of the first micro-batch.
+    case midBackward = "mid-backward"
+    /// After the first all-reduce frame was sent, before the sum is complete.
+    case midAllReduce = "mid-allreduce"
+    /// The update is applied and reported; the commit has not arrived yet.
+    case beforeCommit = "before-commit"
+    /// Right after the commit of the step was received.
+    case afterCommit = "after-commit"
+    // Coordinator
+    /// Some of a checkpoint's files are written, its manifest is not.
+    case midCheckpoint = "mid-checkpoint"
+    /// Every result of the step is in; the commit is not sent yet.
+    case coordinatorBeforeCommit = "coordinator-before-commit"
+
+    /// The armed point of this process, read once from the environment; nil when none (the usual
+    /// case) or when the variable names no known point (reported once on standard error).
+    public static let armed: (point: FaultPoint, step: Int)? = {
+        let environment = ProcessInfo.processInfo.environment
+        guard let name = environment["GROVE_FAULT_POINT"], !name.isEmpty else { return nil }
+        guard let point = FaultPoint(rawValue: name) else {
+            let known = FaultPoint.allCases.map(\.rawValue).joined(separator: ", ")
+            FileHandle.standardError.write(Data("GROVE_FAULT_POINT '\(name)' is not one of \(known); no fault armed\n".utf8))
+            return nil
+        }
+        let step = environment["GROVE_FAULT_STEP"].flatMap { Int($0) } ?? 1
+        return (point, step)
+    }()
+
+    /// Kills this process at once if `point` is armed for `step` or an earlier one. Costs one
+    /// comparison when nothing is armed.
+    @inline(__always)
+    public static func reached(_ point: FaultPoint, step: Int) {
+        guard let armed, armed.point == point, step >= armed.step else { return }
+        FileHandle.standardError.write(Data("fault point \(point.rawValue) reached at step \(step): killing this process\n".utf8))
+        kill(getpid(), SIGKILL)
+    }
+}
