@@ -21,6 +21,10 @@ enum SummaryText {
             }
         }
         if let step = s.resumedFromStep { lines.append("resumed from step \(step)") }
+        if !s.quarantinedSamples.isEmpty {
+            lines.append("quarantined \(s.quarantinedSamples.count) unreadable samples (left out of their steps): "
+                         + s.quarantinedSamples.prefix(5).joined(separator: ", ") + (s.quarantinedSamples.count > 5 ? ", …" : ""))
+        }
         lines.append("weights sha256 \(s.weightsSha256)")
         lines.append("summary: \(runDirectory)/summary.json")
         return lines.joined(separator: "\n")

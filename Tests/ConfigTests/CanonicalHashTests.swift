@@ -4,7 +4,7 @@ import Testing
 @Suite struct CanonicalHashTests {
     @Test func hashIsPinnedForTheDefaults() {
         // A change here means every recorded checkpoint hash changes: bump canonicalFormat too.
-        #expect(ClusterConfig().canonicalHash == "a7a42737e48941b16c7d67c869d679b2409caee3ee564e1a338ecda6b8d89602")
+        #expect(ClusterConfig().canonicalHash == "fe8d214ca85372a6ca15063002c7a099c353d9e6a056ba3b36080bb09bef054b")
         #expect(ClusterConfig().canonicalText.hasPrefix("grove-cluster-config-v1\nrun.name=\"canopy\"\n"))
     }
 

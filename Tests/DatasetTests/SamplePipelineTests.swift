@@ -67,6 +67,27 @@ struct MemorySource: SampleSource {
         #expect(try pipeline.next() == nil)
     }
 
+    @Test func quarantineLeavesBadSamplesOutAndNamesThem() throws {
+        var (entries, source, expected) = Self.lease(9)
+        entries[4].sha256 = String(repeating: "0", count: 64)           // batch 1
+        source.files[entries[7].path]!.removeLast(5)                     // batch 2
+        source.files.removeValue(forKey: entries[8].path)                // batch 2
+        let settings = SamplePipeline.Settings(threads: 3, microBatchSize: 3, prefetchBatches: 1, quarantineBadSamples: true)
+        let pipeline = try SamplePipeline(entries: entries, source: source, settings: settings)
+        var delivered: [Tile] = [], indices: [Int] = [], quarantined: [Int: String] = [:]
+        while let batch = try pipeline.next() {
+            #expect(batch.tiles.count == batch.entryIndices.count)
+            delivered += batch.tiles
+            indices += batch.entryIndices
+            for bad in batch.quarantined { quarantined[bad.entryIndex] = bad.error.code }
+        }
+        let kept = [0, 1, 2, 3, 5, 6]
+        #expect(indices == kept)
+        #expect(delivered == kept.map { expected[$0] })
+        #expect(quarantined == [4: "pipeline.wrong-content", 7: "sample.truncated", 8: "source.missing"])
+        #expect(pipeline.statistics.samplesQuarantined == 3 && pipeline.statistics.samplesDelivered == 6)
+    }
+
     @Test func droppingAPipelineEarlyStopsItsThreads() throws {
         let (entries, source, expected) = Self.lease(40)
         for _ in 0..<20 {

@@ -31,4 +31,21 @@ import Testing
         #expect(result.output.contains("training.steps"))
         #expect(result.output.contains("--set"))
     }
+
+    /// Local workers that cannot start stop the run at once, with what they said, instead of after
+    /// `fault_tolerance.wait_for_workers`.
+    @Test func localWorkersThatDieBeforeJoiningStopTheRun() throws {
+        let directory = Grove.temporaryDirectory("dead-workers")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let script = directory + "/broken-worker"
+        try "#!/bin/sh\necho \"cannot start: the model library is missing\" >&2\nexit 3\n".write(toFile: script, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script)
+        let result = try Grove.run("coordinator", ["run", "--config", "cluster.yaml", "--run-dir", directory + "/run",
+                                                   "--worker-executable", script, "--set", "coordinator.port=0",
+                                                   "--set", "logging.status_port=-1", "--set", "fault_tolerance.wait_for_workers=100"])
+        #expect(result.status == 1)
+        #expect(result.output.contains("run.workers-failed"), "\(result.output)")
+        #expect(result.output.contains("exited with status 3"), "\(result.output)")
+        #expect(result.output.contains("cannot start: the model library is missing"), "\(result.output)")
+    }
 }

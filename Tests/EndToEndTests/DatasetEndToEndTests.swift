@@ -38,4 +38,72 @@ import Testing
         #expect(resumed.status == 1)
         #expect(resumed.output.contains("refusing to resume on other data"), "\(resumed.output)")
     }
+
+    /// A held-out manifest (the quick start's layout): the run trains on every entry of one
+    /// manifest and validates on every entry of the other; a pair that shares samples is refused.
+    @Test func validatesOnASeparateManifestAndRefusesOverlap() throws {
+        let root = Grove.temporaryDirectory("validation-manifest")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let catalog = root + "/catalog", run = root + "/run"
+        let held = "SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM samples WHERE source = 'aerial-sample') WHERE n % 5 = 0"
+        for arguments in [["import", "data/aerial-sample"], ["synth", "--count", "24", "--seed", "5"],
+                          ["freeze", "--name", "val", "--query", held],
+                          ["freeze", "--name", "train", "--query", "bands = 3 AND id NOT IN (\(held))"],
+                          ["freeze", "--name", "everything", "--query", "bands = 3"]] {
+            let result = try Grove.run("coordinator", ["dataset"] + arguments + ["--catalog", catalog])
+            try #require(result.status == 0, "\(arguments): \(result.output)")
+        }
+        let common = ["--config", "cluster.yaml", "--set", "coordinator.port=0", "--set", "model.name=pixel-mlp",
+                      "--set", "training.steps=4", "--set", "training.eval_every=0",
+                      "--set", "dataset.validation_manifest=\(catalog)/manifests/val.json"]
+        let trained = try Grove.run("coordinator", ["run", "--run-dir", run, "--set", "dataset.manifest=\(catalog)/manifests/train.json"] + common)
+        try #require(trained.status == 0, "\(trained.output)")
+        let summary = try RunFiles(directory: run).summary
+        let validation = try #require(summary["validation"] as? [String: Any], "\(summary)")
+        #expect(validation["tiles"] as? Int == 16, "81 real tiles, every fifth held out: \(validation)")
+
+        let overlapping = try Grove.run("coordinator", ["run", "--run-dir", root + "/overlap",
+                                                        "--set", "dataset.manifest=\(catalog)/manifests/everything.json"] + common)
+        #expect(overlapping.status != 0)
+        #expect(overlapping.output.contains("16 samples are in both"), "\(overlapping.output)")
+        #expect(overlapping.output.contains("dataset.overlap"), "\(overlapping.output)")
+    }
+
+    /// A damaged sample file stops the run naming it (`on_corrupt: fail`, the default), or is left
+    /// out of its step and listed in the summary (`on_corrupt: quarantine`).
+    @Test func aCorruptSampleFailsTheRunOrIsQuarantined() throws {
+        let root = Grove.temporaryDirectory("corrupt-sample")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let catalog = root + "/catalog"
+        for arguments in [["synth", "--count", "20", "--seed", "3"], ["freeze", "--name", "rgb", "--query", "SELECT id FROM samples WHERE bands = 3 ORDER BY id LIMIT 10"]] {
+            let result = try Grove.run("coordinator", ["dataset"] + arguments + ["--catalog", catalog])
+            try #require(result.status == 0, "\(arguments): \(result.output)")
+        }
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: catalog + "/manifests/rgb.json"))) as! [String: Any]
+        let entries = manifest["entries"] as! [[String: Any]]
+        try #require(entries.count == 10, "one step of 16 covers the manifest: \(entries.count)")
+        let victim = entries[entries.count / 2]
+        let path = catalog + "/" + (victim["path"] as! String)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes.removeLast(bytes.count / 3)
+        try bytes.write(to: URL(fileURLWithPath: path))
+
+        let common = ["--config", "cluster.yaml", "--set", "coordinator.port=0", "--set", "model.name=pixel-mlp",
+                      "--set", "training.steps=2", "--set", "dataset.validation_every=0", "--set", "logging.status_port=-1",
+                      "--set", "dataset.manifest=\(catalog)/manifests/rgb.json"]
+        let failed = try Grove.run("coordinator", ["run", "--run-dir", root + "/fail"] + common)
+        #expect(failed.status != 0)
+        #expect(failed.output.contains(victim["path"] as! String), "\(failed.output)")
+        #expect(failed.output.contains("sample.truncated"), "\(failed.output)")
+
+        let run = root + "/quarantine"
+        let quarantined = try Grove.run("coordinator", ["run", "--run-dir", run, "--set", "dataset.on_corrupt=quarantine"] + common)
+        try #require(quarantined.status == 0, "\(quarantined.output)")
+        let summary = try RunFiles(directory: run).summary
+        let names = try #require(summary["quarantined_samples"] as? [String], "\(summary)")
+        #expect(!names.isEmpty && names.allSatisfy { $0 == victim["id"] as? String }, "\(names)")
+        #expect(summary["steps"] as? Int == 2)
+        #expect(quarantined.output.contains("quarantined"), "\(quarantined.output)")
+    }
 }

@@ -49,6 +49,11 @@ extension ClusterConfig {
             throw conflict(("workers.local", "at most workers.max (\(workers.max))", "\(workers.local)"),
                            ("workers.max", "at least workers.local (\(workers.local))", "\(workers.max)"))
         }
+        if !dataset.validationManifest.isEmpty && dataset.manifest.isEmpty {
+            throw conflict(("dataset.validation_manifest", "empty unless dataset.manifest names the training manifest",
+                            "'\(dataset.validationManifest)'"),
+                           ("dataset.manifest", "the training manifest that goes with dataset.validation_manifest", "''"))
+        }
         let rate = training.learningRate, floor = training.minLearningRate
         if training.schedule == "cosine" && floor > rate {
             throw conflict(("training.min_learning_rate", "at most training.learning_rate (\(rate)) with the cosine schedule",

@@ -64,8 +64,15 @@ public struct ClusterConfig: Sendable, Equatable {
         /// A frozen manifest (`coordinator dataset freeze`) to train on instead of `path`; empty
         /// = train on the tile directory at `path`.
         public var manifest = ""
+        /// A second frozen manifest whose samples are the held-out validation set instead of every
+        /// `validationEvery`-th entry of `manifest`; empty = carve it from `manifest`.
+        public var validationManifest = ""
         /// Threads per worker that read and decode a lease's samples from the manifest.
         public var decodeThreads = 2
+        /// A training sample that cannot be read or decoded: `fail` stops the run naming it;
+        /// `quarantine` leaves it out of its step, logs it and lists it in the summary.
+        public var onCorrupt = "fail"
+        public static let corruptPolicies = ["fail", "quarantine"]
     }
 
     public struct Model: Sendable, Equatable {

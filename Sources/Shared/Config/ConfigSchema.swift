@@ -20,7 +20,9 @@ enum ConfigSchema {
         .integer("dataset", "validation_every", \.dataset.validationEvery, 0...Int.max),
         .integer("dataset", "prefetch", \.dataset.prefetch, 0...256),
         .text("dataset", "manifest", \.dataset.manifest, allowEmpty: true),
+        .text("dataset", "validation_manifest", \.dataset.validationManifest, allowEmpty: true),
         .integer("dataset", "decode_threads", \.dataset.decodeThreads, 1...64),
+        .choice("dataset", "on_corrupt", \.dataset.onCorrupt, ClusterConfig.Dataset.corruptPolicies),
 
         .choice("model", "name", \.model.name, ClusterConfig.Model.knownNames),
         .integer("model", "hidden", \.model.hidden, 1...4096),

@@ -103,17 +103,23 @@ final class PipelineState: @unchecked Sendable {
         let batch = nextBatch
         nextBatch += 1
         condition.broadcast()
-        var tiles: [Tile] = []
+        var tiles: [Tile] = [], indices: [Int] = []
+        var quarantined: [(entryIndex: Int, error: DatasetError)] = []
         tiles.reserveCapacity(results.count)
-        for result in results {
+        for (index, result) in zip(range, results) {
             switch result {
-            case .success(let tile): tiles.append(tile)
-            case .failure(let error): throw error
+            case .success(let tile):
+                tiles.append(tile)
+                indices.append(index)
+            case .failure(let error):
+                guard settings.quarantineBadSamples else { throw error }
+                quarantined.append((index, error))
             }
         }
         statistics.batchesDelivered += 1
         statistics.samplesDelivered += tiles.count
-        return SamplePipeline.Batch(index: batch, tiles: tiles)
+        statistics.samplesQuarantined += quarantined.count
+        return SamplePipeline.Batch(index: batch, tiles: tiles, entryIndices: indices, quarantined: quarantined)
     }
 
     private func samples(ofBatch batch: Int) -> Range<Int> {

@@ -21,12 +21,17 @@ public final class SamplePipeline: Sendable {
         /// Recompute each sample's SHA-256 (see `SampleFile.decodeWithContentHash`). Either way
         /// the trailer must name the manifest's hash and the gzip CRC-32 must hold.
         public var verifyContentHashes = true
+        /// What a sample that cannot be read or decoded does: fail its micro-batch (`next()`
+        /// throws, the default), or leave the batch and be listed in `Batch.quarantined`.
+        public var quarantineBadSamples = false
 
-        public init(threads: Int = 2, microBatchSize: Int = 2, prefetchBatches: Int = 2, verifyContentHashes: Bool = true) {
+        public init(threads: Int = 2, microBatchSize: Int = 2, prefetchBatches: Int = 2, verifyContentHashes: Bool = true,
+                    quarantineBadSamples: Bool = false) {
             self.threads = threads
             self.microBatchSize = microBatchSize
             self.prefetchBatches = prefetchBatches
             self.verifyContentHashes = verifyContentHashes
+            self.quarantineBadSamples = quarantineBadSamples
         }
 
         public func validate() throws(DatasetError) {
@@ -44,6 +49,11 @@ public final class SamplePipeline: Sendable {
     public struct Batch: Sendable {
         public var index: Int
         public var tiles: [Tile]
+        /// Index into the pipeline's entries of each tile, in order.
+        public var entryIndices: [Int]
+        /// Samples of this batch left out because they could not be read or decoded (only with
+        /// `quarantineBadSamples`), with the reason.
+        public var quarantined: [(entryIndex: Int, error: DatasetError)]
     }
 
     /// What the pipeline did so far.
@@ -60,6 +70,8 @@ public final class SamplePipeline: Sendable {
         public var workTime: Duration = .zero
         /// The furthest any thread ran ahead of the consumer, in samples (bounded by prefetch).
         public var maxSamplesAhead = 0
+        /// Samples left out of their batch as unreadable (`quarantineBadSamples`).
+        public var samplesQuarantined = 0
     }
 
     private let state: PipelineState

@@ -57,6 +57,10 @@ public final class CoordinatorRuntime {
     /// The newest evaluation on the held-out samples and its step.
     var lastValidation: (step: Int, report: ValidationReport)?
     var lastHeartbeatSent = ContinuousClock.now
+    /// Training samples left out of their step as unreadable (`dataset.on_corrupt: quarantine`).
+    var quarantinedSamples: [String] = []
+    /// The worker processes this coordinator started (`workers.local`).
+    var localWorkers: LocalWorkers?
 
     /// A step that has been dealt and not yet committed.
     struct InflightStep {
@@ -108,6 +112,7 @@ public final class CoordinatorRuntime {
         let metrics = try JSONLinesWriter(path: directory.metrics)
         defer { metrics.close() }
         let local = LocalWorkers(logger: logger)
+        localWorkers = local
         defer { loop.close() }
         do {
             let endpoint = try loop.bindControl("tcp://\(config.coordinator.bind):\(config.coordinator.port)")
@@ -228,6 +233,11 @@ public final class CoordinatorRuntime {
                 if startedTraining {
                     logger.warning("paused: \(ready) workers up, workers.min is \(config.workers.min); waiting up to \(config.faultTolerance.waitForWorkers) s")
                 }
+            }
+            // Local workers that all died before the first step (a configuration they refuse, a
+            // missing library) will not come back: say why now rather than after the wait.
+            if !startedTraining, ready < config.workers.min, let failure = localWorkers?.failedBeforeJoining() {
+                throw TrainingError(code: "run.workers-failed", failure)
             }
             guard let since = waitingSince, since.duration(to: now) > .seconds(config.faultTolerance.waitForWorkers) else { continue }
             if !startedTraining && ready >= config.workers.min {
@@ -377,6 +387,7 @@ public final class CoordinatorRuntime {
             }
         }
         let losses = step.results.values.flatMap(\.losses)
+        if config.dataset.onCorrupt == "quarantine" { countQuarantined(step: step.step, reported: losses) }
         for sample in losses {
             if let id = setup.training.catalogID(at: Int(sample.sample)) {
                 pendingLosses.append((id, Double(sample.loss), step.step))
@@ -425,6 +436,21 @@ public final class CoordinatorRuntime {
                                               configurationHash: config.canonicalHash)
             writer.submit(Checkpoint(metadata: metadata, tensors: state.tensors))
             lastCheckpoint = directory.checkpoints + "/" + CheckpointStore.directoryName(step: step.step)
+        }
+    }
+
+    /// Workers leave a sample they could not read out of the gradient and out of their losses:
+    /// every dealt sample without a loss was quarantined.
+    func countQuarantined(step: Int, reported: [Wire.SampleLoss]) {
+        var missing: [Int: Int] = [:]
+        for index in 0..<plan.microBatchesPerStep {
+            for sample in plan.microBatch(index, ofStep: step - 1) { missing[sample, default: 0] += 1 }
+        }
+        for loss in reported { missing[Int(loss.sample), default: 0] -= 1 }
+        for (sample, count) in missing.sorted(by: { $0.key < $1.key }) where count > 0 {
+            let name = setup.training.catalogID(at: sample) ?? "#\(sample)"
+            quarantinedSamples.append(name)
+            logger.warning("step \(step) left out sample \(name): a worker could not read it (dataset.on_corrupt: quarantine)")
         }
     }
 
@@ -495,7 +521,7 @@ public final class CoordinatorRuntime {
             reduceMode: config.reduce.mode, model: setup.model.schemaName, parameters: setup.model.layout.count,
             datasetHash: setup.datasetHash, configHash: config.canonicalHash, resumedFromStep: resumedFrom,
             checkpoint: lastCheckpoint, staleMessages: staleMessages,
-            drains: drains, failures: failures, redealtSteps: redealtSteps, validation: lastValidation?.step == committed && state.committedStep == committed
+            drains: drains, failures: failures, redealtSteps: redealtSteps, quarantinedSamples: quarantinedSamples, validation: lastValidation?.step == committed && state.committedStep == committed
                 ? lastValidation?.report : Validation.measure(setup: setup, state: state))
     }
 }

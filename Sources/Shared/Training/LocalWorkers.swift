@@ -5,6 +5,7 @@ import Logging
 /// executable of the same build, each logging to `logs/worker-N.log` in the run directory.
 public final class LocalWorkers {
     private var processes: [Process] = []
+    private var logs: [String] = []
     private let logger: Logger
 
     public init(logger: Logger) { self.logger = logger }
@@ -39,7 +40,22 @@ public final class LocalWorkers {
             try process.run()
             logger.debug("started local worker \(index)", metadata: ["pid": "\(process.processIdentifier)", "log": "\(log)"])
             processes.append(process)
+            logs.append(log)
         }
+    }
+
+    /// When every local worker has exited and at least one failed: what each one last logged,
+    /// for an error message. Nil while any is running, or when none was started.
+    public func failedBeforeJoining() -> String? {
+        guard !processes.isEmpty, processes.allSatisfy({ !$0.isRunning }),
+              processes.contains(where: { $0.terminationStatus != 0 || $0.terminationReason == .uncaughtSignal }) else { return nil }
+        let lines = zip(processes.indices, processes).map { index, process in
+            let log = logs[index]
+            let last = (try? String(contentsOfFile: log, encoding: .utf8))?
+                .split(separator: "\n").last(where: { !$0.trimmingCharacters(in: .whitespaces).isEmpty }).map(String.init) ?? "(empty log)"
+            return "worker \(index) exited with status \(process.terminationStatus) (\(log)): \(last)"
+        }
+        return "all \(processes.count) local workers exited before the first step; " + lines.joined(separator: "; ")
     }
 
     /// Waits for every worker to exit, up to `timeout`; kills the ones still running after it.

@@ -119,6 +119,9 @@ public struct RunSummary: Codable, Sendable {
     public var drains: Int
     public var failures: Int
     public var redealtSteps: Int
+    /// Training samples left out of a step because they could not be read
+    /// (`dataset.on_corrupt: quarantine`), catalog ids in the order met.
+    public var quarantinedSamples: [String] = []
     public var validation: ValidationReport?
 }
 

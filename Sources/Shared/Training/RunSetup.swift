@@ -1,3 +1,4 @@
+import Foundation
 import Config
 import Core
 import Dataset
@@ -42,18 +43,58 @@ public struct RunSetup: Sendable {
             }
             let source = LocalDirectorySource(root: Manifest.catalogDirectory(ofManifestAt: path))
             var training: [Manifest.Entry] = [], validation: [Manifest.Entry] = []
-            for (index, entry) in manifest.entries.enumerated() {
-                if held(index) { validation.append(entry) } else { training.append(entry) }
+            let validationPath = config.dataset.validationManifest
+            if validationPath.isEmpty {
+                for (index, entry) in manifest.entries.enumerated() {
+                    if held(index) { validation.append(entry) } else { training.append(entry) }
+                }
+            } else {
+                validation = try Self.validationEntries(at: validationPath, trainingManifest: path, training: manifest.entries)
+                training = manifest.entries
             }
-            self.training = .manifest(training, source: source)
+            self.training = .manifest(training, source: source, quarantineBadSamples: config.dataset.onCorrupt == "quarantine")
             let held = SampleSet.manifest(validation, source: source)
             self.validation = try held.load(Array(0..<validation.count))
             bands = try SampleSet.manifest(manifest.entries, source: source).load([0])[0].bands
-            // The manifest's own hash covers its ids and content hashes in order.
-            hasher.update(Array("manifest:\(manifest.sha256)\nevery:\(every)\n".utf8))
+            // The manifests' own hashes cover their ids and content hashes in order.
+            if validationPath.isEmpty {
+                hasher.update(Array("manifest:\(manifest.sha256)\nevery:\(every)\n".utf8))
+            } else {
+                let validationManifest = try Manifest.load(validationPath)
+                hasher.update(Array("manifest:\(manifest.sha256)\nvalidation:\(validationManifest.sha256)\n".utf8))
+            }
         }
         datasetHash = hasher.finalize().hexString
         model = try ModelFactory.make(config.model, bands: bands)
+    }
+}
+
+extension RunSetup {
+    /// The entries of the validation manifest at `path`, which must come from the same catalog as
+    /// the training manifest and share no sample with it.
+    static func validationEntries(at path: String, trainingManifest: String, training: [Manifest.Entry]) throws -> [Manifest.Entry] {
+        let manifest = try Manifest.load(path)
+        guard !manifest.entries.isEmpty else {
+            throw DatasetError(code: "dataset.empty", "manifest \(path) lists no samples (dataset.validation_manifest)")
+        }
+        let catalog = Manifest.catalogDirectory(ofManifestAt: path)
+        let trainingCatalog = Manifest.catalogDirectory(ofManifestAt: trainingManifest)
+        guard standardized(catalog) == standardized(trainingCatalog) else {
+            throw DatasetError(code: "dataset.catalogs",
+                               "dataset.validation_manifest \(path) is in catalog \(catalog), dataset.manifest \(trainingManifest) in \(trainingCatalog); freeze both in one catalog")
+        }
+        let trainingIDs = Set(training.map(\.id))
+        let shared = manifest.entries.filter { trainingIDs.contains($0.id) }
+        if let first = shared.first {
+            throw DatasetError(code: "dataset.overlap",
+                               "\(shared.count) samples are in both dataset.manifest \(trainingManifest) and dataset.validation_manifest \(path) "
+                               + "(first: \(first.id)); a held-out sample must not be trained on")
+        }
+        return manifest.entries
+    }
+
+    private static func standardized(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.path
     }
 }
 

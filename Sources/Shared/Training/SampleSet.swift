@@ -10,10 +10,21 @@ public struct SampleSet: Sendable {
     }
 
     let storage: Storage
+    /// Leave unreadable samples out of their micro-batch (and report them) instead of failing.
+    let quarantineBadSamples: Bool
 
-    public static func tiles(_ tiles: [Tile]) -> SampleSet { SampleSet(storage: .tiles(tiles)) }
-    public static func manifest(_ entries: [Manifest.Entry], source: any SampleSource) -> SampleSet {
-        SampleSet(storage: .manifest(entries, source))
+    public static func tiles(_ tiles: [Tile]) -> SampleSet { SampleSet(storage: .tiles(tiles), quarantineBadSamples: false) }
+    public static func manifest(_ entries: [Manifest.Entry], source: any SampleSource, quarantineBadSamples: Bool = false) -> SampleSet {
+        SampleSet(storage: .manifest(entries, source), quarantineBadSamples: quarantineBadSamples)
+    }
+
+    /// The samples of one micro-batch, as `forEachMicroBatch` hands them over.
+    public struct MicroBatch {
+        public var tiles: [Tile]
+        /// The set position of each tile, in order.
+        public var positions: [Int]
+        /// Positions left out as unreadable (`dataset.on_corrupt: quarantine`), with the reason.
+        public var quarantined: [(position: Int, error: DatasetError)]
     }
 
     public var count: Int {
@@ -27,7 +38,7 @@ public struct SampleSet: Sendable {
     /// decodes on `threads` threads, `prefetch` micro-batches ahead of the one being computed.
     /// Returns how long `body`'s caller waited for data.
     public func forEachMicroBatch(_ batches: [[Int]], threads: Int, prefetch: Int,
-                                  _ body: ([Tile]) throws -> Void) throws -> Duration {
+                                  _ body: (MicroBatch) throws -> Void) throws -> Duration {
         switch storage {
         case .tiles(let tiles):
             let clock = ContinuousClock()
@@ -36,16 +47,21 @@ public struct SampleSet: Sendable {
                 let start = clock.now
                 let loaded = batch.map { tiles[$0] }
                 waited += start.duration(to: clock.now)
-                try body(loaded)
+                try body(MicroBatch(tiles: loaded, positions: batch, quarantined: []))
             }
             return waited
         case .manifest(let entries, let source):
             guard let size = batches.first?.count, size > 0 else { return .zero }
             precondition(batches.allSatisfy { $0.count == size }, "micro-batches of one lease have one size")
+            let positions = batches.flatMap { $0 }
             let pipeline = try SamplePipeline(
-                entries: batches.flatMap { $0.map { entries[$0] } }, source: source,
-                settings: SamplePipeline.Settings(threads: threads, microBatchSize: size, prefetchBatches: max(1, prefetch)))
-            while let batch = try pipeline.next() { try body(batch.tiles) }
+                entries: positions.map { entries[$0] }, source: source,
+                settings: SamplePipeline.Settings(threads: threads, microBatchSize: size, prefetchBatches: max(1, prefetch),
+                                                  quarantineBadSamples: quarantineBadSamples))
+            while let batch = try pipeline.next() {
+                try body(MicroBatch(tiles: batch.tiles, positions: batch.entryIndices.map { positions[$0] },
+                                    quarantined: batch.quarantined.map { (positions[$0.entryIndex], $0.error) }))
+            }
             return pipeline.statistics.waitTime
         }
     }
@@ -59,7 +75,7 @@ public struct SampleSet: Sendable {
     /// Every sample at the given positions, decoded (for validation sets, which are small).
     public func load(_ positions: [Int]) throws -> [Tile] {
         var result: [Tile] = []
-        _ = try forEachMicroBatch(positions.map { [$0] }, threads: 2, prefetch: 4) { result += $0 }
+        _ = try forEachMicroBatch(positions.map { [$0] }, threads: 2, prefetch: 4) { result += $0.tiles }
         return result
     }
 }

@@ -275,7 +275,8 @@ extension Tuner {
             nextStep += 1
             let stepStart = clock.now
             let waited = try setup.training.forEachMicroBatch(batches, threads: candidate.decodeThreads,
-                                                              prefetch: candidate.prefetch) { tiles in
+                                                              prefetch: candidate.prefetch) { batch in
+                let tiles = batch.tiles
                 var gradient = [Float](repeating: 0, count: parameters.count)
                 _ = parameters.withUnsafeBufferPointer { p in
                     gradient.withUnsafeMutableBufferPointer { g in model.accumulateGradient(parameters: p, samples: tiles, into: g) }

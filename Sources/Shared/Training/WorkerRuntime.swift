@@ -192,18 +192,27 @@ public final class WorkerRuntime {
         let waited = try setup.training.forEachMicroBatch(
             lease.microBatches.map { $0.samples.map(Int.init) }, threads: setup.config.dataset.decodeThreads,
             prefetch: setup.config.dataset.prefetch
-        ) { tiles in
-            let batch = lease.microBatches[gradients.count]
+        ) { batch in
+            let tiles = batch.tiles
             for tile in tiles where tile.bands != setup.model.inputBands {
                 throw DatasetError(code: "sample.bands", "sample \(tile.id) has \(tile.bands) bands but the model "
                                    + "\(setup.model.schemaName) takes \(setup.model.inputBands); select samples of one band count")
             }
+            // A quarantined sample is left out of the gradient and of the reported losses; the
+            // coordinator sees it missing and counts it.
+            for bad in batch.quarantined {
+                logger.warning("quarantined sample \(setup.training.catalogID(at: bad.position) ?? "\(bad.position)") of step \(step): \(bad.error)")
+            }
             var gradient = [Float](repeating: 0, count: parameters.count)
-            let loss = parameters.withUnsafeBufferPointer { p in
-                gradient.withUnsafeMutableBufferPointer { g in setup.model.accumulateGradient(parameters: p, samples: tiles, into: g) }
+            if !tiles.isEmpty {
+                let loss = parameters.withUnsafeBufferPointer { p in
+                    gradient.withUnsafeMutableBufferPointer { g in setup.model.accumulateGradient(parameters: p, samples: tiles, into: g) }
+                }
+                for (position, value) in zip(batch.positions, loss.perSample) {
+                    losses.append(Wire.SampleLoss(sample: UInt32(position), loss: value))
+                }
             }
             gradients.append(gradient)
-            for (sample, value) in zip(batch.samples, loss.perSample) { losses.append(Wire.SampleLoss(sample: sample, loss: value)) }
         }
         let reduceStart = clock.now
         let next = lease.ring[(rank + 1) % lease.ring.count].ringEndpoint
