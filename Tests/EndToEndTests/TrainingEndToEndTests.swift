@@ -90,6 +90,29 @@ import Testing
         #expect(try RunFiles(directory: resumed).metrics.map { $0["step"] as? Int } == Array(1...20))
     }
 
+    /// The quick start run twice: the second finds the run complete, trains nothing and starts no
+    /// workers, even when the summary of the first was lost.
+    @Test func runningAFinishedRunAgainTrainsNothing() throws {
+        let dir = Grove.temporaryDirectory("again")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try #require(try Self.train(workers: 1, runDirectory: dir).status == 0)
+        let weights = try RunFiles(directory: dir).summary["weights_sha256"] as? String
+        let workerLog = try String(contentsOfFile: dir + "/logs/worker-0.log", encoding: .utf8)
+        let again = try Self.train(workers: 1, runDirectory: dir)
+        #expect(again.status == 0)
+        #expect(again.output.contains("already complete at step 20"), "\(again.output)")
+        // A started worker would have rewritten its log.
+        #expect(try String(contentsOfFile: dir + "/logs/worker-0.log", encoding: .utf8) == workerLog)
+        #expect(try RunFiles(directory: dir).summary["weights_sha256"] as? String == weights)
+
+        try FileManager.default.removeItem(atPath: dir + "/summary.json")
+        let lost = try Self.train(workers: 1, runDirectory: dir)
+        #expect(lost.status == 0, "\(lost.output)")
+        let summary = try RunFiles(directory: dir).summary
+        #expect(summary["steps"] as? Int == 20 && summary["weights_sha256"] as? String == weights, "\(summary)")
+        #expect(try RunFiles(directory: dir).metrics.map { $0["step"] as? Int } == Array(1...20))
+    }
+
     @Test func resumeWithoutACheckpointRefuses() throws {
         let empty = Grove.temporaryDirectory("empty")
         defer { try? FileManager.default.removeItem(atPath: empty) }

@@ -99,6 +99,11 @@ public final class CoordinatorRuntime {
     /// Runs the whole job; returns its summary (also written to `summary.json`).
     public func run() throws -> RunSummary {
         try prepareDirectory()
+        if committed >= totalSteps, let previous = try? RunSummary.read(from: directory.summary), previous.steps == committed {
+            // Running a finished run again (the quick start, twice): nothing to train.
+            logger.notice("run \(config.run.name) is already complete at step \(committed) of \(totalSteps); raise training.steps to train further, or add --from-scratch to start over")
+            return previous
+        }
         observer = try makeObserver()
         if let url = observer.statusURL { logger.notice("status page at \(url)") }
         let writer = BackgroundCheckpointWriter(
@@ -117,7 +122,7 @@ public final class CoordinatorRuntime {
         do {
             let endpoint = try loop.bindControl("tcp://\(config.coordinator.bind):\(config.coordinator.port)")
             logger.info("coordinator listening on \(endpoint)", metadata: ["run": "\(config.run.name)"])
-            if config.workers.local > 0 {
+            if config.workers.local > 0 && committed < totalSteps {
                 let port = endpoint.split(separator: ":").last.map(String.init) ?? "\(config.coordinator.port)"
                 let host = config.coordinator.bind == "0.0.0.0" ? "127.0.0.1" : config.coordinator.bind
                 try local.start(count: config.workers.local, executable: settings.workerExecutable ?? LocalWorkers.defaultExecutable(),
@@ -144,6 +149,8 @@ public final class CoordinatorRuntime {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.keyEncodingStrategy = .convertToSnakeCase
+        // No step ran in this invocation (resumed at the last step, summary lost): no losses.
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         try encoder.encode(summary).write(to: URL(fileURLWithPath: directory.summary))
         return summary
     }

@@ -95,6 +95,14 @@ public struct StepMetrics: Codable, Sendable {
 
 /// `summary.json`: what a script needs to know about a finished run.
 public struct RunSummary: Codable, Sendable {
+    /// A summary written by this version of Grove.
+    public static func read(from path: String) throws -> RunSummary {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try decoder.decode(RunSummary.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+
     public var run: String
     public var steps: Int
     public var samples: Int
