@@ -4,7 +4,7 @@ import Testing
 @Suite struct CanonicalHashTests {
     @Test func hashIsPinnedForTheDefaults() {
         // A change here means every recorded checkpoint hash changes: bump canonicalFormat too.
-        #expect(ClusterConfig().canonicalHash == "fe8d214ca85372a6ca15063002c7a099c353d9e6a056ba3b36080bb09bef054b")
+        #expect(ClusterConfig().canonicalHash == "f7398531abd62057aa49581a89ccb5c9743fa74c8191fb3b1750876a38a6969a")
         #expect(ClusterConfig().canonicalText.hasPrefix("grove-cluster-config-v1\nrun.name=\"canopy\"\n"))
     }
 

@@ -67,6 +67,10 @@ public struct ClusterConfig: Sendable, Equatable {
         /// A second frozen manifest whose samples are the held-out validation set instead of every
         /// `validationEvery`-th entry of `manifest`; empty = carve it from `manifest`.
         public var validationManifest = ""
+        /// The run's dataset hash (`summary.json` `dataset_hash`) the samples must give; empty =
+        /// not pinned. The coordinator pins it in the configuration it sends its workers, so a
+        /// worker whose files differ refuses to train instead of training on other data.
+        public var expectSha256 = ""
         /// Threads per worker that read and decode a lease's samples from the manifest.
         public var decodeThreads = 2
         /// A training sample that cannot be read or decoded: `fail` stops the run naming it;

@@ -21,6 +21,7 @@ enum ConfigSchema {
         .integer("dataset", "prefetch", \.dataset.prefetch, 0...256),
         .text("dataset", "manifest", \.dataset.manifest, allowEmpty: true),
         .text("dataset", "validation_manifest", \.dataset.validationManifest, allowEmpty: true),
+        .text("dataset", "expect_sha256", \.dataset.expectSha256, allowEmpty: true),
         .integer("dataset", "decode_threads", \.dataset.decodeThreads, 1...64),
         .choice("dataset", "on_corrupt", \.dataset.onCorrupt, ClusterConfig.Dataset.corruptPolicies),
 

@@ -274,7 +274,10 @@ public final class CoordinatorRuntime {
         }
         switch message {
         case .hello:
-            loop.sendControl(encode(.runConfig(Wire.RunConfig(runName: config.run.name, configYAML: config.rendered()))), to: frame.peer)
+            // Workers must see the same samples: pin the hash this coordinator computed.
+            var pinned = config
+            pinned.dataset.expectSha256 = setup.datasetHash
+            loop.sendControl(encode(.runConfig(Wire.RunConfig(runName: config.run.name, configYAML: pinned.rendered()))), to: frame.peer)
         case .join(let join):
             onJoin(join, envelope: envelope, peer: frame.peer, now: now)
         case .stepResult(let result):

@@ -65,6 +65,13 @@ public struct RunSetup: Sendable {
             }
         }
         datasetHash = hasher.finalize().hexString
+        let expected = config.dataset.expectSha256
+        guard expected.isEmpty || expected.lowercased() == datasetHash else {
+            let source = config.dataset.manifest.isEmpty ? "tile directory \(config.dataset.path)" : "manifest \(config.dataset.manifest)"
+            throw DatasetError(code: "dataset.mismatch",
+                               "the \(source) here gives dataset hash \(datasetHash), but the run expects \(expected) "
+                               + "(dataset.expect_sha256); this machine sees other samples than the coordinator")
+        }
         model = try ModelFactory.make(config.model, bands: bands)
     }
 }
