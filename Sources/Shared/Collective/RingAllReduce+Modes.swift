@@ -1,7 +1,7 @@
 /// The three reductions behind `RingAllReduce.sum`.
 extension RingAllReduce {
     /// Block fixed point: agree on per-block exponents (a max-reduce of one byte per block), then
-    /// sum 64-bit integers, then decode. See `ExactBlockCodec`.
+    /// sum 32-bit (up to 64 micro-batches) or 64-bit integers, then decode. See `ExactBlockCodec`.
     func exactSum(_ batches: [[Float]], count: Int, totalMicroBatches: Int, sequence: UInt64) throws(CollectiveError) -> ReduceOutcome {
         let codec = ExactBlockCodec(totalMicroBatches: totalMicroBatches)
         let parameter = UInt32(codec.fractionBits)
@@ -17,26 +17,46 @@ extension RingAllReduce {
         // Every member holds the same fields now, so all of them stop here or none does.
         if fields.contains(ExactBlockCodec.nonFiniteField) { return .overflow }
 
-        if integerScratch.count != count {
-            integerScratch = [Int64](repeating: 0, count: count)
-        } else if batches.isEmpty {
-            integerScratch.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
-        }
-        try integerScratch.withUnsafeMutableBufferPointer { (sumBuffer) throws(CollectiveError) in
-            fields.withUnsafeBufferPointer { fieldBuffer in
-                for (index, batch) in batches.enumerated() {
-                    batch.withUnsafeBufferPointer { codec.accumulate($0, fields: fieldBuffer, into: sumBuffer, overwrite: index == 0) }
-                }
-            }
-            try exchange.run(
-                ExactSumLane(sums: sumBuffer), plan: plan(count: count, elementBytes: 8),
-                template: template(stage: .values, sequence: sequence, count: count, parameter: parameter))
-        }
         var beyondRange = false
         var result = takeResultBuffer(count: count)
-        result.withUnsafeMutableBufferPointer { buffer in
-            integerScratch.withUnsafeBufferPointer { sumBuffer in
-                fields.withUnsafeBufferPointer { beyondRange = codec.decode(sumBuffer, fields: $0, into: buffer) }
+        let sumTemplate = template(stage: .values, sequence: sequence, count: count, parameter: parameter)
+        if codec.sumBytes == 4 {
+            if narrowScratch.count != count {
+                narrowScratch = [Int32](repeating: 0, count: count)
+            } else if batches.isEmpty {
+                narrowScratch.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+            }
+            try narrowScratch.withUnsafeMutableBufferPointer { (sumBuffer) throws(CollectiveError) in
+                fields.withUnsafeBufferPointer { fieldBuffer in
+                    for (index, batch) in batches.enumerated() {
+                        batch.withUnsafeBufferPointer { codec.accumulate($0, fields: fieldBuffer, into: sumBuffer, overwrite: index == 0) }
+                    }
+                }
+                try exchange.run(NarrowExactSumLane(sums: sumBuffer), plan: plan(count: count, elementBytes: 4), template: sumTemplate)
+            }
+            result.withUnsafeMutableBufferPointer { buffer in
+                narrowScratch.withUnsafeBufferPointer { sumBuffer in
+                    fields.withUnsafeBufferPointer { beyondRange = codec.decode(sumBuffer, fields: $0, into: buffer) }
+                }
+            }
+        } else {
+            if integerScratch.count != count {
+                integerScratch = [Int64](repeating: 0, count: count)
+            } else if batches.isEmpty {
+                integerScratch.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+            }
+            try integerScratch.withUnsafeMutableBufferPointer { (sumBuffer) throws(CollectiveError) in
+                fields.withUnsafeBufferPointer { fieldBuffer in
+                    for (index, batch) in batches.enumerated() {
+                        batch.withUnsafeBufferPointer { codec.accumulate($0, fields: fieldBuffer, into: sumBuffer, overwrite: index == 0) }
+                    }
+                }
+                try exchange.run(ExactSumLane(sums: sumBuffer), plan: plan(count: count, elementBytes: 8), template: sumTemplate)
+            }
+            result.withUnsafeMutableBufferPointer { buffer in
+                integerScratch.withUnsafeBufferPointer { sumBuffer in
+                    fields.withUnsafeBufferPointer { beyondRange = codec.decode(sumBuffer, fields: $0, into: buffer) }
+                }
             }
         }
         resultScratch = result
