@@ -47,12 +47,13 @@ struct RingExchange {
         }
         for f in 0..<receiveFrames {
             let range = plan.frame(f, ofChunk: transfer.receiveChunk)
-            let bytes = try link.receive(until: .now + timeout)
+            let frame = try link.receiveFrame(until: .now + timeout)
             var expected = header
             expected.chunk = transfer.receiveChunk
             expected.frame = f
             expected.elements = range.count
-            let failure: CollectiveError? = bytes.withUnsafeBytes { raw in
+            // The lane reads the payload straight from the transport's buffer.
+            let failure: CollectiveError? = frame.withUnsafeBytes { raw in
                 do throws(CollectiveError) {
                     try expected.check(raw, elementBytes: lane.elementBytes)
                 } catch {
@@ -86,11 +87,11 @@ struct RingExchange {
         header.frame = frame
         header.elements = range.count
         let size = RingFrameHeader.size + range.count * lane.elementBytes
-        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
-            let raw = UnsafeMutableRawBufferPointer(buffer)
+        var bytes = link.frameStorage(count: size)
+        precondition(bytes.count == size, "the link lent \(bytes.count) bytes for a frame of \(size)")
+        bytes.withUnsafeMutableBytes { raw in
             header.write(into: raw)
             lane.write(range, into: UnsafeMutableRawBufferPointer(rebasing: raw[RingFrameHeader.size...]))
-            initialized = size
         }
         try link.send(bytes)
     }

@@ -17,6 +17,22 @@ public protocol RingLink: AnyObject, Sendable {
     /// The next frame from the previous rank, `(rank - 1 + worldSize) % worldSize`, waiting until
     /// `deadline` at the most; throws `.timeout` past it, `.closed` if the link was closed.
     func receive(until deadline: ContinuousClock.Instant) throws(CollectiveError) -> [UInt8]
+    /// `receive`, with the frame's bytes lent rather than copied into an array when the
+    /// transport can (the all-reduce uses this one). Default: `receive` wrapped.
+    func receiveFrame(until deadline: ContinuousClock.Instant) throws(CollectiveError) -> ReceivedFrame
+    /// An array of `count` bytes, contents unspecified, to fill and pass to `send`: a transport
+    /// that recycles the arrays it has sent returns one of those. Default: a new array.
+    func frameStorage(count: Int) -> [UInt8]
+}
+
+extension RingLink {
+    public func receiveFrame(until deadline: ContinuousClock.Instant) throws(CollectiveError) -> ReceivedFrame {
+        ReceivedFrame(try receive(until: deadline))
+    }
+
+    public func frameStorage(count: Int) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+    }
 }
 
 /// Why a collective did not complete. The training loop acts on it: a timeout or a closed link

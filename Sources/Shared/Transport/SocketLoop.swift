@@ -1,4 +1,5 @@
 import CZeroMQ
+import Collective
 import Core
 import Foundation
 
@@ -23,6 +24,8 @@ public final class SocketLoop: @unchecked Sendable {
     /// Ring frames of a generation newer than the collective that received them, kept for the next
     /// link so that a neighbour who moved on first loses nothing.
     let heldRing = HeldFrames()
+    /// Ring frame arrays libzmq has finished sending, for the next frames (`ZeroMQRingLink`).
+    public let ringFramePool = FrameBufferPool()
 
     private let context = ZMQContext()
     private let commandLock = NSLock()
@@ -101,6 +104,7 @@ public final class SocketLoop: @unchecked Sendable {
             let socket = try ZMQSocket(loop.context, kind: ZMQ_PUSH, lingerMillis: 0,
                                        highWaterMark: loop.settings.ringHighWaterMark, maxMessageBytes: loop.settings.maxRingBytes)
             try socket.connect(endpoint)
+            socket.recycle = loop.ringFramePool
             loop.ringOut = socket
             loop.ringOutEndpoint = endpoint
         }
@@ -228,6 +232,15 @@ public final class SocketLoop: @unchecked Sendable {
     }
 
     private func receiveAll(_ socket: ZMQSocket) {
+        if socket === ringIn {
+            // The payload stays in libzmq's message until the collective has read it.
+            while let (parts, payload) = try? socket.tryReceiveLendingLast() {
+                guard parts.count == 1, parts[0].count == 8 else { continue }
+                let generation = parts[0].withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+                ring.push(RingFrame(generation: generation, payload: payload))
+            }
+            return
+        }
         while let parts = try? socket.tryReceive() {
             if socket === controlSocket {
                 if socket.kind == ZMQ_ROUTER {
@@ -242,10 +255,6 @@ public final class SocketLoop: @unchecked Sendable {
                     }
                     control.push(ControlFrame(peer: [], bytes: parts[0]))
                 }
-            } else {
-                guard parts.count == 2, parts[0].count == 8 else { continue }
-                let generation = parts[0].withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
-                ring.push(RingFrame(generation: generation, payload: parts[1]))
             }
         }
     }

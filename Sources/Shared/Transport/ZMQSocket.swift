@@ -1,4 +1,5 @@
 import CZeroMQ
+import Collective
 import Foundation
 
 /// The process's libzmq context. Sockets keep a strong reference to it, so it is terminated only
@@ -23,6 +24,9 @@ final class ZMQSocket {
     let context: ZMQContext
     private(set) var handle: UnsafeMutableRawPointer?
     let kind: Int32
+    /// Where arrays sent without a copy go once libzmq has written them (the ring's frames), so
+    /// the next frame reuses one instead of allocating; nil drops them.
+    var recycle: FrameBufferPool?
 
     init(_ context: ZMQContext, kind: Int32, lingerMillis: Int32, highWaterMark: Int32, maxMessageBytes: Int64) throws(ZMQError) {
         self.context = context
@@ -89,7 +93,7 @@ final class ZMQSocket {
     /// copying every large ring frame into a fresh buffer first. Returns nil when the high-water
     /// mark is reached (the message is then closed, which releases the reference).
     private func sendPinned(_ bytes: [UInt8], flags: Int32) throws(ZMQError) -> Int32? {
-        let box = PinnedBytes(bytes)
+        let box = PinnedBytes(bytes, recycle: recycle)
         let hint = Unmanaged.passRetained(box).toOpaque()
         var message = zmq_msg_t()
         let data = UnsafeMutableRawPointer(mutating: box.baseAddress)
@@ -105,6 +109,41 @@ final class ZMQSocket {
             zmq_msg_close(&message)
             throw error
         }
+    }
+
+    /// Receives one multipart message if one is waiting; the last part is lent (libzmq's own
+    /// message, closed when the returned frame is freed) instead of copied, the others copied.
+    func tryReceiveLendingLast() throws(ZMQError) -> (parts: [[UInt8]], last: ReceivedFrame)? {
+        var parts: [[UInt8]] = []
+        while true {
+            // On the heap and never moved: a zmq_msg_t may not be copied, and a small message's
+            // bytes live inside it.
+            let message = UnsafeMutablePointer<zmq_msg_t>.allocate(capacity: 1)
+            zmq_msg_init(message)
+            let rc: Int32?
+            do {
+                rc = try zmqCall("zmq_msg_recv") { zmq_msg_recv(message, handle, ZMQ_DONTWAIT) }
+            } catch {
+                Self.free(message)
+                throw error
+            }
+            if rc == nil {
+                Self.free(message)
+                precondition(parts.isEmpty, "a multipart message arrived in pieces")
+                return nil
+            }
+            let bytes = UnsafeRawBufferPointer(start: zmq_msg_data(message), count: zmq_msg_size(message))
+            if zmq_msg_more(message) == 0 {
+                return (parts, ReceivedFrame(lending: bytes) { Self.free(message) })
+            }
+            parts.append(Array(bytes))
+            Self.free(message)
+        }
+    }
+
+    private static func free(_ message: UnsafeMutablePointer<zmq_msg_t>) {
+        zmq_msg_close(message)
+        message.deallocate()
     }
 
     /// Receives one multipart message if one is waiting.
@@ -140,12 +179,22 @@ final class ZMQSocket {
 /// `bytes` is never mutated, so its storage (and `baseAddress`) stays where it is for the box's
 /// whole life; libzmq's I/O thread reads it while the socket thread has moved on.
 private final class PinnedBytes {
-    let bytes: [UInt8]
+    private var bytes: [UInt8]
     let baseAddress: UnsafeRawPointer
+    private let recycle: FrameBufferPool?
 
-    init(_ bytes: [UInt8]) {
+    init(_ bytes: [UInt8], recycle: FrameBufferPool?) {
         self.bytes = bytes
+        self.recycle = recycle
         baseAddress = bytes.withUnsafeBytes { $0.baseAddress! }
+    }
+
+    /// Hands the array to the pool, if any; called once libzmq is done with it.
+    func done() {
+        guard let recycle else { return }
+        let array = bytes
+        bytes = []
+        recycle.give(array)
     }
 }
 
@@ -153,5 +202,5 @@ private final class PinnedBytes {
 /// message is sent or dropped. A top-level function, because a C function pointer cannot capture.
 private func releasePinnedBytes(_ data: UnsafeMutableRawPointer?, _ hint: UnsafeMutableRawPointer?) {
     guard let hint else { return }
-    Unmanaged<PinnedBytes>.fromOpaque(hint).release()
+    Unmanaged<PinnedBytes>.fromOpaque(hint).takeRetainedValue().done()
 }

@@ -39,6 +39,15 @@ public final class ZeroMQRingLink: ClosableRingLink, @unchecked Sendable {
     }
 
     public func receive(until deadline: ContinuousClock.Instant) throws(CollectiveError) -> [UInt8] {
+        try receiveFrame(until: deadline).bytes
+    }
+
+    /// An array the socket thread handed back after sending it, or a new one.
+    public func frameStorage(count: Int) -> [UInt8] {
+        loop.ringFramePool.take(count: count)
+    }
+
+    public func receiveFrame(until deadline: ContinuousClock.Instant) throws(CollectiveError) -> ReceivedFrame {
         if closed.value { throw .closed(reason: "this ring link was closed") }
         let started = ContinuousClock.now
         let (held, dropped) = loop.heldRing.take(generation: generation.rawValue)
