@@ -24,6 +24,7 @@ public enum CollectiveLinkContract {
             failures += checkFIFO(makeRing: makeRing, worldSize: n)
             failures += checkLargeAndEmptyFrames(makeRing: makeRing, worldSize: n)
             failures += checkReusedFrameStorage(makeRing: makeRing, worldSize: n)
+            failures += checkForward(makeRing: makeRing, worldSize: n)
             failures += checkTimeout(makeRing: makeRing, worldSize: n, timeout: timeout, tolerance: tolerance)
             failures += checkClosed(makeRing: makeRing, worldSize: n, timeout: timeout, tolerance: tolerance)
         }
@@ -112,6 +113,31 @@ public enum CollectiveLinkContract {
                     let same = got.withUnsafeBytes { $0.elementsEqual(want) }
                     if !same { return "rank \(link.rank) round \(round) frame \(index): \(got.count) bytes, not the frame sent" }
                 }
+            }
+            return nil
+        }
+    }
+
+    /// Rank 0 sends frames of several sizes (empty, small, 300 KiB); every other member forwards
+    /// each frame it receives with `forward`, so they come back to rank 0 around the ring, byte
+    /// for byte and in order.
+    public static func checkForward(makeRing: RingFactory, worldSize n: Int) -> [String] {
+        @Sendable func frames() -> [[UInt8]] {
+            (0..<queuedFramesRequired).map { index in
+                let size = [0, 7, 300 << 10][index % 3] + index
+                return (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ index) }
+            }
+        }
+        return onRing(makeRing, n, "forward") { (link) throws(CollectiveError) in
+            let expected = frames()
+            if link.rank == 0 {
+                for frame in expected { try link.send(frame) }
+                for (i, want) in expected.enumerated() {
+                    let got = try link.receiveFrame(until: .now + .seconds(20))
+                    if got.bytes != want { return "rank 0 frame \(i): \(got.count) bytes came back, \(want.count) sent (or different content)" }
+                }
+            } else {
+                for _ in expected { try link.forward(try link.receiveFrame(until: .now + .seconds(20))) }
             }
             return nil
         }

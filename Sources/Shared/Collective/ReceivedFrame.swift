@@ -10,12 +10,17 @@ public final class ReceivedFrame: @unchecked Sendable {
     private let array: [UInt8]
     private let lent: UnsafeRawBufferPointer?
     private let release: (() -> Void)?
+    /// The bytes, valid for as long as this object lives (the array's storage does not move
+    /// while it is held and never mutated): what a transport needs to send the frame on
+    /// without copying it, keeping the object alive until it is done.
+    public let stableBytes: UnsafeRawBufferPointer
 
     /// A frame held in an array.
     public init(_ array: [UInt8]) {
         self.array = array
         self.lent = nil
         self.release = nil
+        self.stableBytes = array.withUnsafeBytes { $0 }
     }
 
     /// A frame in memory owned by someone else: `bytes` must stay valid and unchanged until
@@ -24,6 +29,7 @@ public final class ReceivedFrame: @unchecked Sendable {
         self.array = []
         self.lent = bytes
         self.release = release
+        self.stableBytes = bytes
     }
 
     deinit { release?() }

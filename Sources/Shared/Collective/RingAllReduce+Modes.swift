@@ -82,19 +82,26 @@ extension RingAllReduce {
     /// float32 local sums, scaled, then a ring whose wire is float16; the result is unscaled.
     func halfSum(_ batches: [[Float]], count: Int, lossScale: Float, sequence: UInt64) throws(CollectiveError) -> ReduceOutcome {
         var values = takeResultBuffer(count: count)
+        let watch = MagnitudeWatch()
+        let halfPlan = plan(count: count, elementBytes: 2)
+        let unscale = 1 / lossScale
         try values.withUnsafeMutableBufferPointer { (buffer) throws(CollectiveError) in
             // A local sum that is already non-finite travels as such and is caught below.
             FloatKernels.localSum(batches, into: buffer, scaledBy: lossScale)
             try exchange.run(
-                HalfWireLane(values: buffer), plan: plan(count: count, elementBytes: 2),
+                HalfWireLane(values: buffer, unscale: unscale, watch: watch), plan: halfPlan,
                 template: template(stage: .values, sequence: sequence, count: count, parameter: lossScale.bitPattern))
+            // The gathered frames were unscaled as they were stored; the own chunk is left.
+            let owned = halfPlan.chunk(halfPlan.ownedChunk(rank: link.rank))
+            if FloatKernels.multiplyCheckingFinite(UnsafeMutableBufferPointer(rebasing: buffer[owned]), by: unscale) {
+                watch.record(Float.infinity.bitPattern)
+            }
         }
         // The gathered vector is identical on every member, so an infinity or NaN produced on any
         // hop is seen by all of them: that is the agreement on overflow. (Unscaling cannot turn a
         // finite value into an infinity unless the scale is below 1, and then that is an overflow
         // of the result, reported the same way.)
-        let overflow = values.withUnsafeMutableBufferPointer { FloatKernels.multiplyCheckingFinite($0, by: 1 / lossScale) }
         resultScratch = values
-        return overflow ? .overflow : .sum(values)
+        return watch.sawNonFinite ? .overflow : .sum(values)
     }
 }

@@ -23,6 +23,10 @@ public protocol RingLink: AnyObject, Sendable {
     /// An array of `count` bytes, contents unspecified, to fill and pass to `send`: a transport
     /// that recycles the arrays it has sent returns one of those. Default: a new array.
     func frameStorage(count: Int) -> [UInt8]
+    /// Sends a frame received from the previous rank on to the next one, unchanged: the
+    /// all-gather's forwarding, without copying the frame when the transport can send the
+    /// received bytes themselves. Default: `send` of the bytes.
+    func forward(_ frame: ReceivedFrame) throws(CollectiveError)
 }
 
 extension RingLink {
@@ -32,6 +36,10 @@ extension RingLink {
 
     public func frameStorage(count: Int) -> [UInt8] {
         [UInt8](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+    }
+
+    public func forward(_ frame: ReceivedFrame) throws(CollectiveError) {
+        try send(frame.bytes)
     }
 }
 

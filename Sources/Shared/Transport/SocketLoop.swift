@@ -42,7 +42,7 @@ public final class SocketLoop: @unchecked Sendable {
     private var ringOut: ZMQSocket?
     private var ringOutEndpoint: String?
     private var pendingControl: [[[UInt8]]] = []
-    private var pendingRing: [[[UInt8]]] = []
+    private var pendingRing: [OutgoingRingFrame] = []
     /// Control messages addressed to a peer that is gone (ROUTER_MANDATORY), counted not thrown.
     private var unroutable = 0
 
@@ -125,8 +125,19 @@ public final class SocketLoop: @unchecked Sendable {
         enqueue { loop in
             guard let socket = loop.ringOut else { return }
             let tag = withUnsafeBytes(of: generation.littleEndian) { Array($0) }
-            loop.pendingRing.append([tag, payload])
-            loop.flush(socket, &loop.pendingRing)
+            loop.pendingRing.append(OutgoingRingFrame(tag: tag, payload: .bytes(payload)))
+            loop.flushRing(socket)
+        }
+    }
+
+    /// Queues a received ring frame for the next member unchanged; libzmq sends its bytes
+    /// without a copy and the frame is released once they are written.
+    public func forwardRing(_ frame: ReceivedFrame, generation: UInt64) {
+        enqueue { loop in
+            guard let socket = loop.ringOut else { return }
+            let tag = withUnsafeBytes(of: generation.littleEndian) { Array($0) }
+            loop.pendingRing.append(OutgoingRingFrame(tag: tag, payload: .lent(frame)))
+            loop.flushRing(socket)
         }
     }
 
@@ -196,6 +207,22 @@ public final class SocketLoop: @unchecked Sendable {
         }
     }
 
+    private func flushRing(_ socket: ZMQSocket) {
+        while let next = pendingRing.first {
+            do {
+                let sent: Bool
+                switch next.payload {
+                case .bytes(let payload): sent = try socket.trySend([next.tag, payload])
+                case .lent(let frame): sent = try socket.trySend(next.tag, lent: frame)
+                }
+                if sent { pendingRing.removeFirst() } else { return }
+            } catch {
+                unroutable += 1
+                pendingRing.removeFirst()
+            }
+        }
+    }
+
     private func run() {
         while true {
             commandLock.lock()
@@ -221,7 +248,7 @@ public final class SocketLoop: @unchecked Sendable {
             if rc < 0 { continue }  // EINTR
             if items[0].revents != 0 { drainWake() }
             for (index, socket) in sockets.enumerated() where items[index + 1].revents != 0 {
-                if socket === ringOut { flush(socket, &pendingRing); continue }
+                if socket === ringOut { flushRing(socket); continue }
                 if socket === controlSocket, !pendingControl.isEmpty { flush(socket, &pendingControl) }
                 receiveAll(socket)
             }
@@ -258,6 +285,16 @@ public final class SocketLoop: @unchecked Sendable {
             }
         }
     }
+}
+
+/// A ring frame waiting for the high-water mark: the generation tag and the payload.
+struct OutgoingRingFrame {
+    enum Payload {
+        case bytes([UInt8])
+        case lent(ReceivedFrame)
+    }
+    var tag: [UInt8]
+    var payload: Payload
 }
 
 /// Errors of the transport shell itself.

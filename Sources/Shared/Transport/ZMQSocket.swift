@@ -88,6 +88,35 @@ final class ZMQSocket {
         return true
     }
 
+    /// Sends `head` (copied) and then `frame`'s bytes as the last part without copying them:
+    /// libzmq holds a reference to the frame until its I/O thread has written them. False when the
+    /// high-water mark is reached (nothing was sent).
+    func trySend(_ head: [UInt8], lent frame: ReceivedFrame) throws(ZMQError) -> Bool {
+        let rc = try zmqCall("zmq_send") { head.withUnsafeBytes { Int32(zmq_send(handle, $0.baseAddress, $0.count, ZMQ_DONTWAIT | ZMQ_SNDMORE)) } }
+        if rc == nil { return false }
+        let bytes = frame.stableBytes
+        if bytes.count < Self.zeroCopyBytes {
+            let sent = try zmqCall("zmq_send") { Int32(zmq_send(handle, bytes.baseAddress, bytes.count, ZMQ_DONTWAIT)) }
+            precondition(sent != nil, "libzmq refused a later part of a multipart message")
+            return true
+        }
+        let hint = Unmanaged.passRetained(frame).toOpaque()
+        var message = zmq_msg_t()
+        guard zmq_msg_init_data(&message, UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count, releaseLentFrame, hint) == 0 else {
+            Unmanaged<ReceivedFrame>.fromOpaque(hint).release()
+            throw ZMQError(errno: zmq_errno(), function: "zmq_msg_init_data")
+        }
+        do {
+            let sent = try zmqCall("zmq_msg_send") { zmq_msg_send(&message, handle, ZMQ_DONTWAIT) }
+            if sent == nil { zmq_msg_close(&message) }
+            precondition(sent != nil, "libzmq refused a later part of a multipart message")
+        } catch {
+            zmq_msg_close(&message)
+            throw error
+        }
+        return true
+    }
+
     /// Sends `bytes` from the array's own storage: libzmq keeps a reference to it (through a
     /// `PinnedBytes` box) until its I/O thread has written the bytes to the socket, instead of
     /// copying every large ring frame into a fresh buffer first. Returns nil when the high-water
@@ -203,4 +232,11 @@ private final class PinnedBytes {
 private func releasePinnedBytes(_ data: UnsafeMutableRawPointer?, _ hint: UnsafeMutableRawPointer?) {
     guard let hint else { return }
     Unmanaged<PinnedBytes>.fromOpaque(hint).takeRetainedValue().done()
+}
+
+/// libzmq's free callback for forwarded `ReceivedFrame`s: releases the reference taken when the
+/// message was built.
+private func releaseLentFrame(_ data: UnsafeMutableRawPointer?, _ hint: UnsafeMutableRawPointer?) {
+    guard let hint else { return }
+    Unmanaged<ReceivedFrame>.fromOpaque(hint).release()
 }
