@@ -9,7 +9,10 @@
 #
 # Environment: PEERS_DIR (the peer scripts, default ../shared/bench/peers next to the repository),
 # PEERS_HOME (their venv and results, default ~/.cache/grove-peers), ROUNDS, NPROCS, SIZES_MIB,
-# ITERS (minimum measured iterations, at least 10), WARMUP, BACKENDS (peer backends), OUT_DIR.
+# ITERS (minimum measured iterations, at least 10), WARMUP, BACKENDS (peer backends), OUT_DIR,
+# BIN (an allreduce-perf binary already built, e.g. by scripts/build.sh, instead of building one),
+# BASELINE_BIN (another allreduce-perf build, e.g. of the previous commit, measured in the same
+# rounds as grove-*-baseline: before/after comparisons from one invocation).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$(pwd)"
@@ -23,14 +26,17 @@ ITERS="${ITERS:-10}"
 WARMUP="${WARMUP:-4}"
 BACKENDS="${BACKENDS:-mpi-default mpi-tcp mpi-tcp-ring gloo}"
 OUT_DIR="${OUT_DIR:-$REPO/runs/bench}"
+BASELINE_BIN="${BASELINE_BIN:-}"
 
 if [ ! -f "$PEERS_DIR/allreduce_peers.py" ]; then
   echo "allreduce-peers: no allreduce_peers.py in PEERS_DIR=$PEERS_DIR" >&2
   exit 2
 fi
 
-swift build -c release --product allreduce-perf
-BIN="$(swift build -c release --show-bin-path)/allreduce-perf"
+if [ -z "${BIN:-}" ]; then
+  swift build -c release --product allreduce-perf
+  BIN="$(swift build -c release --show-bin-path)/allreduce-perf"
+fi
 
 if [ ! -x "$VENV/bin/python" ] || ! command -v mpirun >/dev/null; then
   PEERS_HOME="$PEERS_HOME" VENV="$VENV" bash "$PEERS_DIR/setup.sh"
@@ -39,7 +45,16 @@ fi
 mkdir -p "$OUT_DIR"
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 TABLE="$OUT_DIR/allreduce-peers-$STAMP.txt"
-GROVE="$BIN -n {n} --sizes-mib {sizes_mib} --iters {iters} --warmup {warmup} --peer-format --mode"
+ARGS="-n {n} --sizes-mib {sizes_mib} --iters {iters} --warmup {warmup} --peer-format --mode"
+GROVE="$BIN $ARGS"
+EXTERNALS=(--external "grove-fp32=$GROVE fp32" --external "grove-exact=$GROVE exact" --external "grove-fp16=$GROVE fp16")
+if [ -n "$BASELINE_BIN" ]; then
+  if [ ! -x "$BASELINE_BIN" ]; then
+    echo "allreduce-peers: BASELINE_BIN=$BASELINE_BIN is not an executable" >&2
+    exit 2
+  fi
+  for mode in fp32 exact fp16; do EXTERNALS+=(--external "grove-$mode-baseline=$BASELINE_BIN $ARGS $mode"); done
+fi
 
 {
   echo "# allreduce-peers $STAMP: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores"
@@ -50,9 +65,7 @@ GROVE="$BIN -n {n} --sizes-mib {sizes_mib} --iters {iters} --warmup {warmup} --p
 "$VENV/bin/python" "$PEERS_DIR/allreduce_peers.py" \
   --backends $BACKENDS --nprocs $NPROCS --sizes-mib $SIZES_MIB \
   --iters "$ITERS" --warmup "$WARMUP" --rounds "$ROUNDS" \
-  --external "grove-fp32=$GROVE fp32" \
-  --external "grove-exact=$GROVE exact" \
-  --external "grove-fp16=$GROVE fp16" \
+  "${EXTERNALS[@]}" \
   --csv "$OUT_DIR/allreduce-peers-$STAMP.csv" 2>&1 | tee -a "$TABLE"
 
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$TABLE"

@@ -38,9 +38,11 @@ let memcpySeconds = best {
 let memcpyRate = floatBytes / memcpySeconds / 1e9
 row("memcpy (reference)", bytes: floatBytes, seconds: memcpySeconds, reference: memcpyRate)
 
-let codec = ExactBlockCodec(totalMicroBatches: 64)
+let codec = ExactBlockCodec(totalMicroBatches: 128)  // 64-bit sums
+let narrowCodec = ExactBlockCodec(totalMicroBatches: 64)  // 32-bit sums
 var fields = [UInt8](repeating: 0, count: ExactBlockCodec.blockCount(for: count))
 var sums = [Int64](repeating: 0, count: count)
+var narrowSums = [Int32](repeating: 0, count: count)
 values.withUnsafeBufferPointer { input in
     let scan = best { fields.withUnsafeMutableBufferPointer { ExactBlockCodec.mergeExponents(of: input, into: $0) } }
     row("exact: block exponents (read floats)", bytes: floatBytes, seconds: scan, reference: memcpyRate)
@@ -54,6 +56,16 @@ values.withUnsafeBufferPointer { input in
         }
     }
     row("exact: decode int64 to float (write floats)", bytes: floatBytes, seconds: decode, reference: memcpyRate)
+    let narrowEncode = best {
+        fields.withUnsafeBufferPointer { f in narrowSums.withUnsafeMutableBufferPointer { narrowCodec.accumulate(input, fields: f, into: $0) } }
+    }
+    row("exact: encode + add into int32 (read floats)", bytes: floatBytes, seconds: narrowEncode, reference: memcpyRate)
+    let narrowDecode = best {
+        fields.withUnsafeBufferPointer { f in
+            narrowSums.withUnsafeBufferPointer { s in copy.withUnsafeMutableBufferPointer { _ = narrowCodec.decode(s, fields: f, into: $0) } }
+        }
+    }
+    row("exact: decode int32 to float (write floats)", bytes: floatBytes, seconds: narrowDecode, reference: memcpyRate)
 
     var halves = [UInt8](repeating: 0, count: count * 2)
     let narrow = best { halves.withUnsafeMutableBytes { HalfConversion.narrow(input, into: $0) } }

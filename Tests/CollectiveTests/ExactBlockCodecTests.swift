@@ -4,7 +4,16 @@ import Testing
 
 @Suite struct ExactBlockCodecTests {
     @Test func fractionBitsLeaveHeadroomForTheMicroBatchCount() {
-        #expect(ExactBlockCodec(totalMicroBatches: 1).fractionBits == 51)
+        // 32-bit sums up to 64 micro-batches: 30 bits less the headroom.
+        #expect(ExactBlockCodec(totalMicroBatches: 1).fractionBits == 30)
+        #expect(ExactBlockCodec(totalMicroBatches: 1).sumBytes == 4)
+        #expect(ExactBlockCodec(totalMicroBatches: 2).fractionBits == 29)
+        #expect(ExactBlockCodec(totalMicroBatches: 8).fractionBits == 27)
+        #expect(ExactBlockCodec(totalMicroBatches: 64).fractionBits == 24)
+        #expect(ExactBlockCodec(totalMicroBatches: 64).sumBytes == 4)
+        // 64-bit sums above.
+        #expect(ExactBlockCodec(totalMicroBatches: 65).sumBytes == 8)
+        #expect(ExactBlockCodec(totalMicroBatches: 65).fractionBits == 51)
         #expect(ExactBlockCodec(totalMicroBatches: 2048).fractionBits == 51)
         #expect(ExactBlockCodec(totalMicroBatches: 2049).fractionBits == 50)
         #expect(ExactBlockCodec(totalMicroBatches: 1 << 20).fractionBits == 42)
@@ -32,6 +41,51 @@ import Testing
         let values: [Float] = (0..<300).map { Float($0 % 17) * 0.125 - 1 }
         let codec = ExactBlockCodec(totalMicroBatches: 3)
         #expect(roundTrip([values, values, values], codec: codec) == values.map { $0 * 3 })
+        #expect(roundTrip32([values, values, values], codec: codec) == values.map { $0 * 3 })
+    }
+
+    /// At the headroom limit every value of every micro-batch rounds to the largest integer the
+    /// width allows: 64 of them must still sum without wrapping, whatever their signs.
+    @Test func narrowSumsDoNotOverflowAtTheHeadroomLimit() {
+        let codec = ExactBlockCodec(totalMicroBatches: 64)
+        let largest = Float(1).nextDown  // encodes to 2^fractionBits in a block with exponent 0
+        for sign: Float in [1, -1] {
+            let batch = [Float](repeating: sign * largest, count: 300)
+            let result = roundTrip32(Array(repeating: batch, count: 64), codec: codec)
+            let reference = ReduceReference(microBatches: Array(repeating: batch, count: 64), count: 300)
+            #expect(reference.firstViolation(of: result, mode: .exact, worldSize: 1) == nil, "sign \(sign)")
+            #expect(result.allSatisfy { $0 == sign * 64 * largest }, "sign \(sign): \(result[0])")
+        }
+    }
+
+    @Test func narrowAndWideSumsAgreeWithinTheBound() {
+        let reference = ReduceReference.synthetic(count: 1001, microBatches: 7, seed: 23)
+        let codec = ExactBlockCodec(totalMicroBatches: 7)
+        #expect(codec.sumBytes == 4)
+        let narrow = roundTrip32(reference.microBatches, codec: codec)
+        let backward = roundTrip32(reference.microBatches.reversed(), codec: codec)
+        #expect(firstBitDifference(narrow, backward) == nil)
+        #expect(reference.firstViolation(of: narrow, mode: .exact, worldSize: 1) == nil)
+    }
+
+    @Test func vectorDecodeOfNarrowSumsMatchesScalarConversionBitForBit() {
+        var generator = SplitMix64(seed: 19)
+        var sums: [Int32] = [0, 1, -1, 1 << 30, -(1 << 30), Int32.max, Int32.min, (1 << 24) + 1, -(1 << 24) - 1]
+        for _ in 0..<1000 {
+            let shift = UInt32(generator.nextInt(below: 31))
+            sums.append(Int32(truncatingIfNeeded: generator.next()) >> shift)
+        }
+        let codec = ExactBlockCodec(totalMicroBatches: 2)
+        for field: UInt8 in [1, 100, 140, 250] {
+            let fields = [UInt8](repeating: field, count: ExactBlockCodec.blockCount(for: sums.count))
+            var decoded = [Float](repeating: 0, count: sums.count)
+            sums.withUnsafeBufferPointer { s in
+                fields.withUnsafeBufferPointer { f in decoded.withUnsafeMutableBufferPointer { codec.decode(s, fields: f, into: $0) } }
+            }
+            let unit = Double(sign: .plus, exponent: ExactBlockCodec.blockExponent(field: field) - codec.fractionBits, significand: 1)
+            let scalar = sums.map { Float(Double($0) * unit) }
+            #expect(firstBitDifference(decoded, scalar) == nil, "field \(field)")
+        }
     }
 
     @Test func sumsDoNotDependOnTheOrderOfMicroBatches() {
@@ -82,6 +136,25 @@ import Testing
         fields.withUnsafeBufferPointer { f in
             sums.withUnsafeMutableBufferPointer { s in
                 for b in batches { b.withUnsafeBufferPointer { codec.accumulate($0, fields: f, into: s) } }
+            }
+            sums.withUnsafeBufferPointer { s in out.withUnsafeMutableBufferPointer { codec.decode(s, fields: f, into: $0) } }
+        }
+        return out
+    }
+
+    private func roundTrip32(_ batches: [[Float]], codec: ExactBlockCodec) -> [Float] {
+        let count = batches[0].count
+        var fields = [UInt8](repeating: 0, count: ExactBlockCodec.blockCount(for: count))
+        var sums = [Int32](repeating: 0, count: count)
+        var out = [Float](repeating: 0, count: count)
+        fields.withUnsafeMutableBufferPointer { f in
+            for b in batches { b.withUnsafeBufferPointer { ExactBlockCodec.mergeExponents(of: $0, into: f) } }
+        }
+        fields.withUnsafeBufferPointer { f in
+            sums.withUnsafeMutableBufferPointer { s in
+                for (index, b) in batches.enumerated() {
+                    b.withUnsafeBufferPointer { codec.accumulate($0, fields: f, into: s, overwrite: index == 0) }
+                }
             }
             sums.withUnsafeBufferPointer { s in out.withUnsafeMutableBufferPointer { codec.decode(s, fields: f, into: $0) } }
         }

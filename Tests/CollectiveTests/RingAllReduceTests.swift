@@ -54,6 +54,24 @@ import Testing
         }
     }
 
+    /// Above 64 micro-batches the sums travel as 64-bit integers: the same property there.
+    @Test func exactWithWideSumsIsBitwiseIdenticalForAnyRingAndAssignment() throws {
+        let reference = ReduceReference.synthetic(count: 1501, microBatches: 70, seed: 7)
+        #expect(ExactBlockCodec(totalMicroBatches: 70).sumBytes == 8)
+        let single = try #require(outcomes(reduceOnRing(reference, worldSize: 1, settings: AllReduceSettings(mode: .exact)))?[0].values)
+        #expect(reference.firstViolation(of: single, mode: .exact, worldSize: 1) == nil)
+        var generator = SplitMix64(seed: 77)
+        for trial in 0..<8 {
+            let n = 1 + trial
+            let assignment = (0..<70).map { _ in generator.nextInt(below: n) }
+            let settings = AllReduceSettings(mode: .exact, frameBytes: [40, 1000, 4096][trial % 3], window: 1 + trial % 4)
+            let results = try #require(outcomes(reduceOnRing(reference, worldSize: n, settings: settings, assignment: assignment)))
+            for (rank, outcome) in results.enumerated() {
+                #expect(firstBitDifference(outcome.values ?? [], single) == nil, "rank \(rank), world size \(n)")
+            }
+        }
+    }
+
     /// Several default-sized (1 MiB) frames per chunk, with the window sliding across them.
     @Test func exactIsBitwiseIdenticalWithDefaultFramesOnALargerVector() throws {
         let count = (1 << 20) + 13

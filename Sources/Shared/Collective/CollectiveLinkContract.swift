@@ -23,6 +23,8 @@ public enum CollectiveLinkContract {
         for n in worldSizes where n >= 2 {
             failures += checkFIFO(makeRing: makeRing, worldSize: n)
             failures += checkLargeAndEmptyFrames(makeRing: makeRing, worldSize: n)
+            failures += checkReusedFrameStorage(makeRing: makeRing, worldSize: n)
+            failures += checkForward(makeRing: makeRing, worldSize: n)
             failures += checkTimeout(makeRing: makeRing, worldSize: n, timeout: timeout, tolerance: tolerance)
             failures += checkClosed(makeRing: makeRing, worldSize: n, timeout: timeout, tolerance: tolerance)
         }
@@ -37,8 +39,8 @@ public enum CollectiveLinkContract {
     public static let queuedFramesRequired = 6
 
     /// Every member sends 200 frames of varied length in bursts of `queuedFramesRequired`,
-    /// receiving a burst after sending one: each frame must come from the previous rank,
-    /// complete, and in the order sent.
+    /// receiving a burst after sending one (alternately with `receive` and `receiveFrame`): each
+    /// frame must come from the previous rank, complete, and in the order sent.
     public static func checkFIFO(makeRing: RingFactory, worldSize n: Int) -> [String] {
         let frames = 200
         @Sendable func frame(from rank: Int, index: Int) -> [UInt8] {
@@ -50,7 +52,9 @@ public enum CollectiveLinkContract {
                 let indices = burst..<min(burst + queuedFramesRequired, frames)
                 for i in indices { try link.send(frame(from: link.rank, index: i)) }
                 for i in indices {
-                    let got = try link.receive(until: .now + .seconds(10))
+                    // Both ways of receiving, alternately: they share one FIFO.
+                    let got = i % 2 == 0 ? try link.receive(until: .now + .seconds(10))
+                        : try link.receiveFrame(until: .now + .seconds(10)).bytes
                     if got != frame(from: previous, index: i) {
                         return "rank \(link.rank) frame \(i): got \(got.prefix(3)) (\(got.count) bytes), expected frame \(i) of rank \(previous)"
                     }
@@ -77,6 +81,63 @@ public enum CollectiveLinkContract {
             for (i, want) in expected.enumerated() {
                 let got = try link.receive(until: .now + .seconds(20))
                 if got != want { return "rank \(link.rank) frame \(i): got \(got.count) bytes, expected \(want.count) bytes (or different content)" }
+            }
+            return nil
+        }
+    }
+
+    /// Frames built in `frameStorage` arrays, several rounds of them: a transport that recycles
+    /// the arrays it has sent must never let a new frame change one still on its way, nor deliver
+    /// stale contents.
+    public static func checkReusedFrameStorage(makeRing: RingFactory, worldSize n: Int) -> [String] {
+        let size = (256 << 10) + 48
+        @Sendable func fill(_ frame: inout [UInt8], rank: Int, round: Int, index: Int) {
+            let mark = UInt8(truncatingIfNeeded: rank &* 31 &+ round &* 7 &+ index)
+            frame.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: mark) }
+            frame[0] = UInt8(truncatingIfNeeded: round)
+            frame[size - 1] = UInt8(truncatingIfNeeded: index)
+        }
+        return onRing(makeRing, n, "reused frame storage") { (link) throws(CollectiveError) in
+            let previous = (link.rank - 1 + n) % n
+            for round in 0..<5 {
+                for index in 0..<queuedFramesRequired {
+                    var frame = link.frameStorage(count: size)
+                    if frame.count != size { return "rank \(link.rank): frameStorage gave \(frame.count) bytes, asked \(size)" }
+                    fill(&frame, rank: link.rank, round: round, index: index)
+                    try link.send(frame)
+                }
+                for index in 0..<queuedFramesRequired {
+                    var want = [UInt8](repeating: 0, count: size)
+                    fill(&want, rank: previous, round: round, index: index)
+                    let got = try link.receiveFrame(until: .now + .seconds(20))
+                    let same = got.withUnsafeBytes { $0.elementsEqual(want) }
+                    if !same { return "rank \(link.rank) round \(round) frame \(index): \(got.count) bytes, not the frame sent" }
+                }
+            }
+            return nil
+        }
+    }
+
+    /// Rank 0 sends frames of several sizes (empty, small, 300 KiB); every other member forwards
+    /// each frame it receives with `forward`, so they come back to rank 0 around the ring, byte
+    /// for byte and in order.
+    public static func checkForward(makeRing: RingFactory, worldSize n: Int) -> [String] {
+        @Sendable func frames() -> [[UInt8]] {
+            (0..<queuedFramesRequired).map { index in
+                let size = [0, 7, 300 << 10][index % 3] + index
+                return (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ index) }
+            }
+        }
+        return onRing(makeRing, n, "forward") { (link) throws(CollectiveError) in
+            let expected = frames()
+            if link.rank == 0 {
+                for frame in expected { try link.send(frame) }
+                for (i, want) in expected.enumerated() {
+                    let got = try link.receiveFrame(until: .now + .seconds(20))
+                    if got.bytes != want { return "rank 0 frame \(i): \(got.count) bytes came back, \(want.count) sent (or different content)" }
+                }
+            } else {
+                for _ in expected { try link.forward(try link.receiveFrame(until: .now + .seconds(20))) }
             }
             return nil
         }

@@ -5,15 +5,20 @@
 /// every value of every micro-batch in the block satisfies `|v| < 2^E`; the members agree on it by a
 /// max-reduce of the per-block exponent fields before the sum. Each micro-batch value is then
 /// rounded (to nearest, ties to even) to an integer multiple of `2^(E - fractionBits)` and kept as
-/// a 64-bit integer. Integer addition is exact and associative, so the sum of the integers is the
-/// same whatever the order, the world size, or which member encoded which micro-batch.
+/// an integer. Integer addition is exact and associative, so the sum of the integers is the same
+/// whatever the order, the world size, or which member encoded which micro-batch.
 ///
-/// Headroom: every encoded value has magnitude at most `2^fractionBits`, and
-/// `fractionBits = min(51, 62 - ceil(log2(totalMicroBatches)))`, so the sum of all micro-batches
-/// stays below `2^62` and cannot overflow an `Int64`. The cap of 51 keeps the scaled value inside
-/// the range where adding `1.5 * 2^52` rounds it to an integer in one floating-point addition,
-/// which is what lets the encoder run as plain SIMD arithmetic; 51 bits is still 27 bits finer than
-/// a float's own 24-bit significand at the block maximum.
+/// Width and headroom: every encoded value has magnitude at most `2^fractionBits`.
+/// - Up to `narrowMicroBatchLimit` (64) micro-batches per step, the integers are 32 bits wide and
+///   `fractionBits = 30 - ceil(log2(totalMicroBatches))` (at least 24, a float's own significand at
+///   the block maximum), so the sum of all micro-batches stays within `2^30` and cannot overflow an
+///   `Int32`. The ring then moves 4 bytes per element, as many as `fp32`.
+/// - Above it, 64 bits with `fractionBits = min(51, 62 - ceil(log2(totalMicroBatches)))` (sum
+///   below `2^62`). The cap of 51 keeps the scaled value inside the range where adding
+///   `1.5 * 2^52` rounds it to an integer in one floating-point addition, which is what lets the
+///   encoder run as plain SIMD arithmetic.
+/// Both depend on `totalMicroBatches` only, which is the same for every world size of a run, so the
+/// result stays bitwise identical across world sizes, ring orders, chunkings and assignments.
 ///
 /// Error: see `errorBound(sum:fieldOfBlock:absoluteSum:)` and docs/all-reduce.md.
 public struct ExactBlockCodec: Sendable, Equatable {
@@ -23,9 +28,13 @@ public struct ExactBlockCodec: Sendable, Equatable {
     public static let nonFiniteField: UInt8 = 255
     /// The largest `totalMicroBatches` the codec accepts (it still leaves 32 fraction bits).
     public static let maximumMicroBatches = 1 << 30
+    /// The largest `totalMicroBatches` summed as 32-bit integers (leaving 24 fraction bits).
+    public static let narrowMicroBatchLimit = 64
 
     /// Bits below the block exponent kept for every encoded micro-batch value.
     public let fractionBits: Int
+    /// Bytes of one encoded sum: 4 (`Int32`) up to `narrowMicroBatchLimit` micro-batches, else 8.
+    public let sumBytes: Int
     /// The number of micro-batches summed, over all members.
     public let totalMicroBatches: Int
 
@@ -37,7 +46,13 @@ public struct ExactBlockCodec: Sendable, Equatable {
             "totalMicroBatches \(totalMicroBatches) is outside 1...\(Self.maximumMicroBatches)")
         self.totalMicroBatches = totalMicroBatches
         let headroom = Int.bitWidth - (totalMicroBatches - 1).leadingZeroBitCount  // ceil(log2 M)
-        self.fractionBits = min(51, 62 - headroom)
+        if totalMicroBatches <= Self.narrowMicroBatchLimit {
+            self.sumBytes = 4
+            self.fractionBits = 30 - headroom
+        } else {
+            self.sumBytes = 8
+            self.fractionBits = min(51, 62 - headroom)
+        }
     }
 
     /// Blocks covering `count` elements.
@@ -152,6 +167,76 @@ public struct ExactBlockCodec: Sendable, Equatable {
                 let high = unsafeBitCast((bits &>> 32) ^ highBias, to: SIMD8<Double>.self)
                 let low = unsafeBitCast((bits & 0xFFFF_FFFF) | lowBias, to: SIMD8<Double>.self)
                 let value = SIMD8<Float>(((high - offset) + low) * unit8)
+                outRaw.storeBytes(of: value, toByteOffset: i * 4, as: SIMD8<Float>.self)
+                widest = pointwiseMax(widest, unsafeBitCast(value, to: SIMD8<UInt32>.self) & magnitudeMask)
+                i += 8
+            }
+            while i < end {
+                out[i] = Float(Double(source[i]) * unit)
+                largest = max(largest, out[i].bitPattern & 0x7FFF_FFFF)
+                i += 1
+            }
+        }
+        return max(largest, widest.max()) >= Float.infinity.bitPattern
+    }
+
+    /// `accumulate` for the 32-bit sums (`sumBytes == 4`). The scaled values fit in 31 bits, so the
+    /// low 32 bits of the magic-offset double are the two's complement integer itself (the magic
+    /// constant's low 32 bits are zero).
+    public func accumulate(
+        _ values: UnsafeBufferPointer<Float>, fields: UnsafeBufferPointer<UInt8>, into sums: UnsafeMutableBufferPointer<Int32>,
+        overwrite: Bool = false
+    ) {
+        precondition(sumBytes == 4, "32-bit sums for \(totalMicroBatches) micro-batches")
+        precondition(values.count == sums.count && fields.count == Self.blockCount(for: values.count))
+        guard let base = values.baseAddress, let out = sums.baseAddress else { return }
+        let raw = UnsafeRawPointer(base)
+        let outRaw = UnsafeMutableRawPointer(out)
+        let magic = 6_755_399_441_055_744.0
+        for block in 0..<fields.count {
+            let scale = Double(sign: .plus, exponent: fractionBits - Self.blockExponent(field: fields[block]), significand: 1)
+            let start = block * Self.blockSize
+            let end = min(start + Self.blockSize, values.count)
+            let scale8 = SIMD8<Double>(repeating: scale)
+            let magic8 = SIMD8<Double>(repeating: magic)
+            var i = start
+            while i + 8 <= end {
+                let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+                let shifted = SIMD8<Double>(v) * scale8 + magic8
+                let q = SIMD8<Int32>(truncatingIfNeeded: unsafeBitCast(shifted, to: SIMD8<Int64>.self))
+                let sum = overwrite ? q : (outRaw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Int32>.self) &+ q)
+                outRaw.storeBytes(of: sum, toByteOffset: i * 4, as: SIMD8<Int32>.self)
+                i += 8
+            }
+            while i < end {
+                let shifted = Double(base[i]) * scale + magic
+                let q = Int32(truncatingIfNeeded: Int64(bitPattern: shifted.bitPattern))
+                out[i] = overwrite ? q : out[i] &+ q
+                i += 1
+            }
+        }
+    }
+
+    /// `decode` for the 32-bit sums: `Float(Double(sum) * 2^(E - fractionBits))`, where the
+    /// conversion to a double and the scaling are exact, so the float rounding is the only one.
+    @discardableResult
+    public func decode(_ sums: UnsafeBufferPointer<Int32>, fields: UnsafeBufferPointer<UInt8>, into values: UnsafeMutableBufferPointer<Float>) -> Bool {
+        precondition(values.count == sums.count && fields.count == Self.blockCount(for: values.count))
+        guard let source = sums.baseAddress, let out = values.baseAddress else { return false }
+        let magnitudeMask = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
+        var widest = SIMD8<UInt32>(repeating: 0)
+        var largest: UInt32 = 0
+        let raw = UnsafeRawPointer(source)
+        let outRaw = UnsafeMutableRawPointer(out)
+        for block in 0..<fields.count {
+            let unit = Double(sign: .plus, exponent: Self.blockExponent(field: fields[block]) - fractionBits, significand: 1)
+            let unit8 = SIMD8<Double>(repeating: unit)
+            let start = block * Self.blockSize
+            let end = min(start + Self.blockSize, values.count)
+            var i = start
+            while i + 8 <= end {
+                let integers = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Int32>.self)
+                let value = SIMD8<Float>(SIMD8<Double>(integers) * unit8)
                 outRaw.storeBytes(of: value, toByteOffset: i * 4, as: SIMD8<Float>.self)
                 widest = pointwiseMax(widest, unsafeBitCast(value, to: SIMD8<UInt32>.self) & magnitudeMask)
                 i += 8

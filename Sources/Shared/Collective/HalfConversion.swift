@@ -37,6 +37,33 @@ public enum HalfConversion {
         }
     }
 
+    /// Reads little-endian float16 `bytes` into `values`, each multiplied by `factor` in float32,
+    /// and returns the largest magnitude written as IEEE bits with the sign cleared: the widening,
+    /// unscaling and overflow check of a gathered `fp16` frame in one pass.
+    public static func widen(_ bytes: UnsafeRawBufferPointer, into values: UnsafeMutableBufferPointer<Float>, scaledBy factor: Float) -> UInt32 {
+        precondition(bytes.count == values.count * 2, "\(bytes.count) bytes for \(values.count) halves")
+        guard let source = bytes.baseAddress, let out = values.baseAddress else { return 0 }
+        let raw = UnsafeMutableRawPointer(out)
+        let factor8 = SIMD8<Float>(repeating: factor)
+        let magnitudeMask = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
+        var widest = SIMD8<UInt32>(repeating: 0)
+        var largest: UInt32 = 0
+        var i = 0
+        while i + 8 <= values.count {
+            let h = source.loadUnaligned(fromByteOffset: i * 2, as: SIMD8<Float16>.self)
+            let value = SIMD8<Float>(h) * factor8
+            raw.storeBytes(of: value, toByteOffset: i * 4, as: SIMD8<Float>.self)
+            widest = pointwiseMax(widest, unsafeBitCast(value, to: SIMD8<UInt32>.self) & magnitudeMask)
+            i += 8
+        }
+        while i < values.count {
+            out[i] = Float(source.loadUnaligned(fromByteOffset: i * 2, as: Float16.self)) * factor
+            largest = max(largest, out[i].bitPattern & 0x7FFF_FFFF)
+            i += 1
+        }
+        return max(largest, widest.max())
+    }
+
     /// Adds little-endian float16 `bytes` to `values` (the addition in float32).
     public static func widenAdding(_ bytes: UnsafeRawBufferPointer, into values: UnsafeMutableBufferPointer<Float>) {
         precondition(bytes.count == values.count * 2, "\(bytes.count) bytes for \(values.count) halves")

@@ -1,7 +1,7 @@
 /// The three reductions behind `RingAllReduce.sum`.
 extension RingAllReduce {
     /// Block fixed point: agree on per-block exponents (a max-reduce of one byte per block), then
-    /// sum 64-bit integers, then decode. See `ExactBlockCodec`.
+    /// sum 32-bit (up to 64 micro-batches) or 64-bit integers, then decode. See `ExactBlockCodec`.
     func exactSum(_ batches: [[Float]], count: Int, totalMicroBatches: Int, sequence: UInt64) throws(CollectiveError) -> ReduceOutcome {
         let codec = ExactBlockCodec(totalMicroBatches: totalMicroBatches)
         let parameter = UInt32(codec.fractionBits)
@@ -17,26 +17,46 @@ extension RingAllReduce {
         // Every member holds the same fields now, so all of them stop here or none does.
         if fields.contains(ExactBlockCodec.nonFiniteField) { return .overflow }
 
-        if integerScratch.count != count {
-            integerScratch = [Int64](repeating: 0, count: count)
-        } else if batches.isEmpty {
-            integerScratch.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
-        }
-        try integerScratch.withUnsafeMutableBufferPointer { (sumBuffer) throws(CollectiveError) in
-            fields.withUnsafeBufferPointer { fieldBuffer in
-                for (index, batch) in batches.enumerated() {
-                    batch.withUnsafeBufferPointer { codec.accumulate($0, fields: fieldBuffer, into: sumBuffer, overwrite: index == 0) }
-                }
-            }
-            try exchange.run(
-                ExactSumLane(sums: sumBuffer), plan: plan(count: count, elementBytes: 8),
-                template: template(stage: .values, sequence: sequence, count: count, parameter: parameter))
-        }
         var beyondRange = false
         var result = takeResultBuffer(count: count)
-        result.withUnsafeMutableBufferPointer { buffer in
-            integerScratch.withUnsafeBufferPointer { sumBuffer in
-                fields.withUnsafeBufferPointer { beyondRange = codec.decode(sumBuffer, fields: $0, into: buffer) }
+        let sumTemplate = template(stage: .values, sequence: sequence, count: count, parameter: parameter)
+        if codec.sumBytes == 4 {
+            if narrowScratch.count != count {
+                narrowScratch = [Int32](repeating: 0, count: count)
+            } else if batches.isEmpty {
+                narrowScratch.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+            }
+            try narrowScratch.withUnsafeMutableBufferPointer { (sumBuffer) throws(CollectiveError) in
+                fields.withUnsafeBufferPointer { fieldBuffer in
+                    for (index, batch) in batches.enumerated() {
+                        batch.withUnsafeBufferPointer { codec.accumulate($0, fields: fieldBuffer, into: sumBuffer, overwrite: index == 0) }
+                    }
+                }
+                try exchange.run(NarrowExactSumLane(sums: sumBuffer), plan: plan(count: count, elementBytes: 4), template: sumTemplate)
+            }
+            result.withUnsafeMutableBufferPointer { buffer in
+                narrowScratch.withUnsafeBufferPointer { sumBuffer in
+                    fields.withUnsafeBufferPointer { beyondRange = codec.decode(sumBuffer, fields: $0, into: buffer) }
+                }
+            }
+        } else {
+            if integerScratch.count != count {
+                integerScratch = [Int64](repeating: 0, count: count)
+            } else if batches.isEmpty {
+                integerScratch.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+            }
+            try integerScratch.withUnsafeMutableBufferPointer { (sumBuffer) throws(CollectiveError) in
+                fields.withUnsafeBufferPointer { fieldBuffer in
+                    for (index, batch) in batches.enumerated() {
+                        batch.withUnsafeBufferPointer { codec.accumulate($0, fields: fieldBuffer, into: sumBuffer, overwrite: index == 0) }
+                    }
+                }
+                try exchange.run(ExactSumLane(sums: sumBuffer), plan: plan(count: count, elementBytes: 8), template: sumTemplate)
+            }
+            result.withUnsafeMutableBufferPointer { buffer in
+                integerScratch.withUnsafeBufferPointer { sumBuffer in
+                    fields.withUnsafeBufferPointer { beyondRange = codec.decode(sumBuffer, fields: $0, into: buffer) }
+                }
             }
         }
         resultScratch = result
@@ -62,19 +82,26 @@ extension RingAllReduce {
     /// float32 local sums, scaled, then a ring whose wire is float16; the result is unscaled.
     func halfSum(_ batches: [[Float]], count: Int, lossScale: Float, sequence: UInt64) throws(CollectiveError) -> ReduceOutcome {
         var values = takeResultBuffer(count: count)
+        let watch = MagnitudeWatch()
+        let halfPlan = plan(count: count, elementBytes: 2)
+        let unscale = 1 / lossScale
         try values.withUnsafeMutableBufferPointer { (buffer) throws(CollectiveError) in
             // A local sum that is already non-finite travels as such and is caught below.
             FloatKernels.localSum(batches, into: buffer, scaledBy: lossScale)
             try exchange.run(
-                HalfWireLane(values: buffer), plan: plan(count: count, elementBytes: 2),
+                HalfWireLane(values: buffer, unscale: unscale, watch: watch), plan: halfPlan,
                 template: template(stage: .values, sequence: sequence, count: count, parameter: lossScale.bitPattern))
+            // The gathered frames were unscaled as they were stored; the own chunk is left.
+            let owned = halfPlan.chunk(halfPlan.ownedChunk(rank: link.rank))
+            if FloatKernels.multiplyCheckingFinite(UnsafeMutableBufferPointer(rebasing: buffer[owned]), by: unscale) {
+                watch.record(Float.infinity.bitPattern)
+            }
         }
         // The gathered vector is identical on every member, so an infinity or NaN produced on any
         // hop is seen by all of them: that is the agreement on overflow. (Unscaling cannot turn a
         // finite value into an infinity unless the scale is below 1, and then that is an overflow
         // of the result, reported the same way.)
-        let overflow = values.withUnsafeMutableBufferPointer { FloatKernels.multiplyCheckingFinite($0, by: 1 / lossScale) }
         resultScratch = values
-        return overflow ? .overflow : .sum(values)
+        return watch.sawNonFinite ? .overflow : .sum(values)
     }
 }

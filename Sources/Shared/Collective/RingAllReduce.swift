@@ -10,7 +10,7 @@
 /// link may still hold frames of the failed collective: discard the link (the generation ends).
 ///
 /// Not thread-safe: one instance per member, used by one thread at a time. In `exact` mode it keeps
-/// a scratch buffer of 8 bytes per gradient element between calls.
+/// a scratch buffer of 4 or 8 bytes per gradient element between calls.
 public final class RingAllReduce {
     public let link: any RingLink
     public let settings: AllReduceSettings
@@ -19,6 +19,9 @@ public final class RingAllReduce {
     /// The `exact` mode's 64-bit sums, kept between calls (8 bytes per element): a fresh 200 MiB
     /// buffer per step would cost more in first-touch page faults than the encoding itself.
     var integerScratch: [Int64] = []
+    /// The same for the 32-bit sums `exact` uses up to `ExactBlockCodec.narrowMicroBatchLimit`
+    /// micro-batches (4 bytes per element).
+    var narrowScratch: [Int32] = []
     /// The previous result's storage, reused for the next result once the caller has let go of it
     /// (the training loop applies a sum and drops it before the next step). A fresh vector per
     /// call would be zero-filled by the kernel page by page: for a 100 MiB gradient that cost

@@ -13,7 +13,7 @@
 /// | 6 | u8 | stage: 0 exponent max-reduce, 1 value reduce |
 /// | 7 | u8 | phase: 0 reduce-scatter, 1 all-gather |
 /// | 8 | u64 | collective sequence number |
-/// | 16 | u32 | step within the phase |
+/// | 16 | u32 | step within the reduce-scatter; 0 in the all-gather, whose frames are forwarded unchanged |
 /// | 20 | u32 | chunk index |
 /// | 24 | u32 | frame index within the chunk |
 /// | 28 | u32 | elements in this frame |

@@ -17,6 +17,30 @@ public protocol RingLink: AnyObject, Sendable {
     /// The next frame from the previous rank, `(rank - 1 + worldSize) % worldSize`, waiting until
     /// `deadline` at the most; throws `.timeout` past it, `.closed` if the link was closed.
     func receive(until deadline: ContinuousClock.Instant) throws(CollectiveError) -> [UInt8]
+    /// `receive`, with the frame's bytes lent rather than copied into an array when the
+    /// transport can (the all-reduce uses this one). Default: `receive` wrapped.
+    func receiveFrame(until deadline: ContinuousClock.Instant) throws(CollectiveError) -> ReceivedFrame
+    /// An array of `count` bytes, contents unspecified, to fill and pass to `send`: a transport
+    /// that recycles the arrays it has sent returns one of those. Default: a new array.
+    func frameStorage(count: Int) -> [UInt8]
+    /// Sends a frame received from the previous rank on to the next one, unchanged: the
+    /// all-gather's forwarding, without copying the frame when the transport can send the
+    /// received bytes themselves. Default: `send` of the bytes.
+    func forward(_ frame: ReceivedFrame) throws(CollectiveError)
+}
+
+extension RingLink {
+    public func receiveFrame(until deadline: ContinuousClock.Instant) throws(CollectiveError) -> ReceivedFrame {
+        ReceivedFrame(try receive(until: deadline))
+    }
+
+    public func frameStorage(count: Int) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+    }
+
+    public func forward(_ frame: ReceivedFrame) throws(CollectiveError) {
+        try send(frame.bytes)
+    }
 }
 
 /// Why a collective did not complete. The training loop acts on it: a timeout or a closed link

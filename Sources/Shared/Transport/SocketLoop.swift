@@ -1,4 +1,5 @@
 import CZeroMQ
+import Collective
 import Core
 import Foundation
 
@@ -23,6 +24,8 @@ public final class SocketLoop: @unchecked Sendable {
     /// Ring frames of a generation newer than the collective that received them, kept for the next
     /// link so that a neighbour who moved on first loses nothing.
     let heldRing = HeldFrames()
+    /// Ring frame arrays libzmq has finished sending, for the next frames (`ZeroMQRingLink`).
+    public let ringFramePool = FrameBufferPool()
 
     private let context = ZMQContext()
     private let commandLock = NSLock()
@@ -39,7 +42,7 @@ public final class SocketLoop: @unchecked Sendable {
     private var ringOut: ZMQSocket?
     private var ringOutEndpoint: String?
     private var pendingControl: [[[UInt8]]] = []
-    private var pendingRing: [[[UInt8]]] = []
+    private var pendingRing: [OutgoingRingFrame] = []
     /// Control messages addressed to a peer that is gone (ROUTER_MANDATORY), counted not thrown.
     private var unroutable = 0
 
@@ -101,6 +104,7 @@ public final class SocketLoop: @unchecked Sendable {
             let socket = try ZMQSocket(loop.context, kind: ZMQ_PUSH, lingerMillis: 0,
                                        highWaterMark: loop.settings.ringHighWaterMark, maxMessageBytes: loop.settings.maxRingBytes)
             try socket.connect(endpoint)
+            socket.recycle = loop.ringFramePool
             loop.ringOut = socket
             loop.ringOutEndpoint = endpoint
         }
@@ -121,8 +125,19 @@ public final class SocketLoop: @unchecked Sendable {
         enqueue { loop in
             guard let socket = loop.ringOut else { return }
             let tag = withUnsafeBytes(of: generation.littleEndian) { Array($0) }
-            loop.pendingRing.append([tag, payload])
-            loop.flush(socket, &loop.pendingRing)
+            loop.pendingRing.append(OutgoingRingFrame(tag: tag, payload: .bytes(payload)))
+            loop.flushRing(socket)
+        }
+    }
+
+    /// Queues a received ring frame for the next member unchanged; libzmq sends its bytes
+    /// without a copy and the frame is released once they are written.
+    public func forwardRing(_ frame: ReceivedFrame, generation: UInt64) {
+        enqueue { loop in
+            guard let socket = loop.ringOut else { return }
+            let tag = withUnsafeBytes(of: generation.littleEndian) { Array($0) }
+            loop.pendingRing.append(OutgoingRingFrame(tag: tag, payload: .lent(frame)))
+            loop.flushRing(socket)
         }
     }
 
@@ -192,6 +207,22 @@ public final class SocketLoop: @unchecked Sendable {
         }
     }
 
+    private func flushRing(_ socket: ZMQSocket) {
+        while let next = pendingRing.first {
+            do {
+                let sent: Bool
+                switch next.payload {
+                case .bytes(let payload): sent = try socket.trySend([next.tag, payload])
+                case .lent(let frame): sent = try socket.trySend(next.tag, lent: frame)
+                }
+                if sent { pendingRing.removeFirst() } else { return }
+            } catch {
+                unroutable += 1
+                pendingRing.removeFirst()
+            }
+        }
+    }
+
     private func run() {
         while true {
             commandLock.lock()
@@ -217,7 +248,7 @@ public final class SocketLoop: @unchecked Sendable {
             if rc < 0 { continue }  // EINTR
             if items[0].revents != 0 { drainWake() }
             for (index, socket) in sockets.enumerated() where items[index + 1].revents != 0 {
-                if socket === ringOut { flush(socket, &pendingRing); continue }
+                if socket === ringOut { flushRing(socket); continue }
                 if socket === controlSocket, !pendingControl.isEmpty { flush(socket, &pendingControl) }
                 receiveAll(socket)
             }
@@ -228,6 +259,15 @@ public final class SocketLoop: @unchecked Sendable {
     }
 
     private func receiveAll(_ socket: ZMQSocket) {
+        if socket === ringIn {
+            // The payload stays in libzmq's message until the collective has read it.
+            while let (parts, payload) = try? socket.tryReceiveLendingLast() {
+                guard parts.count == 1, parts[0].count == 8 else { continue }
+                let generation = parts[0].withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+                ring.push(RingFrame(generation: generation, payload: payload))
+            }
+            return
+        }
         while let parts = try? socket.tryReceive() {
             if socket === controlSocket {
                 if socket.kind == ZMQ_ROUTER {
@@ -242,13 +282,19 @@ public final class SocketLoop: @unchecked Sendable {
                     }
                     control.push(ControlFrame(peer: [], bytes: parts[0]))
                 }
-            } else {
-                guard parts.count == 2, parts[0].count == 8 else { continue }
-                let generation = parts[0].withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
-                ring.push(RingFrame(generation: generation, payload: parts[1]))
             }
         }
     }
+}
+
+/// A ring frame waiting for the high-water mark: the generation tag and the payload.
+struct OutgoingRingFrame {
+    enum Payload {
+        case bytes([UInt8])
+        case lent(ReceivedFrame)
+    }
+    var tag: [UInt8]
+    var payload: Payload
 }
 
 /// Errors of the transport shell itself.

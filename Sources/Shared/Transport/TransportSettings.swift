@@ -1,3 +1,5 @@
+import Collective
+
 /// Limits of the sockets; every one is bounded.
 public struct TransportSettings: Sendable, Equatable {
     /// How long `close` lets unsent messages drain (ZMQ_LINGER).
@@ -24,5 +26,6 @@ public struct ControlFrame: Sendable {
 /// A frame that arrived on the ring socket, tagged with the generation its sender was in.
 public struct RingFrame: Sendable {
     public var generation: UInt64
-    public var payload: [UInt8]
+    /// The frame's bytes, lent from libzmq's message (no copy).
+    public var payload: ReceivedFrame
 }

@@ -1,4 +1,5 @@
 import CZeroMQ
+import Collective
 import Foundation
 
 /// The process's libzmq context. Sockets keep a strong reference to it, so it is terminated only
@@ -23,6 +24,9 @@ final class ZMQSocket {
     let context: ZMQContext
     private(set) var handle: UnsafeMutableRawPointer?
     let kind: Int32
+    /// Where arrays sent without a copy go once libzmq has written them (the ring's frames), so
+    /// the next frame reuses one instead of allocating; nil drops them.
+    var recycle: FrameBufferPool?
 
     init(_ context: ZMQContext, kind: Int32, lingerMillis: Int32, highWaterMark: Int32, maxMessageBytes: Int64) throws(ZMQError) {
         self.context = context
@@ -84,12 +88,41 @@ final class ZMQSocket {
         return true
     }
 
+    /// Sends `head` (copied) and then `frame`'s bytes as the last part without copying them:
+    /// libzmq holds a reference to the frame until its I/O thread has written them. False when the
+    /// high-water mark is reached (nothing was sent).
+    func trySend(_ head: [UInt8], lent frame: ReceivedFrame) throws(ZMQError) -> Bool {
+        let rc = try zmqCall("zmq_send") { head.withUnsafeBytes { Int32(zmq_send(handle, $0.baseAddress, $0.count, ZMQ_DONTWAIT | ZMQ_SNDMORE)) } }
+        if rc == nil { return false }
+        let bytes = frame.stableBytes
+        if bytes.count < Self.zeroCopyBytes {
+            let sent = try zmqCall("zmq_send") { Int32(zmq_send(handle, bytes.baseAddress, bytes.count, ZMQ_DONTWAIT)) }
+            precondition(sent != nil, "libzmq refused a later part of a multipart message")
+            return true
+        }
+        let hint = Unmanaged.passRetained(frame).toOpaque()
+        var message = zmq_msg_t()
+        guard zmq_msg_init_data(&message, UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count, releaseLentFrame, hint) == 0 else {
+            Unmanaged<ReceivedFrame>.fromOpaque(hint).release()
+            throw ZMQError(errno: zmq_errno(), function: "zmq_msg_init_data")
+        }
+        do {
+            let sent = try zmqCall("zmq_msg_send") { zmq_msg_send(&message, handle, ZMQ_DONTWAIT) }
+            if sent == nil { zmq_msg_close(&message) }
+            precondition(sent != nil, "libzmq refused a later part of a multipart message")
+        } catch {
+            zmq_msg_close(&message)
+            throw error
+        }
+        return true
+    }
+
     /// Sends `bytes` from the array's own storage: libzmq keeps a reference to it (through a
     /// `PinnedBytes` box) until its I/O thread has written the bytes to the socket, instead of
     /// copying every large ring frame into a fresh buffer first. Returns nil when the high-water
     /// mark is reached (the message is then closed, which releases the reference).
     private func sendPinned(_ bytes: [UInt8], flags: Int32) throws(ZMQError) -> Int32? {
-        let box = PinnedBytes(bytes)
+        let box = PinnedBytes(bytes, recycle: recycle)
         let hint = Unmanaged.passRetained(box).toOpaque()
         var message = zmq_msg_t()
         let data = UnsafeMutableRawPointer(mutating: box.baseAddress)
@@ -105,6 +138,41 @@ final class ZMQSocket {
             zmq_msg_close(&message)
             throw error
         }
+    }
+
+    /// Receives one multipart message if one is waiting; the last part is lent (libzmq's own
+    /// message, closed when the returned frame is freed) instead of copied, the others copied.
+    func tryReceiveLendingLast() throws(ZMQError) -> (parts: [[UInt8]], last: ReceivedFrame)? {
+        var parts: [[UInt8]] = []
+        while true {
+            // On the heap and never moved: a zmq_msg_t may not be copied, and a small message's
+            // bytes live inside it.
+            let message = UnsafeMutablePointer<zmq_msg_t>.allocate(capacity: 1)
+            zmq_msg_init(message)
+            let rc: Int32?
+            do {
+                rc = try zmqCall("zmq_msg_recv") { zmq_msg_recv(message, handle, ZMQ_DONTWAIT) }
+            } catch {
+                Self.free(message)
+                throw error
+            }
+            if rc == nil {
+                Self.free(message)
+                precondition(parts.isEmpty, "a multipart message arrived in pieces")
+                return nil
+            }
+            let bytes = UnsafeRawBufferPointer(start: zmq_msg_data(message), count: zmq_msg_size(message))
+            if zmq_msg_more(message) == 0 {
+                return (parts, ReceivedFrame(lending: bytes) { Self.free(message) })
+            }
+            parts.append(Array(bytes))
+            Self.free(message)
+        }
+    }
+
+    private static func free(_ message: UnsafeMutablePointer<zmq_msg_t>) {
+        zmq_msg_close(message)
+        message.deallocate()
     }
 
     /// Receives one multipart message if one is waiting.
@@ -140,12 +208,22 @@ final class ZMQSocket {
 /// `bytes` is never mutated, so its storage (and `baseAddress`) stays where it is for the box's
 /// whole life; libzmq's I/O thread reads it while the socket thread has moved on.
 private final class PinnedBytes {
-    let bytes: [UInt8]
+    private var bytes: [UInt8]
     let baseAddress: UnsafeRawPointer
+    private let recycle: FrameBufferPool?
 
-    init(_ bytes: [UInt8]) {
+    init(_ bytes: [UInt8], recycle: FrameBufferPool?) {
         self.bytes = bytes
+        self.recycle = recycle
         baseAddress = bytes.withUnsafeBytes { $0.baseAddress! }
+    }
+
+    /// Hands the array to the pool, if any; called once libzmq is done with it.
+    func done() {
+        guard let recycle else { return }
+        let array = bytes
+        bytes = []
+        recycle.give(array)
     }
 }
 
@@ -153,5 +231,12 @@ private final class PinnedBytes {
 /// message is sent or dropped. A top-level function, because a C function pointer cannot capture.
 private func releasePinnedBytes(_ data: UnsafeMutableRawPointer?, _ hint: UnsafeMutableRawPointer?) {
     guard let hint else { return }
-    Unmanaged<PinnedBytes>.fromOpaque(hint).release()
+    Unmanaged<PinnedBytes>.fromOpaque(hint).takeRetainedValue().done()
+}
+
+/// libzmq's free callback for forwarded `ReceivedFrame`s: releases the reference taken when the
+/// message was built.
+private func releaseLentFrame(_ data: UnsafeMutableRawPointer?, _ hint: UnsafeMutableRawPointer?) {
+    guard let hint else { return }
+    Unmanaged<ReceivedFrame>.fromOpaque(hint).release()
 }

@@ -39,6 +39,22 @@ public final class ZeroMQRingLink: ClosableRingLink, @unchecked Sendable {
     }
 
     public func receive(until deadline: ContinuousClock.Instant) throws(CollectiveError) -> [UInt8] {
+        try receiveFrame(until: deadline).bytes
+    }
+
+    /// Sends a received frame on without copying it (libzmq writes the received bytes).
+    public func forward(_ frame: ReceivedFrame) throws(CollectiveError) {
+        if closed.value { throw .closed(reason: "this ring link was closed") }
+        bytesSent += frame.count
+        loop.forwardRing(frame, generation: generation.rawValue)
+    }
+
+    /// An array the socket thread handed back after sending it, or a new one.
+    public func frameStorage(count: Int) -> [UInt8] {
+        loop.ringFramePool.take(count: count)
+    }
+
+    public func receiveFrame(until deadline: ContinuousClock.Instant) throws(CollectiveError) -> ReceivedFrame {
         if closed.value { throw .closed(reason: "this ring link was closed") }
         let started = ContinuousClock.now
         let (held, dropped) = loop.heldRing.take(generation: generation.rawValue)
