@@ -7,8 +7,10 @@ extension RingAllReduce {
         let parameter = UInt32(codec.fractionBits)
         var fields = [UInt8](repeating: 0, count: ExactBlockCodec.blockCount(for: count))
         try fields.withUnsafeMutableBufferPointer { (fieldBuffer) throws(CollectiveError) in
-            for batch in batches {
-                batch.withUnsafeBufferPointer { ExactBlockCodec.mergeExponents(of: $0, into: fieldBuffer) }
+            observed({ .encode(start: $0, end: $1) }) {
+                for batch in batches {
+                    batch.withUnsafeBufferPointer { ExactBlockCodec.mergeExponents(of: $0, into: fieldBuffer) }
+                }
             }
             try exchange.run(
                 ExponentMaxLane(fields: fieldBuffer), plan: plan(count: fieldBuffer.count, elementBytes: 1),
@@ -23,9 +25,11 @@ extension RingAllReduce {
             integerScratch.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
         }
         try integerScratch.withUnsafeMutableBufferPointer { (sumBuffer) throws(CollectiveError) in
-            fields.withUnsafeBufferPointer { fieldBuffer in
-                for (index, batch) in batches.enumerated() {
-                    batch.withUnsafeBufferPointer { codec.accumulate($0, fields: fieldBuffer, into: sumBuffer, overwrite: index == 0) }
+            observed({ .encode(start: $0, end: $1) }) {
+                fields.withUnsafeBufferPointer { fieldBuffer in
+                    for (index, batch) in batches.enumerated() {
+                        batch.withUnsafeBufferPointer { codec.accumulate($0, fields: fieldBuffer, into: sumBuffer, overwrite: index == 0) }
+                    }
                 }
             }
             try exchange.run(
@@ -34,9 +38,11 @@ extension RingAllReduce {
         }
         var beyondRange = false
         var result = takeResultBuffer(count: count)
-        result.withUnsafeMutableBufferPointer { buffer in
-            integerScratch.withUnsafeBufferPointer { sumBuffer in
-                fields.withUnsafeBufferPointer { beyondRange = codec.decode(sumBuffer, fields: $0, into: buffer) }
+        observed({ .decode(start: $0, end: $1) }) {
+            result.withUnsafeMutableBufferPointer { buffer in
+                integerScratch.withUnsafeBufferPointer { sumBuffer in
+                    fields.withUnsafeBufferPointer { beyondRange = codec.decode(sumBuffer, fields: $0, into: buffer) }
+                }
             }
         }
         resultScratch = result
@@ -50,7 +56,7 @@ extension RingAllReduce {
         // and every gathered one), instead of reading the whole result again afterwards.
         let finiteCheck = MagnitudeWatch()
         try values.withUnsafeMutableBufferPointer { (buffer) throws(CollectiveError) in
-            FloatKernels.localSum(batches, into: buffer)
+            observed({ .encode(start: $0, end: $1) }) { FloatKernels.localSum(batches, into: buffer) }
             try exchange.run(
                 FloatSumLane(values: buffer, watch: finiteCheck), plan: plan(count: count, elementBytes: 4),
                 template: template(stage: .values, sequence: sequence, count: count, parameter: 0))
@@ -64,7 +70,7 @@ extension RingAllReduce {
         var values = takeResultBuffer(count: count)
         try values.withUnsafeMutableBufferPointer { (buffer) throws(CollectiveError) in
             // A local sum that is already non-finite travels as such and is caught below.
-            FloatKernels.localSum(batches, into: buffer, scaledBy: lossScale)
+            observed({ .encode(start: $0, end: $1) }) { FloatKernels.localSum(batches, into: buffer, scaledBy: lossScale) }
             try exchange.run(
                 HalfWireLane(values: buffer), plan: plan(count: count, elementBytes: 2),
                 template: template(stage: .values, sequence: sequence, count: count, parameter: lossScale.bitPattern))
@@ -73,7 +79,9 @@ extension RingAllReduce {
         // hop is seen by all of them: that is the agreement on overflow. (Unscaling cannot turn a
         // finite value into an infinity unless the scale is below 1, and then that is an overflow
         // of the result, reported the same way.)
-        let overflow = values.withUnsafeMutableBufferPointer { FloatKernels.multiplyCheckingFinite($0, by: 1 / lossScale) }
+        let overflow = observed({ .decode(start: $0, end: $1) }) {
+            values.withUnsafeMutableBufferPointer { FloatKernels.multiplyCheckingFinite($0, by: 1 / lossScale) }
+        }
         resultScratch = values
         return overflow ? .overflow : .sum(values)
     }

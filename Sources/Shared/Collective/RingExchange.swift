@@ -11,6 +11,7 @@ struct RingExchange {
     let link: any RingLink
     let timeout: Duration
     let window: Int
+    var observer: ((RingAllReduce.Event) -> Void)? = nil
 
     /// Reduces `lane`'s working vector in place on every member.
     ///
@@ -27,7 +28,13 @@ struct RingExchange {
                 header.phase = phase
                 header.step = step
                 header.frameCapacity = plan.frameElements
+                let start = observer == nil ? nil : ContinuousClock.now
                 try exchange(lane, plan: plan, transfer: transfer, header: header)
+                if let observer, let start {
+                    observer(.transfer(RingAllReduce.Transfer(
+                        exponents: template.stage == .exponents, phase: phase, step: step,
+                        framesSent: plan.frameCount(ofChunk: transfer.sendChunk), start: start, end: .now)))
+                }
             }
             if phase == .reduceScatter {
                 lane.finishOwned(plan.chunk(plan.ownedChunk(rank: rank)))
