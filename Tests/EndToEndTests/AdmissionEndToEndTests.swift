@@ -51,10 +51,11 @@ import Wire
         try withCoordinator { loop in
             var frame = Wire.encode(.hello(Wire.Hello(major: 2, minor: 0)), generation: .none, sender: WorkerID(0), incarnation: Incarnation(7))
             frame[4] = 2  // the envelope's major version
+            frame[5] = 0  // and minor
             loop.sendControl(frame)
             guard case .reject(let reject) = try receive(loop) else { throw TestFailure("expected a reject") }
             #expect(reject.reason == .protocolVersion)
-            #expect(reject.text.contains("2.0") && reject.text.contains("1.0"), "\(reject.text)")
+            #expect(reject.text.contains("2.0") && reject.text.contains("1.\(Wire.minor)"), "\(reject.text)")
         }
     }
 }

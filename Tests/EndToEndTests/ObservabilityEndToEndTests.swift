@@ -62,10 +62,29 @@ import FoundationNetworking
         #expect(svg.contains("<path"))
         let trace = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/trace.json"))) as? [String: Any])
         let spans = (trace["traceEvents"] as? [[String: Any]] ?? []).filter { $0["ph"] as? String == "X" }
-        let names = Set(spans.compactMap { $0["name"] as? String })
-        #expect(names.contains("compute") && names.contains("all-reduce"), "\(names.sorted().prefix(20))")
         // Every step spans the coordinator's lane and each of the two workers' lanes.
         #expect(spans.filter { ($0["name"] as? String)?.hasPrefix("step ") == true }.count == 60 * 3)
-        #expect(Set(spans.compactMap { $0["tid"] as? Int }).count == 3, "one lane per worker plus the coordinator")
+        let lanes = Set(spans.compactMap { $0["tid"] as? Int })
+        #expect(lanes.count == 3, "one lane per worker plus the coordinator")
+        // Each worker's lane holds the spans it timed itself, inside the step they belong to.
+        for lane in lanes.subtracting([0]) {
+            let events = spans.filter { $0["tid"] as? Int == lane }
+            let names = Set(events.compactMap { $0["name"] as? String }.filter { !$0.hasPrefix("step ") })
+            #expect(names.isSuperset(of: ["data-wait", "forward", "backward", "encode", "reduce-scatter", "all-gather", "decode",
+                                          "optimizer", "report"]), "lane \(lane): \(names.sorted())")
+            var steps: [Int: (start: Double, end: Double)] = [:]
+            for event in events where (event["name"] as? String)?.hasPrefix("step ") == true {
+                let ts = event["ts"] as? Double ?? .nan, dur = event["dur"] as? Double ?? .nan
+                steps[(event["args"] as? [String: Any])?["step"] as? Int ?? -1] = (ts, ts + dur)
+            }
+            #expect(steps.count == 60)
+            for event in events {
+                let ts = event["ts"] as? Double ?? .nan, dur = event["dur"] as? Double ?? -1
+                let step = (event["args"] as? [String: Any])?["step"] as? Int ?? -1
+                guard let bounds = steps[step] else { Issue.record("\(event) has no step span"); continue }
+                #expect(dur >= 0)
+                #expect(ts >= bounds.start && ts + dur <= bounds.end + 0.001, "\(event) outside step \(step)")
+            }
+        }
     }
 }

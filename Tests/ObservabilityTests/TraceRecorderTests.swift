@@ -52,6 +52,37 @@ import Testing
         #expect((process["args"] as? Object)?["name"] as? String == "run \"canopy\"")
     }
 
+    /// Spans a worker timed itself are placed from its lease, under a step span that ends with
+    /// the last of them; a slower worker's step visibly ends later.
+    @Test func workerSpansArePlacedFromTheLeaseUnderTheirStep() throws {
+        let origin = ContinuousClock.now
+        let recorder = TraceRecorder(origin: origin)
+        let lease = origin + .milliseconds(100)
+        recorder.workerSpans(7, worker: WorkerID(1), generation: 2, leaseSent: lease, spans: [
+            WorkerSpan(name: "forward", category: "compute", offset: 0.001, seconds: 0.004, args: ["micro_batch": 0]),
+            WorkerSpan(name: "report", category: "report", offset: 0.010, seconds: 0.002),
+        ])
+        recorder.workerSpans(7, worker: WorkerID(2), generation: 2, leaseSent: lease, spans: [
+            WorkerSpan(name: "forward", category: "compute", offset: 0.001, seconds: 0.030),
+            // Nonsense from a peer is clamped, not drawn before the lease or backwards.
+            WorkerSpan(name: "report", category: "report", offset: -1, seconds: .nan),
+        ])
+        let (_, events, _) = try Self.parse(recorder)
+        func event(_ name: String, tid: Int) throws -> Object {
+            try #require(events.first { $0["name"] as? String == name && $0["tid"] as? Int == tid })
+        }
+        #expect(try event("forward", tid: 2)["ts"] as? Double == 101_000)
+        #expect(try event("forward", tid: 2)["dur"] as? Double == 4_000)
+        #expect(try event("forward", tid: 2)["cat"] as? String == "compute")
+        #expect((try event("forward", tid: 2)["args"] as? Object)?["micro_batch"] as? Int == 0)
+        #expect((try event("forward", tid: 2)["args"] as? Object)?["step"] as? Int == 7)
+        #expect(try event("step 7", tid: 2)["ts"] as? Double == 100_000)
+        #expect(try event("step 7", tid: 2)["dur"] as? Double == 12_000)
+        #expect(try event("step 7", tid: 3)["dur"] as? Double == 31_000, "the slower worker's step ends later")
+        #expect(try event("report", tid: 3)["ts"] as? Double == 100_000)
+        #expect(try event("report", tid: 3)["dur"] as? Double == 0)
+    }
+
     @Test func clampsBackwardSpansToZeroDuration() throws {
         let origin = ContinuousClock.now
         let recorder = TraceRecorder(origin: origin)

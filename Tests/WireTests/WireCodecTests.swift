@@ -6,18 +6,100 @@ import Testing
     /// One pinned byte string per kind: a change to any layout breaks this test and must come with a
     /// new protocol version and an update of docs/wire-protocol.md.
     static let golden: [Wire.Kind: String] = [
-        .hello: "47524f560100010003000000000000000200000008070605040302010100",
-        .runConfig: "47524f56010002000300000000000000020000000807060504030201010000007204000000613a2031",
-        .join: "47524f560100030003000000000000000200000008070605040302010100bbaa000000000000090000007463703a2f2f683a3901000000684d000000",
-        .welcome: "47524f5601000400030000000000000002000000080706050403020105000000e8030000",
-        .reject: "47524f560100050003000000000000000200000008070605040302010200020000006e6f",
-        .heartbeat: "47524f560100060003000000000000000200000008070605040302010900000000000000",
-        .lease: "47524f560100070003000000000000000200000008070605040302010400000000000000010000000100000001000000650100000001000000020000000700000008000000020000000400000001",
-        .state: "47524f560100080003000000000000000200000008070605040302010600000000000000010000000100000077010000000000803f",
-        .stepResult: "47524f56010009000300000000000000020000000807060504030201040000000000000001000000070000000000003f01000000ab010000000000000002000000000000000300000000000000040000000000000000",
-        .commit: "47524f5601000a0003000000000000000200000008070605040302010400000000000000",
-        .leave: "47524f5601000b000300000000000000020000000807060504030201020003000000627965",
+        .hello: "47524f560101010003000000000000000200000008070605040302010101",
+        .runConfig: "47524f56010102000300000000000000020000000807060504030201010000007204000000613a2031",
+        .join: "47524f560101030003000000000000000200000008070605040302010101bbaa000000000000090000007463703a2f2f683a3901000000684d000000",
+        .welcome: "47524f5601010400030000000000000002000000080706050403020105000000e8030000",
+        .reject: "47524f560101050003000000000000000200000008070605040302010200020000006e6f",
+        .heartbeat: "47524f560101060003000000000000000200000008070605040302010900000000000000",
+        .lease: "47524f560101070003000000000000000200000008070605040302010400000000000000010000000100000001000000650100000001000000020000000700000008000000020000000400000001",
+        .state: "47524f560101080003000000000000000200000008070605040302010600000000000000010000000100000077010000000000803f",
+        .stepResult: "47524f56010109000300000000000000020000000807060504030201040000000000000001000000070000000000003f01000000ab010000000000000002000000000000000300000000000000040000000000000000",
+        .commit: "47524f5601010a0003000000000000000200000008070605040302010400000000000000",
+        .leave: "47524f5601010b000300000000000000020000000807060504030201020003000000627965",
     ]
+
+    /// A step result with spans (protocol 1.1): flag 0x01 in the envelope, then the body of a
+    /// step result without them, then `spans [span]` — phase u8, index u32, start u64, duration u64.
+    static let stepResultWithSpans = "47524f5601010901" + "0300000000000000" + "02000000" + "0807060504030201"
+        + "0400000000000000" + "01000000" + "07000000" + "0000003f" + "01000000ab"
+        + "0100000000000000" + "0200000000000000" + "0300000000000000" + "0400000000000000" + "00"
+        + "02000000"
+        + "02" + "01000000" + "0500000000000000" + "0600000000000000"
+        + "0b" + "00000000" + "0700000000000000" + "0800000000000000"
+
+    static let spansSample = Wire.Message.stepResult(Wire.StepResult(
+        step: 4, losses: [Wire.SampleLoss(sample: 7, loss: 0.5)], weightsHash: [0xAB], dataNanos: 1, computeNanos: 2,
+        reduceNanos: 3, reduceBytes: 4, state: nil,
+        spans: [Wire.Span(phase: .forward, index: 1, startNanos: 5, durationNanos: 6),
+                Wire.Span(phase: .report, startNanos: 7, durationNanos: 8)]))
+
+    @Test func stepResultWithSpansEncodesToGoldenBytesAndRoundTrips() throws {
+        let bytes = WireSamples.encode(Self.spansSample)
+        #expect(bytes.hexString == Self.stepResultWithSpans)
+        #expect(try Wire.decode(bytes).1 == Self.spansSample)
+    }
+
+    /// An empty span list is still a list: it decodes as `[]`, not as no list.
+    @Test func emptySpanListRoundTrips() throws {
+        guard case .stepResult(var result) = Self.spansSample else { return }
+        result.spans = []
+        #expect(try Wire.decode(WireSamples.encode(.stepResult(result))).1 == .stepResult(result))
+    }
+
+    @Test func everyTruncationOfASpanListIsRejected() {
+        let bytes = WireSamples.encode(Self.spansSample)
+        for length in 0..<bytes.count {
+            #expect(throws: WireError.self, "cut to \(length) bytes") { try Wire.decode(Array(bytes[..<length])) }
+        }
+    }
+
+    /// A frame of protocol 1.0 (no flag, no spans) still decodes, and says which minor sent it.
+    @Test func aStepResultOfMinorZeroDecodesWithoutSpans() throws {
+        var bytes = WireSamples.encode(WireSamples.messages.first { $0.kind == .stepResult }!)
+        bytes[5] = 0
+        let (envelope, message) = try Wire.decode(bytes)
+        #expect(envelope.minor == 0)
+        guard case .stepResult(let result) = message else { Issue.record("decoded \(message.kind)"); return }
+        #expect(result.spans == nil)
+    }
+
+    @Test func hostileSpanCountIsRejected() {
+        var bytes = WireSamples.encode(Self.spansSample)
+        let countOffset = bytes.count - 2 * 21 - 4
+        bytes.replaceSubrange(countOffset..<countOffset + 4, with: [0x00, 0x00, 0x01, 0x00])  // 65536 spans
+        do {
+            _ = try Wire.decode(bytes)
+            Issue.record("accepted a hostile span count")
+        } catch {
+            #expect(error.code == "wire.truncated")
+            #expect(error.message.contains("stepResult.spans"))
+        }
+        bytes.replaceSubrange(countOffset..<countOffset + 4, with: [0x01, 0x00, 0x01, 0x00])  // over the limit
+        do { _ = try Wire.decode(bytes) } catch { #expect(error.code == "wire.limit") }
+    }
+
+    @Test func unknownSpanPhaseIsRejected() {
+        var bytes = WireSamples.encode(Self.spansSample)
+        bytes[bytes.count - 21] = 0xEE
+        do {
+            _ = try Wire.decode(bytes)
+            Issue.record("accepted an unknown phase")
+        } catch {
+            #expect(error.code == "wire.value")
+            #expect(error.message.contains("238"))
+        }
+    }
+
+    /// The span flag means something only on a step result; other bits mean nothing yet.
+    @Test func unknownEnvelopeFlagsAreRejected() {
+        var bytes = WireSamples.encode(.commit(Wire.Commit(step: 1)))
+        bytes[7] = Wire.flagSpans
+        do { _ = try Wire.decode(bytes); Issue.record("accepted a span flag on a commit") } catch { #expect(error.code == "wire.flags") }
+        bytes = WireSamples.encode(Self.spansSample)
+        bytes[7] = 0x03
+        do { _ = try Wire.decode(bytes); Issue.record("accepted flag 0x02") } catch { #expect(error.code == "wire.flags") }
+    }
 
     @Test func everyKindHasAGoldenSample() {
         #expect(Set(WireSamples.messages.map(\.kind)) == Set(Wire.Kind.allCases))
@@ -75,7 +157,7 @@ import Testing
             Issue.record("decoded a frame of protocol 2")
         } catch {
             #expect(error.code == "wire.version")
-            #expect(error.message.contains("2.0") && error.message.contains("1.0"))
+            #expect(error.message.contains("2.\(Wire.minor)") && error.message.contains("1.\(Wire.minor)"))
         }
     }
 

@@ -7,8 +7,10 @@ extension RingAllReduce {
         let parameter = UInt32(codec.fractionBits)
         var fields = [UInt8](repeating: 0, count: ExactBlockCodec.blockCount(for: count))
         try fields.withUnsafeMutableBufferPointer { (fieldBuffer) throws(CollectiveError) in
-            for batch in batches {
-                batch.withUnsafeBufferPointer { ExactBlockCodec.mergeExponents(of: $0, into: fieldBuffer) }
+            observed({ .encode(start: $0, end: $1) }) {
+                for batch in batches {
+                    batch.withUnsafeBufferPointer { ExactBlockCodec.mergeExponents(of: $0, into: fieldBuffer) }
+                }
             }
             try exchange.run(
                 ExponentMaxLane(fields: fieldBuffer), plan: plan(count: fieldBuffer.count, elementBytes: 1),
@@ -27,16 +29,20 @@ extension RingAllReduce {
                 narrowScratch.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
             }
             try narrowScratch.withUnsafeMutableBufferPointer { (sumBuffer) throws(CollectiveError) in
-                fields.withUnsafeBufferPointer { fieldBuffer in
-                    for (index, batch) in batches.enumerated() {
-                        batch.withUnsafeBufferPointer { codec.accumulate($0, fields: fieldBuffer, into: sumBuffer, overwrite: index == 0) }
+                observed({ .encode(start: $0, end: $1) }) {
+                    fields.withUnsafeBufferPointer { fieldBuffer in
+                        for (index, batch) in batches.enumerated() {
+                            batch.withUnsafeBufferPointer { codec.accumulate($0, fields: fieldBuffer, into: sumBuffer, overwrite: index == 0) }
+                        }
                     }
                 }
                 try exchange.run(NarrowExactSumLane(sums: sumBuffer), plan: plan(count: count, elementBytes: 4), template: sumTemplate)
             }
-            result.withUnsafeMutableBufferPointer { buffer in
-                narrowScratch.withUnsafeBufferPointer { sumBuffer in
-                    fields.withUnsafeBufferPointer { beyondRange = codec.decode(sumBuffer, fields: $0, into: buffer) }
+            observed({ .decode(start: $0, end: $1) }) {
+                result.withUnsafeMutableBufferPointer { buffer in
+                    narrowScratch.withUnsafeBufferPointer { sumBuffer in
+                        fields.withUnsafeBufferPointer { beyondRange = codec.decode(sumBuffer, fields: $0, into: buffer) }
+                    }
                 }
             }
         } else {
@@ -46,16 +52,20 @@ extension RingAllReduce {
                 integerScratch.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
             }
             try integerScratch.withUnsafeMutableBufferPointer { (sumBuffer) throws(CollectiveError) in
-                fields.withUnsafeBufferPointer { fieldBuffer in
-                    for (index, batch) in batches.enumerated() {
-                        batch.withUnsafeBufferPointer { codec.accumulate($0, fields: fieldBuffer, into: sumBuffer, overwrite: index == 0) }
+                observed({ .encode(start: $0, end: $1) }) {
+                    fields.withUnsafeBufferPointer { fieldBuffer in
+                        for (index, batch) in batches.enumerated() {
+                            batch.withUnsafeBufferPointer { codec.accumulate($0, fields: fieldBuffer, into: sumBuffer, overwrite: index == 0) }
+                        }
                     }
                 }
                 try exchange.run(ExactSumLane(sums: sumBuffer), plan: plan(count: count, elementBytes: 8), template: sumTemplate)
             }
-            result.withUnsafeMutableBufferPointer { buffer in
-                integerScratch.withUnsafeBufferPointer { sumBuffer in
-                    fields.withUnsafeBufferPointer { beyondRange = codec.decode(sumBuffer, fields: $0, into: buffer) }
+            observed({ .decode(start: $0, end: $1) }) {
+                result.withUnsafeMutableBufferPointer { buffer in
+                    integerScratch.withUnsafeBufferPointer { sumBuffer in
+                        fields.withUnsafeBufferPointer { beyondRange = codec.decode(sumBuffer, fields: $0, into: buffer) }
+                    }
                 }
             }
         }
@@ -70,7 +80,7 @@ extension RingAllReduce {
         // and every gathered one), instead of reading the whole result again afterwards.
         let finiteCheck = MagnitudeWatch()
         try values.withUnsafeMutableBufferPointer { (buffer) throws(CollectiveError) in
-            FloatKernels.localSum(batches, into: buffer)
+            observed({ .encode(start: $0, end: $1) }) { FloatKernels.localSum(batches, into: buffer) }
             try exchange.run(
                 FloatSumLane(values: buffer, watch: finiteCheck), plan: plan(count: count, elementBytes: 4),
                 template: template(stage: .values, sequence: sequence, count: count, parameter: 0))
@@ -87,14 +97,16 @@ extension RingAllReduce {
         let unscale = 1 / lossScale
         try values.withUnsafeMutableBufferPointer { (buffer) throws(CollectiveError) in
             // A local sum that is already non-finite travels as such and is caught below.
-            FloatKernels.localSum(batches, into: buffer, scaledBy: lossScale)
+            observed({ .encode(start: $0, end: $1) }) { FloatKernels.localSum(batches, into: buffer, scaledBy: lossScale) }
             try exchange.run(
                 HalfWireLane(values: buffer, unscale: unscale, watch: watch), plan: halfPlan,
                 template: template(stage: .values, sequence: sequence, count: count, parameter: lossScale.bitPattern))
             // The gathered frames were unscaled as they were stored; the own chunk is left.
             let owned = halfPlan.chunk(halfPlan.ownedChunk(rank: link.rank))
-            if FloatKernels.multiplyCheckingFinite(UnsafeMutableBufferPointer(rebasing: buffer[owned]), by: unscale) {
-                watch.record(Float.infinity.bitPattern)
+            observed({ .decode(start: $0, end: $1) }) {
+                if FloatKernels.multiplyCheckingFinite(UnsafeMutableBufferPointer(rebasing: buffer[owned]), by: unscale) {
+                    watch.record(Float.infinity.bitPattern)
+                }
             }
         }
         // The gathered vector is identical on every member, so an infinity or NaN produced on any

@@ -28,6 +28,9 @@ public final class RingAllReduce {
     /// about as much as one pass of the ring's arithmetic. If the caller still holds the previous
     /// result, the next call copies instead (copy on write), so results never alias.
     var resultScratch: [Float] = []
+    /// Called on the calling thread as each part of a `sum` ends (see `Event`); nil by default,
+    /// and then nothing is timed.
+    public var observer: ((Event) -> Void)?
 
     /// - Parameters:
     ///   - link: this member's ring link.
@@ -81,7 +84,7 @@ public final class RingAllReduce {
 
     /// The exchange that moves frames for this instance.
     var exchange: RingExchange {
-        RingExchange(link: link, timeout: settings.timeout, window: settings.window)
+        RingExchange(link: link, timeout: settings.timeout, window: settings.window, observer: observer)
     }
 
     /// A vector of `count` floats for the next result, contents unspecified: the previous

@@ -16,6 +16,7 @@ struct RingExchange {
     let link: any RingLink
     let timeout: Duration
     let window: Int
+    var observer: ((RingAllReduce.Event) -> Void)? = nil
 
     /// Reduces `lane`'s working vector in place on every member.
     ///
@@ -37,7 +38,13 @@ struct RingExchange {
                 header.step = phase == .allGather ? 0 : step
                 header.frameCapacity = plan.frameElements
                 let keep = phase == .allGather && step + 1 < plan.stepsPerPhase
+                let start = observer == nil ? nil : ContinuousClock.now
                 forwarding = try exchange(lane, plan: plan, transfer: transfer, header: header, forwarding: forwarding, keep: keep)
+                if let observer, let start {
+                    observer(.transfer(RingAllReduce.Transfer(
+                        exponents: template.stage == .exponents, phase: phase, step: step,
+                        framesSent: plan.frameCount(ofChunk: transfer.sendChunk), start: start, end: .now)))
+                }
             }
             if phase == .reduceScatter {
                 lane.finishOwned(plan.chunk(plan.ownedChunk(rank: rank)))

@@ -112,7 +112,8 @@ public struct CanopyNet: TrainableModel {
     }
 
     public func accumulateGradient(
-        parameters: UnsafeBufferPointer<Float>, samples: [Tile], into gradient: UnsafeMutableBufferPointer<Float>
+        parameters: UnsafeBufferPointer<Float>, samples: [Tile], into gradient: UnsafeMutableBufferPointer<Float>,
+        forwardEnded: () -> Void
     ) -> BatchLoss {
         precondition(parameters.count == layout.count, "CanopyNet needs \(layout.count) parameters, got \(parameters.count)")
         precondition(gradient.count == layout.count, "CanopyNet gradient needs \(layout.count) values, got \(gradient.count)")
@@ -120,6 +121,7 @@ public struct CanopyNet: TrainableModel {
         let input = makeInput(samples)
         let cache = forward(input, parameters: parameters)
         let (losses, dLogits) = lossAndGradient(logits: cache.logits, targets: makeTargets(samples))
+        forwardEnded()
         backward(cache, logitGradient: dLogits, parameters: parameters, gradient: gradient)
         return BatchLoss(perSample: losses.map { Float($0) })
     }

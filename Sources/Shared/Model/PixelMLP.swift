@@ -56,12 +56,15 @@ public struct PixelMLP: TrainableModel {
     }
 
     public func accumulateGradient(
-        parameters: UnsafeBufferPointer<Float>, samples: [Tile], into gradient: UnsafeMutableBufferPointer<Float>
+        parameters: UnsafeBufferPointer<Float>, samples: [Tile], into gradient: UnsafeMutableBufferPointer<Float>,
+        forwardEnded: () -> Void
     ) -> BatchLoss {
         precondition(parameters.count == layout.count && gradient.count == layout.count, "buffer does not match the layout")
         var losses: [Float] = []
         var x = [Float](repeating: 0, count: inputs)
         var h = [Float](repeating: 0, count: hidden)
+        // Forward and backward interleave per pixel: the boundary is after the first pixel.
+        var boundaryPending = true
         for tile in samples {
             precondition(tile.bands == bands, "tile \(tile.id) has \(tile.bands) bands, the model expects \(bands)")
             let pixels = sampledPixels(of: tile)
@@ -70,6 +73,7 @@ public struct PixelMLP: TrainableModel {
             for p in pixels {
                 features(of: tile, pixel: p, into: &x)
                 let z = forward(parameters, x, &h)
+                if boundaryPending { boundaryPending = false; forwardEnded() }
                 let y: Float = tile.canopy[p] != 0 ? 1 : 0
                 // Stable BCE with logits: max(z, 0) - z y + log(1 + e^-|z|).
                 loss += max(z, 0) - z * y + log1p(exp(-abs(z)))

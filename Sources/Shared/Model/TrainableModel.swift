@@ -61,9 +61,25 @@ public protocol TrainableModel: Sendable {
     func initialParameters(seed: UInt64) -> [Float]
     /// Runs forward and backward over `samples`, adds the gradient of the summed loss into
     /// `gradient` (same layout as `parameters`) and returns each sample's loss.
+    ///
+    /// `forwardEnded` is called once, when the forward pass of the first sample is done and its
+    /// backward pass has not started: the boundary a timeline or a fault point needs. A model
+    /// that runs the whole batch forward before any backward (CanopyNet) calls it between the
+    /// two; one that interleaves them per pixel (the pixel MLP) calls it after the first pixel's
+    /// forward.
     func accumulateGradient(
-        parameters: UnsafeBufferPointer<Float>, samples: [Tile], into gradient: UnsafeMutableBufferPointer<Float>
+        parameters: UnsafeBufferPointer<Float>, samples: [Tile], into gradient: UnsafeMutableBufferPointer<Float>,
+        forwardEnded: () -> Void
     ) -> BatchLoss
+}
+
+extension TrainableModel {
+    /// `accumulateGradient` without a forward-boundary observer.
+    public func accumulateGradient(
+        parameters: UnsafeBufferPointer<Float>, samples: [Tile], into gradient: UnsafeMutableBufferPointer<Float>
+    ) -> BatchLoss {
+        accumulateGradient(parameters: parameters, samples: samples, into: gradient, forwardEnded: {})
+    }
 }
 
 extension TrainableModel {

@@ -85,10 +85,13 @@ public final class RunObserver: Sendable {
     /// - Parameters:
     ///   - dealtAt: when the step's leases went out; the start of its spans on the timeline.
     ///   - workerPhases: each worker's reported phase durations in seconds, in order (data,
-    ///     compute, all-reduce), drawn on the worker's lane.
+    ///     compute, all-reduce), drawn on the worker's lane: for workers that sent no spans.
+    ///   - workerSpans: the spans workers recorded themselves, each placed from the moment the
+    ///     coordinator sent that worker its lease.
     ///   - stepsThisRun: steps committed by this invocation, for the ETA.
     public func stepCommitted(_ record: StepRecord, dealtAt: ContinuousClock.Instant, committedAt: ContinuousClock.Instant = .now,
                               workerPhases: [(worker: WorkerID, phases: [(name: String, seconds: Double)])] = [],
+                              workerSpans: [(worker: WorkerID, leaseSent: ContinuousClock.Instant, spans: [WorkerSpan])] = [],
                               stepsThisRun: Int) throws {
         board.recordCommit(step: record.step, samples: record.samples, loss: record.loss ?? .nan, learningRate: record.learningRate,
                            samplesPerSecond: record.samplesPerSecond, generation: record.generation,
@@ -102,6 +105,9 @@ public final class RunObserver: Sendable {
                        args: ["step": .int(record.step), "generation": .int(Int(record.generation)), "workers": .int(record.workers)])
             for (worker, phases) in workerPhases {
                 trace.workerStep(record.step, worker: worker, generation: record.generation, start: dealtAt, phases: phases)
+            }
+            for (worker, leaseSent, spans) in workerSpans {
+                trace.workerSpans(record.step, worker: worker, generation: record.generation, leaseSent: leaseSent, spans: spans)
             }
         }
         if let tensorBoard {

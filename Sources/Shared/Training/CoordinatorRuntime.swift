@@ -70,6 +70,8 @@ public final class CoordinatorRuntime {
         var results: [WorkerID: Wire.StepResult] = [:]
         var started: ContinuousClock.Instant
         var wantState: Bool
+        /// When each member's lease went out: its own spans are placed from there.
+        var leaseSent: [WorkerID: ContinuousClock.Instant] = [:]
     }
 
     public init(settings: Settings, logger: Logger) throws {
@@ -370,16 +372,19 @@ public final class CoordinatorRuntime {
         let members = ring.map { Wire.Member(worker: $0.id, ringEndpoint: $0.ringEndpoint) }
         let perStep = plan.microBatchesPerStep
         let shares = StepPlan.deal(microBatches: perStep, members: ring.count)
+        var leaseSent: [WorkerID: ContinuousClock.Instant] = [:]
         for (member, share) in zip(ring, shares) {
             let batches = share.map { index in
                 Wire.MicroBatch(id: MicroBatchID(UInt32(index)), samples: plan.microBatch(index, ofStep: step - 1).map { UInt32($0) })
             }
             let lease = Wire.Lease(step: UInt64(step), ring: members, microBatches: batches, totalMicroBatches: UInt32(perStep),
                                    globalBatch: UInt32(config.training.globalBatch), wantState: wantState)
+            leaseSent[member.id] = .now
             loop.sendControl(encode(.lease(lease)), to: member.peer)
         }
         workersMax = max(workersMax, ring.count)
-        inflight = InflightStep(step: step, generation: generation, members: ring.map(\.id), started: .now, wantState: wantState)
+        inflight = InflightStep(step: step, generation: generation, members: ring.map(\.id), started: .now, wantState: wantState,
+                                leaseSent: leaseSent)
     }
 
     func commit(_ step: InflightStep, writer: BackgroundCheckpointWriter, metrics: JSONLinesWriter) throws {
@@ -432,12 +437,18 @@ public final class CoordinatorRuntime {
             workers: line.workers, generation: line.generation, stepSeconds: line.stepSeconds, samplesPerSecond: line.samplesPerSecond,
             dataSeconds: line.dataSeconds, computeSeconds: line.computeSeconds, allReduceSeconds: line.allReduceSeconds,
             wallSeconds: line.wallSeconds)
-        let phases = step.results.sorted { $0.key < $1.key }.map { id, result in
+        // A worker's own spans when it sent them; otherwise its phase totals laid end to end.
+        let ordered = step.results.sorted { $0.key < $1.key }
+        let phases = ordered.filter { $0.value.spans == nil }.map { id, result in
             (worker: id, phases: [(name: "data", seconds: Double(result.dataNanos) / 1e9),
                                   (name: "compute", seconds: Double(result.computeNanos) / 1e9),
                                   (name: "all-reduce", seconds: Double(result.reduceNanos) / 1e9)])
         }
-        try observer.stepCommitted(record, dealtAt: step.started, workerPhases: phases, stepsThisRun: step.step - (resumedFrom ?? 0))
+        let spans = ordered.compactMap { id, result in
+            result.spans.map { (worker: id, leaseSent: step.leaseSent[id] ?? step.started, spans: $0.map(\.traceSpan)) }
+        }
+        try observer.stepCommitted(record, dealtAt: step.started, workerPhases: phases, workerSpans: spans,
+                                   stepsThisRun: step.step - (resumedFrom ?? 0))
         let due = step.step == totalSteps || (config.checkpoint.interval > 0 && step.step % config.checkpoint.interval == 0)
         if due && state.committedStep == step.step {
             let (epoch, position) = plan.ledger(afterCommitted: step.step)

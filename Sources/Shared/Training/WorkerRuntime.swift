@@ -46,6 +46,8 @@ public final class WorkerRuntime {
     var setup: RunSetup!
     var replica: Replica?
     var allReduceSettings = AllReduceSettings()
+    /// The coordinator's minor protocol version, from its runConfig: spans go only to minor 1+.
+    var coordinatorMinor: UInt8 = 0
     /// Messages of an older generation, dropped.
     var staleMessages = 0
     let heartbeatStep = Locked<UInt64>(0)
@@ -157,6 +159,7 @@ public final class WorkerRuntime {
             case .commit(let commit):
                 replica?.commit(step: Int(commit.step))
                 heartbeatStep.value = commit.step
+                FaultPoint.reached(.afterCommit, step: Int(commit.step))
             case .leave(let leave):
                 logger.info("the coordinator ended the run: \(leave.text)", metadata: ["stale_messages_dropped": "\(staleMessages)"])
                 return .finished
@@ -168,7 +171,13 @@ public final class WorkerRuntime {
         }
     }
 
+    /// Whether step results carry this worker's spans: the run records a timeline and the
+    /// coordinator can decode them.
+    var sendsSpans: Bool { setup.config.logging.timeline && coordinatorMinor >= 1 }
+
     func runLease(_ lease: Wire.Lease, logger: Logger) throws {
+        let clock = ContinuousClock()
+        let timeline = sendsSpans ? StepTimeline(leaseReceived: clock.now) : nil
         guard var replica else {
             throw TrainingError(code: "worker.no-state", "a lease for step \(lease.step) came before the training state")
         }
@@ -181,10 +190,12 @@ public final class WorkerRuntime {
             return  // a lease for a step already committed: stale
         }
         guard let rank = lease.ring.firstIndex(where: { $0.worker == id }) else { return }
+        FaultPoint.reached(.beforeLease, step: step)
         replica.prepare(step: step)
 
-        let clock = ContinuousClock()
         let computeStart = clock.now
+        // The end of the previous micro-batch: the next one's data wait starts there.
+        var previousEnd = computeStart
         var gradients: [[Float]] = []
         var losses: [Wire.SampleLoss] = []
         let parameters = replica.parameters
@@ -194,6 +205,8 @@ public final class WorkerRuntime {
             prefetch: setup.config.dataset.prefetch
         ) { batch in
             let tiles = batch.tiles
+            let bodyStart = timeline == nil ? computeStart : clock.now
+            let index = gradients.count
             for tile in tiles where tile.bands != setup.model.inputBands {
                 throw DatasetError(code: "sample.bands", "sample \(tile.id) has \(tile.bands) bands but the model "
                                    + "\(setup.model.schemaName) takes \(setup.model.inputBands); select samples of one band count")
@@ -204,13 +217,30 @@ public final class WorkerRuntime {
                 logger.warning("quarantined sample \(setup.training.catalogID(at: bad.position) ?? "\(bad.position)") of step \(step): \(bad.error)")
             }
             var gradient = [Float](repeating: 0, count: parameters.count)
+            var forwardEnd = bodyStart
             if !tiles.isEmpty {
                 let loss = parameters.withUnsafeBufferPointer { p in
-                    gradient.withUnsafeMutableBufferPointer { g in setup.model.accumulateGradient(parameters: p, samples: tiles, into: g) }
+                    gradient.withUnsafeMutableBufferPointer { g in
+                        setup.model.accumulateGradient(parameters: p, samples: tiles, into: g, forwardEnded: {
+                            if timeline != nil { forwardEnd = clock.now }
+                            if index == 0 {
+                                FaultPoint.reached(.midForward, step: step)
+                                // The model marks only the boundary: the backward pass starts here.
+                                FaultPoint.reached(.midBackward, step: step)
+                            }
+                        })
+                    }
                 }
                 for (position, value) in zip(batch.positions, loss.perSample) {
                     losses.append(Wire.SampleLoss(sample: UInt32(position), loss: value))
                 }
+            }
+            if let timeline {
+                let end = clock.now
+                timeline.record(.dataWait, index: index, start: previousEnd, end: bodyStart)
+                timeline.record(.forward, index: index, start: bodyStart, end: forwardEnd)
+                timeline.record(.backward, index: index, start: forwardEnd, end: end)
+                previousEnd = end
             }
             gradients.append(gradient)
         }
@@ -218,6 +248,17 @@ public final class WorkerRuntime {
         let next = lease.ring[(rank + 1) % lease.ring.count].ringEndpoint
         let link = try ZeroMQRingLink(loop: loop, generation: generation, rank: rank, worldSize: lease.ring.count, next: next)
         let reducer = try RingAllReduce(link: link, settings: allReduceSettings, firstSequence: lease.step)
+        if timeline != nil || FaultPoint.armed?.point == .midAllReduce {
+            var transfers = 0
+            reducer.observer = { event in
+                timeline?.record(event)
+                if case .transfer = event {
+                    transfers += 1
+                    // The first ring step is done (its frames sent and received); the sum is not.
+                    if transfers == 1 { FaultPoint.reached(.midAllReduce, step: step) }
+                }
+            }
+        }
         let outcome: ReduceOutcome
         do {
             outcome = try reducer.sum(microBatches: gradients, count: replica.parameters.count,
@@ -233,12 +274,18 @@ public final class WorkerRuntime {
         }
         replica.apply(sum: sum, globalBatch: Int(lease.globalBatch), step: step)
         self.replica = replica
+        let reportStart = clock.now
+        timeline?.record(.optimizer, start: reduceEnd, end: reportStart)
         let wantState = lease.wantState && rank == 0
+        let weightsHash = hexBytes(replica.weightsHash)
+        let state = wantState ? Wire.State(step: lease.step, tensors: replica.wireState.tensors) : nil
+        timeline?.record(.report, start: reportStart, end: clock.now)
         send(.stepResult(Wire.StepResult(
-            step: lease.step, losses: losses, weightsHash: hexBytes(replica.weightsHash),
+            step: lease.step, losses: losses, weightsHash: weightsHash,
             dataNanos: UInt64(waited.inSeconds * 1e9), computeNanos: UInt64(max(0, (computeStart.duration(to: reduceStart) - waited).inSeconds * 1e9)),
             reduceNanos: nanos(reduceStart, reduceEnd), reduceBytes: UInt64(link.bytesSent),
-            state: wantState ? Wire.State(step: lease.step, tensors: replica.wireState.tensors) : nil)))
+            state: state, spans: timeline?.spans)))
+        FaultPoint.reached(.beforeCommit, step: step)
     }
 
     // MARK: Helpers
@@ -259,6 +306,7 @@ public final class WorkerRuntime {
         let deadline = ContinuousClock.now + timeout
         while case .item(let frame) = loop.control.pop(until: deadline) {
             guard let (envelope, message) = decode(frame) else { continue }
+            if envelope.kind == .runConfig { coordinatorMinor = envelope.minor }
             if envelope.kind == kind || envelope.kind == .reject { return message }
         }
         return nil

@@ -159,10 +159,66 @@ extension Wire {
         public var reduceBytes: UInt64
         /// Present when the lease asked for it.
         public var state: State?
+        /// The worker's timeline of the step (protocol 1.1): present only when the run records a
+        /// timeline and the coordinator speaks minor 1 or later.
+        public var spans: [Span]?
         public init(step: UInt64, losses: [SampleLoss], weightsHash: [UInt8], dataNanos: UInt64, computeNanos: UInt64,
-                    reduceNanos: UInt64, reduceBytes: UInt64, state: State?) {
+                    reduceNanos: UInt64, reduceBytes: UInt64, state: State?, spans: [Span]? = nil) {
             self.step = step; self.losses = losses; self.weightsHash = weightsHash; self.dataNanos = dataNanos
             self.computeNanos = computeNanos; self.reduceNanos = reduceNanos; self.reduceBytes = reduceBytes; self.state = state
+            self.spans = spans
+        }
+    }
+
+    /// What a worker was doing during one span of a step. Codes are never reused.
+    public enum SpanPhase: UInt8, Sendable, CaseIterable {
+        /// Waiting for a micro-batch's samples to be read and decoded.
+        case dataWait = 1
+        case forward = 2
+        case backward = 3
+        /// The all-reduce's encoding of its input (local sums, exponents, fixed point).
+        case encode = 4
+        /// One ring step of the exact mode's exponent agreement (a max-reduce, then a gather).
+        case exponentReduceScatter = 5
+        case exponentAllGather = 6
+        /// One ring step of the reduce-scatter of the values.
+        case reduceScatter = 7
+        /// One ring step of the all-gather of the values.
+        case allGather = 8
+        /// The all-reduce's decoding of the sum.
+        case decode = 9
+        case optimizer = 10
+        /// Hashing the new weights and assembling the result, up to handing it to the socket.
+        case report = 11
+
+        /// The span's name on the timeline.
+        public var name: String {
+            switch self {
+            case .dataWait: "data-wait"
+            case .forward: "forward"
+            case .backward: "backward"
+            case .encode: "encode"
+            case .exponentReduceScatter: "exponents reduce-scatter"
+            case .exponentAllGather: "exponents all-gather"
+            case .reduceScatter: "reduce-scatter"
+            case .allGather: "all-gather"
+            case .decode: "decode"
+            case .optimizer: "optimizer"
+            case .report: "report"
+            }
+        }
+    }
+
+    /// One span of a worker's step, timed from the moment the worker received the lease.
+    public struct Span: Sendable, Equatable {
+        public var phase: SpanPhase
+        /// The micro-batch (data-wait, forward, backward) or ring step within its phase
+        /// (reduce-scatter, all-gather and their exponent forms) the span belongs to; 0 otherwise.
+        public var index: UInt32
+        public var startNanos: UInt64
+        public var durationNanos: UInt64
+        public init(phase: SpanPhase, index: UInt32 = 0, startNanos: UInt64, durationNanos: UInt64) {
+            self.phase = phase; self.index = index; self.startNanos = startNanos; self.durationNanos = durationNanos
         }
     }
 

@@ -8,7 +8,7 @@ extension Wire {
         w.u8(major)
         w.u8(minor)
         w.u8(message.kind.rawValue)
-        w.u8(0)  // flags, reserved
+        w.u8(flags(of: message))
         w.u64(generation.rawValue)
         w.u32(sender.rawValue)
         w.u64(incarnation.rawValue)
@@ -37,11 +37,20 @@ extension Wire {
         guard let kind = Kind(rawValue: rawKind) else {
             throw WireError(code: "wire.kind", "unknown message kind \(rawKind) (protocol \(peerMajor).\(peerMinor))")
         }
-        _ = try r.u8("flags")
+        let flags = try r.u8("flags")
+        let known = kind == .stepResult ? flagSpans : 0
+        guard flags & ~known == 0 else {
+            throw WireError(code: "wire.flags", "\(kind): unknown envelope flags 0x\(String(flags, radix: 16)) (protocol \(peerMajor).\(peerMinor))")
+        }
         let envelope = Envelope(kind: kind, generation: Generation(try r.u64("generation")),
-                                sender: WorkerID(try r.u32("sender")), incarnation: Incarnation(try r.u64("incarnation")))
+                                sender: WorkerID(try r.u32("sender")), incarnation: Incarnation(try r.u64("incarnation")),
+                                minor: peerMinor)
         r.context = "\(kind)"
-        let message = try decodeBody(kind, &r)
+        var message = try decodeBody(kind, &r)
+        if flags & flagSpans != 0, case .stepResult(var result) = message {
+            result.spans = try decodeSpans(&r)
+            message = .stepResult(result)
+        }
         try r.finish()
         return (envelope, message)
     }
@@ -80,11 +89,40 @@ extension Wire {
             w.blob(m.weightsHash)
             w.u64(m.dataNanos); w.u64(m.computeNanos); w.u64(m.reduceNanos); w.u64(m.reduceBytes)
             if let state = m.state { w.u8(1); encodeState(state, into: &w) } else { w.u8(0) }
+            if let spans = m.spans {
+                w.count(spans.count)
+                for span in spans { w.u8(span.phase.rawValue); w.u32(span.index); w.u64(span.startNanos); w.u64(span.durationNanos) }
+            }
         case .commit(let m):
             w.u64(m.step)
         case .leave(let m):
             w.u16(m.reason.rawValue); w.string(m.text)
         }
+    }
+
+    /// The envelope flags a message needs: `flagSpans` for a step result that carries spans.
+    static func flags(of message: Message) -> UInt8 {
+        if case .stepResult(let m) = message, m.spans != nil { return flagSpans }
+        return 0
+    }
+
+    /// The most spans one step result may carry.
+    public static let maxSpans = 1 << 16
+
+    static func decodeSpans(_ r: inout ByteReader) throws(WireError) -> [Span] {
+        // phase u8, index u32, start u64, duration u64.
+        let n = try r.count("spans", elementSize: 21, limit: maxSpans)
+        var spans: [Span] = []
+        spans.reserveCapacity(n)
+        for _ in 0..<n {
+            let raw = try r.u8("span.phase")
+            guard let phase = SpanPhase(rawValue: raw) else {
+                throw WireError(code: "wire.value", "\(r.context).span.phase: unknown phase \(raw)")
+            }
+            spans.append(Span(phase: phase, index: try r.u32("span.index"), startNanos: try r.u64("span.start"),
+                              durationNanos: try r.u64("span.duration")))
+        }
+        return spans
     }
 
     static func encodeState(_ state: State, into w: inout ByteWriter) {

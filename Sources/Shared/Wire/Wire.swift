@@ -5,9 +5,13 @@ import Core
 public enum Wire {
     /// "GROV" read as a little-endian UInt32.
     public static let magic: UInt32 = 0x564F_5247
-    /// A peer of another major version is refused; minor versions only add kinds.
+    /// A peer of another major version is refused. A minor version adds kinds, or optional
+    /// sections announced by an envelope flag that a sender sets only for a peer of that minor
+    /// or later (docs/wire-protocol.md, "Versions").
     public static let major: UInt8 = 1
-    public static let minor: UInt8 = 0
+    public static let minor: UInt8 = 1
+    /// Envelope flag (minor 1): a `stepResult` body ends with a span list.
+    public static let flagSpans: UInt8 = 1
     /// Bytes of the envelope before the body.
     public static let headerSize = 28
     /// The largest control frame accepted (state transfers carry whole models).
@@ -36,12 +40,15 @@ public enum Wire {
         /// The sender's worker id (0 for the coordinator or a worker not yet welcomed).
         public var sender: WorkerID
         public var incarnation: Incarnation
+        /// The sender's minor protocol version: what it can decode.
+        public var minor: UInt8
 
-        public init(kind: Kind, generation: Generation, sender: WorkerID, incarnation: Incarnation) {
+        public init(kind: Kind, generation: Generation, sender: WorkerID, incarnation: Incarnation, minor: UInt8 = Wire.minor) {
             self.kind = kind
             self.generation = generation
             self.sender = sender
             self.incarnation = incarnation
+            self.minor = minor
         }
     }
 }
