@@ -35,6 +35,8 @@ freeze quickstart-val "$held_out"
 freeze quickstart-train "bands = 3 AND (synthetic = 1 AND split = 'train'
                          OR source = 'aerial-sample' AND id NOT IN ($held_out))"
 
-exec $C run --config cluster.yaml \
+# The timeline (runs/canopy/trace.json, for chrome://tracing or Perfetto) is on to show it; it is
+# off by default (logging.timeline).
+exec $C run --config cluster.yaml --set logging.timeline=true \
   --set dataset.manifest="$CATALOG/manifests/quickstart-train.json" \
   --set dataset.validation_manifest="$CATALOG/manifests/quickstart-val.json" "$@"
