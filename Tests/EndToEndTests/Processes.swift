@@ -61,12 +61,16 @@ enum Grove {
         let process = Process()
         let log: String
 
-        init(_ name: String, _ arguments: [String]) throws {
+        /// - Parameter environment: variables added to this process's environment for the child.
+        init(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws {
             log = Grove.temporaryDirectory("bg") + "/output.log"
             FileManager.default.createFile(atPath: log, contents: nil)
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
             process.executableURL = URL(fileURLWithPath: Grove.executable(name))
             process.arguments = arguments
+            if !environment.isEmpty {
+                process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            }
             process.currentDirectoryURL = URL(fileURLWithPath: Grove.root)
             process.standardOutput = handle
             process.standardError = handle
