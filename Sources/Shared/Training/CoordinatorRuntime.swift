@@ -70,6 +70,8 @@ public final class CoordinatorRuntime {
     var toldDown: [[UInt8]: ContinuousClock.Instant] = [:]
     /// Host and process id of every member, to recognise a returning process.
     var processes: [WorkerID: String] = [:]
+    /// Members declared down (not those that left: they said goodbye and are gone).
+    var declaredDown: Set<WorkerID> = []
 
     /// A step that has been dealt and not yet committed.
     struct InflightStep {
@@ -304,6 +306,7 @@ public final class CoordinatorRuntime {
                 staleMessages += 1
                 if case .stepResult = message { staleResults += 1 }
                 if case .leave = message { return }
+                guard declaredDown.contains(former.id) else { return }  // it left: a last heartbeat
                 if toldDown[frame.peer].map({ $0.duration(to: now) >= .seconds(config.faultTolerance.heartbeatInterval) }) ?? true {
                     toldDown[frame.peer] = now
                     logger.notice("\(former.id) speaks again after it was declared down; telling it to join again")
@@ -367,7 +370,7 @@ public final class CoordinatorRuntime {
             return
         }
         let process = "\(join.host) pid \(join.pid)"
-        if let earlier = processes.filter({ $0.value == process && membership.members[$0.key]?.status == .down }).keys.max() {
+        if let earlier = processes.filter({ $0.value == process && declaredDown.contains($0.key) }).keys.max() {
             rejoins += 1
             logger.notice("\(id) is \(earlier) rejoining as a new incarnation (\(process))")
         }
@@ -391,6 +394,7 @@ public final class CoordinatorRuntime {
         switch directive {
         case .down(let id, let reason):
             failures += 1
+            declaredDown.insert(id)
             generationCause = .failure
             observer?.trace.marker(name: "\(id) down", category: "failure", track: .coordinator, at: .now)
             logger.warning("\(id) is down: \(reason)")
