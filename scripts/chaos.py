@@ -209,11 +209,8 @@ def run_one(seed, args, reference, scratch):
         endpoint = c.wait_for(r"coordinator listening on (\S+)").group(1)
         for index, (fault, at_step) in enumerate(plan):
             live = [w for w in workers if w.alive and w.point is None]
-            if fault.startswith("worker:"):
-                # Start it early enough to be admitted before its step.
-                wait_for_step(run_dir, at_step - 2, c)
-            elif fault.startswith("coordinator:"):
-                pass
+            if fault.startswith(("worker:", "coordinator:")):
+                pass  # a worker armed with a point is started at once, to be in the ring before its step
             else:
                 wait_for_step(run_dir, at_step, c)
             if c.proc.poll() is not None and not fault.startswith("coordinator:"):
@@ -248,6 +245,8 @@ def run_one(seed, args, reference, scratch):
             elif fault.startswith("worker:"):
                 point = fault.split(":", 1)[1]
                 w = start_worker(endpoint, point, at_step)
+                admitted = c.wait_for(rf"(w\d+) joined from \S+ \(pid {w.pid}\)", timeout=60, start=mark).group(1)
+                c.wait_for(rf"generation \d+: [^\n]*\b{admitted}\b", timeout=60, start=mark)
                 deadline = time.time() + 60
                 while w.proc.poll() is None and time.time() < deadline and c.proc.poll() is None:
                     time.sleep(0.005)
