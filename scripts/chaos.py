@@ -10,7 +10,8 @@ reduce) and injects --faults-per-run faults drawn from its seed, each at its own
                                                                    and its workers, then resume
   worker:<point>     start one more worker with GROVE_FAULT_POINT=<point> GROVE_FAULT_STEP=<step>
                      for each worker point (before-lease, mid-forward, mid-backward,
-                     mid-allreduce, before-commit, after-commit): it joins, and kills itself there
+                     mid-allreduce, before-commit, after-commit): it joins at once, is admitted,
+                     and kills itself at that point of the first step >= <step> it runs
   coordinator:<point>  run the coordinator with the point armed (mid-checkpoint,
                      coordinator-before-commit); when it dies, kill its workers and resume
 
