@@ -25,8 +25,25 @@ enum SummaryText {
             lines.append("quarantined \(s.quarantinedSamples.count) unreadable samples (left out of their steps): "
                          + s.quarantinedSamples.prefix(5).joined(separator: ", ") + (s.quarantinedSamples.count > 5 ? ", …" : ""))
         }
+        lines.append(contentsOf: goodputLines(s))
         lines.append("weights sha256 \(s.weightsSha256)")
         lines.append("summary: \(runDirectory)/summary.json")
         return lines.joined(separator: "\n")
+    }
+
+    /// Committed against redone work by cause, CPU and cost per sample.
+    static func goodputLines(_ s: RunSummary) -> [String] {
+        let g = s.goodput
+        var lines = ["goodput \(String(format: "%.1f", 100 * g.goodput)) %: \(g.committedSamples) samples committed, "
+                     + "\(g.redoneSamples) redone (\(g.redoneMicroBatches) micro-batches)"]
+        for (cause, r) in g.redone.sorted(by: { $0.key < $1.key }) {
+            lines.append("  redone after \(cause): \(r.attempts) step attempts, \(r.samples) samples, "
+                         + "\(String(format: "%.2f", r.wallSecondsLost)) s wall, \(String(format: "%.2f", r.workerSecondsLost)) worker-s")
+        }
+        if s.rejoins > 0 { lines.append("  \(s.rejoins) workers declared down came back and joined again") }
+        let cpu = g.cpuSecondsPerSample.map { String(format: "%.4f CPU-s per sample", $0) } ?? "CPU per sample not measured"
+        let cost = g.costPerSample.map { String(format: "%.8f per sample", $0) } ?? g.price
+        lines.append("\(cpu) (coordinator and local workers, \(String(format: "%.1f", g.cpuSeconds)) CPU-s); cost: \(cost)")
+        return lines
     }
 }

@@ -8,7 +8,7 @@ import Testing
                            "--set", "model.name=pixel-mlp", "--set", "model.pixels_per_tile=4096", "--set", "logging.level=info",
                            "--set", "fault_tolerance.heartbeat_interval=0.5", "--set", "fault_tolerance.collective_timeout=20"]
 
-    static func reference(workers: Int = 2) throws -> String {
+    static func reference(workers: Int = 2, settings: [String] = settings) throws -> String {
         let dir = Grove.temporaryDirectory("reference")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let result = try Grove.run("coordinator", ["run", "--config", "cluster.yaml", "--run-dir", dir, "--set", "workers.local=\(workers)"] + settings)

@@ -49,6 +49,23 @@ import Testing
         #expect(again != a, "a process that comes back is a new member")
     }
 
+    @Test func aMemberDeclaredDownIsKnownAsFormerAtItsPeerUntilSomeoneLiveIsThere() {
+        var m = Membership(settings: settings)
+        let a = join(&m, 1), b = join(&m, 2)
+        _ = m.admit([a, b])
+        #expect(m.formerMember(peer: [1]) == nil, "a live member is not a former one")
+        _ = m.onHeard(from: b, incarnation: Incarnation(2), now: t0 + .seconds(3))
+        _ = m.onTick(now: t0 + .seconds(3.5))
+        #expect(m.member(peer: [1]) == nil)
+        #expect(m.formerMember(peer: [1])?.id == a)
+        #expect(m.formerMember(peer: [2]) == nil)
+        #expect(m.formerMember(peer: [9]) == nil, "a peer never seen is a newcomer, not a former member")
+        // The same socket joining again (a new incarnation) is live once more.
+        let again = m.onJoin(incarnation: Incarnation(7), peer: [1], ringEndpoint: "tcp://h:1", host: "h", now: t0 + .seconds(4))!
+        #expect(m.formerMember(peer: [1]) == nil)
+        #expect(m.member(peer: [1])?.id == again)
+    }
+
     @Test func joiningMembersLeavingDoNotChangeTheGeneration() {
         var m = Membership(settings: settings)
         let a = join(&m, 1)

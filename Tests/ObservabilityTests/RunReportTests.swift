@@ -72,6 +72,57 @@ import Testing
         #expect(throws: ObservabilityError.self) { try RunReport.load(run: "r", metricsPath: scratch.path + "/missing.jsonl") }
     }
 
+    /// Step 3 was first dealt to two workers and abandoned after 1.5 s when one was declared
+    /// down; a drain cost another attempt of 0.5 s on one worker.
+    static let redone = [
+        RedoneWork(step: 3, cause: .failure, generation: 1, microBatches: 8, samples: 32, wallSeconds: 1.5, workers: 2),
+        RedoneWork(step: 3, cause: .drain, generation: 2, microBatches: 8, samples: 32, wallSeconds: 0.5, workers: 1),
+    ]
+
+    @Test func goodputCountsRedoneWorkByCauseBesideTheCommittedSamples() {
+        let s = RunReport(run: "r", steps: Self.steps, redone: Self.redone, cpuSeconds: 19.2).summary
+        #expect(s.samples == 96, "redone work does not change what was committed")
+        #expect(s.redoneSamples == 64)
+        #expect(abs(s.goodput - 96.0 / 160) < 1e-12)
+        #expect(s.redone[.failure] == RunReport.Redone(attempts: 1, microBatches: 8, samples: 32, wallSeconds: 1.5, workerSeconds: 3))
+        #expect(s.redone[.drain]?.workerSeconds == 0.5)
+        #expect(s.redone[.coordinatorRestart] == nil)
+        #expect(abs(s.cpuSecondsPerSample! - 0.2) < 1e-12)
+        #expect(s.costPerSample == nil)
+        let clean = RunReport(run: "r", steps: Self.steps).summary
+        #expect(clean.goodput == 1 && clean.redone.isEmpty && clean.cpuSecondsPerSample == nil)
+    }
+
+    @Test func readsRedoneLinesBesideTheMetrics() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let metrics = #"{"all_reduce_seconds":0.125,"compute_seconds":0.5,"data_seconds":0.25,"generation":1,"loss":0.9,"samples":32,"samples_per_second":32,"step":1,"step_seconds":1,"wall_seconds":3,"workers":2}"#
+        try (metrics + "\n").write(toFile: scratch.path + "/metrics.jsonl", atomically: true, encoding: .utf8)
+        let line = #"{"cause":"coordinator-restart","generation":4,"micro_batches":8,"samples":16,"step":2,"wall_seconds":0.25,"workers":2}"#
+        try (line + "\n").write(toFile: scratch.path + "/redone.jsonl", atomically: true, encoding: .utf8)
+        let report = try RunReport.load(run: "r", metricsPath: scratch.path + "/metrics.jsonl", pricePerWorkerHour: 3.6)
+        #expect(report.redone == [RedoneWork(step: 2, cause: .coordinatorRestart, generation: 4, microBatches: 8, samples: 16,
+                                             wallSeconds: 0.25, workers: 2)])
+        let s = report.summary
+        #expect(s.redone[.coordinatorRestart]?.workerSeconds == 0.5)
+        #expect(abs(s.costPerSample! - s.cost! / 32) < 1e-15)
+        try (line + "\n{\"cause\":\"meteor\"}\n").write(toFile: scratch.path + "/redone.jsonl", atomically: true, encoding: .utf8)
+        let error = #expect(throws: ObservabilityError.self) {
+            try RunReport.load(run: "r", metricsPath: scratch.path + "/metrics.jsonl")
+        }
+        #expect(error?.message.contains("redone.jsonl line 2") == true, "\(error?.message ?? "")")
+    }
+
+    @Test func pageShowsGoodputAndSaysWhenNoPriceIsSet() {
+        let html = RunReport(run: "r", steps: Self.steps, redone: Self.redone).html()
+        #expect(html.contains("<td>goodput (committed / computed samples)</td><td>60.0 % (96 committed, 64 redone)</td>"))
+        #expect(html.contains("<td>redone: failure</td><td>1 step attempts, 8 micro-batches, 32 samples; 1.50 s wall, 3.00 worker-s lost</td>"))
+        #expect(html.contains("price not configured"))
+        #expect(html.contains("<td>CPU-seconds per sample</td><td>not measured</td>"))
+        let priced = RunReport(run: "r", steps: Self.steps, pricePerWorkerHour: 1).html()
+        #expect(priced.contains("<td>redone</td><td>none</td>") && !priced.contains("price not configured"))
+    }
+
     @Test func pageHasTheTableAndFourWellFormedCharts() throws {
         let html = RunReport(run: "canopy <1>", steps: Self.steps, pricePerWorkerHour: 1).html()
         #expect(html.contains("<h1>Run canopy &lt;1&gt;</h1>"))

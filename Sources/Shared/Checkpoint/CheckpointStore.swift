@@ -1,3 +1,5 @@
+import Core
+
 /// Writes checkpoints atomically into one directory, keeps the newest few, and loads the newest
 /// one that verifies.
 ///
@@ -176,6 +178,8 @@ public struct CheckpointStore: Sendable {
             try file.write(source: sink.path) { chunk in try append(chunk, to: sink) }
             files.append(try step { try sink.finish() })
         }
+        // The chaos suite can kill the process here: tensor files written, no manifest.
+        FaultPoint.reached(.midCheckpoint, step: metadata.step)
         let manifest = CheckpointManifest(metadata: metadata, weightsSHA256: checkpoint.weightsSHA256, files: files)
         let sink = try step { try DurableFile.Sink(creating: staging + "/" + Self.manifestFile) }
         try manifest.encoded().withUnsafeBytes { try append($0, to: sink) }

@@ -117,6 +117,14 @@ public struct Membership: Sendable {
         members.values.first { $0.peer == peer && $0.status < .down }
     }
 
+    /// The newest member at `peer` that was declared down or left, when no live member is there:
+    /// a process that was stopped (or cut off) past its timeout and now speaks again, still as
+    /// its old incarnation.
+    public func formerMember(peer: [UInt8]) -> Member? {
+        guard member(peer: peer) == nil else { return nil }
+        return members.values.filter { $0.peer == peer }.max { $0.id < $1.id }
+    }
+
     private mutating func startGeneration() -> Directive {
         generation = generation.next
         generationsStarted += 1

@@ -140,9 +140,9 @@ public final class RunObserver: Sendable {
 
     /// Ends the run's outputs: the final phase on the board, the progress line ended, TensorBoard
     /// closed, `trace.json` written (if tracing), `report.html` written from `metricsPath` (if
-    /// given), and the status server stopped. Every step is attempted; the first failure is
-    /// thrown afterwards.
-    public func finish(phase: RunStatus.Phase, metricsPath: String?) throws {
+    /// given, with `redone.jsonl` beside it and the CPU figures), and the status server stopped.
+    /// Every step is attempted; the first failure is thrown afterwards.
+    public func finish(phase: RunStatus.Phase, metricsPath: String?, cpuSeconds: Double? = nil, cpuSamples: Int? = nil) throws {
         board.update { $0.phase = phase }
         progress?.finish()
         var failures: [any Error] = []
@@ -150,7 +150,8 @@ public final class RunObserver: Sendable {
         if trace.isEnabled { do { try trace.write(to: tracePath) } catch { failures.append(error) } }
         if let metricsPath {
             do {
-                try RunReport.load(run: run, metricsPath: metricsPath, pricePerWorkerHour: settings.pricePerWorkerHour).write(to: reportPath)
+                try RunReport.load(run: run, metricsPath: metricsPath, pricePerWorkerHour: settings.pricePerWorkerHour,
+                                   cpuSeconds: cpuSeconds, cpuSamples: cpuSamples).write(to: reportPath)
             } catch { failures.append(error) }
         }
         server?.stop()

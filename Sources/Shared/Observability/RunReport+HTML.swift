@@ -27,10 +27,7 @@ extension RunReport {
             ("step time: all-reduce", share(s.allReduceSeconds)),
             ("step time: other (coordination, stragglers)", share(other)),
         ]
-        if let cost = s.cost {
-            rows.append(("cost", number(cost, "%.4f")))
-            rows.append(("cost per 1000 samples", number(s.costPerThousandSamples, "%.6f")))
-        }
+        rows += goodputRows()
         let table = rows.map { "<tr><td>\(SVGPlot.escape($0.0))</td><td>\(SVGPlot.escape($0.1))</td></tr>" }.joined(separator: "\n")
         let loss = SVGPlot.lines(series: [("loss", steps.compactMap { step in step.loss.map { (Double(step.step), $0) } })],
                                  title: "Loss", xLabel: "step", yLabel: "loss")
@@ -63,6 +60,36 @@ extension RunReport {
         </html>
 
         """
+    }
+
+    /// Goodput, redone work by cause, CPU and cost: the rows the HTML report and the coordinator's
+    /// closing lines share.
+    public func goodputRows() -> [(String, String)] {
+        let s = summary
+        func number(_ value: Double?, _ format: String) -> String {
+            guard let value, value.isFinite else { return "-" }
+            return String(format: format, value)
+        }
+        var rows: [(String, String)] = [
+            ("goodput (committed / computed samples)",
+             "\(number(100 * s.goodput, "%.1f %%")) (\(s.samples) committed, \(s.redoneSamples) redone)"),
+        ]
+        for cause in RedoneWork.Cause.allCases {
+            guard let r = s.redone[cause] else { continue }
+            rows.append(("redone: \(cause.rawValue)",
+                         "\(r.attempts) step attempts, \(r.microBatches) micro-batches, \(r.samples) samples; "
+                         + "\(number(r.wallSeconds, "%.2f")) s wall, \(number(r.workerSeconds, "%.2f")) worker-s lost"))
+        }
+        if s.redone.isEmpty { rows.append(("redone", "none")) }
+        rows.append(("CPU-seconds per sample", s.cpuSecondsPerSample.map { number($0, "%.4f") } ?? "not measured"))
+        if let cost = s.cost {
+            rows.append(("cost", number(cost, "%.4f")))
+            rows.append(("cost per sample", number(s.costPerSample, "%.8f")))
+            rows.append(("cost per 1000 samples", number(s.costPerThousandSamples, "%.6f")))
+        } else {
+            rows.append(("cost per sample", "price not configured (logging.price_per_worker_hour)"))
+        }
+        return rows
     }
 
     /// Writes `html()` to `path`, atomically.

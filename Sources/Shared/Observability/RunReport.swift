@@ -12,30 +12,67 @@ import Foundation
 public struct RunReport: Sendable {
     public var run: String
     public var steps: [StepRecord]
+    /// Work done and thrown away (`redone.jsonl`), for goodput.
+    public var redone: [RedoneWork]
     /// What one worker costs per hour (any currency); nil leaves cost out of the report.
     public var pricePerWorkerHour: Double?
+    /// CPU-seconds the run used, as far as the caller could measure them (the coordinator: its
+    /// own and its local workers'); nil when unknown.
+    public var cpuSeconds: Double?
+    /// Samples committed by the processes `cpuSeconds` covers (after a resume, this invocation's).
+    public var cpuSamples: Int?
 
-    public init(run: String, steps: [StepRecord], pricePerWorkerHour: Double? = nil) {
+    public init(run: String, steps: [StepRecord], redone: [RedoneWork] = [], pricePerWorkerHour: Double? = nil,
+                cpuSeconds: Double? = nil, cpuSamples: Int? = nil) {
         self.run = run
         self.steps = steps
+        self.redone = redone
         self.pricePerWorkerHour = pricePerWorkerHour
+        self.cpuSeconds = cpuSeconds
+        self.cpuSamples = cpuSamples
     }
 
-    /// Reads `metrics.jsonl`; a line that does not decode is an error naming its line number.
-    public static func load(run: String, metricsPath: String, pricePerWorkerHour: Double? = nil) throws -> RunReport {
+    /// `redone.jsonl` beside a `metrics.jsonl`.
+    public static func redonePath(besideMetrics metricsPath: String) -> String {
+        guard let slash = metricsPath.lastIndex(of: "/") else { return "redone.jsonl" }
+        return String(metricsPath[...slash]) + "redone.jsonl"
+    }
+
+    /// Reads `metrics.jsonl` and, when present, `redone.jsonl` beside it; a line that does not
+    /// decode is an error naming its file and line number.
+    public static func load(run: String, metricsPath: String, pricePerWorkerHour: Double? = nil,
+                            cpuSeconds: Double? = nil, cpuSamples: Int? = nil) throws -> RunReport {
+        let steps = try readLines(StepRecord.self, path: metricsPath, what: "metrics line")
+        let redonePath = redonePath(besideMetrics: metricsPath)
+        let redone = FileManager.default.fileExists(atPath: redonePath)
+            ? try readLines(RedoneWork.self, path: redonePath, what: "redone-work line") : []
+        return RunReport(run: run, steps: steps, redone: redone, pricePerWorkerHour: pricePerWorkerHour,
+                         cpuSeconds: cpuSeconds, cpuSamples: cpuSamples)
+    }
+
+    static func readLines<T: Decodable>(_ type: T.Type, path: String, what: String) throws -> [T] {
         let text: String
-        do { text = try String(contentsOfFile: metricsPath, encoding: .utf8) } catch {
-            throw ObservabilityError(.io, "cannot read \(metricsPath): \(error.localizedDescription)")
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw ObservabilityError(.io, "cannot read \(path): \(error.localizedDescription)")
         }
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
-        var steps: [StepRecord] = []
+        var values: [T] = []
         for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
-            do { steps.append(try decoder.decode(StepRecord.self, from: Data(line.utf8))) } catch {
-                throw ObservabilityError(.io, "\(metricsPath) line \(index + 1) is not a metrics line: \(error)")
+            do { values.append(try decoder.decode(T.self, from: Data(line.utf8))) } catch {
+                throw ObservabilityError(.io, "\(path) line \(index + 1) is not a \(what): \(error)")
             }
         }
-        return RunReport(run: run, steps: steps, pricePerWorkerHour: pricePerWorkerHour)
+        return values
+    }
+
+    /// Redone work of one cause, summed.
+    public struct Redone: Sendable, Equatable {
+        public var attempts = 0
+        public var microBatches = 0
+        public var samples = 0
+        public var wallSeconds = 0.0
+        public var workerSeconds = 0.0
     }
 
     /// The report's numbers.
@@ -60,9 +97,17 @@ public struct RunReport: Sendable {
         public var resumes = 0
         public var cost: Double?
         public var costPerThousandSamples: Double?
+        public var costPerSample: Double?
+        /// Work thrown away, by cause; causes with none are absent.
+        public var redone: [RedoneWork.Cause: Redone] = [:]
+        public var cpuSeconds: Double?
+        public var cpuSecondsPerSample: Double?
 
         /// Useful over paid worker time, in 0...1 (1 for an empty run).
         public var efficiency: Double { workerSeconds > 0 ? usefulWorkerSeconds / workerSeconds : 1 }
+        public var redoneSamples: Int { redone.values.reduce(0) { $0 + $1.samples } }
+        /// Committed samples over all samples computed (committed plus redone), in 0...1.
+        public var goodput: Double { samples + redoneSamples > 0 ? Double(samples) / Double(samples + redoneSamples) : 1 }
     }
 
     public var summary: Summary {
@@ -98,6 +143,21 @@ public struct RunReport: Sendable {
             let cost = s.workerSeconds / 3600 * price
             s.cost = cost
             s.costPerThousandSamples = applied > 0 ? cost / Double(applied) * 1000 : nil
+            s.costPerSample = applied > 0 ? cost / Double(applied) : nil
+        }
+        for work in redone {
+            var r = s.redone[work.cause, default: Redone()]
+            r.attempts += 1
+            r.microBatches += work.microBatches
+            r.samples += work.samples
+            r.wallSeconds += work.wallSeconds
+            r.workerSeconds += work.workerSeconds
+            s.redone[work.cause] = r
+        }
+        s.cpuSeconds = cpuSeconds
+        if let cpuSeconds {
+            let samples = cpuSamples ?? applied
+            s.cpuSecondsPerSample = samples > 0 ? cpuSeconds / Double(samples) : nil
         }
         return s
     }

@@ -61,6 +61,21 @@ public final class CoordinatorRuntime {
     var quarantinedSamples: [String] = []
     /// The worker processes this coordinator started (`workers.local`).
     var localWorkers: LocalWorkers?
+    /// `redone.jsonl`: each attempt thrown away, with its cause.
+    var redoneLog: JSONLinesWriter?
+    /// Why the next generation starts, set by the event that ends the current one.
+    var generationCause: RedoneWork.Cause?
+    /// Step results dropped because their attempt or generation was abandoned.
+    var staleResults = 0
+    /// Workers declared down that came back and joined again.
+    var rejoins = 0
+    /// When each former member was last told that it was declared down (once per heartbeat
+    /// interval is enough; it keeps talking until it hears).
+    var toldDown: [[UInt8]: ContinuousClock.Instant] = [:]
+    /// Host and process id of every member, to recognise a returning process.
+    var processes: [WorkerID: String] = [:]
+    /// Members declared down (not those that left: they said goodbye and are gone).
+    var declaredDown: Set<WorkerID> = []
 
     /// A step that has been dealt and not yet committed.
     struct InflightStep {
@@ -118,6 +133,9 @@ public final class CoordinatorRuntime {
         defer { writer.close() }
         let metrics = try JSONLinesWriter(path: directory.metrics)
         defer { metrics.close() }
+        let redone = try JSONLinesWriter(path: directory.redone)
+        redoneLog = redone
+        defer { redone.close() }
         let local = LocalWorkers(logger: logger)
         localWorkers = local
         defer { loop.close() }
@@ -141,13 +159,15 @@ public final class CoordinatorRuntime {
         broadcast(.leave(Wire.Leave(reason: .runFinished, text: "run \(config.run.name) finished after \(committed) steps")))
         let codes = local.waitForExit(timeout: .seconds(15))
         if !codes.isEmpty { logger.notice("local workers exited with codes \(codes)") }
+        let cpu = Self.cpuSeconds()
         do {
-            try observer.finish(phase: .finished, metricsPath: directory.metrics)
+            try observer.finish(phase: .finished, metricsPath: directory.metrics, cpuSeconds: cpu,
+                                cpuSamples: (committed - (resumedFrom ?? 0)) * config.training.globalBatch)
             try writeLossCurve()
         } catch {
             logger.warning("could not finish the run's reports: \(error)")
         }
-        let summary = makeSummary()
+        let summary = makeSummary(cpuSeconds: cpu)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.keyEncodingStrategy = .convertToSnakeCase
@@ -176,6 +196,7 @@ public final class CoordinatorRuntime {
         if settings.fromScratch {
             try? FileManager.default.removeItem(atPath: directory.checkpoints)
             try? FileManager.default.removeItem(atPath: directory.metrics)
+            try? FileManager.default.removeItem(atPath: directory.redone)
             try directory.create()
         }
         if let (checkpoint, info, damaged) = try store.loadNewestVerified() {
@@ -190,13 +211,33 @@ public final class CoordinatorRuntime {
             committed = checkpoint.metadata.step
             resumedFrom = committed
             lastCheckpoint = info.path
+            try recordRestartRedone(after: committed)
             try directory.truncateMetrics(after: committed)
             logger.notice("resuming from checkpoint \(info.path)",
                           metadata: ["step": "\(committed)", "weights_sha256": "\(state.weightsHash)"])
         } else {
             try? FileManager.default.removeItem(atPath: directory.metrics)
+            try? FileManager.default.removeItem(atPath: directory.redone)
         }
         try config.rendered().write(toFile: directory.config, atomically: true, encoding: .utf8)
+    }
+
+    /// The steps after `step` that an earlier coordinator committed and this one will run again:
+    /// redone because of the coordinator's restart.
+    func recordRestartRedone(after step: Int) throws {
+        let lines = directory.metricsLines(after: step)
+        guard !lines.isEmpty else { return }
+        let log = try JSONLinesWriter(path: directory.redone)
+        defer { log.close() }
+        for line in lines {
+            try log.append(RedoneWork(
+                step: (line["step"] as? NSNumber)?.intValue ?? 0, cause: .coordinatorRestart,
+                generation: (line["generation"] as? NSNumber)?.uint64Value ?? 0,
+                microBatches: plan.microBatchesPerStep, samples: config.training.globalBatch,
+                wallSeconds: (line["step_seconds"] as? NSNumber)?.doubleValue ?? 0,
+                workers: (line["workers"] as? NSNumber)?.intValue ?? 0))
+        }
+        logger.notice("\(lines.count) committed steps after the checkpoint will be run again")
     }
 
     // MARK: Loop
@@ -213,6 +254,7 @@ public final class CoordinatorRuntime {
                 // A step is committed as soon as its last result is in, before anything after it
                 // (a drain notice, say) can change the ring.
                 if let step = inflight, step.results.count == step.members.count {
+                    FaultPoint.reached(.coordinatorBeforeCommit, step: step.step)
                     try commit(step, writer: writer, metrics: metrics)
                     inflight = nil
                 }
@@ -273,6 +315,25 @@ public final class CoordinatorRuntime {
         let now = ContinuousClock.now
         if let member = membership.member(peer: frame.peer) {
             _ = membership.onHeard(from: member.id, incarnation: member.incarnation, now: now)
+        } else if let former = membership.formerMember(peer: frame.peer) {
+            switch message {
+            case .hello, .join:
+                break  // joining again: handled below like any newcomer
+            default:
+                // Its membership is over, but it does not know: tell it, so that it joins again
+                // as a new incarnation instead of waiting for a silence timeout.
+                staleMessages += 1
+                if case .stepResult = message { staleResults += 1 }
+                if case .leave = message { return }
+                guard declaredDown.contains(former.id) else { return }  // it left: a last heartbeat
+                if toldDown[frame.peer].map({ $0.duration(to: now) >= .seconds(config.faultTolerance.heartbeatInterval) }) ?? true {
+                    toldDown[frame.peer] = now
+                    logger.notice("\(former.id) speaks again after it was declared down; telling it to join again")
+                    let text = "\(former.id) was declared down; join again as a new worker"
+                    loop.sendControl(encode(.reject(Wire.Reject(reason: .declaredDown, text: text))), to: frame.peer)
+                }
+                return
+            }
         }
         switch message {
         case .hello:
@@ -286,6 +347,7 @@ public final class CoordinatorRuntime {
             guard var step = inflight, envelope.generation == step.generation, result.step == UInt64(step.step),
                   let member = membership.member(peer: frame.peer), step.members.contains(member.id) else {
                 staleMessages += 1
+                staleResults += 1
                 return
             }
             step.results[member.id] = result
@@ -300,6 +362,7 @@ public final class CoordinatorRuntime {
                     drains += 1
                     observer?.trace.marker(name: "\(member.id) drained", category: "drain", track: .coordinator, at: .now)
                 }
+                generationCause = leave.reason == .drain ? .drain : .leave
                 for directive in membership.onLeave(member.id) { onDirective(directive) }
             }
         case .heartbeat:
@@ -328,6 +391,12 @@ public final class CoordinatorRuntime {
             loop.sendControl(encode(.reject(Wire.Reject(reason: .full, text: "the run already has workers.max = \(config.workers.max) workers"))), to: peer)
             return
         }
+        let process = "\(join.host) pid \(join.pid)"
+        if let earlier = processes.filter({ $0.value == process && declaredDown.contains($0.key) }).keys.max() {
+            rejoins += 1
+            logger.notice("\(id) is \(earlier) rejoining as a new incarnation (\(process))")
+        }
+        processes[id] = process
         logger.info("\(id) joined from \(join.host) (pid \(join.pid))")
         let millis = UInt32(config.faultTolerance.heartbeatInterval * 1000)
         loop.sendControl(encode(.welcome(Wire.Welcome(worker: id, heartbeatIntervalMillis: millis))), to: peer)
@@ -347,6 +416,8 @@ public final class CoordinatorRuntime {
         switch directive {
         case .down(let id, let reason):
             failures += 1
+            declaredDown.insert(id)
+            generationCause = .failure
             observer?.trace.marker(name: "\(id) down", category: "failure", track: .coordinator, at: .now)
             logger.warning("\(id) is down: \(reason)")
         case .newGeneration(let generation):
@@ -358,9 +429,15 @@ public final class CoordinatorRuntime {
             logger.info("generation \(generation.rawValue): \(membership.ring.map { "\($0.id)" }.joined(separator: ", "))")
             if let step = inflight {
                 redealtSteps += 1
-                logger.warning("step \(step.step) will be dealt again in generation \(generation.rawValue)")
+                let cause = generationCause ?? .leave
+                logger.warning("step \(step.step) will be dealt again in generation \(generation.rawValue) (\(cause.rawValue))")
+                let work = RedoneWork(step: step.step, cause: cause, generation: step.generation.rawValue,
+                                      microBatches: plan.microBatchesPerStep, samples: config.training.globalBatch,
+                                      wallSeconds: step.started.duration(to: .now).inSeconds, workers: step.members.count)
+                do { try redoneLog?.append(work) } catch { logger.warning("could not record redone work: \(error)") }
                 inflight = nil
             }
+            generationCause = nil
         }
     }
 
@@ -534,7 +611,39 @@ public final class CoordinatorRuntime {
         Wire.encode(message, generation: membership.generation, sender: WorkerID(0), incarnation: incarnation)
     }
 
-    func makeSummary() -> RunSummary {
+    /// User plus system CPU time of this process and of its reaped children (the local workers).
+    static func cpuSeconds() -> Double {
+        var total = 0.0
+        for who in [RUSAGE_SELF, RUSAGE_CHILDREN] {
+            var usage = rusage()
+            guard getrusage(__rusage_who_t(who.rawValue), &usage) == 0 else { continue }
+            for time in [usage.ru_utime, usage.ru_stime] { total += Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        }
+        return total
+    }
+
+    func makeGoodput(cpuSeconds: Double) -> Goodput {
+        let price = config.logging.pricePerWorkerHour > 0 ? config.logging.pricePerWorkerHour : nil
+        let report = (try? RunReport.load(run: config.run.name, metricsPath: directory.metrics, pricePerWorkerHour: price,
+                                          cpuSeconds: cpuSeconds,
+                                          cpuSamples: (committed - (resumedFrom ?? 0)) * config.training.globalBatch))
+            ?? RunReport(run: config.run.name, steps: [])
+        let s = report.summary
+        var byCause: [String: RedoneByCause] = [:]
+        for (cause, r) in s.redone {
+            byCause[cause.rawValue] = RedoneByCause(attempts: r.attempts, microBatches: r.microBatches, samples: r.samples,
+                                                    wallSecondsLost: r.wallSeconds, workerSecondsLost: r.workerSeconds)
+        }
+        return Goodput(
+            committedSteps: committed, committedMicroBatches: committed * plan.microBatchesPerStep,
+            committedSamples: committed * config.training.globalBatch,
+            redoneMicroBatches: s.redone.values.reduce(0) { $0 + $1.microBatches }, redoneSamples: s.redoneSamples,
+            goodput: s.goodput, redone: byCause, staleResults: staleResults, cpuSeconds: cpuSeconds,
+            cpuSecondsPerSample: s.cpuSecondsPerSample, costPerSample: s.costPerSample,
+            price: price.map { "\($0) per worker-hour" } ?? "price not configured")
+    }
+
+    func makeSummary(cpuSeconds: Double) -> RunSummary {
         RunSummary(
             run: config.run.name, steps: committed, samples: committed * config.training.globalBatch,
             lossFirst: firstLoss ?? .nan, lossLast: lastLoss, weightsSha256: state.weightsHash, workersMax: workersMax,
@@ -542,7 +651,8 @@ public final class CoordinatorRuntime {
             reduceMode: config.reduce.mode, model: setup.model.schemaName, parameters: setup.model.layout.count,
             datasetHash: setup.datasetHash, configHash: config.canonicalHash, resumedFromStep: resumedFrom,
             checkpoint: lastCheckpoint, staleMessages: staleMessages,
-            drains: drains, failures: failures, redealtSteps: redealtSteps, quarantinedSamples: quarantinedSamples, validation: lastValidation?.step == committed && state.committedStep == committed
+            drains: drains, failures: failures, redealtSteps: redealtSteps, quarantinedSamples: quarantinedSamples, rejoins: rejoins,
+            goodput: makeGoodput(cpuSeconds: cpuSeconds), validation: lastValidation?.step == committed && state.committedStep == committed
                 ? lastValidation?.report : Validation.measure(setup: setup, state: state))
     }
 }

@@ -15,11 +15,23 @@ public struct RunDirectory: Sendable {
     public var config: String { path + "/config.yaml" }
     public var metrics: String { path + "/metrics.jsonl" }
     public var summary: String { path + "/summary.json" }
+    /// Work done and thrown away, one line per abandoned attempt (`RedoneWork`).
+    public var redone: String { path + "/redone.jsonl" }
     public var logs: String { path + "/logs" }
 
     public func create() throws {
         for directory in [path, checkpoints, logs] {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+    }
+
+    /// The metrics lines of steps after `step`: what a resume from `step` will run again.
+    public func metricsLines(after step: Int) -> [[String: Any]] {
+        guard let text = try? String(contentsOfFile: metrics, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { line in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let lineStep = object["step"] as? Int, lineStep > step else { return nil }
+            return object
         }
     }
 
@@ -130,7 +142,44 @@ public struct RunSummary: Codable, Sendable {
     /// Training samples left out of a step because they could not be read
     /// (`dataset.on_corrupt: quarantine`), catalog ids in the order met.
     public var quarantinedSamples: [String] = []
+    /// Workers that were declared down, came back as their old incarnation, were told so and
+    /// joined again as new members.
+    public var rejoins: Int
+    public var goodput: Goodput
     public var validation: ValidationReport?
+}
+
+/// Committed against redone work, from `metrics.jsonl` and `redone.jsonl` (the run's whole
+/// history, across resumes), and what a sample cost.
+public struct Goodput: Codable, Sendable {
+    public var committedSteps: Int
+    public var committedMicroBatches: Int
+    public var committedSamples: Int
+    public var redoneMicroBatches: Int
+    public var redoneSamples: Int
+    /// Committed samples over committed plus redone samples.
+    public var goodput: Double
+    /// By cause (`failure`, `drain`, `leave`, `coordinator-restart`); causes with none are absent.
+    public var redone: [String: RedoneByCause]
+    /// Step results that arrived for an abandoned attempt or generation and were dropped (their
+    /// work is part of the redone work of the cause that ended the attempt).
+    public var staleResults: Int
+    /// CPU time of the coordinator and its local workers during this invocation, and per sample
+    /// this invocation committed; workers started by hand elsewhere are not included.
+    public var cpuSeconds: Double
+    public var cpuSecondsPerSample: Double?
+    /// Worker-seconds between commits times `logging.price_per_worker_hour`, per committed
+    /// sample; nil with `price` saying why.
+    public var costPerSample: Double?
+    public var price: String
+}
+
+public struct RedoneByCause: Codable, Sendable {
+    public var attempts: Int
+    public var microBatches: Int
+    public var samples: Int
+    public var wallSecondsLost: Double
+    public var workerSecondsLost: Double
 }
 
 /// The model measured on the held-out tiles at the end of a run.

@@ -58,7 +58,26 @@ public final class WorkerRuntime {
         self.logger = logger
     }
 
+    /// Runs until the run ends for this worker. A worker the coordinator declared down while it
+    /// could not answer (stopped, cut off) and that then speaks again is told so; it then joins
+    /// again from the start — new incarnation, new socket, new member id — and is admitted at a
+    /// step boundary with the exact state, like any newcomer.
     public func run() throws -> Outcome {
+        var current = self
+        while true {
+            do {
+                return try current.runIncarnation()
+            } catch let down as DeclaredDown {
+                logger.notice("joining again as a new incarnation: \(down.text)")
+                current = WorkerRuntime(settings: settings, logger: logger)
+            }
+        }
+    }
+
+    /// The coordinator declared this incarnation down.
+    struct DeclaredDown: Error { var text: String }
+
+    func runIncarnation() throws -> Outcome {
         defer { loop.close() }
         try loop.connectControl(settings.coordinator)
         send(.hello(Wire.Hello()))
@@ -88,6 +107,8 @@ public final class WorkerRuntime {
         defer { monitor.stop() }
         do {
             return try serve(logger: log)
+        } catch let down as DeclaredDown {
+            throw down
         } catch {
             // Tell the coordinator why, so that it can stop the run with the reason instead of
             // waiting for heartbeats to go missing.
@@ -164,6 +185,7 @@ public final class WorkerRuntime {
                 logger.info("the coordinator ended the run: \(leave.text)", metadata: ["stale_messages_dropped": "\(staleMessages)"])
                 return .finished
             case .reject(let reject):
+                if reject.reason == .declaredDown { throw DeclaredDown(text: reject.text) }
                 return .rejected(reject.text)
             case .heartbeat, .hello, .runConfig, .join, .welcome, .stepResult:
                 continue

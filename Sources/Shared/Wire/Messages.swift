@@ -71,7 +71,8 @@ extension Wire {
         }
     }
 
-    /// Coordinator → worker: refused; the worker prints the reason and exits.
+    /// Coordinator → worker: refused; the worker prints the reason and exits — except for
+    /// `declaredDown`, after which it joins again as a new incarnation.
     public struct Reject: Sendable, Equatable {
         public enum Reason: UInt16, Sendable {
             case protocolVersion = 1
@@ -79,6 +80,9 @@ extension Wire {
             case full = 3
             case runEnded = 4
             case malformed = 5
+            /// The sender was declared down (it went silent, e.g. stopped or partitioned) and its
+            /// membership is over; it may join again with a new hello and join.
+            case declaredDown = 6
         }
         public var reason: Reason
         public var text: String
