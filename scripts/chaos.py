@@ -36,13 +36,16 @@ WORKER_POINTS = ["before-lease", "mid-forward", "mid-backward", "mid-allreduce",
 COORDINATOR_POINTS = ["mid-checkpoint", "coordinator-before-commit"]
 FAULTS = SIGNAL_FAULTS + [f"worker:{p}" for p in WORKER_POINTS] + [f"coordinator:{p}" for p in COORDINATOR_POINTS]
 COORDINATOR_FAULTS = {"kill-coordinator"} | {f"coordinator:{p}" for p in COORDINATOR_POINTS}
-GLOBAL_BATCH = 16
+# 16 micro-batches of 2: up to 16 members all get work. With more members than micro-batches the
+# last ones get none, and a worker armed for mid-forward or mid-backward would never get there.
+GLOBAL_BATCH = 32
 DETECT_LIMIT = 3.5
 WORKERS = 3
 
 
 def settings(steps):
     return ["--set", "coordinator.port=0", "--set", f"training.steps={steps}", "--set", "checkpoint.interval=5",
+            "--set", f"training.global_batch={GLOBAL_BATCH}", "--set", "training.micro_batch=2",
             "--set", "model.name=pixel-mlp", "--set", "model.pixels_per_tile=4096", "--set", "logging.level=info",
             "--set", "logging.status_port=-1", "--set", "logging.tensorboard=false", "--set", "logging.timeline=false",
             "--set", "fault_tolerance.heartbeat_interval=0.5", "--set", "fault_tolerance.missed_heartbeats=3",
