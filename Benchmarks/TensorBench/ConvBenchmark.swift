@@ -22,6 +22,9 @@ enum ConvBenchmark {
     ]
 
     static func report(batch: Int = 4, repeats: Int = 7) {
+        // As in training (CanopyNet sets it): freed buffers stay in the process, so page faults of
+        // fresh outputs and scratch do not blur the comparison of the two algorithms.
+        print("allocator keeps freed memory: \(AllocatorPolicy.retainFreedMemory())")
         print("3x3 convolutions of CanopyNet, batch \(batch): GFLOP/s (1 thread: thread CPU time; 2 threads: wall), best of \(repeats)")
         print("| layer | pass | patches 1t | direct 1t | direct / patches 1t | patches 2t | direct 2t | direct / patches 2t |")
         print("| --- | --- | --- | --- | --- | --- | --- | --- |")
