@@ -218,18 +218,18 @@ extension DirectConv3x3 {
     /// `dW[o, c, ky, kx] += sum_(y, x) dY[n, o, y, x] * X[n, c, y + ky - 1, x + kx - 1]` for each
     /// sample n in order, without a patch matrix.
     ///
-    /// A task is (input channel c, block of 4 output channels); per sample and kernel row ky it
-    /// keeps twelve 8-lane sums (4 outputs x 3 kernel columns) over every pixel in raster order,
-    /// reading the zero-bordered input at three shifts and the output gradient in place, then adds
-    /// the lanes as ((0+1)+(2+3))+((4+5)+(6+7)) to the weight gradient. Rows are zero-extended to
-    /// a multiple of 8 pixels, so tails add exact zeros. The order never depends on the threads.
+    /// The output gradient is first transposed to pixel-major rows of 8 output channels (zero
+    /// beyond the last channel). A task is (input channel c, group of 8 output channels): per sample
+    /// it keeps nine 8-lane sums, one per tap, each lane an output channel, and runs over the pixels
+    /// in raster order, broadcasting the tap's input value (read from a zero-bordered copy) against
+    /// the 8 gradients of the pixel. The sums are then added to the weight gradient. Every element
+    /// is one fixed chain of fused multiply-adds, whatever the thread count.
     static func accumulateWeightGradient(
         input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, batch: Int, inputs: Int, outputs: Int,
         height: Int, width: Int, into weightGradient: UnsafeMutablePointer<Float>, pool: ComputePool
     ) {
         guard batch > 0, inputs > 0, outputs > 0, height > 0, width > 0 else { return }
-        let rowLength = (width + 7) / 8 * 8
-        let pw = rowLength + 2, padPlane = (height + 2) * pw, plane = height * width
+        let pw = width + 2, padPlane = (height + 2) * pw, plane = height * width
         let padded = UnsafeMutablePointer<Float>.allocate(capacity: batch * inputs * padPlane)
         defer { padded.deallocate() }
         let source = SharedPointer(input), target = SharedPointer(padded)
@@ -240,90 +240,87 @@ extension DirectConv3x3 {
                 let row = to + (y + 1) * pw
                 row[0] = 0
                 (row + 1).initialize(from: from + y * width, count: width)
-                (row + width + 1).initialize(repeating: 0, count: pw - width - 1)
+                row[width + 1] = 0
             }
             (to + (height + 1) * pw).initialize(repeating: 0, count: pw)
         }
-        // The output gradient is read in place when its rows are whole vectors, else zero-extended.
-        let extended: UnsafeMutablePointer<Float>? = rowLength == width ? nil
-            : UnsafeMutablePointer<Float>.allocate(capacity: batch * outputs * height * rowLength)
-        defer { extended?.deallocate() }
-        if let extended {
-            for r in 0..<(batch * outputs * height) {
-                (extended + r * rowLength).initialize(from: outputGradient + r * width, count: width)
-                (extended + r * rowLength + width).initialize(repeating: 0, count: rowLength - width)
-            }
-        }
-        let gradient = SharedPointer(extended.map { UnsafePointer($0) } ?? outputGradient)
-        let zeros = UnsafeMutablePointer<Float>.allocate(capacity: rowLength)
-        zeros.initialize(repeating: 0, count: rowLength)
-        defer { zeros.deallocate() }
-        let zeroRow = SharedPointer(zeros), out = SharedPointer(weightGradient)
-        let blocks = (outputs + outputBlock - 1) / outputBlock
-        pool.forEach(inputs * blocks) { task in
-            let c = task / blocks, o0 = task % blocks * outputBlock, live = min(outputBlock, outputs - o0)
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 12) { sums in
-            let sums = sums.baseAddress!
-            for n in 0..<batch {
-                let planeIn = UnsafePointer(target + (n * inputs + c) * padPlane)
-                // Missing channels of a partial block read a zero row and their sums are dropped.
-                let g0 = UnsafePointer(gradient + (n * outputs + o0) * height * rowLength)
-                let step = height * rowLength
-                let g1 = live > 1 ? g0 + step : UnsafePointer(zeroRow.base)
-                let g2 = live > 2 ? g0 + 2 * step : UnsafePointer(zeroRow.base)
-                let g3 = live > 3 ? g0 + 3 * step : UnsafePointer(zeroRow.base)
-                let rowSteps = (live > 1 ? rowLength : 0, live > 2 ? rowLength : 0, live > 3 ? rowLength : 0)
-                for ky in 0..<3 {
-                    tapSums(height: height, rowLength: rowLength, input: planeIn + ky * pw, inputRowStride: pw,
-                            g0: g0, g1: g1, g2: g2, g3: g3, rowSteps: rowSteps, into: sums)
-                    for j in 0..<live {
-                        for kx in 0..<3 {
-                            out[((o0 + j) * inputs + c) * 9 + ky * 3 + kx] += sums[j * 3 + kx]
-                        }
+        let groups = (outputs + 7) / 8, lanes = groups * 8
+        let transposed = UnsafeMutablePointer<Float>.allocate(capacity: batch * plane * lanes)
+        defer { transposed.deallocate() }
+        let gradient = SharedPointer(outputGradient), pixels = SharedPointer(transposed)
+        pool.forEach(batch * groups) { task in
+            let n = task / groups, g = task % groups
+            let to = pixels + (n * plane * lanes + g * 8), live = min(8, outputs - g * 8)
+            let from = UnsafePointer(gradient + (n * outputs + g * 8) * plane)
+            if live == 8 {
+                // Pixel by pixel: eight streams in, one contiguous 8-float row out.
+                let f0 = from, f1 = from + plane, f2 = from + 2 * plane, f3 = from + 3 * plane
+                let f4 = from + 4 * plane, f5 = from + 5 * plane, f6 = from + 6 * plane, f7 = from + 7 * plane
+                var row = to
+                for p in 0..<plane {
+                    UnsafeMutableRawPointer(row).storeBytes(
+                        of: SIMD8<Float>(f0[p], f1[p], f2[p], f3[p], f4[p], f5[p], f6[p], f7[p]), as: SIMD8<Float>.self)
+                    row += lanes
+                }
+            } else {
+                for j in 0..<8 {
+                    if j < live {
+                        for p in 0..<plane { to[p * lanes + j] = from[j * plane + p] }
+                    } else {
+                        for p in 0..<plane { to[p * lanes + j] = 0 }
                     }
                 }
             }
+        }
+        let out = SharedPointer(weightGradient)
+        pool.forEach(inputs * groups) { task in
+            let c = task / groups, g = task % groups
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 72) { sums in
+                let sums = sums.baseAddress!
+                for n in 0..<batch {
+                    tapSums(height: height, width: width, input: UnsafePointer(target + (n * inputs + c) * padPlane),
+                            inputRowStride: pw, gradient: UnsafePointer(pixels + (n * plane * lanes + g * 8)), lanes: lanes,
+                            into: sums)
+                    for j in 0..<min(8, outputs - g * 8) {
+                        for t in 0..<9 { out[((g * 8 + j) * inputs + c) * 9 + t] += sums[t * 8 + j] }
+                    }
+                }
             }
         }
     }
 
-    /// The twelve sums of one kernel row: `sums[j * 3 + kx] = sum dY_j[y, x] * input[y, x + kx]`.
+    /// The nine tap sums of one input channel and 8 output channels over one sample:
+    /// `sums[t * 8 + j] = sum_(y, x) dY_j[y, x] * input[y + ky, x + kx]`, `t = ky * 3 + kx`, with
+    /// `input` the zero-bordered plane and `gradient` the pixel-major gradient (`lanes` apart).
     @inline(__always)
     static func tapSums(
-        height: Int, rowLength: Int, input: UnsafePointer<Float>, inputRowStride: Int,
-        g0: UnsafePointer<Float>, g1: UnsafePointer<Float>, g2: UnsafePointer<Float>, g3: UnsafePointer<Float>,
-        rowSteps: (Int, Int, Int), into sums: UnsafeMutablePointer<Float>
+        height: Int, width: Int, input: UnsafePointer<Float>, inputRowStride: Int,
+        gradient: UnsafePointer<Float>, lanes: Int, into sums: UnsafeMutablePointer<Float>
     ) {
         typealias V = SIMD8<Float>
         @inline(__always) func read(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
-        var a00 = V(), a01 = V(), a02 = V()
-        var a10 = V(), a11 = V(), a12 = V()
-        var a20 = V(), a21 = V(), a22 = V()
-        var a30 = V(), a31 = V(), a32 = V()
-        var row = input, r0 = g0, r1 = g1, r2 = g2, r3 = g3
+        @inline(__always) func write(_ v: V, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
+        var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V(), a5 = V(), a6 = V(), a7 = V(), a8 = V()
+        var r0 = input, d = gradient
         for _ in 0..<height {
-            var x = 0
-            while x < rowLength {
-                let v0 = read(row + x), v1 = read(row + x + 1), v2 = read(row + x + 2)
-                var d = read(r0 + x)
-                a00 = a00.addingProduct(d, v0); a01 = a01.addingProduct(d, v1); a02 = a02.addingProduct(d, v2)
-                d = read(r1 + x)
-                a10 = a10.addingProduct(d, v0); a11 = a11.addingProduct(d, v1); a12 = a12.addingProduct(d, v2)
-                d = read(r2 + x)
-                a20 = a20.addingProduct(d, v0); a21 = a21.addingProduct(d, v1); a22 = a22.addingProduct(d, v2)
-                d = read(r3 + x)
-                a30 = a30.addingProduct(d, v0); a31 = a31.addingProduct(d, v1); a32 = a32.addingProduct(d, v2)
-                x += 8
+            let r1 = r0 + inputRowStride, r2 = r1 + inputRowStride
+            for x in 0..<width {
+                let g = read(d)
+                a0 = a0.addingProduct(V(repeating: r0[x]), g)
+                a1 = a1.addingProduct(V(repeating: r0[x + 1]), g)
+                a2 = a2.addingProduct(V(repeating: r0[x + 2]), g)
+                a3 = a3.addingProduct(V(repeating: r1[x]), g)
+                a4 = a4.addingProduct(V(repeating: r1[x + 1]), g)
+                a5 = a5.addingProduct(V(repeating: r1[x + 2]), g)
+                a6 = a6.addingProduct(V(repeating: r2[x]), g)
+                a7 = a7.addingProduct(V(repeating: r2[x + 1]), g)
+                a8 = a8.addingProduct(V(repeating: r2[x + 2]), g)
+                d += lanes
             }
-            row += inputRowStride
-            r0 += rowLength; r1 += rowSteps.0; r2 += rowSteps.1; r3 += rowSteps.2
+            r0 = r1
         }
-        @inline(__always) func total(_ v: V) -> Float {
-            ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]))
-        }
-        sums[0] = total(a00); sums[1] = total(a01); sums[2] = total(a02)
-        sums[3] = total(a10); sums[4] = total(a11); sums[5] = total(a12)
-        sums[6] = total(a20); sums[7] = total(a21); sums[8] = total(a22)
-        sums[9] = total(a30); sums[10] = total(a31); sums[11] = total(a32)
+        write(a0, sums); write(a1, sums + 8); write(a2, sums + 16)
+        write(a3, sums + 24); write(a4, sums + 32); write(a5, sums + 40)
+        write(a6, sums + 48); write(a7, sums + 56); write(a8, sums + 64)
     }
 }

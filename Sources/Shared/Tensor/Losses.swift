@@ -20,7 +20,7 @@ public enum Loss {
                                           pool: ComputePool = .serial) -> (perSample: [Double], gradient: Tensor) {
         precondition(targets.count == logits.shape.count, "BCE has \(logits.shape.count) logits but \(targets.count) targets")
         let size = logits.shape.sampleSize, batch = logits.shape.batch
-        var gradient = Tensor(zeros: logits.shape)
+        var gradient = Tensor(uninitialized: logits.shape)
         var losses = [Double](repeating: 0, count: batch)
         guard size > 0 else { return (losses, gradient) }
         let scale = 1 / Float(size)
@@ -56,7 +56,7 @@ public enum Loss {
                                 pool: ComputePool = .serial) -> (perSample: [Double], gradient: Tensor) {
         precondition(targets.count == logits.shape.count, "Dice has \(logits.shape.count) logits but \(targets.count) targets")
         let size = logits.shape.sampleSize, batch = logits.shape.batch
-        var gradient = Tensor(zeros: logits.shape)
+        var gradient = Tensor(uninitialized: logits.shape)
         var losses = [Double](repeating: 0, count: batch)
         guard size > 0 else { return (losses, gradient) }
         logits.storage.withUnsafeBufferPointer { xs in

@@ -4,7 +4,7 @@ public enum Upsample2x {
     /// Planes (sample, channel) are shared out over `pool`.
     public static func forward(_ input: Tensor, pool: ComputePool = .serial) -> Tensor {
         let s = input.shape
-        var output = Tensor(zeros: TensorShape(s.batch, s.channels, 2 * s.height, 2 * s.width))
+        var output = Tensor(uninitialized: TensorShape(s.batch, s.channels, 2 * s.height, 2 * s.width))
         guard s.count > 0 else { return output }
         let ow = 2 * s.width
         input.storage.withUnsafeBufferPointer { xs in
@@ -30,7 +30,7 @@ public enum Upsample2x {
     public static func backward(outputGradient: Tensor, pool: ComputePool = .serial) -> Tensor {
         let s = outputGradient.shape
         precondition(s.height % 2 == 0 && s.width % 2 == 0, "upsample gradient \(s) must have even height and width")
-        var dx = Tensor(zeros: TensorShape(s.batch, s.channels, s.height / 2, s.width / 2))
+        var dx = Tensor(uninitialized: TensorShape(s.batch, s.channels, s.height / 2, s.width / 2))
         guard s.count > 0 else { return dx }
         let (h, w) = (s.height / 2, s.width / 2)
         outputGradient.storage.withUnsafeBufferPointer { gs in
