@@ -1,3 +1,4 @@
+import Foundation
 import Tensor
 
 /// CanopyNet's 3x3 convolutions (default width 8, depth 3, 128x128 tiles, batch 4), forward, input
@@ -25,6 +26,12 @@ enum ConvBenchmark {
         // As in training (CanopyNet sets it): freed buffers stay in the process, so page faults of
         // fresh outputs and scratch do not blur the comparison of the two algorithms.
         print("allocator keeps freed memory: \(AllocatorPolicy.retainFreedMemory())")
+        let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+            .split(separator: "\n").first { $0.hasPrefix("model name") }?.split(separator: ":").last?
+            .trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
+        let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first ?? "?"
+        print("machine: \(cpu), \(ProcessInfo.processInfo.activeProcessorCount) cores, load average \(load); "
+              + "reference: the patch-matrix GEMM on the same tensors; peak \(GemmBenchmark.peakPerCore) GFLOP/s per core")
         print("3x3 convolutions of CanopyNet, batch \(batch): GFLOP/s (1 thread: thread CPU time; 2 threads: wall), best of \(repeats)")
         print("| layer | pass | patches 1t | direct 1t | direct / patches 1t | patches 2t | direct 2t | direct / patches 2t |")
         print("| --- | --- | --- | --- | --- | --- | --- | --- |")

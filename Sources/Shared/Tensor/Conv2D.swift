@@ -1,10 +1,12 @@
-/// A 2-D convolution (cross-correlation) with square kernels, computed as a GEMM over the patch
-/// matrix, packed straight from the image (`ConvPatches`).
+/// A 2-D convolution (cross-correlation) with square kernels: 3x3 with stride 1 and padding 1
+/// through the direct kernel (`DirectConv3x3`), anything else as a GEMM over the patch matrix,
+/// packed straight from the image (`ConvPatches`). `Algorithm` selects; the choice depends only on
+/// the shape.
 ///
-/// Weights are `[out, in, kernel, kernel]` row-major, bias `[out]`. Per sample, the forward pass is
-/// `Y[out, HW'] = W[out, in*k*k] * P[in*k*k, HW']`, the weight gradient `dW += dY * P^T`, and the
-/// input gradient folds `W^T * dY` back onto the image. Samples are processed one after another, so weight gradients are summed over
-/// the batch in sample order.
+/// Weights are `[out, in, kernel, kernel]` row-major, bias `[out]`. Through the patch matrix, per
+/// sample, the forward pass is `Y[out, HW'] = W[out, in*k*k] * P[in*k*k, HW']`, the weight
+/// gradient `dW += dY * P^T`, and the input gradient folds `W^T * dY` back onto the image. Weight
+/// gradients are summed over the batch in sample order by both algorithms.
 public struct Conv2D: Hashable, Sendable {
     public var inChannels: Int
     public var outChannels: Int

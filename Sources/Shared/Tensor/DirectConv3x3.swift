@@ -1,9 +1,9 @@
 /// A direct 3x3, stride-1, padding-1 convolution: no patch matrix.
 ///
 /// The input is copied once into zero-bordered planes (`(H + 2) x (W + 2)`); then each register
-/// tile — 4 output channels by 24 (or 16, or 8) output pixels of one row, up to twelve 8-lane accumulators — runs over
-/// the input channels and the nine taps, loading the image in place and broadcasting packed
-/// weights. Every output is one chain of fused multiply-adds in the order (channel, ky, kx), from
+/// tile (4 output channels by 24, 16 or 8 output pixels of one row: up to twelve 8-lane
+/// accumulators) runs over the input channels and the nine taps, loading the image in place and
+/// broadcasting packed weights. Every output is one chain of fused multiply-adds in the order (channel, ky, kx), from
 /// zero: the order in which the GEMM over the patch matrix sums the same products, so the two
 /// algorithms give the same bits.
 ///
