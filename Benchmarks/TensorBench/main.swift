@@ -3,7 +3,7 @@ import Dispatch
 import Model
 import Tensor
 
-/// `tensor-bench [gemm|train|fit|info|stats] [data directory] [fit: steps lr width]
+/// `tensor-bench [gemm|conv|train|fit|info|stats] [data directory] [fit: steps lr width]
 /// | [train: --threads N ... --batch B --seconds S]`: prints measurements, asserts nothing.
 let arguments = CommandLine.arguments
 let command = arguments.count > 1 ? arguments[1] : "all"
@@ -23,6 +23,8 @@ case "info":
               + "\(String(format: "%.1f", Double(flops.forward) * 1e-6)) MFLOP forward, "
               + "\(String(format: "%.1f", Double(flops.training) * 1e-6)) MFLOP per training sample (128x128)")
     }
+case "conv":
+    ConvBenchmark.report()
 case "gemm":
     GemmBenchmark.report()
 case "fit":

@@ -117,6 +117,153 @@ struct Conv2DTests {
     }
 }
 
+/// The direct 3x3 kernel against the patch-matrix GEMM and direct references, on shapes that
+/// exercise partial channel blocks, row tails of every length and several row bands.
+struct DirectConv3x3Tests {
+    /// (in, out, height, width): out 7 leaves a partial block of 3; widths 29 and 53 end in a
+    /// 5-pixel tail after full 24-pixel tiles; width 3 has no full tile; height 19 spans 3 bands.
+    static let shapes: [(Int, Int, Int, Int)] = [(5, 7, 19, 29), (3, 8, 9, 53), (8, 4, 4, 3), (1, 1, 1, 1), (13, 12, 11, 24)]
+
+    static func naiveInputGradient(_ conv: Conv2D, inputShape: TensorShape, _ w: [Float], _ dy: Tensor) -> [Double] {
+        var dx = [Double](repeating: 0, count: inputShape.count)
+        let out = dy.shape, k = conv.kernel
+        for n in 0..<out.batch {
+            for o in 0..<out.channels {
+                for oy in 0..<out.height {
+                    for ox in 0..<out.width {
+                        for c in 0..<conv.inChannels {
+                            for ky in 0..<k {
+                                for kx in 0..<k {
+                                    let iy = oy * conv.stride - conv.padding + ky, ix = ox * conv.stride - conv.padding + kx
+                                    guard iy >= 0, iy < inputShape.height, ix >= 0, ix < inputShape.width else { continue }
+                                    dx[((n * inputShape.channels + c) * inputShape.height + iy) * inputShape.width + ix] +=
+                                        Double(w[((o * conv.inChannels + c) * k + ky) * k + kx]) * Double(dy[n, o, oy, ox])
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return dx
+    }
+
+    static func data(_ shape: (Int, Int, Int, Int)) -> (Conv2D, Tensor, [Float], Tensor) {
+        let conv = Conv2D(inChannels: shape.0, outChannels: shape.1, kernel: 3)
+        let x = GradientCheck.tensor(TensorShape(2, shape.0, shape.2, shape.3), seed: 41)
+        let w = GradientCheck.random(conv.weightCount, seed: 42)
+        let dy = GradientCheck.tensor(conv.outputShape(x.shape), seed: 43)
+        return (conv, x, w, dy)
+    }
+
+    @Test func appliesOnlyToThreeByThreeStrideOnePaddingOne() {
+        #expect(Conv2D(inChannels: 2, outChannels: 3, kernel: 3).usesDirectKernel(.automatic))
+        #expect(!Conv2D(inChannels: 2, outChannels: 3, kernel: 3).usesDirectKernel(.patches))
+        #expect(!Conv2D(inChannels: 2, outChannels: 3, kernel: 3, stride: 2).usesDirectKernel(.automatic))
+        #expect(!Conv2D(inChannels: 2, outChannels: 3, kernel: 3, padding: 0).usesDirectKernel(.automatic))
+        #expect(!Conv2D(inChannels: 2, outChannels: 3, kernel: 1).usesDirectKernel(.automatic))
+    }
+
+    @Test(arguments: shapes)
+    func forwardHasTheBitsOfThePatchGEMMAndMatchesTheReference(_ shape: (Int, Int, Int, Int)) {
+        let (conv, x, w, _) = Self.data(shape)
+        let b = GradientCheck.random(conv.outChannels, seed: 44)
+        let direct = w.withUnsafeBufferPointer { w in b.withUnsafeBufferPointer { conv.forward(x, weight: w, bias: $0, algorithm: .direct) } }
+        let patches = w.withUnsafeBufferPointer { w in b.withUnsafeBufferPointer { conv.forward(x, weight: w, bias: $0, algorithm: .patches) } }
+        #expect(direct.shape == patches.shape)
+        #expect(direct.storage.map(\.bitPattern) == patches.storage.map(\.bitPattern))
+        let reference = Conv2DTests.naive(conv, x, w, b)
+        let worst = zip(direct.storage, reference).map { abs(Double($0) - $1) }.max() ?? 0
+        #expect(worst < 1e-4, "largest difference from the reference \(worst)")
+    }
+
+    @Test(arguments: shapes)
+    func inputGradientMatchesTheReferenceAndThePatchGEMM(_ shape: (Int, Int, Int, Int)) {
+        let (conv, x, w, dy) = Self.data(shape)
+        let direct = w.withUnsafeBufferPointer { conv.inputGradient(outputGradient: dy, inputShape: x.shape, weight: $0, algorithm: .direct) }
+        let patches = w.withUnsafeBufferPointer { conv.inputGradient(outputGradient: dy, inputShape: x.shape, weight: $0, algorithm: .patches) }
+        let reference = Self.naiveInputGradient(conv, inputShape: x.shape, w, dy)
+        #expect(direct.shape == x.shape)
+        for i in 0..<reference.count {
+            #expect(abs(Double(direct.storage[i]) - reference[i]) < 1e-4, "element \(i)")
+            #expect(abs(direct.storage[i] - patches.storage[i]) < 1e-4, "element \(i)")
+        }
+    }
+
+    static func naiveWeightGradient(_ conv: Conv2D, _ x: Tensor, _ dy: Tensor) -> [Double] {
+        var dw = [Double](repeating: 0, count: conv.weightCount)
+        let out = dy.shape
+        for n in 0..<out.batch {
+            for o in 0..<out.channels {
+                for c in 0..<conv.inChannels {
+                    for ky in 0..<3 {
+                        for kx in 0..<3 {
+                            var sum = 0.0
+                            for oy in 0..<out.height {
+                                for ox in 0..<out.width {
+                                    let iy = oy - 1 + ky, ix = ox - 1 + kx
+                                    guard iy >= 0, iy < x.shape.height, ix >= 0, ix < x.shape.width else { continue }
+                                    sum += Double(dy[n, o, oy, ox]) * Double(x[n, c, iy, ix])
+                                }
+                            }
+                            dw[((o * conv.inChannels + c) * 3 + ky) * 3 + kx] += sum
+                        }
+                    }
+                }
+            }
+        }
+        return dw
+    }
+
+    static func weightGradient(_ conv: Conv2D, _ x: Tensor, _ w: [Float], _ dy: Tensor, start: [Float],
+                               algorithm: Conv2D.Algorithm, threads: Int = 1) -> [Float] {
+        var dw = start
+        w.withUnsafeBufferPointer { w in
+            dw.withUnsafeMutableBufferPointer { dw in
+                _ = conv.backward(input: x, outputGradient: dy, weight: w, weightGradient: dw, biasGradient: nil,
+                                  needsInputGradient: false, pool: ComputePool(threads: threads), algorithm: algorithm)
+            }
+        }
+        return dw
+    }
+
+    @Test(arguments: shapes)
+    func weightGradientIsAddedAndMatchesTheReference(_ shape: (Int, Int, Int, Int)) {
+        let (conv, x, w, dy) = Self.data(shape)
+        let start = GradientCheck.random(conv.weightCount, seed: 45)
+        let direct = Self.weightGradient(conv, x, w, dy, start: start, algorithm: .direct)
+        let patches = Self.weightGradient(conv, x, w, dy, start: start, algorithm: .patches)
+        let reference = Self.naiveWeightGradient(conv, x, dy)
+        for i in 0..<reference.count {
+            let expected = reference[i] + Double(start[i]), tolerance = 1e-4 * max(1, abs(expected))
+            #expect(abs(Double(direct[i]) - expected) < tolerance, "weight \(i): \(direct[i]) vs \(expected)")
+            #expect(abs(Double(patches[i]) - expected) < tolerance, "weight \(i) (patches)")
+        }
+    }
+
+    @Test(arguments: shapes)
+    func sameBitsForAnyThreadCount(_ shape: (Int, Int, Int, Int)) {
+        let (conv, x, w, dy) = Self.data(shape)
+        func run(_ threads: Int) -> ([UInt32], [UInt32]) {
+            let pool = ComputePool(threads: threads)
+            return w.withUnsafeBufferPointer { w in
+                (conv.forward(x, weight: w, bias: nil, pool: pool, algorithm: .direct).storage.map(\.bitPattern),
+                 conv.inputGradient(outputGradient: dy, inputShape: x.shape, weight: w, pool: pool, algorithm: .direct).storage.map(\.bitPattern))
+            }
+        }
+        let one = run(1)
+        let zero = [Float](repeating: 0, count: conv.weightCount)
+        let dw1 = Self.weightGradient(conv, x, w, dy, start: zero, algorithm: .direct)
+        for threads in [2, 3] {
+            let other = run(threads)
+            let dw = Self.weightGradient(conv, x, w, dy, start: zero, algorithm: .direct, threads: threads)
+            #expect(dw1.map(\.bitPattern) == dw.map(\.bitPattern), "weight gradient with \(threads) threads")
+            #expect(one.0 == other.0, "forward with \(threads) threads")
+            #expect(one.1 == other.1, "input gradient with \(threads) threads")
+        }
+    }
+}
+
 extension Conv2D: CustomTestStringConvertible {
     public var testDescription: String { "conv\(kernel)x\(kernel)/s\(stride)/p\(padding) \(inChannels)->\(outChannels)" }
 }

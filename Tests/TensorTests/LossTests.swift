@@ -4,6 +4,28 @@ import Testing
 
 /// The losses against closed-form values and finite differences.
 struct LossTests {
+    /// Samples are shared out over threads; every sample's loss and gradient keep their bits.
+    @Test func lossesAndConcatenationHaveTheSameBitsForAnyThreadCount() {
+        let shape = TensorShape(5, 1, 7, 9)
+        let logits = GradientCheck.tensor(shape, seed: 111, scale: 4)
+        let targets = GradientCheck.random(shape.count, seed: 112).map { abs($0) }
+        func bits(_ r: (perSample: [Double], gradient: Tensor)) -> [UInt64] {
+            r.perSample.map(\.bitPattern) + r.gradient.storage.map { UInt64($0.bitPattern) }
+        }
+        let serialBCE = bits(Loss.binaryCrossEntropy(logits: logits, targets: targets, positiveWeight: 3))
+        let serialDice = bits(Loss.softDice(logits: logits, targets: targets))
+        let other = GradientCheck.tensor(TensorShape(5, 2, 7, 9), seed: 113)
+        let joined = ChannelConcat.forward(logits, other)
+        for threads in [2, 3] {
+            let pool = ComputePool(threads: threads)
+            #expect(bits(Loss.binaryCrossEntropy(logits: logits, targets: targets, positiveWeight: 3, pool: pool)) == serialBCE)
+            #expect(bits(Loss.softDice(logits: logits, targets: targets, pool: pool)) == serialDice)
+            #expect(ChannelConcat.forward(logits, other, pool: pool) == joined)
+            let (a, b) = ChannelConcat.backward(outputGradient: joined, firstChannels: 1, pool: pool)
+            #expect(a == logits && b == other)
+        }
+    }
+
     @Test func binaryCrossEntropyMatchesTheDefinition() {
         let logits = Tensor(shape: TensorShape(1, 1, 1, 4), storage: [0, 2, -3, 100])
         let targets: [Float] = [1, 0, 1, 0]

@@ -14,6 +14,8 @@ extension CanopyNet {
     var pool: ComputePool { ComputePool(threads: settings.threads) }
 
     func forward(_ input: Tensor, parameters: UnsafeBufferPointer<Float>) -> ForwardCache {
+        // A step frees and re-allocates the same tensors: keep their pages in the process.
+        AllocatorPolicy.retainFreedMemory()
         let side = 1 << settings.depth
         precondition(input.shape.height % side == 0 && input.shape.width % side == 0,
                      "CanopyNet depth \(settings.depth) needs tile sides divisible by \(side), got \(input.shape.height)x\(input.shape.width)")
@@ -35,7 +37,7 @@ extension CanopyNet {
         }
         var decoderCaches = [[ConvNormReLU.Cache]](repeating: [], count: decoder.count)
         for level in (0..<decoder.count).reversed() {
-            x = ChannelConcat.forward(Upsample2x.forward(x, pool: pool), encoderCaches[level].last!.output)
+            x = ChannelConcat.forward(Upsample2x.forward(x, pool: pool), encoderCaches[level].last!.output, pool: pool)
             for block in decoder[level] {
                 decoderCaches[level].append(block.forward(x, parameters: parameters, pool: pool))
                 x = decoderCaches[level].last!.output
@@ -56,7 +58,7 @@ extension CanopyNet {
                 g = block.backward(cache.decoder[level][index], outputGradient: g, parameters: parameters,
                                    gradient: gradient, needsInputGradient: true, pool: pool)!
             }
-            let (upsampled, skip) = ChannelConcat.backward(outputGradient: g, firstChannels: encoder[level + 1].last!.conv.outChannels)
+            let (upsampled, skip) = ChannelConcat.backward(outputGradient: g, firstChannels: encoder[level + 1].last!.conv.outChannels, pool: pool)
             skipGradients[level] = skip
             g = Upsample2x.backward(outputGradient: upsampled, pool: pool)
         }
@@ -78,11 +80,11 @@ extension CanopyNet {
     /// Per-sample loss and its gradient with respect to the two logit planes.
     func lossAndGradient(logits: Tensor, targets: Targets) -> (perSample: [Double], gradient: Tensor) {
         let s = logits.shape
-        let (canopyLogits, centreLogits) = ChannelConcat.backward(outputGradient: logits, firstChannels: 1)
-        let bce = Loss.binaryCrossEntropy(logits: canopyLogits, targets: targets.canopy)
-        let dice = Loss.softDice(logits: canopyLogits, targets: targets.canopy)
+        let (canopyLogits, centreLogits) = ChannelConcat.backward(outputGradient: logits, firstChannels: 1, pool: pool)
+        let bce = Loss.binaryCrossEntropy(logits: canopyLogits, targets: targets.canopy, pool: pool)
+        let dice = Loss.softDice(logits: canopyLogits, targets: targets.canopy, pool: pool)
         let centre = Loss.binaryCrossEntropy(logits: centreLogits, targets: targets.centres,
-                                             positiveWeight: settings.centrePositiveWeight)
+                                             positiveWeight: settings.centrePositiveWeight, pool: pool)
         var canopyGradient = bce.gradient
         for i in 0..<canopyGradient.storage.count {
             canopyGradient.storage[i] += settings.diceWeight * dice.gradient.storage[i]
@@ -92,6 +94,6 @@ extension CanopyNet {
         let losses = (0..<s.batch).map {
             bce.perSample[$0] + Double(settings.diceWeight) * dice.perSample[$0] + Double(settings.centreWeight) * centre.perSample[$0]
         }
-        return (losses, ChannelConcat.forward(canopyGradient, centreGradient))
+        return (losses, ChannelConcat.forward(canopyGradient, centreGradient, pool: pool))
     }
 }

@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 
 /// A fixed number of worker threads that run independent tasks of one kernel.
 ///
@@ -19,8 +20,10 @@ public struct ComputePool: Sendable, Hashable {
 
     /// Runs `body(task)` for every task in `0..<count`, spread over the pool's threads.
     ///
-    /// Thread `t` runs tasks `t, t + threads, t + 2 * threads, ...` so no shared counter is
-    /// needed; tasks must write disjoint memory. Returns when every task has finished.
+    /// Each thread takes the next task from a shared counter until none is left, so a thread that
+    /// the OS preempts (the machine is often shared) leaves its work to the others instead of
+    /// holding up the kernel. Tasks must write disjoint memory; which thread runs a task never
+    /// changes what it computes. Returns when every task has finished.
     public func forEach(_ count: Int, _ body: @Sendable (Int) -> Void) {
         guard count > 0 else { return }
         let workers = min(threads, count)
@@ -28,11 +31,12 @@ public struct ComputePool: Sendable, Hashable {
             for task in 0..<count { body(task) }
             return
         }
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            var task = worker
-            while task < count {
+        let next = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while true {
+                let task = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                guard task < count else { return }
                 body(task)
-                task += workers
             }
         }
     }

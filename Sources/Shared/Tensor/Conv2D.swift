@@ -1,10 +1,12 @@
-/// A 2-D convolution (cross-correlation) with square kernels, computed as a GEMM over the patch
-/// matrix, packed straight from the image (`ConvPatches`).
+/// A 2-D convolution (cross-correlation) with square kernels: 3x3 with stride 1 and padding 1
+/// through the direct kernel (`DirectConv3x3`), anything else as a GEMM over the patch matrix,
+/// packed straight from the image (`ConvPatches`). `Algorithm` selects; the choice depends only on
+/// the shape.
 ///
-/// Weights are `[out, in, kernel, kernel]` row-major, bias `[out]`. Per sample, the forward pass is
-/// `Y[out, HW'] = W[out, in*k*k] * P[in*k*k, HW']`, the weight gradient `dW += dY * P^T`, and the
-/// input gradient folds `W^T * dY` back onto the image. Samples are processed one after another, so weight gradients are summed over
-/// the batch in sample order.
+/// Weights are `[out, in, kernel, kernel]` row-major, bias `[out]`. Through the patch matrix, per
+/// sample, the forward pass is `Y[out, HW'] = W[out, in*k*k] * P[in*k*k, HW']`, the weight
+/// gradient `dW += dY * P^T`, and the input gradient folds `W^T * dY` back onto the image. Weight
+/// gradients are summed over the batch in sample order by both algorithms.
 public struct Conv2D: Hashable, Sendable {
     public var inChannels: Int
     public var outChannels: Int
@@ -43,19 +45,57 @@ public struct Conv2D: Hashable, Sendable {
 
     var readsInputDirectly: Bool { kernel == 1 && stride == 1 && padding == 0 }
 
+    /// How a convolution is computed. Both give the same forward bits; input gradients of the two
+    /// differ in rounding, so a model must keep one choice (`automatic` decides from the shape
+    /// alone, never from the thread count).
+    public enum Algorithm: Sendable, Hashable {
+        /// `direct` where it applies (3x3, stride 1, padding 1), the patch-matrix GEMM elsewhere.
+        case automatic
+        /// GEMM over the patch matrix (any kernel, stride and padding).
+        case patches
+        /// `DirectConv3x3` (3x3, stride 1, padding 1 only).
+        case direct
+    }
+
+    /// Whether `algorithm` runs this convolution through `DirectConv3x3`.
+    public func usesDirectKernel(_ algorithm: Algorithm) -> Bool {
+        let fits = kernel == 3 && stride == 1 && padding == 1
+        switch algorithm {
+        case .patches: return false
+        case .automatic: return fits
+        case .direct:
+            precondition(fits, "the direct kernel needs a 3x3 convolution with stride 1 and padding 1, not \(self)")
+            return true
+        }
+    }
+
     public func forward(_ input: Tensor, weight: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?,
-                        pool: ComputePool = .serial) -> Tensor {
+                        pool: ComputePool = .serial, algorithm: Algorithm = .automatic) -> Tensor {
         precondition(weight.count == weightCount, "conv \(self) needs \(weightCount) weights, got \(weight.count)")
         precondition(bias == nil || bias!.count == outChannels, "conv bias needs \(outChannels) values, got \(bias!.count)")
         let outShape = outputShape(input.shape), plane = outShape.plane
         let w = MatrixView(weight.baseAddress!, rowMajorLeading: patchSize)
+        let direct = usesDirectKernel(algorithm) && outShape.count > 0
+        let packed = direct ? DirectConv3x3.packWeights(outputs: outChannels, inputs: inChannels) { o, c, t in
+            weight[(o * inChannels + c) * 9 + t]
+        } : []
         // Every output element is written by the GEMM (accumulate: false), so no zero fill.
         let storage = [Float](unsafeUninitializedCapacity: outShape.count) { y, initialized in
             input.storage.withUnsafeBufferPointer { x in
-                for n in 0..<input.shape.batch {
+                if direct {
+                    packed.withUnsafeBufferPointer { packed in
+                        DirectConv3x3.convolve(input: x.baseAddress!, batch: input.shape.batch, inputs: inChannels,
+                                               height: input.shape.height, width: input.shape.width,
+                                               packedWeights: packed.baseAddress!, outputs: outChannels,
+                                               into: y.baseAddress!, pool: pool)
+                    }
+                }
+                for n in 0..<input.shape.batch where !direct || bias != nil {
                     let sample = x.baseAddress! + n * input.shape.sampleSize
                     let out = y.baseAddress! + n * outShape.sampleSize
-                    if readsInputDirectly {
+                    if direct {
+                        // Computed above for the whole batch.
+                    } else if readsInputDirectly {
                         GEMM.multiply(m: outChannels, n: plane, k: patchSize, a: w,
                                       b: MatrixView(sample, rowMajorLeading: plane),
                                       c: out, ldc: plane, accumulate: false, pool: pool)
@@ -82,15 +122,29 @@ public struct Conv2D: Hashable, Sendable {
     public func backward(
         input: Tensor, outputGradient: Tensor, weight: UnsafeBufferPointer<Float>,
         weightGradient: UnsafeMutableBufferPointer<Float>, biasGradient: UnsafeMutableBufferPointer<Float>?,
-        needsInputGradient: Bool = true, pool: ComputePool = .serial
+        needsInputGradient: Bool = true, pool: ComputePool = .serial, algorithm: Algorithm = .automatic
     ) -> Tensor? {
         let outShape = outputShape(input.shape)
         precondition(outputGradient.shape == outShape, "conv output gradient is \(outputGradient.shape), expected \(outShape)")
         precondition(weightGradient.count == weightCount, "conv weight gradient needs \(weightCount) values, got \(weightGradient.count)")
         precondition(biasGradient == nil || biasGradient!.count == outChannels, "conv bias gradient needs \(outChannels) values")
+        let direct = usesDirectKernel(algorithm)
         input.storage.withUnsafeBufferPointer { x in
             outputGradient.storage.withUnsafeBufferPointer { dy in
+                if direct && input.shape.count > 0 {
+                    DirectConv3x3.accumulateWeightGradient(
+                        input: x.baseAddress!, outputGradient: dy.baseAddress!, batch: input.shape.batch, inputs: inChannels,
+                        outputs: outChannels, height: input.shape.height, width: input.shape.width,
+                        into: weightGradient.baseAddress!, pool: pool)
+                }
                 for n in 0..<input.shape.batch {
+                    if direct {
+                        if let biasGradient {
+                            let g = dy.baseAddress! + n * outShape.sampleSize
+                            for o in 0..<outChannels { biasGradient[o] += Float(Reduce.sum(g + o * outShape.plane, outShape.plane)) }
+                        }
+                        continue
+                    }
                     accumulateParameterGradients(input: x.baseAddress! + n * input.shape.sampleSize,
                                                  outputGradient: dy.baseAddress! + n * outShape.sampleSize,
                                                  inputShape: input.shape, weightGradient: weightGradient,
@@ -99,15 +153,43 @@ public struct Conv2D: Hashable, Sendable {
             }
         }
         guard needsInputGradient else { return nil }
-        var inputGradient = Tensor(zeros: input.shape)
+        return inputGradient(outputGradient: outputGradient, inputShape: input.shape, weight: weight, pool: pool, algorithm: algorithm)
+    }
+
+    /// The input gradient alone: `fold(W^T dY)` through the patch matrix, or for the direct kernel
+    /// `dY` convolved with the weights transposed and flipped.
+    public func inputGradient(outputGradient: Tensor, inputShape: TensorShape, weight: UnsafeBufferPointer<Float>,
+                              pool: ComputePool = .serial, algorithm: Algorithm = .automatic) -> Tensor {
+        let outShape = outputShape(inputShape)
+        precondition(outputGradient.shape == outShape, "conv output gradient is \(outputGradient.shape), expected \(outShape)")
+        precondition(weight.count == weightCount, "conv \(self) needs \(weightCount) weights, got \(weight.count)")
+        if usesDirectKernel(algorithm) && inputShape.count > 0 {
+            // Stride 1, padding 1: dX is dY convolved with the weights transposed and flipped.
+            let packed = DirectConv3x3.packWeights(outputs: inChannels, inputs: outChannels) { c, o, t in
+                weight[(o * inChannels + c) * 9 + (8 - t)]
+            }
+            let storage = [Float](unsafeUninitializedCapacity: inputShape.count) { dx, initialized in
+                outputGradient.storage.withUnsafeBufferPointer { dy in
+                    packed.withUnsafeBufferPointer { packed in
+                        DirectConv3x3.convolve(input: dy.baseAddress!, batch: outShape.batch, inputs: outChannels,
+                                               height: outShape.height, width: outShape.width,
+                                               packedWeights: packed.baseAddress!, outputs: inChannels,
+                                               into: dx.baseAddress!, pool: pool)
+                    }
+                }
+                initialized = inputShape.count
+            }
+            return Tensor(shape: inputShape, storage: storage)
+        }
+        var inputGradient = Tensor(zeros: inputShape)
         var columns = [Float](repeating: 0, count: readsInputDirectly ? 0 : patchSize * bandRows(outShape) * outShape.width)
         outputGradient.storage.withUnsafeBufferPointer { dy in
             inputGradient.storage.withUnsafeMutableBufferPointer { dx in
                 columns.withUnsafeMutableBufferPointer { columns in
-                    for n in 0..<input.shape.batch {
+                    for n in 0..<inputShape.batch {
                         addInputGradient(outputGradient: dy.baseAddress! + n * outShape.sampleSize, weight: weight,
-                                         inputShape: input.shape, scratch: columns.baseAddress,
-                                         into: dx.baseAddress! + n * input.shape.sampleSize, pool: pool)
+                                         inputShape: inputShape, scratch: columns.baseAddress,
+                                         into: dx.baseAddress! + n * inputShape.sampleSize, pool: pool)
                     }
                 }
             }

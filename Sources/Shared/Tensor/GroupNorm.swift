@@ -31,7 +31,7 @@ public struct GroupNorm: Hashable, Sendable {
         precondition(gamma.count == channels && beta.count == channels, "group norm needs \(channels) scales and shifts")
         let plane = x.shape.plane, perGroup = channels / groups, pairs = x.shape.batch * groups
         let count = Double(perGroup * plane), epsilon = Double(self.epsilon), groups = self.groups
-        var normalized = Tensor(zeros: x.shape), output = Tensor(zeros: x.shape)
+        var normalized = Tensor(uninitialized: x.shape), output = Tensor(uninitialized: x.shape)
         var inverse = [Float](repeating: 0, count: pairs)
         let scales = SharedPointer(gamma.baseAddress!), shifts = SharedPointer(beta.baseAddress!)
         x.storage.withUnsafeBufferPointer { xs in
@@ -82,7 +82,7 @@ public struct GroupNorm: Hashable, Sendable {
         precondition(gammaGradient.count == channels && betaGradient.count == channels, "group norm gradients need \(channels) values")
         let plane = shape.plane, perGroup = channels / groups, groups = self.groups
         let count = Double(perGroup * plane)
-        var dx = Tensor(zeros: shape)
+        var dx = Tensor(uninitialized: shape)
         // Per (sample, channel): the shift gradient sum(dy) and the scale gradient sum(dy * xhat).
         var shiftSums = [Double](repeating: 0, count: shape.batch * channels), scaleSums = shiftSums
         let scales = SharedPointer(gamma.baseAddress!)

@@ -11,8 +11,9 @@ public enum MaxPool2x2 {
     /// Planes (sample, channel) are shared out over `pool`.
     public static func forward(_ input: Tensor, pool: ComputePool = .serial) -> (output: Tensor, argmax: [Int32]) {
         let shape = outputShape(input.shape)
-        var output = Tensor(zeros: shape)
-        var argmax = [Int32](repeating: 0, count: shape.count)
+        var output = Tensor(uninitialized: shape)
+        // Every output and winner is written below.
+        var argmax = [Int32](unsafeUninitializedCapacity: shape.count) { _, initialized in initialized = shape.count }
         precondition(input.shape.count < Int(Int32.max), "max-pool input \(input.shape) is too large for 32-bit indices")
         guard shape.count > 0 else { return (output, argmax) }
         let (h, w, oh, ow) = (input.shape.height, input.shape.width, shape.height, shape.width)

@@ -4,7 +4,7 @@ public enum Upsample2x {
     /// Planes (sample, channel) are shared out over `pool`.
     public static func forward(_ input: Tensor, pool: ComputePool = .serial) -> Tensor {
         let s = input.shape
-        var output = Tensor(zeros: TensorShape(s.batch, s.channels, 2 * s.height, 2 * s.width))
+        var output = Tensor(uninitialized: TensorShape(s.batch, s.channels, 2 * s.height, 2 * s.width))
         guard s.count > 0 else { return output }
         let ow = 2 * s.width
         input.storage.withUnsafeBufferPointer { xs in
@@ -30,7 +30,7 @@ public enum Upsample2x {
     public static func backward(outputGradient: Tensor, pool: ComputePool = .serial) -> Tensor {
         let s = outputGradient.shape
         precondition(s.height % 2 == 0 && s.width % 2 == 0, "upsample gradient \(s) must have even height and width")
-        var dx = Tensor(zeros: TensorShape(s.batch, s.channels, s.height / 2, s.width / 2))
+        var dx = Tensor(uninitialized: TensorShape(s.batch, s.channels, s.height / 2, s.width / 2))
         guard s.count > 0 else { return dx }
         let (h, w) = (s.height / 2, s.width / 2)
         outputGradient.storage.withUnsafeBufferPointer { gs in
@@ -52,34 +52,66 @@ public enum Upsample2x {
 }
 
 public enum ChannelConcat {
-    /// `[a, b]` along channels; the two inputs must agree in batch and spatial size.
-    public static func forward(_ a: Tensor, _ b: Tensor) -> Tensor {
+    /// `[a, b]` along channels; the two inputs must agree in batch and spatial size. Each
+    /// (sample, part) copy is a task of `pool`.
+    public static func forward(_ a: Tensor, _ b: Tensor, pool: ComputePool = .serial) -> Tensor {
         let (sa, sb) = (a.shape, b.shape)
         precondition(sa.batch == sb.batch && sa.height == sb.height && sa.width == sb.width,
                      "cannot concatenate \(sa) and \(sb) along channels")
-        var storage = [Float]()
-        storage.reserveCapacity(sa.count + sb.count)
-        for n in 0..<sa.batch {
-            storage.append(contentsOf: a.storage[(n * sa.sampleSize)..<((n + 1) * sa.sampleSize)])
-            storage.append(contentsOf: b.storage[(n * sb.sampleSize)..<((n + 1) * sb.sampleSize)])
+        let shape = TensorShape(sa.batch, sa.channels + sb.channels, sa.height, sa.width)
+        guard shape.count > 0 else { return Tensor(zeros: shape) }
+        var storage = [Float](unsafeUninitializedCapacity: shape.count) { _, initialized in initialized = shape.count }
+        let (sizeA, sizeB, size) = (sa.sampleSize, sb.sampleSize, shape.sampleSize)
+        a.storage.withUnsafeBufferPointer { (xa: UnsafeBufferPointer<Float>) in
+            b.storage.withUnsafeBufferPointer { (xb: UnsafeBufferPointer<Float>) in
+                storage.withUnsafeMutableBufferPointer { (out: inout UnsafeMutableBufferPointer<Float>) in
+                    let to = SharedPointer<Float>(out.baseAddress!)
+                    // An empty part has no base address; it is never read (its copies have length 0).
+                    let pa = xa.baseAddress.map { SharedPointer<Float>($0) } ?? to
+                    let pb = xb.baseAddress.map { SharedPointer<Float>($0) } ?? to
+                    pool.forEach(2 * sa.batch) { (task: Int) in
+                        let n = task / 2
+                        if task % 2 == 0 {
+                            (to + n * size).update(from: pa + n * sizeA, count: sizeA)
+                        } else {
+                            (to + (n * size + sizeA)).update(from: pb + n * sizeB, count: sizeB)
+                        }
+                    }
+                }
+            }
         }
-        return Tensor(shape: TensorShape(sa.batch, sa.channels + sb.channels, sa.height, sa.width), storage: storage)
+        return Tensor(shape: shape, storage: storage)
     }
 
     /// Splits a gradient of the concatenation into the gradients of its two parts.
-    public static func backward(outputGradient: Tensor, firstChannels: Int) -> (Tensor, Tensor) {
+    public static func backward(outputGradient: Tensor, firstChannels: Int, pool: ComputePool = .serial) -> (Tensor, Tensor) {
         let s = outputGradient.shape
         precondition(firstChannels >= 0 && firstChannels <= s.channels, "cannot split \(s) at channel \(firstChannels)")
-        let first = firstChannels * s.plane
-        var a = [Float](), b = [Float]()
-        a.reserveCapacity(s.batch * first)
-        b.reserveCapacity(s.count - s.batch * first)
-        for n in 0..<s.batch {
-            let start = n * s.sampleSize
-            a.append(contentsOf: outputGradient.storage[start..<(start + first)])
-            b.append(contentsOf: outputGradient.storage[(start + first)..<(start + s.sampleSize)])
+        let first = firstChannels * s.plane, second = s.sampleSize - first
+        let shapeA = TensorShape(s.batch, firstChannels, s.height, s.width)
+        let shapeB = TensorShape(s.batch, s.channels - firstChannels, s.height, s.width)
+        guard s.count > 0 else { return (Tensor(zeros: shapeA), Tensor(zeros: shapeB)) }
+        var a = [Float](unsafeUninitializedCapacity: shapeA.count) { _, n in n = shapeA.count }
+        var b = [Float](unsafeUninitializedCapacity: shapeB.count) { _, n in n = shapeB.count }
+        let size = s.sampleSize
+        outputGradient.storage.withUnsafeBufferPointer { (gs: UnsafeBufferPointer<Float>) in
+            a.withUnsafeMutableBufferPointer { (xa: inout UnsafeMutableBufferPointer<Float>) in
+                b.withUnsafeMutableBufferPointer { (xb: inout UnsafeMutableBufferPointer<Float>) in
+                    let g = SharedPointer<Float>(gs.baseAddress!)
+                    // An empty part has no base address; it is never written (its copies have length 0).
+                    let pa = xa.baseAddress.map { SharedPointer<Float>($0) } ?? g
+                    let pb = xb.baseAddress.map { SharedPointer<Float>($0) } ?? g
+                    pool.forEach(2 * s.batch) { (task: Int) in
+                        let n = task / 2
+                        if task % 2 == 0 {
+                            (pa + n * first).update(from: g + n * size, count: first)
+                        } else {
+                            (pb + n * second).update(from: g + (n * size + first), count: second)
+                        }
+                    }
+                }
+            }
         }
-        return (Tensor(shape: TensorShape(s.batch, firstChannels, s.height, s.width), storage: a),
-                Tensor(shape: TensorShape(s.batch, s.channels - firstChannels, s.height, s.width), storage: b))
+        return (Tensor(shape: shapeA, storage: a), Tensor(shape: shapeB, storage: b))
     }
 }

@@ -36,6 +36,12 @@ public struct Tensor: Sendable, Equatable {
         self.storage = [Float](repeating: 0, count: shape.count)
     }
 
+    /// A tensor whose elements are not set: for kernels that write every element.
+    init(uninitialized shape: TensorShape) {
+        self.shape = shape
+        self.storage = [Float](unsafeUninitializedCapacity: shape.count) { _, initialized in initialized = shape.count }
+    }
+
     public init(shape: TensorShape, storage: [Float]) {
         precondition(storage.count == shape.count,
                      "tensor of shape \(shape) needs \(shape.count) floats, got \(storage.count)")
