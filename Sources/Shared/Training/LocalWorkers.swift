@@ -30,13 +30,6 @@ public final class LocalWorkers {
             process.standardOutput = handle
             process.standardError = handle
             process.standardInput = FileHandle.nullDevice
-            // The model allocates its activations afresh every step; keeping freed blocks instead
-            // of returning them to the kernel avoids page faults that cost about a fifth of the
-            // step time (docs/benchmarks.md, "Tensor engine").
-            var environment = ProcessInfo.processInfo.environment
-            environment["MALLOC_MMAP_THRESHOLD_"] = environment["MALLOC_MMAP_THRESHOLD_"] ?? "268435456"
-            environment["MALLOC_TRIM_THRESHOLD_"] = environment["MALLOC_TRIM_THRESHOLD_"] ?? "1073741824"
-            process.environment = environment
             try process.run()
             logger.debug("started local worker \(index)", metadata: ["pid": "\(process.processIdentifier)", "log": "\(log)"])
             processes.append(process)
