@@ -113,6 +113,21 @@ import Testing
         #expect(try RunFiles(directory: dir).metrics.map { $0["step"] as? Int } == Array(1...20))
     }
 
+    /// `--from-scratch` starts over: nothing of the old run is resumed or left beside the new one.
+    @Test func fromScratchLeavesNothingOfTheOldRun() throws {
+        let dir = Grove.temporaryDirectory("scratch")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try #require(try Self.train(workers: 1, runDirectory: dir, extra: ["--set", "logging.timeline=true"]).status == 0)
+        let again = try Self.train(workers: 1, runDirectory: dir, extra: ["--from-scratch", "--set", "training.steps=5"])
+        try #require(again.status == 0)
+        let summary = try RunFiles(directory: dir).summary
+        #expect(summary["steps"] as? Int == 5 && summary["resumed_from_step"] == nil, "\(summary)")
+        #expect(try RunFiles(directory: dir).metrics.map { $0["step"] as? Int } == Array(1...5))
+        let events = try FileManager.default.contentsOfDirectory(atPath: dir + "/tensorboard")
+        #expect(events.count == 1, "TensorBoard would overlay two runs: \(events)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/trace.json"), "the old run's timeline is left")
+    }
+
     @Test func resumeWithoutACheckpointRefuses() throws {
         let empty = Grove.temporaryDirectory("empty")
         defer { try? FileManager.default.removeItem(atPath: empty) }

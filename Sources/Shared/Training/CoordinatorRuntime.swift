@@ -197,6 +197,11 @@ public final class CoordinatorRuntime {
             try? FileManager.default.removeItem(atPath: directory.checkpoints)
             try? FileManager.default.removeItem(atPath: directory.metrics)
             try? FileManager.default.removeItem(atPath: directory.redone)
+            // And what the old run left for people to read, so that TensorBoard, the timeline
+            // and the report do not mix two runs.
+            for name in ["summary.json", "report.html", "loss.svg", "trace.json", "tensorboard"] {
+                try? FileManager.default.removeItem(atPath: directory.path + "/" + name)
+            }
             try directory.create()
         }
         if let (checkpoint, info, damaged) = try store.loadNewestVerified() {
