@@ -9,7 +9,8 @@ import Testing
     static func record(_ step: Int) -> StepRecord {
         StepRecord(step: step, samples: step * 32, loss: 1 / Double(step), learningRate: 0.01, workers: 2, generation: 1,
                    stepSeconds: 0.5, samplesPerSecond: 64, dataSeconds: 0.1, computeSeconds: 0.3, allReduceSeconds: 0.05,
-                   wallSeconds: Double(step) * 0.5)
+                   wallSeconds: Double(step) * 0.5, allReduceBytes: 4096,
+                   evaluationScalars: step == 5 ? ["tree_f1": 0.25, "canopy_iou": 0.5] : nil)
     }
 
     @Test func commitsReachEveryOutputAndFinishWritesTraceAndReport() throws {
@@ -55,7 +56,9 @@ import Testing
         let expectedScalars: [(tag: String, value: Float)] = [
             ("loss/train", 0.2), ("throughput/samples_per_second", 64), ("time/step_seconds", 0.5), ("time/data_seconds", 0.1),
             ("time/compute_seconds", 0.3), ("time/all_reduce_seconds", 0.05), ("cluster/workers", 2), ("cluster/generation", 1),
-            ("optim/learning_rate", 0.01),
+            ("optim/learning_rate", 0.01), ("network/all_reduce_bytes", 4096),
+            // Evaluations, sorted by name.
+            ("eval/canopy_iou", 0.5), ("eval/tree_f1", 0.25),
         ]
         let lastWallTime = try wallTime(of: events[5])
         #expect(events[5] == TensorBoardEvent.scalars(expectedScalars, step: 5, wallTime: lastWallTime))

@@ -119,6 +119,10 @@ public final class RunObserver: Sendable {
             ]
             if let loss = record.loss { scalars.insert(("loss/train", loss), at: 0) }
             if let rate = record.learningRate { scalars.append(("optim/learning_rate", rate)) }
+            if let bytes = record.allReduceBytes { scalars.append(("network/all_reduce_bytes", bytes)) }
+            for (name, value) in (record.evaluationScalars ?? [:]).sorted(by: { $0.key < $1.key }) where value.isFinite {
+                scalars.append(("eval/" + name, value))
+            }
             try tensorBoard.scalars(scalars, step: record.step)
         }
     }

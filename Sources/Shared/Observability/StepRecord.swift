@@ -23,13 +23,20 @@ public struct StepRecord: Codable, Sendable, Equatable {
     public var allReduceSeconds: Double
     /// Seconds from the coordinator's start to this commit; restarts at a resume.
     public var wallSeconds: Double
+    /// Bytes all workers sent in the step's all-reduce.
+    public var allReduceBytes: Double?
+    /// The held-out evaluation of this step, when there was one: name (`canopy_iou`, `tree_f1`,
+    /// …) to value. Not part of `metrics.jsonl`'s flat fields (there it is `validation`).
+    public var evaluationScalars: [String: Double]?
 
     public init(step: Int, samples: Int, loss: Double?, learningRate: Double? = nil, workers: Int, generation: UInt64,
                 stepSeconds: Double, samplesPerSecond: Double, dataSeconds: Double, computeSeconds: Double,
-                allReduceSeconds: Double, wallSeconds: Double) {
+                allReduceSeconds: Double, wallSeconds: Double, allReduceBytes: Double? = nil,
+                evaluationScalars: [String: Double]? = nil) {
         (self.step, self.samples, self.loss, self.learningRate) = (step, samples, loss, learningRate)
         (self.workers, self.generation) = (workers, generation)
         (self.stepSeconds, self.samplesPerSecond, self.wallSeconds) = (stepSeconds, samplesPerSecond, wallSeconds)
         (self.dataSeconds, self.computeSeconds, self.allReduceSeconds) = (dataSeconds, computeSeconds, allReduceSeconds)
+        (self.allReduceBytes, self.evaluationScalars) = (allReduceBytes, evaluationScalars)
     }
 }

@@ -518,7 +518,8 @@ public final class CoordinatorRuntime {
             step: line.step, samples: line.samples, loss: loss.isFinite ? loss : nil, learningRate: line.learningRate,
             workers: line.workers, generation: line.generation, stepSeconds: line.stepSeconds, samplesPerSecond: line.samplesPerSecond,
             dataSeconds: line.dataSeconds, computeSeconds: line.computeSeconds, allReduceSeconds: line.allReduceSeconds,
-            wallSeconds: line.wallSeconds)
+            wallSeconds: line.wallSeconds, allReduceBytes: Double(line.allReduceBytes),
+            evaluationScalars: line.validation.map(Self.evaluationScalars))
         // A worker's own spans when it sent them; otherwise its phase totals laid end to end.
         let ordered = step.results.sorted { $0.key < $1.key }
         let phases = ordered.filter { $0.value.spans == nil }.map { id, result in
@@ -540,6 +541,20 @@ public final class CoordinatorRuntime {
             writer.submit(Checkpoint(metadata: metadata, tensors: state.tensors))
             lastCheckpoint = directory.checkpoints + "/" + CheckpointStore.directoryName(step: step.step)
         }
+    }
+
+    /// The held-out evaluation as TensorBoard scalars (`eval/<name>`).
+    static func evaluationScalars(_ report: ValidationReport) -> [String: Double] {
+        var scalars = ["loss": report.loss]
+        if let iou = report.canopyIou { scalars["canopy_iou"] = iou }
+        if let trees = report.trees {
+            scalars["tree_f1"] = trees.f1
+            scalars["tree_precision"] = trees.precision
+            scalars["tree_recall"] = trees.recall
+            scalars["count_mae"] = trees.countMeanAbsoluteError
+            scalars["canopy_area_error"] = trees.relativeCanopyAreaError
+        }
+        return scalars
     }
 
     /// Workers leave a sample they could not read out of the gradient and out of their losses:
