@@ -7,7 +7,10 @@ load hits both alike. Each run's figure is the median `step_seconds` of metrics.
 steps after the first two (warm-up); each side's figure is the median over its runs; the ratio
 on/off is reported, with the per-round ratios. Reports and never asserts.
 
-Usage: scripts/timeline-overhead.py [--rounds 3] [--steps 30] [--build-dir .build/release]
+With --what all, TensorBoard and the status server are switched with the timeline: everything a
+run can show against only metrics.jsonl and the progress lines.
+
+Usage: scripts/timeline-overhead.py [--rounds 3] [--steps 30] [--what timeline|all] [--build-dir .build/release]
 """
 import argparse, json, os, platform, shutil, statistics, subprocess, sys, tempfile
 
@@ -21,13 +24,15 @@ def machine():
     load = os.getloadavg()
     return f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs ({model}), load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
 
-def run(exe, steps, timeline):
+def run(exe, steps, timeline, everything=False):
     directory = tempfile.mkdtemp(prefix="grove-timeline-")
     try:
         args = [exe, "run", "--config", "cluster.yaml", "--run-dir", directory, "--set", "coordinator.port=0",
                 "--set", f"training.steps={steps}", "--set", "workers.local=2", "--set", "checkpoint.interval=0",
-                "--set", "logging.status_port=-1", "--set", "logging.tensorboard=false", "--set", "training.eval_every=0",
-                "--set", f"logging.timeline={'true' if timeline else 'false'}"]
+                "--set", "training.eval_every=0", "--set", f"logging.timeline={'true' if timeline else 'false'}"]
+        # --what all: TensorBoard and the status server go on and off with the timeline.
+        on = everything and timeline
+        args += ["--set", f"logging.status_port={0 if on else -1}", "--set", f"logging.tensorboard={'true' if on else 'false'}"]
         result = subprocess.run(args, capture_output=True, text=True, timeout=900)
         if result.returncode != 0:
             sys.exit(f"run failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
@@ -44,17 +49,21 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--build-dir", default=".build/release")
+    parser.add_argument("--what", choices=["timeline", "all"], default="timeline",
+                        help="toggle the timeline only, or the timeline, TensorBoard and the status server together")
     options = parser.parse_args()
     exe = os.path.join(options.build_dir, "coordinator")
     print(f"machine: {machine()}")
     print(f"what: median step_seconds of a {options.steps}-step CanopyNet run (default model, 2 local workers, "
-          f"exact reduce, steps 3..{options.steps}), timeline off vs on, {options.rounds} alternating rounds")
+          f"exact reduce, steps 3..{options.steps}), "
+          f"{'timeline' if options.what == 'timeline' else 'timeline + TensorBoard + status server'} off vs on, "
+          f"{options.rounds} alternating rounds")
     off, on = [], []
     for round in range(options.rounds):
         order = [False, True] if round % 2 == 0 else [True, False]
         figures = {}
         for timeline in order:
-            figures[timeline] = run(exe, options.steps, timeline)
+            figures[timeline] = run(exe, options.steps, timeline, everything=options.what == "all")
         off.append(figures[False]); on.append(figures[True])
         print(f"round {round + 1}: off {figures[False] * 1000:.1f} ms, on {figures[True] * 1000:.1f} ms, "
               f"on/off {figures[True] / figures[False]:.3f}")
