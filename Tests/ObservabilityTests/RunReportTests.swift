@@ -65,6 +65,7 @@ import Testing
         let report = try RunReport.load(run: "r", metricsPath: scratch.path + "/metrics.jsonl")
         var expected = Self.steps[0]
         expected.learningRate = 0.01
+        expected.allReduceBytes = 1024
         #expect(report.steps == [expected])
         try (line + "\n{\"step\": 2}\n").write(toFile: scratch.path + "/bad.jsonl", atomically: true, encoding: .utf8)
         let error = #expect(throws: ObservabilityError.self) { try RunReport.load(run: "r", metricsPath: scratch.path + "/bad.jsonl") }
