@@ -34,10 +34,39 @@ public struct SampleSet: Sendable {
         }
     }
 
+    /// A lease's samples being read and decoded before the lease arrives: a worker predicts its
+    /// next lease (the same ring deals the next step the same way) and starts on it while the
+    /// current step's all-reduce runs. Used only if the lease that comes is exactly this one.
+    public final class PreparedLease: Sendable {
+        let batches: [[Int]]
+        let pipeline: SamplePipeline
+        init(batches: [[Int]], pipeline: SamplePipeline) {
+            self.batches = batches
+            self.pipeline = pipeline
+        }
+    }
+
+    /// Starts reading and decoding `batches` now; nil for samples held in memory.
+    public func prepare(_ batches: [[Int]], threads: Int, prefetch: Int) throws -> PreparedLease? {
+        guard case .manifest(let entries, let source) = storage, let size = batches.first?.count, size > 0,
+              batches.allSatisfy({ $0.count == size }) else { return nil }
+        return PreparedLease(batches: batches, pipeline: try makePipeline(batches, entries: entries, source: source,
+                                                                          threads: threads, prefetch: prefetch))
+    }
+
+    private func makePipeline(_ batches: [[Int]], entries: [Manifest.Entry], source: any SampleSource,
+                              threads: Int, prefetch: Int) throws -> SamplePipeline {
+        try SamplePipeline(
+            entries: batches.flatMap { $0 }.map { entries[$0] }, source: source,
+            settings: SamplePipeline.Settings(threads: threads, microBatchSize: batches[0].count, prefetchBatches: max(1, prefetch),
+                                              quarantineBadSamples: quarantineBadSamples))
+    }
+
     /// Hands `body` the tiles of each micro-batch in order. For a manifest, a pipeline reads and
     /// decodes on `threads` threads, `prefetch` micro-batches ahead of the one being computed.
     /// Returns how long `body`'s caller waited for data.
-    public func forEachMicroBatch(_ batches: [[Int]], threads: Int, prefetch: Int,
+    /// A `prepared` lease is used when it holds exactly these batches, and ignored otherwise.
+    public func forEachMicroBatch(_ batches: [[Int]], threads: Int, prefetch: Int, prepared: PreparedLease? = nil,
                                   _ body: (MicroBatch) throws -> Void) throws -> Duration {
         switch storage {
         case .tiles(let tiles):
@@ -54,10 +83,8 @@ public struct SampleSet: Sendable {
             guard let size = batches.first?.count, size > 0 else { return .zero }
             precondition(batches.allSatisfy { $0.count == size }, "micro-batches of one lease have one size")
             let positions = batches.flatMap { $0 }
-            let pipeline = try SamplePipeline(
-                entries: positions.map { entries[$0] }, source: source,
-                settings: SamplePipeline.Settings(threads: threads, microBatchSize: size, prefetchBatches: max(1, prefetch),
-                                                  quarantineBadSamples: quarantineBadSamples))
+            let pipeline = try prepared.flatMap { $0.batches == batches ? $0.pipeline : nil }
+                ?? makePipeline(batches, entries: entries, source: source, threads: threads, prefetch: prefetch)
             while let batch = try pipeline.next() {
                 try body(MicroBatch(tiles: batch.tiles, positions: batch.entryIndices.map { positions[$0] },
                                     quarantined: batch.quarantined.map { (positions[$0.entryIndex], $0.error) }))

@@ -44,6 +44,10 @@ public final class WorkerRuntime {
     var id = WorkerID(0)
     var generation = Generation(0)
     var setup: RunSetup!
+    /// The run's step plan, to predict this worker's next lease.
+    var plan: StepPlan?
+    /// The predicted next lease, already being read and decoded.
+    var nextLease: (step: Int, prepared: SampleSet.PreparedLease)?
     var replica: Replica?
     var allReduceSettings = AllReduceSettings()
     /// The coordinator's minor protocol version, from its runConfig: spans go only to minor 1+.
@@ -222,9 +226,11 @@ public final class WorkerRuntime {
         var losses: [Wire.SampleLoss] = []
         let parameters = replica.parameters
         // Samples are read and decoded ahead on their own threads while the model computes.
+        let prepared = nextLease?.step == step ? nextLease?.prepared : nil
+        nextLease = nil
         let waited = try setup.training.forEachMicroBatch(
             lease.microBatches.map { $0.samples.map(Int.init) }, threads: setup.config.dataset.decodeThreads,
-            prefetch: setup.config.dataset.prefetch
+            prefetch: setup.config.dataset.prefetch, prepared: prepared
         ) { batch in
             let tiles = batch.tiles
             let bodyStart = timeline == nil ? computeStart : clock.now
@@ -267,6 +273,7 @@ public final class WorkerRuntime {
             gradients.append(gradient)
         }
         let reduceStart = clock.now
+        prepareNextLease(after: step, rank: rank, members: lease.ring.count, microBatches: Int(lease.totalMicroBatches))
         let next = lease.ring[(rank + 1) % lease.ring.count].ringEndpoint
         let link = try ZeroMQRingLink(loop: loop, generation: generation, rank: rank, worldSize: lease.ring.count, next: next)
         let reducer = try RingAllReduce(link: link, settings: allReduceSettings, firstSequence: lease.step)
@@ -308,6 +315,25 @@ public final class WorkerRuntime {
             reduceNanos: nanos(reduceStart, reduceEnd), reduceBytes: UInt64(link.bytesSent),
             state: state, spans: timeline?.spans)))
         FaultPoint.reached(.beforeCommit, step: step)
+    }
+
+    /// Starts reading the samples this worker will most likely be dealt for the next step: with
+    /// the same ring the coordinator deals it the same share of the next step's micro-batches.
+    /// A wrong guess (the ring changed) costs only the reads; the lease that comes decides.
+    func prepareNextLease(after step: Int, rank: Int, members: Int, microBatches: Int) {
+        let config = setup.config
+        if plan == nil {
+            plan = StepPlan(sampleCount: setup.training.count, globalBatch: config.training.globalBatch,
+                            microBatch: config.training.microBatch, seed: config.training.seed)
+        }
+        guard var plan, plan.microBatchesPerStep == microBatches else { return }
+        let share = StepPlan.deal(microBatches: microBatches, members: members)[rank]
+        // Steps are 1-based on the wire, 0-based in the plan: the next step, step + 1, is `step`.
+        let batches = share.map { plan.microBatch($0, ofStep: step) }
+        self.plan = plan
+        if let prepared = try? setup.training.prepare(batches, threads: config.dataset.decodeThreads, prefetch: config.dataset.prefetch) {
+            nextLease = (step + 1, prepared)
+        }
     }
 
     // MARK: Helpers
