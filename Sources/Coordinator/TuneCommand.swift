@@ -70,8 +70,7 @@ struct TuneCommand: ParsableCommand {
         }
         notes.append("medians of each trial's steps on a machine that may be shared; differences under \(percent(tolerance)) are ties")
 
-        var plan = StepPlan(sampleCount: setup.training.count, globalBatch: config.training.globalBatch,
-                            microBatch: config.training.microBatch, seed: config.training.seed)
+        var plan = setup.makeStepPlan()
         let samplesPerStep = Tuner.lease(plan: &plan, step: 0, members: members).reduce(0) { $0 + $1.count }
         let dataset = readsManifest ? config.dataset.manifest : config.dataset.path
         let candidates = space.candidates

@@ -77,6 +77,8 @@ public struct ClusterConfig: Sendable, Equatable {
         /// `quarantine` leaves it out of its step, logs it and lists it in the summary.
         public var onCorrupt = "fail"
         public static let corruptPolicies = ["fail", "quarantine"]
+        /// `onCorrupt` is `quarantine`.
+        public var quarantinesCorruptSamples: Bool { onCorrupt == "quarantine" }
     }
 
     public struct Model: Sendable, Equatable {

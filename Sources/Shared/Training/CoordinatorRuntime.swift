@@ -98,8 +98,7 @@ public final class CoordinatorRuntime {
             heartbeatInterval: .seconds(config.faultTolerance.heartbeatInterval),
             missedHeartbeats: config.faultTolerance.missedHeartbeats, maxMembers: config.workers.max))
         setup = try RunSetup(config: config)
-        plan = StepPlan(sampleCount: setup.training.count, globalBatch: config.training.globalBatch,
-                        microBatch: config.training.microBatch, seed: config.training.seed)
+        plan = setup.makeStepPlan()
         var steps = config.training.steps
         if config.training.samples > 0 {
             steps = min(steps, (config.training.samples + config.training.globalBatch - 1) / config.training.globalBatch)
@@ -197,11 +196,7 @@ public final class CoordinatorRuntime {
             try? FileManager.default.removeItem(atPath: directory.checkpoints)
             try? FileManager.default.removeItem(atPath: directory.metrics)
             try? FileManager.default.removeItem(atPath: directory.redone)
-            // And what the old run left for people to read, so that TensorBoard, the timeline
-            // and the report do not mix two runs.
-            for name in ["summary.json", "report.html", "loss.svg", "trace.json", "tensorboard"] {
-                try? FileManager.default.removeItem(atPath: directory.path + "/" + name)
-            }
+            for output in directory.readableOutputs { try? FileManager.default.removeItem(atPath: output) }
             try directory.create()
         }
         if let (checkpoint, info, damaged) = try store.loadNewestVerified() {
@@ -484,7 +479,7 @@ public final class CoordinatorRuntime {
             }
         }
         let losses = step.results.values.flatMap(\.losses)
-        if config.dataset.onCorrupt == "quarantine" { countQuarantined(step: step.step, reported: losses) }
+        if config.dataset.quarantinesCorruptSamples { countQuarantined(step: step.step, reported: losses) }
         for sample in losses {
             if let id = setup.training.catalogID(at: Int(sample.sample)) {
                 pendingLosses.append((id, Double(sample.loss), step.step))
@@ -598,7 +593,7 @@ public final class CoordinatorRuntime {
         }
         let svg = SVGPlot.lines(series: [(name: "training loss", points: points)], title: "\(config.run.name): loss",
                                 xLabel: "step", yLabel: "loss (mean over the step's samples)")
-        try svg.write(toFile: directory.path + "/loss.svg", atomically: true, encoding: .utf8)
+        try svg.write(toFile: directory.lossCurve, atomically: true, encoding: .utf8)
     }
 
     /// Whether `step` is evaluated on the held-out samples (the last step is, for the summary).

@@ -18,6 +18,14 @@ public struct RunDirectory: Sendable {
     /// Work done and thrown away, one line per abandoned attempt (`RedoneWork`).
     public var redone: String { path + "/redone.jsonl" }
     public var logs: String { path + "/logs" }
+    /// `loss.svg`, written by the coordinator at the end.
+    public var lossCurve: String { path + "/loss.svg" }
+    /// What a run leaves for people to read besides its metrics: the summary, and what
+    /// `RunObserver` writes (report, timeline, TensorBoard files) and the loss curve. A run
+    /// started over removes them, so that two runs never mix.
+    public var readableOutputs: [String] {
+        [summary, lossCurve] + ["report.html", "trace.json", "tensorboard"].map { path + "/" + $0 }
+    }
 
     public func create() throws {
         for directory in [path, checkpoints, logs] {

@@ -43,26 +43,23 @@ public struct RunSetup: Sendable {
             }
             let source = LocalDirectorySource(root: Manifest.catalogDirectory(ofManifestAt: path))
             var training: [Manifest.Entry] = [], validation: [Manifest.Entry] = []
+            // The manifests' own hashes cover their ids and content hashes in order.
             let validationPath = config.dataset.validationManifest
             if validationPath.isEmpty {
                 for (index, entry) in manifest.entries.enumerated() {
                     if held(index) { validation.append(entry) } else { training.append(entry) }
                 }
+                hasher.update(Array("manifest:\(manifest.sha256)\nevery:\(every)\n".utf8))
             } else {
-                validation = try Self.validationEntries(at: validationPath, trainingManifest: path, training: manifest.entries)
+                let held = try Self.validationManifest(at: validationPath, trainingManifest: path, training: manifest.entries)
+                validation = held.entries
                 training = manifest.entries
+                hasher.update(Array("manifest:\(manifest.sha256)\nvalidation:\(held.sha256)\n".utf8))
             }
-            self.training = .manifest(training, source: source, quarantineBadSamples: config.dataset.onCorrupt == "quarantine")
+            self.training = .manifest(training, source: source, quarantineBadSamples: config.dataset.quarantinesCorruptSamples)
             let held = SampleSet.manifest(validation, source: source)
             self.validation = try held.load(Array(0..<validation.count))
             bands = try SampleSet.manifest(manifest.entries, source: source).load([0])[0].bands
-            // The manifests' own hashes cover their ids and content hashes in order.
-            if validationPath.isEmpty {
-                hasher.update(Array("manifest:\(manifest.sha256)\nevery:\(every)\n".utf8))
-            } else {
-                let validationManifest = try Manifest.load(validationPath)
-                hasher.update(Array("manifest:\(manifest.sha256)\nvalidation:\(validationManifest.sha256)\n".utf8))
-            }
         }
         datasetHash = hasher.finalize().hexString
         let expected = config.dataset.expectSha256
@@ -77,9 +74,16 @@ public struct RunSetup: Sendable {
 }
 
 extension RunSetup {
-    /// The entries of the validation manifest at `path`, which must come from the same catalog as
-    /// the training manifest and share no sample with it.
-    static func validationEntries(at path: String, trainingManifest: String, training: [Manifest.Entry]) throws -> [Manifest.Entry] {
+    /// The run's step plan: which samples each step trains on. The coordinator deals from it, a
+    /// worker predicts its next lease with it, the tuner cuts its trial leases with it.
+    public func makeStepPlan() -> StepPlan {
+        StepPlan(sampleCount: training.count, globalBatch: config.training.globalBatch,
+                 microBatch: config.training.microBatch, seed: config.training.seed)
+    }
+
+    /// The validation manifest at `path`, which must come from the same catalog as the training
+    /// manifest and share no sample with it.
+    static func validationManifest(at path: String, trainingManifest: String, training: [Manifest.Entry]) throws -> Manifest {
         let manifest = try Manifest.load(path)
         guard !manifest.entries.isEmpty else {
             throw DatasetError(code: "dataset.empty", "manifest \(path) lists no samples (dataset.validation_manifest)")
@@ -97,7 +101,7 @@ extension RunSetup {
                                "\(shared.count) samples are in both dataset.manifest \(trainingManifest) and dataset.validation_manifest \(path) "
                                + "(first: \(first.id)); a held-out sample must not be trained on")
         }
-        return manifest.entries
+        return manifest
     }
 
     private static func standardized(_ path: String) -> String {

@@ -322,11 +322,8 @@ public final class WorkerRuntime {
     /// A wrong guess (the ring changed) costs only the reads; the lease that comes decides.
     func prepareNextLease(after step: Int, rank: Int, members: Int, microBatches: Int) {
         let config = setup.config
-        if plan == nil {
-            plan = StepPlan(sampleCount: setup.training.count, globalBatch: config.training.globalBatch,
-                            microBatch: config.training.microBatch, seed: config.training.seed)
-        }
-        guard var plan, plan.microBatchesPerStep == microBatches else { return }
+        var plan = self.plan ?? setup.makeStepPlan()
+        guard plan.microBatchesPerStep == microBatches else { return }
         let share = StepPlan.deal(microBatches: microBatches, members: members)[rank]
         // Steps are 1-based on the wire, 0-based in the plan: the next step, step + 1, is `step`.
         let batches = share.map { plan.microBatch($0, ofStep: step) }
