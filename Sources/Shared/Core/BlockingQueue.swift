@@ -7,7 +7,9 @@ import Foundation
 public final class BlockingQueue<Element: Sendable>: @unchecked Sendable {
     // Invariant: `items`, `head` and `closed` are only touched with `condition` locked.
     private let condition = NSCondition()
-    private var items: [Element] = []
+    /// Popped slots are set to nil at once, so the queue never keeps a value alive after handing
+    /// it out (a ring frame is a megabyte of libzmq's memory until its last reference goes).
+    private var items: [Element?] = []
     private var head = 0
     private var closed = false
 
@@ -41,9 +43,13 @@ public final class BlockingQueue<Element: Sendable>: @unchecked Sendable {
             if left <= .zero { return .timedOut }
             _ = condition.wait(until: Date().addingTimeInterval(min(left.inSeconds, 3600)))
         }
-        let item = items[head]
+        let item = items[head]!
+        items[head] = nil
         head += 1
-        if head > 1024 && head * 2 > items.count {
+        if head == items.count {
+            items.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head > 1024 && head * 2 > items.count {
             items.removeFirst(head)
             head = 0
         }
