@@ -94,7 +94,7 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", path: "Benchmarks/COpenBLAS"),
         .executableTarget(
             name: "tensor-bench",
-            dependencies: ["Tensor", "Model", "Dataset", "COpenBLAS"],
+            dependencies: ["Core", "Tensor", "Model", "Dataset", "COpenBLAS"],
             path: "Benchmarks/TensorBench",
             exclude: ["canopynet_torch.py"],  // the PyTorch twin the CanopyNet comparison runs
             swiftSettings: numericFlags

@@ -48,6 +48,9 @@ public final class SocketLoop: @unchecked Sendable {
 
     public init(settings: TransportSettings = TransportSettings()) {
         self.settings = settings
+        // Received ring frames are libzmq allocations of a megabyte each: keep freed ones for
+        // the next frames instead of faulting fresh pages in for every one.
+        AllocatorPolicy.retainFreedMemory()
         var fds: [Int32] = [0, 0]
         precondition(pipe(&fds) == 0, "pipe() failed: errno \(errno)")
         wakeRead = fds[0]
