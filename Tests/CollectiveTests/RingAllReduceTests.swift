@@ -34,6 +34,28 @@ import Testing
         }
     }
 
+    /// A member with one micro-batch has the ring read it in place (no copy into the working
+    /// vector); one with several sums them locally first. Both must give the bits of the same sum:
+    /// adding an all-zero micro-batch to every member changes nothing in `fp32` and `fp16`.
+    @Test(arguments: [ReduceMode.fp32, .fp16])
+    func oneMicroBatchReadInPlaceGivesTheBitsOfALocalSum(mode: ReduceMode) {
+        for n in 2...6 {
+            let single = ReduceReference.synthetic(count: 3001 + n, microBatches: n, seed: UInt64(70 + n))
+            let zeros = [Float](repeating: 0, count: single.count)
+            let padded = ReduceReference(microBatches: single.microBatches + Array(repeating: zeros, count: n), count: single.count)
+            let settings = AllReduceSettings(mode: mode, frameBytes: 1000, window: 3, timeout: .seconds(20))
+            let inPlace = outcomes(reduceOnRing(single, worldSize: n, settings: settings, assignment: Array(0..<n), lossScale: 16))
+            let summed = outcomes(reduceOnRing(padded, worldSize: n, settings: settings, assignment: Array(0..<n) + Array(0..<n), lossScale: 16))
+            guard let inPlace, let summed, let a = inPlace[0].values, let b = summed[0].values else {
+                Issue.record("\(mode) world size \(n): a member failed or overflowed")
+                continue
+            }
+            #expect(inPlace.allSatisfy { $0 == inPlace[0] }, "\(mode) world size \(n): members disagree")
+            #expect(firstBitDifference(a, b) == nil, "\(mode) world size \(n)")
+            #expect(single.firstViolation(of: a, mode: mode, worldSize: n, lossScale: 16) == nil)
+        }
+    }
+
     /// The headline property: `exact` gives the same bits for every world size, ring order, frame
     /// size, window and assignment of micro-batches to members.
     @Test func exactIsBitwiseIdenticalForAnyRingAndAssignment() throws {

@@ -3,28 +3,46 @@
 /// The lane also watches the final values as they are written (the owned chunk once it is
 /// complete, every gathered frame as it is stored): together they are the whole result, so the
 /// caller learns whether it holds an infinity or a NaN without reading it again.
+///
+/// `own` is this member's contribution: the caller's one micro-batch, read where it is, or the
+/// working vector itself after a local sum of several. The working vector needs no copy of it: the
+/// reduce-scatter writes every chunk it combines and the all-gather every other one (a ring of one
+/// member has no steps, so its caller copies).
 struct FloatSumLane: RingLane {
     let values: UnsafeMutableBufferPointer<Float>
+    let own: UnsafeBufferPointer<Float>
     let watch: MagnitudeWatch
     var elementBytes: Int { 4 }
+
+    init(values: UnsafeMutableBufferPointer<Float>, own: UnsafeBufferPointer<Float>? = nil, watch: MagnitudeWatch) {
+        precondition(own == nil || own!.count == values.count, "a contribution of \(own!.count) floats for \(values.count)")
+        self.values = values
+        self.own = own ?? UnsafeBufferPointer(values)
+        self.watch = watch
+    }
 
     func write(_ range: Range<Int>, into bytes: UnsafeMutableRawBufferPointer) {
         bytes.copyMemory(from: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: values[range])))
     }
 
+    func writeOwn(_ range: Range<Int>, into bytes: UnsafeMutableRawBufferPointer) {
+        bytes.copyMemory(from: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: own[range])))
+    }
+
     func combine(_ range: Range<Int>, from bytes: UnsafeRawBufferPointer) {
-        guard let source = bytes.baseAddress, let target = values.baseAddress else { return }
+        guard let source = bytes.baseAddress, let target = values.baseAddress, let mine = own.baseAddress else { return }
         let out = UnsafeMutableRawPointer(target + range.lowerBound)
+        let contribution = UnsafeRawPointer(mine + range.lowerBound)
         let n = range.count
         var i = 0
         while i + 8 <= n {
-            let sum = out.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            let sum = contribution.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
                 + source.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
             out.storeBytes(of: sum, toByteOffset: i * 4, as: SIMD8<Float>.self)
             i += 8
         }
         while i < n {
-            target[range.lowerBound + i] += source.loadUnaligned(fromByteOffset: i * 4, as: Float.self)
+            target[range.lowerBound + i] = mine[range.lowerBound + i] + source.loadUnaligned(fromByteOffset: i * 4, as: Float.self)
             i += 1
         }
     }

@@ -20,6 +20,47 @@ public enum HalfConversion {
         }
     }
 
+    /// Writes `values[i] * factor` (the product in float32) as little-endian float16 into
+    /// `bytes`: the loss scaling and the narrowing of a member's own chunk in one pass.
+    public static func narrow(_ values: UnsafeBufferPointer<Float>, scaledBy factor: Float, into bytes: UnsafeMutableRawBufferPointer) {
+        precondition(bytes.count == values.count * 2, "\(bytes.count) bytes for \(values.count) halves")
+        guard let source = values.baseAddress, let out = bytes.baseAddress else { return }
+        let raw = UnsafeRawPointer(source)
+        let factor8 = SIMD8<Float>(repeating: factor)
+        var i = 0
+        while i + 8 <= values.count {
+            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * factor8
+            out.storeBytes(of: SIMD8<Float16>(v), toByteOffset: i * 2, as: SIMD8<Float16>.self)
+            i += 8
+        }
+        while i < values.count {
+            out.storeBytes(of: Float16(source[i] * factor), toByteOffset: i * 2, as: Float16.self)
+            i += 1
+        }
+    }
+
+    /// `values[i] = own[i] * factor + widen(bytes[i])`, all in float32: a received `fp16` frame
+    /// combined with a member's own unscaled contribution, without first writing the scaled
+    /// contribution into `values`. `own` may be `values` itself.
+    public static func widenAdding(_ bytes: UnsafeRawBufferPointer, to own: UnsafeBufferPointer<Float>, scaledBy factor: Float, into values: UnsafeMutableBufferPointer<Float>) {
+        precondition(bytes.count == values.count * 2 && own.count == values.count, "\(bytes.count) bytes and \(own.count) floats for \(values.count) halves")
+        guard let source = bytes.baseAddress, let mine = own.baseAddress, let out = values.baseAddress else { return }
+        let contribution = UnsafeRawPointer(mine)
+        let raw = UnsafeMutableRawPointer(out)
+        let factor8 = SIMD8<Float>(repeating: factor)
+        var i = 0
+        while i + 8 <= values.count {
+            let h = source.loadUnaligned(fromByteOffset: i * 2, as: SIMD8<Float16>.self)
+            let sum = contribution.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * factor8 + SIMD8<Float>(h)
+            raw.storeBytes(of: sum, toByteOffset: i * 4, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < values.count {
+            out[i] = mine[i] * factor + Float(source.loadUnaligned(fromByteOffset: i * 2, as: Float16.self))
+            i += 1
+        }
+    }
+
     /// Reads little-endian float16 `bytes` into `values`.
     public static func widen(_ bytes: UnsafeRawBufferPointer, into values: UnsafeMutableBufferPointer<Float>) {
         precondition(bytes.count == values.count * 2, "\(bytes.count) bytes for \(values.count) halves")

@@ -79,11 +79,18 @@ extension RingAllReduce {
         // The lane looks for infinities and NaNs while it writes the final values (the owned chunk
         // and every gathered one), instead of reading the whole result again afterwards.
         let finiteCheck = MagnitudeWatch()
+        let floatPlan = plan(count: count, elementBytes: 4)
+        let floatTemplate = template(stage: .values, sequence: sequence, count: count, parameter: 0)
         try values.withUnsafeMutableBufferPointer { (buffer) throws(CollectiveError) in
-            observed({ .encode(start: $0, end: $1) }) { FloatKernels.localSum(batches, into: buffer) }
-            try exchange.run(
-                FloatSumLane(values: buffer, watch: finiteCheck), plan: plan(count: count, elementBytes: 4),
-                template: template(stage: .values, sequence: sequence, count: count, parameter: 0))
+            if batches.count == 1 && link.worldSize > 1 {
+                // One micro-batch: the ring reads it where it is instead of a copy.
+                try batches[0].withUnsafeBufferPointer { (own) throws(CollectiveError) in
+                    try exchange.run(FloatSumLane(values: buffer, own: own, watch: finiteCheck), plan: floatPlan, template: floatTemplate)
+                }
+            } else {
+                observed({ .encode(start: $0, end: $1) }) { FloatKernels.localSum(batches, into: buffer) }
+                try exchange.run(FloatSumLane(values: buffer, watch: finiteCheck), plan: floatPlan, template: floatTemplate)
+            }
         }
         resultScratch = values
         return finiteCheck.sawNonFinite ? .overflow : .sum(values)
@@ -95,12 +102,20 @@ extension RingAllReduce {
         let watch = MagnitudeWatch()
         let halfPlan = plan(count: count, elementBytes: 2)
         let unscale = 1 / lossScale
+        let halfTemplate = template(stage: .values, sequence: sequence, count: count, parameter: lossScale.bitPattern)
         try values.withUnsafeMutableBufferPointer { (buffer) throws(CollectiveError) in
             // A local sum that is already non-finite travels as such and is caught below.
-            observed({ .encode(start: $0, end: $1) }) { FloatKernels.localSum(batches, into: buffer, scaledBy: lossScale) }
-            try exchange.run(
-                HalfWireLane(values: buffer, unscale: unscale, watch: watch), plan: halfPlan,
-                template: template(stage: .values, sequence: sequence, count: count, parameter: lossScale.bitPattern))
+            if batches.count == 1 && link.worldSize > 1 {
+                // One micro-batch: the ring reads and scales it where it is instead of a copy.
+                try batches[0].withUnsafeBufferPointer { (own) throws(CollectiveError) in
+                    try exchange.run(
+                        HalfWireLane(values: buffer, own: own, ownScale: lossScale, unscale: unscale, watch: watch),
+                        plan: halfPlan, template: halfTemplate)
+                }
+            } else {
+                observed({ .encode(start: $0, end: $1) }) { FloatKernels.localSum(batches, into: buffer, scaledBy: lossScale) }
+                try exchange.run(HalfWireLane(values: buffer, unscale: unscale, watch: watch), plan: halfPlan, template: halfTemplate)
+            }
             // The gathered frames were unscaled as they were stored; the own chunk is left.
             let owned = halfPlan.chunk(halfPlan.ownedChunk(rank: link.rank))
             observed({ .decode(start: $0, end: $1) }) {

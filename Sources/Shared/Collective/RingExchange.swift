@@ -124,7 +124,12 @@ struct RingExchange {
         precondition(bytes.count == size, "the link lent \(bytes.count) bytes for a frame of \(size)")
         bytes.withUnsafeMutableBytes { raw in
             header.write(into: raw)
-            lane.write(range, into: UnsafeMutableRawBufferPointer(rebasing: raw[RingFrameHeader.size...]))
+            let payload = UnsafeMutableRawBufferPointer(rebasing: raw[RingFrameHeader.size...])
+            if header.phase == .reduceScatter && header.step == 0 {
+                lane.writeOwn(range, into: payload)
+            } else {
+                lane.write(range, into: payload)
+            }
         }
         try link.send(bytes)
     }

@@ -11,8 +11,14 @@ protocol RingLane {
     /// Encodes elements `range` of the working vector into `bytes` (exactly
     /// `range.count * elementBytes` long).
     func write(_ range: Range<Int>, into bytes: UnsafeMutableRawBufferPointer)
-    /// Combines the incoming encoded elements into `range` of the working vector
-    /// (reduce-scatter).
+    /// Encodes this member's own contribution for elements `range`: the chunk it sends at the
+    /// first reduce-scatter step, before anything was combined into it. A lane that reads its
+    /// contribution from somewhere other than the working vector (the caller's micro-batch, so that
+    /// it is never copied in first) reads it here. Default: `write`.
+    func writeOwn(_ range: Range<Int>, into bytes: UnsafeMutableRawBufferPointer)
+    /// Combines the incoming encoded elements with this member's own contribution for `range` and
+    /// writes the result into `range` of the working vector (reduce-scatter). Every member combines
+    /// each chunk it receives in the reduce-scatter once, so the contribution there is still its own.
     func combine(_ range: Range<Int>, from bytes: UnsafeRawBufferPointer)
     /// Replaces `range` of the working vector with the incoming encoded elements (all-gather).
     func store(_ range: Range<Int>, from bytes: UnsafeRawBufferPointer)
@@ -22,5 +28,9 @@ protocol RingLane {
 }
 
 extension RingLane {
+    func writeOwn(_ range: Range<Int>, into bytes: UnsafeMutableRawBufferPointer) {
+        write(range, into: bytes)
+    }
+
     func finishOwned(_ range: Range<Int>) {}
 }
