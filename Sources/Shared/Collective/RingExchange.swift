@@ -1,17 +1,22 @@
 /// Runs one ring reduction (reduce-scatter, then all-gather) of a lane's working vector over a link,
 /// following a `RingPlan`.
 ///
-/// Within a step the frames are pipelined with a sliding window: a member first queues up to
-/// `window` frames, then sends one more each time it has received and combined one. Every member
-/// therefore has at most `window` unanswered frames on its outgoing link, which bounds the memory
-/// queued in the transport, while the link is never idle waiting for a round trip. Every receive
-/// has its own deadline of `timeout` from the moment the member starts waiting, so a dead neighbour
-/// fails the collective in bounded time.
+/// The frames stream: a frame goes out as soon as what it carries is known, not when its whole
+/// ring step is done. What a member receives at step `s` is exactly the chunk it sends at step
+/// `s + 1` (for the last reduce-scatter step, the owned chunk it sends first in the all-gather), so
+/// sending frame `f` of step `s + 1` waits only for frame `f` of step `s`. In its order of sends
+/// and receives, send `k` therefore depends on receive `k - F`, where `F` is the number of frames
+/// of the member's first chunk, which it sends straight away. Every link stays busy across step
+/// and phase boundaries instead of draining at each one, which matters most when a chunk is only
+/// a few frames (a small vector, or many members).
+///
+/// A sliding window bounds what is queued: a member never has more than `window` frames sent
+/// beyond what it has received. Every receive has its own deadline of `timeout` from the moment
+/// the member starts waiting, so a dead neighbour fails the collective in bounded time.
 ///
 /// In the all-gather, only the owner encodes its chunk (step 0); at every later step a member
-/// forwards the frames it received at the step before, unchanged (`RingLink.forward`), so a
-/// gathered chunk is never encoded again and the transport can send the received bytes without a
-/// copy. A member keeps one chunk's received frames for that (the transport's buffers).
+/// forwards the frames it received, unchanged (`RingLink.forward`), so a gathered chunk is never
+/// encoded again and the transport can send the received bytes without a copy.
 struct RingExchange {
     let link: any RingLink
     let timeout: Duration
@@ -22,115 +27,238 @@ struct RingExchange {
     ///
     /// - Parameters:
     ///   - template: the header fields that are the same for every frame of this reduction (mode,
-    ///     stage, sequence, vector length, mode parameter); step, chunk, frame and counts are
+    ///     stage, sequence, vector length, mode parameter); phase, step, chunk, frame and counts are
     ///     filled in per frame.
     func run<Lane: RingLane>(_ lane: Lane, plan: RingPlan, template: RingFrameHeader) throws(CollectiveError) {
         let rank = link.rank
+        let stepsPerPhase = plan.stepsPerPhase
+        guard stepsPerPhase > 0 else {
+            lane.finishOwned(plan.chunk(plan.ownedChunk(rank: rank)))
+            return
+        }
+        var steps: [RingStep] = []
         for phase in RingPlan.Phase.allCases {
-            // All-gather frames after the first step are forwarded as received.
-            var forwarding: [ReceivedFrame] = []
-            for step in 0..<plan.stepsPerPhase {
+            for step in 0..<stepsPerPhase {
                 let transfer = plan.transfer(rank: rank, phase: phase, step: step)
-                var header = template
-                header.phase = phase
-                // The all-gather's frames are forwarded unchanged from member to member, so
-                // their header carries no step (the chunk index already tells which step it is).
-                header.step = phase == .allGather ? 0 : step
-                header.frameCapacity = plan.frameElements
-                let keep = phase == .allGather && step + 1 < plan.stepsPerPhase
-                let start = observer == nil ? nil : ContinuousClock.now
-                forwarding = try exchange(lane, plan: plan, transfer: transfer, header: header, forwarding: forwarding, keep: keep)
-                if let observer, let start {
-                    observer(.transfer(RingAllReduce.Transfer(
-                        exponents: template.stage == .exponents, phase: phase, step: step,
-                        framesSent: plan.frameCount(ofChunk: transfer.sendChunk), start: start, end: .now)))
-                }
+                steps.append(RingStep(phase: phase, step: step, transfer: transfer,
+                                  sendFrames: plan.frameCount(ofChunk: transfer.sendChunk),
+                                  receiveFrames: plan.frameCount(ofChunk: transfer.receiveChunk)))
             }
-            if phase == .reduceScatter {
-                lane.finishOwned(plan.chunk(plan.ownedChunk(rank: rank)))
+        }
+        var run = StreamState(steps: steps, observed: observer != nil)
+        var header = template
+        header.frameCapacity = plan.frameElements
+        let exponents = template.stage == .exponents
+
+        while run.received < run.totalReceives || run.sent < run.totalSends {
+            while run.canSend(window: window) {
+                let ended = try sendNext(lane, plan: plan, run: &run, header: header)
+                if let ended, let observer { observer(.transfer(run.transfer(ended, exponents: exponents))) }
             }
+            guard run.received < run.totalReceives else { continue }
+            let ended = try receiveNext(lane, plan: plan, run: &run, header: header, lastReduceStep: stepsPerPhase - 1)
+            if let ended, let observer { observer(.transfer(run.transfer(ended, exponents: exponents))) }
         }
     }
 
-    /// One step: sends the frames of `transfer.sendChunk` (encoded from the lane, or `forwarding`
-    /// when given: the frames received at the previous all-gather step, which are exactly this
-    /// step's) and receives those of `transfer.receiveChunk`. Returns the received frames when
-    /// `keep`, else none.
-    private func exchange<Lane: RingLane>(
-        _ lane: Lane, plan: RingPlan, transfer: RingPlan.Transfer, header: RingFrameHeader,
-        forwarding: [ReceivedFrame], keep: Bool
-    ) throws(CollectiveError) -> [ReceivedFrame] {
-        let sendFrames = plan.frameCount(ofChunk: transfer.sendChunk)
-        let receiveFrames = plan.frameCount(ofChunk: transfer.receiveChunk)
-        precondition(forwarding.isEmpty || forwarding.count == sendFrames,
-                     "\(forwarding.count) frames to forward for a chunk of \(sendFrames)")
-        var kept: [ReceivedFrame] = []
-        if keep { kept.reserveCapacity(receiveFrames) }
-        var sent = 0
-        func sendNext() throws(CollectiveError) {
-            if forwarding.isEmpty {
-                try send(lane, plan: plan, chunk: transfer.sendChunk, frame: sent, header: header)
-            } else {
-                try link.forward(forwarding[sent])
-            }
-            sent += 1
+    /// Sends the next frame in order: this member's own chunk (first step), a chunk it has just
+    /// combined or completed (later reduce-scatter steps and the first all-gather step), or a
+    /// gathered frame it received (later all-gather steps). Returns the step this send ended, if
+    /// any (only tracked with an observer).
+    private func sendNext<Lane: RingLane>(_ lane: Lane, plan: RingPlan, run: inout StreamState, header: RingFrameHeader) throws(CollectiveError) -> Int? {
+        let (index, frame) = run.sendCursor
+        let step = run.steps[index]
+        run.noteStart(of: index)
+        if step.phase == .allGather && step.step > 0 {
+            try link.forward(run.takeForward())
+        } else {
+            var header = header
+            header.phase = step.phase
+            header.step = step.phase == .allGather ? 0 : step.step
+            header.chunk = step.transfer.sendChunk
+            header.frame = frame
+            let range = plan.frame(frame, ofChunk: step.transfer.sendChunk)
+            header.elements = range.count
+            try send(lane, range: range, header: header, own: index == 0)
         }
-        while sent < min(window, sendFrames) {
-            try sendNext()
-        }
-        for f in 0..<receiveFrames {
-            let range = plan.frame(f, ofChunk: transfer.receiveChunk)
-            let frame = try link.receiveFrame(until: .now + timeout)
-            var expected = header
-            expected.chunk = transfer.receiveChunk
-            expected.frame = f
-            expected.elements = range.count
-            // The lane reads the payload straight from the transport's buffer.
-            let failure: CollectiveError? = frame.withUnsafeBytes { raw in
-                do throws(CollectiveError) {
-                    try expected.check(raw, elementBytes: lane.elementBytes)
-                } catch {
-                    return error
-                }
-                let payload = UnsafeRawBufferPointer(rebasing: raw[RingFrameHeader.size...])
-                switch header.phase {
-                case .reduceScatter: lane.combine(range, from: payload)
-                case .allGather: lane.store(range, from: payload)
-                }
-                return nil
-            }
-            if let failure { throw failure }
-            if keep { kept.append(frame) }
-            if sent < sendFrames {
-                try sendNext()
-            }
-        }
-        while sent < sendFrames {
-            try sendNext()
-        }
-        return kept
+        return run.didSend()
     }
 
-    private func send<Lane: RingLane>(
-        _ lane: Lane, plan: RingPlan, chunk: Int, frame: Int, header: RingFrameHeader
-    ) throws(CollectiveError) {
-        let range = plan.frame(frame, ofChunk: chunk)
-        var header = header
-        header.chunk = chunk
-        header.frame = frame
-        header.elements = range.count
+    /// Receives the next frame in order, checks its header and combines or stores it. Returns the
+    /// step this receive ended, if any (only tracked with an observer).
+    private func receiveNext<Lane: RingLane>(
+        _ lane: Lane, plan: RingPlan, run: inout StreamState, header: RingFrameHeader, lastReduceStep: Int
+    ) throws(CollectiveError) -> Int? {
+        let (index, f) = run.receiveCursor
+        let step = run.steps[index]
+        run.noteStart(of: index)
+        let range = plan.frame(f, ofChunk: step.transfer.receiveChunk)
+        let frame = try link.receiveFrame(until: .now + timeout)
+        var expected = header
+        expected.phase = step.phase
+        // The all-gather's frames are forwarded unchanged from member to member, so their header
+        // carries no step (the chunk index already tells which step it is).
+        expected.step = step.phase == .allGather ? 0 : step.step
+        expected.chunk = step.transfer.receiveChunk
+        expected.frame = f
+        expected.elements = range.count
+        // The lane reads the payload straight from the transport's buffer.
+        let failure: CollectiveError? = frame.withUnsafeBytes { raw in
+            do throws(CollectiveError) {
+                try expected.check(raw, elementBytes: lane.elementBytes)
+            } catch {
+                return error
+            }
+            let payload = UnsafeRawBufferPointer(rebasing: raw[RingFrameHeader.size...])
+            switch step.phase {
+            case .reduceScatter:
+                lane.combine(range, from: payload)
+                // The last reduce-scatter step completes the owned chunk frame by frame.
+                if index == lastReduceStep { lane.finishOwned(range) }
+            case .allGather:
+                lane.store(range, from: payload)
+            }
+            return nil
+        }
+        if let failure { throw failure }
+        // A gathered frame goes on unchanged at the next all-gather step.
+        if step.phase == .allGather && index + 1 < run.steps.count { run.keepForForwarding(frame) }
+        return run.didReceive()
+    }
+
+    private func send<Lane: RingLane>(_ lane: Lane, range: Range<Int>, header: RingFrameHeader, own: Bool) throws(CollectiveError) {
         let size = RingFrameHeader.size + range.count * lane.elementBytes
         var bytes = link.frameStorage(count: size)
         precondition(bytes.count == size, "the link lent \(bytes.count) bytes for a frame of \(size)")
         bytes.withUnsafeMutableBytes { raw in
             header.write(into: raw)
             let payload = UnsafeMutableRawBufferPointer(rebasing: raw[RingFrameHeader.size...])
-            if header.phase == .reduceScatter && header.step == 0 {
+            if own {
                 lane.writeOwn(range, into: payload)
             } else {
                 lane.write(range, into: payload)
             }
         }
         try link.send(bytes)
+    }
+}
+
+/// One ring step of a member, numbered across both phases (`0..<2 * stepsPerPhase`).
+private struct RingStep {
+    var phase: RingPlan.Phase
+    var step: Int
+    var transfer: RingPlan.Transfer
+    var sendFrames: Int
+    var receiveFrames: Int
+}
+
+/// Where one streaming exchange stands: which frame goes out next, which comes in next, the
+/// gathered frames waiting to be forwarded, and (with an observer) when each step started and
+/// ended.
+private struct StreamState {
+    let steps: [RingStep]
+    let totalSends: Int
+    let totalReceives: Int
+    /// Frames of the first step's chunk: send `k` past these waits for receive `k - firstFrames`.
+    let firstFrames: Int
+    private(set) var sent = 0
+    private(set) var received = 0
+    private(set) var sendCursor = (step: 0, frame: 0)
+    private(set) var receiveCursor = (step: 0, frame: 0)
+    private var forwards: [ReceivedFrame?] = []
+    private var forwardHead = 0
+    private let observed: Bool
+    private var starts: [ContinuousClock.Instant?]
+    private var ends: [ContinuousClock.Instant?]
+    private var sentPerStep: [Int]
+    private var receivedPerStep: [Int]
+
+    init(steps: [RingStep], observed: Bool) {
+        self.steps = steps
+        totalSends = steps.reduce(0) { $0 + $1.sendFrames }
+        totalReceives = steps.reduce(0) { $0 + $1.receiveFrames }
+        firstFrames = steps.first?.sendFrames ?? 0
+        self.observed = observed
+        starts = Array(repeating: nil, count: observed ? steps.count : 0)
+        ends = Array(repeating: nil, count: observed ? steps.count : 0)
+        sentPerStep = Array(repeating: 0, count: observed ? steps.count : 0)
+        receivedPerStep = Array(repeating: 0, count: observed ? steps.count : 0)
+        sendCursor = Self.skipEmpty((0, 0), in: steps, frames: \.sendFrames)
+        receiveCursor = Self.skipEmpty((0, 0), in: steps, frames: \.receiveFrames)
+    }
+
+    /// Whether the next send may go: its data is known (it is of the first chunk, or the frame it
+    /// depends on has been received) and the window has room. Once everything is received, the
+    /// rest goes regardless of the window.
+    func canSend(window: Int) -> Bool {
+        guard sent < totalSends else { return false }
+        if received == totalReceives { return true }
+        return sent < received + window && (sent < firstFrames || sent - firstFrames < received)
+    }
+
+    /// Moves past the frame just sent; returns its step if that ended the step.
+    mutating func didSend() -> Int? {
+        let step = sendCursor.step
+        sent += 1
+        sendCursor = Self.skipEmpty((step, sendCursor.frame + 1), in: steps, frames: \.sendFrames)
+        guard observed else { return nil }
+        sentPerStep[step] += 1
+        return noteEnd(of: step)
+    }
+
+    /// Moves past the frame just received; returns its step if that ended the step.
+    mutating func didReceive() -> Int? {
+        let step = receiveCursor.step
+        received += 1
+        receiveCursor = Self.skipEmpty((step, receiveCursor.frame + 1), in: steps, frames: \.receiveFrames)
+        guard observed else { return nil }
+        receivedPerStep[step] += 1
+        return noteEnd(of: step)
+    }
+
+    mutating func keepForForwarding(_ frame: ReceivedFrame) {
+        forwards.append(frame)
+    }
+
+    /// The oldest gathered frame not yet forwarded; the exchange forwards them in the order they
+    /// came, which is the order of its sends.
+    mutating func takeForward() -> ReceivedFrame {
+        precondition(forwardHead < forwards.count, "a gathered frame to forward was not received")
+        let frame = forwards[forwardHead]!
+        forwards[forwardHead] = nil  // released once the transport has sent it
+        forwardHead += 1
+        return frame
+    }
+
+    mutating func noteStart(of step: Int) {
+        if observed && starts[step] == nil { starts[step] = .now }
+    }
+
+    /// A step ends when all its frames have gone out and come in; returns it then.
+    private mutating func noteEnd(of step: Int) -> Int? {
+        guard sentPerStep[step] == steps[step].sendFrames && receivedPerStep[step] == steps[step].receiveFrames else { return nil }
+        ends[step] = .now
+        return step
+    }
+
+    /// An ended step as the observer sees it. Steps overlap in time: that is the streaming.
+    func transfer(_ index: Int, exponents: Bool) -> RingAllReduce.Transfer {
+        let step = steps[index]
+        let end = ends[index] ?? .now
+        return RingAllReduce.Transfer(exponents: exponents, phase: step.phase, step: step.step, framesSent: step.sendFrames,
+                                      start: starts[index] ?? end, end: end)
+    }
+
+    /// The first position at or after `position` that is a frame: steps with no frames (an empty
+    /// chunk, when the vector is shorter than the ring) are skipped.
+    private static func skipEmpty(
+        _ position: (step: Int, frame: Int), in steps: [RingStep], frames: KeyPath<RingStep, Int>
+    ) -> (step: Int, frame: Int) {
+        var (step, frame) = position
+        while step < steps.count && frame >= steps[step][keyPath: frames] {
+            step += 1
+            frame = 0
+        }
+        return (step, frame)
     }
 }
