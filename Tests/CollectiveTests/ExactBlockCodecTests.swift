@@ -68,6 +68,46 @@ import Testing
         #expect(reference.firstViolation(of: narrow, mode: .exact, worldSize: 1) == nil)
     }
 
+    /// The ring encodes and decodes frame by frame, at ranges that start and end inside blocks:
+    /// piece by piece must give the bits of the whole vector at once.
+    @Test func rangesEncodeAndDecodeLikeTheWholeVector() {
+        let reference = ReduceReference.synthetic(count: 1301, microBatches: 2, seed: 31, maxExponent: 5)
+        let codec = ExactBlockCodec(totalMicroBatches: 2)
+        var fields = [UInt8](repeating: 0, count: ExactBlockCodec.blockCount(for: reference.count))
+        fields.withUnsafeMutableBufferPointer { f in
+            for batch in reference.microBatches { batch.withUnsafeBufferPointer { ExactBlockCodec.mergeExponents(of: $0, into: f) } }
+        }
+        var whole = [Int32](repeating: 0, count: reference.count)
+        var pieces = [Int32](repeating: 0, count: reference.count)
+        var decodedWhole = [Float](repeating: 0, count: reference.count)
+        var decodedPieces = [Float](repeating: 0, count: reference.count)
+        let cuts = [0, 3, 256, 300, 511, 512, 900, 1301]
+        fields.withUnsafeBufferPointer { f in
+            for (index, batch) in reference.microBatches.enumerated() {
+                batch.withUnsafeBufferPointer { values in
+                    whole.withUnsafeMutableBufferPointer { codec.accumulate(values, fields: f, into: $0, overwrite: index == 0) }
+                    pieces.withUnsafeMutableBufferPointer { out in
+                        for (a, b) in zip(cuts, cuts.dropFirst()) {
+                            let target = UnsafeMutableRawPointer(out.baseAddress! + a)
+                            codec.encode(values, range: a..<b, fields: f, into: target, adding: index == 0 ? nil : UnsafeRawPointer(target))
+                        }
+                    }
+                }
+            }
+            whole.withUnsafeBufferPointer { s in decodedWhole.withUnsafeMutableBufferPointer { _ = codec.decode(s, fields: f, into: $0) } }
+            pieces.withUnsafeBufferPointer { s in
+                decodedPieces.withUnsafeMutableBufferPointer { out in
+                    for (a, b) in zip(cuts, cuts.dropFirst()) {
+                        _ = codec.decode(UnsafeRawPointer(s.baseAddress! + a), range: a..<b, fields: f, into: out)
+                    }
+                }
+            }
+        }
+        #expect(whole == pieces)
+        #expect(firstBitDifference(decodedWhole, decodedPieces) == nil)
+        #expect(reference.firstViolation(of: decodedPieces, mode: .exact, worldSize: 1) == nil)
+    }
+
     @Test func vectorDecodeOfNarrowSumsMatchesScalarConversionBitForBit() {
         var generator = SplitMix64(seed: 19)
         var sums: [Int32] = [0, 1, -1, 1 << 30, -(1 << 30), Int32.max, Int32.min, (1 << 24) + 1, -(1 << 24) - 1]

@@ -187,31 +187,47 @@ public struct ExactBlockCodec: Sendable, Equatable {
         _ values: UnsafeBufferPointer<Float>, fields: UnsafeBufferPointer<UInt8>, into sums: UnsafeMutableBufferPointer<Int32>,
         overwrite: Bool = false
     ) {
-        precondition(sumBytes == 4, "32-bit sums for \(totalMicroBatches) micro-batches")
         precondition(values.count == sums.count && fields.count == Self.blockCount(for: values.count))
-        guard let base = values.baseAddress, let out = sums.baseAddress else { return }
+        guard let out = sums.baseAddress else { return }
+        encode(values, range: 0..<values.count, fields: fields, into: UnsafeMutableRawPointer(out),
+               adding: overwrite ? nil : UnsafeRawPointer(out))
+    }
+
+    /// Encodes elements `range` of `values` as 32-bit integers (`sumBytes == 4`) into `out`, which
+    /// holds `range.count` of them from its start (unaligned), adding the integers at `adding`
+    /// (laid out the same way; it may be `out` itself) when given. Blocks are those of the whole
+    /// vector, so a range may start and end anywhere: the ring encodes frame by frame.
+    public func encode(
+        _ values: UnsafeBufferPointer<Float>, range: Range<Int>, fields: UnsafeBufferPointer<UInt8>,
+        into out: UnsafeMutableRawPointer, adding: UnsafeRawPointer?
+    ) {
+        precondition(sumBytes == 4, "32-bit sums for \(totalMicroBatches) micro-batches")
+        precondition(range.lowerBound >= 0 && range.upperBound <= values.count && fields.count == Self.blockCount(for: values.count))
+        guard let base = values.baseAddress, !range.isEmpty else { return }
         let raw = UnsafeRawPointer(base)
-        let outRaw = UnsafeMutableRawPointer(out)
         let magic = 6_755_399_441_055_744.0
-        for block in 0..<fields.count {
+        let magic8 = SIMD8<Double>(repeating: magic)
+        for block in (range.lowerBound / Self.blockSize)...((range.upperBound - 1) / Self.blockSize) {
             let scale = Double(sign: .plus, exponent: fractionBits - Self.blockExponent(field: fields[block]), significand: 1)
-            let start = block * Self.blockSize
-            let end = min(start + Self.blockSize, values.count)
             let scale8 = SIMD8<Double>(repeating: scale)
-            let magic8 = SIMD8<Double>(repeating: magic)
+            let start = max(block * Self.blockSize, range.lowerBound)
+            let end = min((block + 1) * Self.blockSize, range.upperBound)
             var i = start
             while i + 8 <= end {
                 let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
                 let shifted = SIMD8<Double>(v) * scale8 + magic8
-                let q = SIMD8<Int32>(truncatingIfNeeded: unsafeBitCast(shifted, to: SIMD8<Int64>.self))
-                let sum = overwrite ? q : (outRaw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Int32>.self) &+ q)
-                outRaw.storeBytes(of: sum, toByteOffset: i * 4, as: SIMD8<Int32>.self)
+                var q = SIMD8<Int32>(truncatingIfNeeded: unsafeBitCast(shifted, to: SIMD8<Int64>.self))
+                let offset = (i - range.lowerBound) * 4
+                if let adding { q &+= adding.loadUnaligned(fromByteOffset: offset, as: SIMD8<Int32>.self) }
+                out.storeBytes(of: q, toByteOffset: offset, as: SIMD8<Int32>.self)
                 i += 8
             }
             while i < end {
                 let shifted = Double(base[i]) * scale + magic
-                let q = Int32(truncatingIfNeeded: Int64(bitPattern: shifted.bitPattern))
-                out[i] = overwrite ? q : out[i] &+ q
+                var q = Int32(truncatingIfNeeded: Int64(bitPattern: shifted.bitPattern))
+                let offset = (i - range.lowerBound) * 4
+                if let adding { q &+= adding.loadUnaligned(fromByteOffset: offset, as: Int32.self) }
+                out.storeBytes(of: q, toByteOffset: offset, as: Int32.self)
                 i += 1
             }
         }
@@ -222,32 +238,43 @@ public struct ExactBlockCodec: Sendable, Equatable {
     @discardableResult
     public func decode(_ sums: UnsafeBufferPointer<Int32>, fields: UnsafeBufferPointer<UInt8>, into values: UnsafeMutableBufferPointer<Float>) -> Bool {
         precondition(values.count == sums.count && fields.count == Self.blockCount(for: values.count))
-        guard let source = sums.baseAddress, let out = values.baseAddress else { return false }
+        guard let source = sums.baseAddress else { return false }
+        return decode(UnsafeRawPointer(source), range: 0..<values.count, fields: fields, into: values) >= Float.infinity.bitPattern
+    }
+
+    /// Decodes `range.count` 32-bit sums at `sums` (unaligned, from its start) into elements
+    /// `range` of `values`, and returns the largest magnitude written as IEEE bits with the sign
+    /// cleared (at least infinity's when a sum is beyond float's range): the ring decodes each
+    /// gathered frame straight from the transport's buffer into the result.
+    public func decode(
+        _ sums: UnsafeRawPointer, range: Range<Int>, fields: UnsafeBufferPointer<UInt8>, into values: UnsafeMutableBufferPointer<Float>
+    ) -> UInt32 {
+        precondition(range.lowerBound >= 0 && range.upperBound <= values.count && fields.count == Self.blockCount(for: values.count))
+        guard let out = values.baseAddress, !range.isEmpty else { return 0 }
         let magnitudeMask = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
         var widest = SIMD8<UInt32>(repeating: 0)
         var largest: UInt32 = 0
-        let raw = UnsafeRawPointer(source)
         let outRaw = UnsafeMutableRawPointer(out)
-        for block in 0..<fields.count {
+        for block in (range.lowerBound / Self.blockSize)...((range.upperBound - 1) / Self.blockSize) {
             let unit = Double(sign: .plus, exponent: Self.blockExponent(field: fields[block]) - fractionBits, significand: 1)
             let unit8 = SIMD8<Double>(repeating: unit)
-            let start = block * Self.blockSize
-            let end = min(start + Self.blockSize, values.count)
+            let start = max(block * Self.blockSize, range.lowerBound)
+            let end = min((block + 1) * Self.blockSize, range.upperBound)
             var i = start
             while i + 8 <= end {
-                let integers = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Int32>.self)
+                let integers = sums.loadUnaligned(fromByteOffset: (i - range.lowerBound) * 4, as: SIMD8<Int32>.self)
                 let value = SIMD8<Float>(SIMD8<Double>(integers) * unit8)
                 outRaw.storeBytes(of: value, toByteOffset: i * 4, as: SIMD8<Float>.self)
                 widest = pointwiseMax(widest, unsafeBitCast(value, to: SIMD8<UInt32>.self) & magnitudeMask)
                 i += 8
             }
             while i < end {
-                out[i] = Float(Double(source[i]) * unit)
+                out[i] = Float(Double(sums.loadUnaligned(fromByteOffset: (i - range.lowerBound) * 4, as: Int32.self)) * unit)
                 largest = max(largest, out[i].bitPattern & 0x7FFF_FFFF)
                 i += 1
             }
         }
-        return max(largest, widest.max()) >= Float.infinity.bitPattern
+        return max(largest, widest.max())
     }
 
     /// The most a decoded exact sum `sum` can differ from the float64 sequential sum of the same

@@ -28,23 +28,33 @@ extension RingAllReduce {
             } else if batches.isEmpty {
                 narrowScratch.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
             }
+            let watch = MagnitudeWatch()
             try narrowScratch.withUnsafeMutableBufferPointer { (sumBuffer) throws(CollectiveError) in
-                observed({ .encode(start: $0, end: $1) }) {
-                    fields.withUnsafeBufferPointer { fieldBuffer in
-                        for (index, batch) in batches.enumerated() {
-                            batch.withUnsafeBufferPointer { codec.accumulate($0, fields: fieldBuffer, into: sumBuffer, overwrite: index == 0) }
+                try fields.withUnsafeBufferPointer { (fieldBuffer) throws(CollectiveError) in
+                    try result.withUnsafeMutableBufferPointer { (resultBuffer) throws(CollectiveError) in
+                        let narrowPlan = plan(count: count, elementBytes: 4)
+                        if batches.count == 1 && link.worldSize > 1 {
+                            // One micro-batch: encoded frame by frame as the ring reads it.
+                            try batches[0].withUnsafeBufferPointer { (own) throws(CollectiveError) in
+                                let lane = NarrowExactSumLane(sums: sumBuffer, own: own, codec: codec, fields: fieldBuffer,
+                                                              result: resultBuffer, watch: watch)
+                                try exchange.run(lane, plan: narrowPlan, template: sumTemplate)
+                            }
+                        } else {
+                            observed({ .encode(start: $0, end: $1) }) {
+                                for (index, batch) in batches.enumerated() {
+                                    batch.withUnsafeBufferPointer { codec.accumulate($0, fields: fieldBuffer, into: sumBuffer, overwrite: index == 0) }
+                                }
+                            }
+                            let lane = NarrowExactSumLane(sums: sumBuffer, own: nil, codec: codec, fields: fieldBuffer,
+                                                          result: resultBuffer, watch: watch)
+                            try exchange.run(lane, plan: narrowPlan, template: sumTemplate)
                         }
                     }
                 }
-                try exchange.run(NarrowExactSumLane(sums: sumBuffer), plan: plan(count: count, elementBytes: 4), template: sumTemplate)
             }
-            observed({ .decode(start: $0, end: $1) }) {
-                result.withUnsafeMutableBufferPointer { buffer in
-                    narrowScratch.withUnsafeBufferPointer { sumBuffer in
-                        fields.withUnsafeBufferPointer { beyondRange = codec.decode(sumBuffer, fields: $0, into: buffer) }
-                    }
-                }
-            }
+            // The lane decoded every element as it became final.
+            beyondRange = watch.sawNonFinite
         } else {
             if integerScratch.count != count {
                 integerScratch = [Int64](repeating: 0, count: count)
