@@ -17,9 +17,15 @@ final class PerfDriver {
     func run() throws(PerfError) {
         let load = MachineLoad()
         var loopback: LoopbackProbe.Figure?
+        var plainTCP: LoopbackProbe.Figure?
         if !options.peerFormat {
             printPreamble()
             if !options.skipLoopback {
+                let tcp = try PlainTCPProbe.measure()
+                print("# plain TCP limit: \(Cell.number(tcp.bytesPerSecond / 1e9, 3)) GB/s (one kernel socket stream over 127.0.0.1, "
+                      + "\(ByteSize.format(tcp.messageBytes)) writes, median of \(tcp.trials) trials of \(tcp.messagesPerTrial); "
+                      + "range \(Cell.number(tcp.slowest / 1e9, 3))-\(Cell.number(tcp.fastest / 1e9, 3)))")
+                plainTCP = tcp
                 let figure = try LoopbackProbe.measure()
                 print("# loopback limit: \(Cell.number(figure.bytesPerSecond / 1e9, 3)) GB/s (SocketLoop PUSH -> PULL over tcp://127.0.0.1, "
                       + "\(ByteSize.format(figure.messageBytes)) messages, median of \(figure.trials) trials of \(figure.messagesPerTrial); "
@@ -27,7 +33,7 @@ final class PerfDriver {
                 loopback = figure
             }
         }
-        let table = ResultTable(options: options, loopback: loopback)
+        let table = ResultTable(options: options, loopback: loopback, plainTCP: plainTCP)
         table.printHeader()
 
         let loop = SocketLoop()

@@ -7,13 +7,16 @@ import Foundation
 final class ResultTable {
     let options: PerfOptions
     let loopback: LoopbackProbe.Figure?
+    /// One plain kernel TCP stream: the machine's limit, below the transport.
+    let plainTCP: LoopbackProbe.Figure?
     private let runs: [PerfRun]
     private var pending: [Int: RunFigures] = [:]
     private(set) var printed: [RunFigures] = []
 
-    init(options: PerfOptions, loopback: LoopbackProbe.Figure?) {
+    init(options: PerfOptions, loopback: LoopbackProbe.Figure?, plainTCP: LoopbackProbe.Figure? = nil) {
         self.options = options
         self.loopback = loopback
+        self.plainTCP = plainTCP
         runs = PerfRun.plan(options)
     }
 
@@ -21,7 +24,7 @@ final class ResultTable {
         guard !options.peerFormat else { return }
         print("#")
         let titles = [("size", 9), ("mode", 6), ("iters", 5), ("median ms", 10), ("min ms", 10),
-                      ("algbw GB/s", 11), ("busbw GB/s", 11), ("of loopback", 11), ("vs fp32", 8)]
+                      ("algbw GB/s", 11), ("busbw GB/s", 11), ("of loopback", 11), ("of TCP", 7), ("vs fp32", 8)]
         print("# " + titles.map { Cell.text($0.0, $0.1) }.joined(separator: " "))
         flush()
     }
@@ -40,12 +43,14 @@ final class ResultTable {
         let fp32 = row.first { $0.run.mode == .fp32 }
         for figures in row {
             let ofLoopback = loopback.map { figures.busBandwidth / $0.bytesPerSecond }
+            let ofTCP = plainTCP.map { figures.busBandwidth / $0.bytesPerSecond }
             let versusFP32 = fp32.map { figures.algorithmBandwidth / $0.algorithmBandwidth }
             let cells: [String] = [
                 Cell.text(ByteSize.format(figures.run.bytes), 9), Cell.text(figures.run.mode.rawValue, 6),
                 Cell.text(figures.iterationSeconds.count, 5), Cell.number(figures.medianSeconds * 1e3, 3, 10),
                 Cell.number(figures.minimumSeconds * 1e3, 3, 10), Cell.number(figures.algorithmBandwidth / 1e9, 3, 11),
-                Cell.number(figures.busBandwidth / 1e9, 3, 11), Cell.number(ofLoopback, 3, 11), Cell.number(versusFP32, 2, 8),
+                Cell.number(figures.busBandwidth / 1e9, 3, 11), Cell.number(ofLoopback, 3, 11), Cell.number(ofTCP, 3, 7),
+                Cell.number(versusFP32, 2, 8),
             ]
             print("  " + cells.joined(separator: " "))
             printed.append(figures)
@@ -64,6 +69,7 @@ final class ResultTable {
         for figures in last {
             var line = "# \(ByteSize.format(largest)) \(figures.run.mode.rawValue): busbw \(Cell.number(figures.busBandwidth / 1e9, 3)) GB/s"
             if let loopback { line += ", \(Cell.number(figures.busBandwidth / loopback.bytesPerSecond, 2)) of the loopback limit" }
+            if let plainTCP { line += ", \(Cell.number(figures.busBandwidth / plainTCP.bytesPerSecond, 2)) of plain TCP" }
             if let fp32, figures.run.mode != .fp32 { line += ", algbw \(Cell.number(figures.algorithmBandwidth / fp32.algorithmBandwidth, 2))x fp32" }
             print(line)
         }
