@@ -15,6 +15,14 @@ import Transport
         var worldSize: Int { link.worldSize }
         func send(_ frame: [UInt8]) throws(CollectiveError) { try link.send(frame) }
         func receive(until deadline: ContinuousClock.Instant) throws(CollectiveError) -> [UInt8] { try link.receive(until: deadline) }
+        // Every requirement goes to the ZeroMQ link itself, so the contract checks its own lent
+        // receives, zero-copy forwarding and lent payloads rather than the protocol's defaults.
+        func receiveFrame(until deadline: ContinuousClock.Instant) throws(CollectiveError) -> ReceivedFrame { try link.receiveFrame(until: deadline) }
+        func frameStorage(count: Int) -> [UInt8] { link.frameStorage(count: count) }
+        func forward(_ frame: ReceivedFrame) throws(CollectiveError) { try link.forward(frame) }
+        func send(header: [UInt8], lending payload: UnsafeRawBufferPointer) throws(CollectiveError) { try link.send(header: header, lending: payload) }
+        func settle(until deadline: ContinuousClock.Instant) -> Bool { link.settle(until: deadline) }
+        func keepUntilSettled(_ storage: Any) { link.keepUntilSettled(storage) }
         func close() {
             link.close()
             loop.close()

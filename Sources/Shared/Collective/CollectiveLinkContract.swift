@@ -25,6 +25,7 @@ public enum CollectiveLinkContract {
             failures += checkLargeAndEmptyFrames(makeRing: makeRing, worldSize: n)
             failures += checkReusedFrameStorage(makeRing: makeRing, worldSize: n)
             failures += checkForward(makeRing: makeRing, worldSize: n)
+            failures += checkLentPayloads(makeRing: makeRing, worldSize: n)
             failures += checkTimeout(makeRing: makeRing, worldSize: n, timeout: timeout, tolerance: tolerance)
             failures += checkClosed(makeRing: makeRing, worldSize: n, timeout: timeout, tolerance: tolerance)
         }
@@ -143,6 +144,52 @@ public enum CollectiveLinkContract {
         }
     }
 
+    /// Every member sends frames whose payload it lends (`send(header:lending:)`: empty, small
+    /// and 300 KiB), interleaved with plain ones: each arrives as one frame, header then payload,
+    /// in order, and forwarded on unchanged (the all-gather's path); `settle` then returns true,
+    /// after which the lender may overwrite its memory without any frame changing.
+    public static func checkLentPayloads(makeRing: RingFactory, worldSize n: Int) -> [String] {
+        let sizes = [0, 7, 300 << 10, 64 << 10, 5]
+        @Sendable func header(_ rank: Int, _ index: Int) -> [UInt8] { [UInt8(rank), UInt8(index), 0xA5] }
+        @Sendable func payload(_ rank: Int, _ index: Int) -> [UInt8] {
+            (0..<sizes[index]).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ index &+ rank) }
+        }
+        return onRing(makeRing, n, "lent payloads") { (link) throws(CollectiveError) in
+            let previous = (link.rank - 1 + n) % n
+            var buffers = sizes.indices.map { payload(link.rank, $0) }
+            for index in sizes.indices {
+                var failure: CollectiveError?
+                buffers[index].withUnsafeBytes { raw in
+                    do throws(CollectiveError) { try link.send(header: header(link.rank, index), lending: raw) } catch { failure = error }
+                }
+                if let failure { throw failure }
+                try link.send([UInt8(link.rank), 0xEE])
+            }
+            var received: [ReceivedFrame] = []
+            for index in sizes.indices {
+                let frame = try link.receiveFrame(until: .now + .seconds(20))
+                if frame.bytes != header(previous, index) + payload(previous, index) {
+                    return "rank \(link.rank) lent frame \(index): \(frame.count) bytes, expected \(3 + sizes[index]) from rank \(previous)"
+                }
+                received.append(frame)
+                let plain = try link.receive(until: .now + .seconds(20))
+                if plain != [UInt8(previous), 0xEE] { return "rank \(link.rank): plain frame after lent frame \(index) is \(plain)" }
+            }
+            guard link.settle(until: .now + .seconds(20)) else { return "rank \(link.rank): lent payloads not released within 20 s" }
+            for index in buffers.indices { for i in buffers[index].indices { buffers[index][i] = 0 } }
+            // Received frames keep their bytes after the sender reused its memory, and go on intact.
+            for frame in received { try link.forward(frame) }
+            let twoBack = (link.rank - 2 + 2 * n) % n
+            for index in sizes.indices {
+                let frame = try link.receiveFrame(until: .now + .seconds(20))
+                if frame.bytes != header(twoBack, index) + payload(twoBack, index) {
+                    return "rank \(link.rank) forwarded lent frame \(index): \(frame.count) bytes, expected \(3 + sizes[index]) from rank \(twoBack)"
+                }
+            }
+            return nil
+        }
+    }
+
     /// A receive with nothing sent throws `.timeout` naming the member's rank, no earlier than the
     /// deadline and no later than `tolerance` after it.
     public static func checkTimeout(makeRing: RingFactory, worldSize n: Int, timeout: Duration, tolerance: Duration) -> [String] {
@@ -212,14 +259,15 @@ public enum CollectiveLinkContract {
     /// A full all-reduce in every mode, twice in a row (the sequence number advances), with small
     /// frames and a length that divides evenly into nothing: every member gets the same outcome,
     /// within the mode's bound of the float64 sum, and `exact` equals a ring of one bit for bit.
+    /// A second shape has frames large enough to be lent (one micro-batch per member, so that
+    /// `fp32` and `exact` send straight from the caller's and the ring's own memory).
     public static func checkAllReduce(makeRing: RingFactory, worldSize n: Int) -> [String] {
         var failures: [String] = []
-        let count = 10_007
+        for (count, frameBytes, shapes) in [(10_007, 4096 + 12, [2 * n + 1, max(1, n - 1)]), (90_001, (96 << 10) + 4, [n, n])] {
         for mode in ReduceMode.allCases {
-            let rounds = [ReduceReference.synthetic(count: count, microBatches: 2 * n + 1, seed: 7),
-                          ReduceReference.synthetic(count: count, microBatches: max(1, n - 1), seed: 8)]
+            let rounds = shapes.enumerated().map { ReduceReference.synthetic(count: count, microBatches: $1, seed: UInt64(7 + $0)) }
             let lossScale: Float = 16
-            let settings = AllReduceSettings(mode: mode, frameBytes: 4096 + 12, window: 3, timeout: .seconds(20))
+            let settings = AllReduceSettings(mode: mode, frameBytes: frameBytes, window: 3, timeout: .seconds(20))
             let links = makeRing(n)
             defer { links.forEach { $0.close() } }
             let outcomes = RingThreads.run(n, until: .now + .seconds(120)) { rank -> Result<[ReduceOutcome], CollectiveError> in
@@ -257,6 +305,7 @@ public enum CollectiveLinkContract {
                     failures.append("all-reduce exact (world size \(n)) round \(r): differs from a ring of one")
                 }
             }
+        }
         }
         return failures
     }

@@ -28,6 +28,10 @@ struct ExactSumLane: RingLane {
     func store(_ range: Range<Int>, from bytes: UnsafeRawBufferPointer) {
         UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: sums[range])).copyMemory(from: bytes)
     }
+
+    func wireBytes(_ range: Range<Int>, own: Bool) -> UnsafeRawBufferPointer? {
+        UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: sums[range]))
+    }
 }
 
 /// 32-bit integer sums of block fixed-point values (`exact` with up to
@@ -82,6 +86,12 @@ struct NarrowExactSumLane: RingLane {
     func store(_ range: Range<Int>, from bytes: UnsafeRawBufferPointer) {
         guard let source = bytes.baseAddress else { return }
         watch.record(codec.decode(source, range: range, fields: fields, into: result))
+    }
+
+    /// The sums are lent as they are; a member's own micro-batch is encoded as it is written.
+    /// Gathered frames are decoded into `result`, never into `sums`, so a lent chunk stays put.
+    func wireBytes(_ range: Range<Int>, own: Bool) -> UnsafeRawBufferPointer? {
+        own && self.own != nil ? nil : UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: sums[range]))
     }
 
     func finishOwned(_ range: Range<Int>) {

@@ -29,6 +29,11 @@ struct FloatSumLane: RingLane {
         bytes.copyMemory(from: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: own[range])))
     }
 
+    /// float32 is its own wire form: every frame can go straight from the vectors.
+    func wireBytes(_ range: Range<Int>, own: Bool) -> UnsafeRawBufferPointer? {
+        UnsafeRawBufferPointer(own ? UnsafeBufferPointer(rebasing: self.own[range]) : UnsafeBufferPointer(rebasing: values[range]))
+    }
+
     func combine(_ range: Range<Int>, from bytes: UnsafeRawBufferPointer) {
         guard let source = bytes.baseAddress, let target = values.baseAddress, let mine = own.baseAddress else { return }
         let out = UnsafeMutableRawPointer(target + range.lowerBound)

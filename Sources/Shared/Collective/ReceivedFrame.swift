@@ -6,10 +6,16 @@ import Foundation
 ///
 /// `@unchecked Sendable`: the bytes are immutable for the object's whole life, and `release` runs
 /// once, in `deinit`.
+///
+/// A frame may also arrive in two pieces, a small `head` copied out of the transport and the lent
+/// rest (a frame sent with `RingLink.send(header:lending:)`); it is still one frame, whose bytes
+/// are the head followed by the rest.
 public final class ReceivedFrame: @unchecked Sendable {
     private let array: [UInt8]
     private let lent: UnsafeRawBufferPointer?
     private let release: (() -> Void)?
+    /// The frame's first bytes, when it came in two pieces; empty otherwise.
+    public let head: [UInt8]
     /// The bytes, valid for as long as this object lives (the array's storage does not move
     /// while it is held and never mutated): what a transport needs to send the frame on
     /// without copying it, keeping the object alive until it is done.
@@ -20,32 +26,55 @@ public final class ReceivedFrame: @unchecked Sendable {
         self.array = array
         self.lent = nil
         self.release = nil
+        self.head = []
         self.stableBytes = array.withUnsafeBytes { $0 }
     }
 
     /// A frame in memory owned by someone else: `bytes` must stay valid and unchanged until
     /// `release` is called, which happens once, when the frame is freed.
-    public init(lending bytes: UnsafeRawBufferPointer, release: @escaping () -> Void) {
+    /// `head` (copied, possibly empty) followed by `bytes` is the frame.
+    public init(head: [UInt8] = [], lending bytes: UnsafeRawBufferPointer, release: @escaping () -> Void) {
         self.array = []
         self.lent = bytes
         self.release = release
+        self.head = head
         self.stableBytes = bytes
     }
 
     deinit { release?() }
 
-    /// Bytes in the frame.
-    public var count: Int { lent?.count ?? array.count }
+    /// This frame's bytes with `head` in front, as one frame: the same lent bytes, released when
+    /// the new frame is freed (this one is kept alive by it).
+    public func withHeadOf(_ head: [UInt8]) -> ReceivedFrame {
+        ReceivedFrame(head: head, lending: stableBytes) { _ = self }
+    }
 
-    /// Calls `body` with the frame's bytes, which must not escape it.
+    /// Bytes in the frame.
+    public var count: Int { head.count + (lent?.count ?? array.count) }
+
+    /// Calls `body` with the frame's bytes, which must not escape it. A frame in two pieces is
+    /// put together in a copy first; `withHead` reads it without one.
     public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        if !head.isEmpty { return bytes.withUnsafeBytes(body) }
         if let lent { return body(lent) }
         return array.withUnsafeBytes(body)
     }
 
+    /// Calls `body` with the frame's first `size` bytes and the rest, without copying either when
+    /// the frame came in two pieces split there, or in one piece. Nil when the frame is shorter.
+    public func withHead<R>(size: Int, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> R) -> R? {
+        guard count >= size else { return nil }
+        if head.count == size, let lent {
+            return head.withUnsafeBytes { body($0, lent) }
+        }
+        return withUnsafeBytes { raw in
+            body(UnsafeRawBufferPointer(rebasing: raw[..<size]), UnsafeRawBufferPointer(rebasing: raw[size...]))
+        }
+    }
+
     /// A copy of the bytes (none when the frame is held in an array already).
     public var bytes: [UInt8] {
-        if let lent { return Array(lent) }
+        if let lent { return head + Array(lent) }
         return array
     }
 }

@@ -29,30 +29,36 @@ extension RingAllReduce {
                 narrowScratch.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
             }
             let watch = MagnitudeWatch()
-            try narrowScratch.withUnsafeMutableBufferPointer { (sumBuffer) throws(CollectiveError) in
-                try fields.withUnsafeBufferPointer { (fieldBuffer) throws(CollectiveError) in
-                    try result.withUnsafeMutableBufferPointer { (resultBuffer) throws(CollectiveError) in
-                        let narrowPlan = plan(count: count, elementBytes: 4)
-                        if batches.count == 1 && link.worldSize > 1 {
-                            // One micro-batch: encoded frame by frame as the ring reads it.
-                            try batches[0].withUnsafeBufferPointer { (own) throws(CollectiveError) in
-                                let lane = NarrowExactSumLane(sums: sumBuffer, own: own, codec: codec, fields: fieldBuffer,
+            do {
+                try narrowScratch.withUnsafeMutableBufferPointer { (sumBuffer) throws(CollectiveError) in
+                    try fields.withUnsafeBufferPointer { (fieldBuffer) throws(CollectiveError) in
+                        try result.withUnsafeMutableBufferPointer { (resultBuffer) throws(CollectiveError) in
+                            let narrowPlan = plan(count: count, elementBytes: 4)
+                            if batches.count == 1 && link.worldSize > 1 {
+                                // One micro-batch: encoded frame by frame as the ring reads it.
+                                try batches[0].withUnsafeBufferPointer { (own) throws(CollectiveError) in
+                                    let lane = NarrowExactSumLane(sums: sumBuffer, own: own, codec: codec, fields: fieldBuffer,
+                                                                  result: resultBuffer, watch: watch)
+                                    try exchange.run(lane, plan: narrowPlan, template: sumTemplate)
+                                }
+                            } else {
+                                observed({ .encode(start: $0, end: $1) }) {
+                                    for (index, batch) in batches.enumerated() {
+                                        batch.withUnsafeBufferPointer { codec.accumulate($0, fields: fieldBuffer, into: sumBuffer, overwrite: index == 0) }
+                                    }
+                                }
+                                let lane = NarrowExactSumLane(sums: sumBuffer, own: nil, codec: codec, fields: fieldBuffer,
                                                               result: resultBuffer, watch: watch)
                                 try exchange.run(lane, plan: narrowPlan, template: sumTemplate)
                             }
-                        } else {
-                            observed({ .encode(start: $0, end: $1) }) {
-                                for (index, batch) in batches.enumerated() {
-                                    batch.withUnsafeBufferPointer { codec.accumulate($0, fields: fieldBuffer, into: sumBuffer, overwrite: index == 0) }
-                                }
-                            }
-                            let lane = NarrowExactSumLane(sums: sumBuffer, own: nil, codec: codec, fields: fieldBuffer,
-                                                          result: resultBuffer, watch: watch)
-                            try exchange.run(lane, plan: narrowPlan, template: sumTemplate)
                         }
                     }
                 }
+            } catch {
+                endLending([narrowScratch, batches] as [Any], failed: true)
+                throw error
             }
+            endLending([narrowScratch, batches] as [Any], failed: false)
             // The lane decoded every element as it became final.
             beyondRange = watch.sawNonFinite
         } else {
@@ -61,16 +67,22 @@ extension RingAllReduce {
             } else if batches.isEmpty {
                 integerScratch.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
             }
-            try integerScratch.withUnsafeMutableBufferPointer { (sumBuffer) throws(CollectiveError) in
-                observed({ .encode(start: $0, end: $1) }) {
-                    fields.withUnsafeBufferPointer { fieldBuffer in
-                        for (index, batch) in batches.enumerated() {
-                            batch.withUnsafeBufferPointer { codec.accumulate($0, fields: fieldBuffer, into: sumBuffer, overwrite: index == 0) }
+            do {
+                try integerScratch.withUnsafeMutableBufferPointer { (sumBuffer) throws(CollectiveError) in
+                    observed({ .encode(start: $0, end: $1) }) {
+                        fields.withUnsafeBufferPointer { fieldBuffer in
+                            for (index, batch) in batches.enumerated() {
+                                batch.withUnsafeBufferPointer { codec.accumulate($0, fields: fieldBuffer, into: sumBuffer, overwrite: index == 0) }
+                            }
                         }
                     }
+                    try exchange.run(ExactSumLane(sums: sumBuffer), plan: plan(count: count, elementBytes: 8), template: sumTemplate)
                 }
-                try exchange.run(ExactSumLane(sums: sumBuffer), plan: plan(count: count, elementBytes: 8), template: sumTemplate)
+            } catch {
+                endLending(integerScratch, failed: true)
+                throw error
             }
+            endLending(integerScratch, failed: false)
             observed({ .decode(start: $0, end: $1) }) {
                 result.withUnsafeMutableBufferPointer { buffer in
                     integerScratch.withUnsafeBufferPointer { sumBuffer in
@@ -91,17 +103,23 @@ extension RingAllReduce {
         let finiteCheck = MagnitudeWatch()
         let floatPlan = plan(count: count, elementBytes: 4)
         let floatTemplate = template(stage: .values, sequence: sequence, count: count, parameter: 0)
-        try values.withUnsafeMutableBufferPointer { (buffer) throws(CollectiveError) in
-            if batches.count == 1 && link.worldSize > 1 {
-                // One micro-batch: the ring reads it where it is instead of a copy.
-                try batches[0].withUnsafeBufferPointer { (own) throws(CollectiveError) in
-                    try exchange.run(FloatSumLane(values: buffer, own: own, watch: finiteCheck), plan: floatPlan, template: floatTemplate)
+        do {
+            try values.withUnsafeMutableBufferPointer { (buffer) throws(CollectiveError) in
+                if batches.count == 1 && link.worldSize > 1 {
+                    // One micro-batch: the ring reads it where it is instead of a copy.
+                    try batches[0].withUnsafeBufferPointer { (own) throws(CollectiveError) in
+                        try exchange.run(FloatSumLane(values: buffer, own: own, watch: finiteCheck), plan: floatPlan, template: floatTemplate)
+                    }
+                } else {
+                    observed({ .encode(start: $0, end: $1) }) { FloatKernels.localSum(batches, into: buffer) }
+                    try exchange.run(FloatSumLane(values: buffer, watch: finiteCheck), plan: floatPlan, template: floatTemplate)
                 }
-            } else {
-                observed({ .encode(start: $0, end: $1) }) { FloatKernels.localSum(batches, into: buffer) }
-                try exchange.run(FloatSumLane(values: buffer, watch: finiteCheck), plan: floatPlan, template: floatTemplate)
             }
+        } catch {
+            endLending([values, batches] as [Any], failed: true)
+            throw error
         }
+        endLending([values, batches] as [Any], failed: false)
         resultScratch = values
         return finiteCheck.sawNonFinite ? .overflow : .sum(values)
     }

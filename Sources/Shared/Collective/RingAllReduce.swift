@@ -87,6 +87,17 @@ public final class RingAllReduce {
         RingExchange(link: link, timeout: settings.timeout, window: settings.window, observer: observer)
     }
 
+    /// Ends the lending of a ring that may have lent `storage`'s memory to the link (see
+    /// `RingLink.send(header:lending:)`): waits until the link has released it, up to the
+    /// collective's timeout after a success and not at all after a failure; if it is still lent
+    /// then, the link keeps `storage` alive until it is released, so a frame still queued for a
+    /// neighbour never reads freed memory. (A caller that changes a kept array meanwhile changes a
+    /// copy: arrays are copied on write.)
+    func endLending(_ storage: @autoclosure () -> Any, failed: Bool) {
+        if link.settle(until: failed ? .now : .now + settings.timeout) { return }
+        link.keepUntilSettled(storage())
+    }
+
     /// A vector of `count` floats for the next result, contents unspecified: the previous
     /// result's storage when its size matches (see `resultScratch`).
     func takeResultBuffer(count: Int) -> [Float] {

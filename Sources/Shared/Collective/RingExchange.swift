@@ -23,6 +23,10 @@ struct RingExchange {
     let window: Int
     var observer: ((RingAllReduce.Event) -> Void)? = nil
 
+    /// Payloads at least this long are lent to the link (`RingLink.send(header:lending:)`);
+    /// shorter ones are cheaper to copy than to account for.
+    static let lendingBytes = 64 << 10
+
     /// Reduces `lane`'s working vector in place on every member.
     ///
     /// - Parameters:
@@ -103,13 +107,12 @@ struct RingExchange {
         expected.frame = f
         expected.elements = range.count
         // The lane reads the payload straight from the transport's buffer.
-        let failure: CollectiveError? = frame.withUnsafeBytes { raw in
+        let outcome: CollectiveError?? = frame.withHead(size: RingFrameHeader.size) { head, payload in
             do throws(CollectiveError) {
-                try expected.check(raw, elementBytes: lane.elementBytes)
+                try expected.check(header: head, payloadBytes: payload.count, elementBytes: lane.elementBytes)
             } catch {
                 return error
             }
-            let payload = UnsafeRawBufferPointer(rebasing: raw[RingFrameHeader.size...])
             switch step.phase {
             case .reduceScatter:
                 lane.combine(range, from: payload)
@@ -120,13 +123,23 @@ struct RingExchange {
             }
             return nil
         }
-        if let failure { throw failure }
+        guard let outcome else {
+            throw .malformed("frame of \(frame.count) bytes is shorter than the \(RingFrameHeader.size)-byte header")
+        }
+        if let failure = outcome { throw failure }
         // A gathered frame goes on unchanged at the next all-gather step.
         if step.phase == .allGather && index + 1 < run.steps.count { run.keepForForwarding(frame) }
         return run.didReceive()
     }
 
     private func send<Lane: RingLane>(_ lane: Lane, range: Range<Int>, header: RingFrameHeader, own: Bool) throws(CollectiveError) {
+        // A payload already in wire form is lent to the link rather than copied into the frame.
+        if range.count * lane.elementBytes >= Self.lendingBytes, let payload = lane.wireBytes(range, own: own) {
+            var head = [UInt8](repeating: 0, count: RingFrameHeader.size)
+            head.withUnsafeMutableBytes { header.write(into: $0) }
+            try link.send(header: head, lending: payload)
+            return
+        }
         let size = RingFrameHeader.size + range.count * lane.elementBytes
         var bytes = link.frameStorage(count: size)
         precondition(bytes.count == size, "the link lent \(bytes.count) bytes for a frame of \(size)")

@@ -77,6 +77,12 @@ struct RingFrameHeader: Equatable, Sendable {
         guard frame.count >= Self.size else {
             throw .malformed("frame of \(frame.count) bytes is shorter than the \(Self.size)-byte header")
         }
+        try check(header: UnsafeRawBufferPointer(rebasing: frame[..<Self.size]), payloadBytes: frame.count - Self.size, elementBytes: elementBytes)
+    }
+
+    /// `check` of a frame whose header and payload lie apart.
+    func check(header frame: UnsafeRawBufferPointer, payloadBytes payload: Int, elementBytes: Int) throws(CollectiveError) {
+        precondition(frame.count == Self.size, "a header of \(frame.count) bytes")
         func u32(_ offset: Int) -> UInt64 { UInt64(UInt32(littleEndian: frame.loadUnaligned(fromByteOffset: offset, as: UInt32.self))) }
         func u8(_ offset: Int) -> UInt64 { UInt64(frame.load(fromByteOffset: offset, as: UInt8.self)) }
         let fields: [(String, UInt64, UInt64)] = [
@@ -97,7 +103,6 @@ struct RingFrameHeader: Equatable, Sendable {
         for (name, got, expected) in fields where got != expected {
             throw .malformed("\(name) is \(got), expected \(expected) (sequence \(sequence), \(phase), step \(step), chunk \(chunk), frame \(self.frame))")
         }
-        let payload = frame.count - Self.size
         guard payload == elements * elementBytes else {
             throw .malformed("payload of \(payload) bytes, expected \(elements) elements of \(elementBytes) bytes (sequence \(sequence), \(phase), step \(step), chunk \(chunk), frame \(self.frame))")
         }

@@ -22,6 +22,12 @@ protocol RingLane {
     func combine(_ range: Range<Int>, from bytes: UnsafeRawBufferPointer)
     /// Replaces `range` of the working vector with the incoming encoded elements (all-gather).
     func store(_ range: Range<Int>, from bytes: UnsafeRawBufferPointer)
+    /// Elements `range` exactly as `write` (or, with `own`, `writeOwn`) would encode them, where
+    /// they already lie in memory, for the link to send without a copy; nil when the lane must
+    /// encode them. The memory must not change until the ring is over: a lane lends only what the
+    /// ring does not write again (a combined chunk is written once more only after the frames it
+    /// was sent in have gone all the way to its owner).
+    func wireBytes(_ range: Range<Int>, own: Bool) -> UnsafeRawBufferPointer?
     /// Called on the owned chunk once its reduction is complete and before it is gathered, so a
     /// lossy lane can round it to what the wire carries: every member must end with the same bits.
     func finishOwned(_ range: Range<Int>)
@@ -33,4 +39,6 @@ extension RingLane {
     }
 
     func finishOwned(_ range: Range<Int>) {}
+
+    func wireBytes(_ range: Range<Int>, own: Bool) -> UnsafeRawBufferPointer? { nil }
 }

@@ -27,6 +27,19 @@ public protocol RingLink: AnyObject, Sendable {
     /// all-gather's forwarding, without copying the frame when the transport can send the
     /// received bytes themselves. Default: `send` of the bytes.
     func forward(_ frame: ReceivedFrame) throws(CollectiveError)
+    /// Queues one frame made of `header` followed by `payload`, where the transport may read the
+    /// payload where it lies, after this call returns, instead of copying it: the caller keeps
+    /// that memory alive and unchanged until `settle` returns true. The receiver sees one frame,
+    /// as if `send` had been given the two concatenated. Default: copies both into one frame.
+    func send(header: [UInt8], lending payload: UnsafeRawBufferPointer) throws(CollectiveError)
+    /// Waits until the transport no longer reads any payload lent by `send(header:lending:)`;
+    /// false if some is still lent at `deadline` (its memory must then be kept until a later
+    /// call returns true). Default: true at once (nothing is ever lent).
+    func settle(until deadline: ContinuousClock.Instant) -> Bool
+    /// Keeps `storage` (the arrays whose memory was lent) alive until every payload lent so far
+    /// is released: after a failed collective, whose frames may stay queued for a neighbour that
+    /// is gone, the caller cannot wait. Default: nothing (nothing is ever lent).
+    func keepUntilSettled(_ storage: Any)
 }
 
 extension RingLink {
@@ -41,6 +54,19 @@ extension RingLink {
     public func forward(_ frame: ReceivedFrame) throws(CollectiveError) {
         try send(frame.bytes)
     }
+
+    public func send(header: [UInt8], lending payload: UnsafeRawBufferPointer) throws(CollectiveError) {
+        var frame = frameStorage(count: header.count + payload.count)
+        frame.withUnsafeMutableBytes { raw in
+            raw.copyMemory(from: UnsafeRawBufferPointer(start: header, count: header.count))
+            if !payload.isEmpty { UnsafeMutableRawBufferPointer(rebasing: raw[header.count...]).copyMemory(from: payload) }
+        }
+        try send(frame)
+    }
+
+    public func settle(until deadline: ContinuousClock.Instant) -> Bool { true }
+
+    public func keepUntilSettled(_ storage: Any) {}
 }
 
 /// Why a collective did not complete. The training loop acts on it: a timeout or a closed link

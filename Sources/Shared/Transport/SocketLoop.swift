@@ -26,6 +26,9 @@ public final class SocketLoop: @unchecked Sendable {
     let heldRing = HeldFrames()
     /// Ring frame arrays libzmq has finished sending, for the next frames (`ZeroMQRingLink`).
     public let ringFramePool = FrameBufferPool()
+    /// Payloads lent by ring links and not yet released by libzmq: kept by the loop, not the
+    /// link, because a link ends with its generation while its frames may still be queued.
+    public let lending = LendingLedger()
 
     private let context = ZMQContext()
     private let commandLock = NSLock()
@@ -133,6 +136,19 @@ public final class SocketLoop: @unchecked Sendable {
         }
     }
 
+    /// Queues a ring frame of `header` and a lent payload: libzmq sends the payload's bytes where
+    /// they lie, and `lending` counts them as lent until it has (or the frame is dropped).
+    public func sendRing(header: [UInt8], lending payload: UnsafeRawBufferPointer, generation: UInt64) {
+        lending.lend()
+        let lent = LentPayload(payload) { [lending] in lending.release() }
+        enqueue { loop in
+            guard let socket = loop.ringOut else { return }
+            let tag = withUnsafeBytes(of: generation.littleEndian) { Array($0) }
+            loop.pendingRing.append(OutgoingRingFrame(tag: tag, payload: .lentPayload(header, lent)))
+            loop.flushRing(socket)
+        }
+    }
+
     /// Queues a received ring frame for the next member unchanged; libzmq sends its bytes
     /// without a copy and the frame is released once they are written.
     public func forwardRing(_ frame: ReceivedFrame, generation: UInt64) {
@@ -217,6 +233,7 @@ public final class SocketLoop: @unchecked Sendable {
                 switch next.payload {
                 case .bytes(let payload): sent = try socket.trySend([next.tag, payload])
                 case .lent(let frame): sent = try socket.trySend(next.tag, lent: frame)
+                case .lentPayload(let head, let payload): sent = try socket.trySend(next.tag, head: head, lent: payload)
                 }
                 if sent { pendingRing.removeFirst() } else { return }
             } catch {
@@ -264,10 +281,12 @@ public final class SocketLoop: @unchecked Sendable {
     private func receiveAll(_ socket: ZMQSocket) {
         if socket === ringIn {
             // The payload stays in libzmq's message until the collective has read it.
+            // A frame is [generation tag, frame] or, when its payload was lent, [tag, header, payload].
             while let (parts, payload) = try? socket.tryReceiveLendingLast() {
-                guard parts.count == 1, parts[0].count == 8 else { continue }
+                guard parts.count == 1 || parts.count == 2, parts[0].count == 8 else { continue }
                 let generation = parts[0].withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
-                ring.push(RingFrame(generation: generation, payload: payload))
+                let frame = parts.count == 1 ? payload : payload.withHeadOf(parts[1])
+                ring.push(RingFrame(generation: generation, payload: frame))
             }
             return
         }
@@ -295,6 +314,8 @@ struct OutgoingRingFrame {
     enum Payload {
         case bytes([UInt8])
         case lent(ReceivedFrame)
+        /// A header and a payload lent by the sender's memory.
+        case lentPayload([UInt8], LentPayload)
     }
     var tag: [UInt8]
     var payload: Payload
@@ -327,5 +348,57 @@ final class HeldFrames: @unchecked Sendable {
         let dropped = before - frames.count
         guard let index = frames.firstIndex(where: { $0.generation == generation }) else { return (nil, dropped) }
         return (frames.remove(at: index), dropped)
+    }
+}
+
+/// How many payloads ring links have lent to libzmq and not had back, and what must stay alive
+/// until they are all back. Guarded by its own condition.
+public final class LendingLedger: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var outstanding = 0
+    private var kept: [Any] = []
+
+    func lend() {
+        condition.lock()
+        outstanding += 1
+        condition.unlock()
+    }
+
+    /// One payload is back (libzmq's I/O thread, or whoever dropped the frame). When none is
+    /// lent any more, the storage kept for them is let go.
+    func release() {
+        condition.lock()
+        outstanding -= 1
+        let free = outstanding == 0 ? kept : []
+        if outstanding == 0 { kept.removeAll() }
+        condition.broadcast()
+        condition.unlock()
+        _ = free  // released here, outside the lock
+    }
+
+    /// Whether every lent payload is back by `deadline`.
+    public func settle(until deadline: ContinuousClock.Instant) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while outstanding > 0 {
+            let left = ContinuousClock.now.duration(to: deadline)
+            if left <= .zero { return false }
+            _ = condition.wait(until: Date().addingTimeInterval(min(left.inSeconds, 3600)))
+        }
+        return true
+    }
+
+    /// Keeps `storage` until every payload lent so far is back (at once if none is out).
+    public func keep(_ storage: Any) {
+        condition.lock()
+        if outstanding > 0 { kept.append(storage) }
+        condition.unlock()
+    }
+
+    /// Payloads lent and not yet back.
+    public var lent: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return outstanding
     }
 }

@@ -94,6 +94,11 @@ final class ZMQSocket {
     func trySend(_ head: [UInt8], lent frame: ReceivedFrame) throws(ZMQError) -> Bool {
         let rc = try zmqCall("zmq_send") { head.withUnsafeBytes { Int32(zmq_send(handle, $0.baseAddress, $0.count, ZMQ_DONTWAIT | ZMQ_SNDMORE)) } }
         if rc == nil { return false }
+        if !frame.head.isEmpty {
+            // A frame that came in two pieces goes on in the same two.
+            let sent = try zmqCall("zmq_send") { frame.head.withUnsafeBytes { Int32(zmq_send(handle, $0.baseAddress, $0.count, ZMQ_DONTWAIT | ZMQ_SNDMORE)) } }
+            precondition(sent != nil, "libzmq refused a later part of a multipart message")
+        }
         let bytes = frame.stableBytes
         if bytes.count < Self.zeroCopyBytes {
             let sent = try zmqCall("zmq_send") { Int32(zmq_send(handle, bytes.baseAddress, bytes.count, ZMQ_DONTWAIT)) }
@@ -110,6 +115,37 @@ final class ZMQSocket {
             let sent = try zmqCall("zmq_msg_send") { zmq_msg_send(&message, handle, ZMQ_DONTWAIT) }
             if sent == nil { zmq_msg_close(&message) }
             precondition(sent != nil, "libzmq refused a later part of a multipart message")
+        } catch {
+            zmq_msg_close(&message)
+            throw error
+        }
+        return true
+    }
+
+    /// Sends `tag`, `head` (both copied) and then `payload`'s bytes without copying them: libzmq
+    /// keeps a reference to `payload` until its I/O thread has written them, and dropping that
+    /// reference tells the lender. False when the high-water mark is reached (nothing was sent).
+    func trySend(_ tag: [UInt8], head: [UInt8], lent payload: LentPayload) throws(ZMQError) -> Bool {
+        let rc = try zmqCall("zmq_send") { tag.withUnsafeBytes { Int32(zmq_send(handle, $0.baseAddress, $0.count, ZMQ_DONTWAIT | ZMQ_SNDMORE)) } }
+        if rc == nil { return false }
+        let sent = try zmqCall("zmq_send") { head.withUnsafeBytes { Int32(zmq_send(handle, $0.baseAddress, $0.count, ZMQ_DONTWAIT | ZMQ_SNDMORE)) } }
+        precondition(sent != nil, "libzmq refused a later part of a multipart message")
+        if payload.bytes.count < Self.zeroCopyBytes {
+            // Small: copied now, and the lender gets it back as soon as the caller drops it.
+            let copied = try zmqCall("zmq_send") { Int32(zmq_send(handle, payload.bytes.baseAddress, payload.bytes.count, ZMQ_DONTWAIT)) }
+            precondition(copied != nil, "libzmq refused a later part of a multipart message")
+            return true
+        }
+        let hint = Unmanaged.passRetained(payload).toOpaque()
+        var message = zmq_msg_t()
+        guard zmq_msg_init_data(&message, UnsafeMutableRawPointer(mutating: payload.bytes.baseAddress), payload.bytes.count, releaseLentPayload, hint) == 0 else {
+            Unmanaged<LentPayload>.fromOpaque(hint).release()
+            throw ZMQError(errno: zmq_errno(), function: "zmq_msg_init_data")
+        }
+        do {
+            let last = try zmqCall("zmq_msg_send") { zmq_msg_send(&message, handle, ZMQ_DONTWAIT) }
+            if last == nil { zmq_msg_close(&message) }
+            precondition(last != nil, "libzmq refused a later part of a multipart message")
         } catch {
             zmq_msg_close(&message)
             throw error
@@ -232,6 +268,30 @@ private final class PinnedBytes {
 private func releasePinnedBytes(_ data: UnsafeMutableRawPointer?, _ hint: UnsafeMutableRawPointer?) {
     guard let hint else { return }
     Unmanaged<PinnedBytes>.fromOpaque(hint).takeRetainedValue().done()
+}
+
+/// Memory lent to the transport by a ring link (`RingLink.send(header:lending:)`): the bytes stay
+/// valid until this object is freed (libzmq has written them, or the frame was dropped), which
+/// calls `release` once.
+///
+/// `@unchecked Sendable`: `bytes` is never written through here, and `release` runs once, in
+/// `deinit`, on whichever thread drops the last reference.
+public final class LentPayload: @unchecked Sendable {
+    let bytes: UnsafeRawBufferPointer
+    private let release: () -> Void
+
+    init(_ bytes: UnsafeRawBufferPointer, release: @escaping () -> Void) {
+        self.bytes = bytes
+        self.release = release
+    }
+
+    deinit { release() }
+}
+
+/// libzmq's free callback for `LentPayload` messages.
+private func releaseLentPayload(_ data: UnsafeMutableRawPointer?, _ hint: UnsafeMutableRawPointer?) {
+    guard let hint else { return }
+    Unmanaged<LentPayload>.fromOpaque(hint).release()
 }
 
 /// libzmq's free callback for forwarded `ReceivedFrame`s: releases the reference taken when the

@@ -49,6 +49,21 @@ public final class ZeroMQRingLink: ClosableRingLink, @unchecked Sendable {
         loop.forwardRing(frame, generation: generation.rawValue)
     }
 
+    /// Sends the payload from where it lies: libzmq writes those bytes itself.
+    public func send(header: [UInt8], lending payload: UnsafeRawBufferPointer) throws(CollectiveError) {
+        if closed.value { throw .closed(reason: "this ring link was closed") }
+        bytesSent += header.count + payload.count
+        loop.sendRing(header: header, lending: payload, generation: generation.rawValue)
+    }
+
+    public func settle(until deadline: ContinuousClock.Instant) -> Bool {
+        loop.lending.settle(until: deadline)
+    }
+
+    public func keepUntilSettled(_ storage: Any) {
+        loop.lending.keep(storage)
+    }
+
     /// An array the socket thread handed back after sending it, or a new one.
     public func frameStorage(count: Int) -> [UInt8] {
         loop.ringFramePool.take(count: count)
