@@ -233,6 +233,70 @@ public struct ExactBlockCodec: Sendable, Equatable {
         }
     }
 
+    /// The last reduce-scatter step of a 32-bit ring, in one pass: for every element of `range`,
+    /// the member's contribution (`own` encoded, or the integer already at `sums`) plus the
+    /// incoming integer is written to `sums` (the all-gather sends it from there) and decoded into
+    /// `result`. Returns the largest decoded magnitude as IEEE bits, as `decode` does. `sums` and
+    /// `incoming` hold `range.count` integers from their start; the bits are those of
+    /// `encode(adding:)` followed by `decode`.
+    public func combineAndDecode(
+        own: UnsafeBufferPointer<Float>?, range: Range<Int>, fields: UnsafeBufferPointer<UInt8>,
+        incoming: UnsafeRawPointer, sums: UnsafeMutableRawPointer, into result: UnsafeMutableBufferPointer<Float>
+    ) -> UInt32 {
+        precondition(sumBytes == 4, "32-bit sums for \(totalMicroBatches) micro-batches")
+        precondition(range.lowerBound >= 0 && range.upperBound <= result.count && fields.count == Self.blockCount(for: result.count))
+        precondition(own == nil || own!.count == result.count)
+        guard let out = result.baseAddress, !range.isEmpty else { return 0 }
+        let outRaw = UnsafeMutableRawPointer(out)
+        let ownRaw = own.map { UnsafeRawPointer($0.baseAddress!) }
+        let magic = 6_755_399_441_055_744.0
+        let magic8 = SIMD8<Double>(repeating: magic)
+        let magnitudeMask = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
+        var widest = SIMD8<UInt32>(repeating: 0)
+        var largest: UInt32 = 0
+        for block in (range.lowerBound / Self.blockSize)...((range.upperBound - 1) / Self.blockSize) {
+            let exponent = Self.blockExponent(field: fields[block])
+            let scale8 = SIMD8<Double>(repeating: Double(sign: .plus, exponent: fractionBits - exponent, significand: 1))
+            let unit = Double(sign: .plus, exponent: exponent - fractionBits, significand: 1)
+            let unit8 = SIMD8<Double>(repeating: unit)
+            let start = max(block * Self.blockSize, range.lowerBound)
+            let end = min((block + 1) * Self.blockSize, range.upperBound)
+            var i = start
+            while i + 8 <= end {
+                let offset = (i - range.lowerBound) * 4
+                var q: SIMD8<Int32>
+                if let ownRaw {
+                    let shifted = SIMD8<Double>(ownRaw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)) * scale8 + magic8
+                    q = SIMD8<Int32>(truncatingIfNeeded: unsafeBitCast(shifted, to: SIMD8<Int64>.self))
+                } else {
+                    q = sums.loadUnaligned(fromByteOffset: offset, as: SIMD8<Int32>.self)
+                }
+                q &+= incoming.loadUnaligned(fromByteOffset: offset, as: SIMD8<Int32>.self)
+                sums.storeBytes(of: q, toByteOffset: offset, as: SIMD8<Int32>.self)
+                let value = SIMD8<Float>(SIMD8<Double>(q) * unit8)
+                outRaw.storeBytes(of: value, toByteOffset: i * 4, as: SIMD8<Float>.self)
+                widest = pointwiseMax(widest, unsafeBitCast(value, to: SIMD8<UInt32>.self) & magnitudeMask)
+                i += 8
+            }
+            while i < end {
+                let offset = (i - range.lowerBound) * 4
+                var q: Int32
+                if let own {
+                    let shifted = Double(own[i]) * Double(sign: .plus, exponent: fractionBits - exponent, significand: 1) + magic
+                    q = Int32(truncatingIfNeeded: Int64(bitPattern: shifted.bitPattern))
+                } else {
+                    q = sums.loadUnaligned(fromByteOffset: offset, as: Int32.self)
+                }
+                q &+= incoming.loadUnaligned(fromByteOffset: offset, as: Int32.self)
+                sums.storeBytes(of: q, toByteOffset: offset, as: Int32.self)
+                out[i] = Float(Double(q) * unit)
+                largest = max(largest, out[i].bitPattern & 0x7FFF_FFFF)
+                i += 1
+            }
+        }
+        return max(largest, widest.max())
+    }
+
     /// `decode` for the 32-bit sums: `Float(Double(sum) * 2^(E - fractionBits))`, where the
     /// conversion to a double and the scaling are exact, so the float rounding is the only one.
     @discardableResult

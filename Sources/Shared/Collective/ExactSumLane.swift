@@ -83,6 +83,13 @@ struct NarrowExactSumLane: RingLane {
         }
     }
 
+    /// The owned chunk's last combine decodes it into `result` in the same pass.
+    func combineFinishing(_ range: Range<Int>, from bytes: UnsafeRawBufferPointer) {
+        guard let source = bytes.baseAddress, let target = sums.baseAddress else { return }
+        watch.record(codec.combineAndDecode(own: own, range: range, fields: fields, incoming: source,
+                                            sums: UnsafeMutableRawPointer(target + range.lowerBound), into: result))
+    }
+
     func store(_ range: Range<Int>, from bytes: UnsafeRawBufferPointer) {
         guard let source = bytes.baseAddress else { return }
         watch.record(codec.decode(source, range: range, fields: fields, into: result))

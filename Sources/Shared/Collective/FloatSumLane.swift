@@ -35,21 +35,39 @@ struct FloatSumLane: RingLane {
     }
 
     func combine(_ range: Range<Int>, from bytes: UnsafeRawBufferPointer) {
+        add(range, from: bytes, watching: false)
+    }
+
+    /// The owned chunk's last combine also watches the final values, in the same pass.
+    func combineFinishing(_ range: Range<Int>, from bytes: UnsafeRawBufferPointer) {
+        add(range, from: bytes, watching: true)
+    }
+
+    /// `values[range] = own[range] + incoming`, and with `watching` the largest magnitude to `watch`.
+    @inline(__always)
+    private func add(_ range: Range<Int>, from bytes: UnsafeRawBufferPointer, watching: Bool) {
         guard let source = bytes.baseAddress, let target = values.baseAddress, let mine = own.baseAddress else { return }
         let out = UnsafeMutableRawPointer(target + range.lowerBound)
         let contribution = UnsafeRawPointer(mine + range.lowerBound)
         let n = range.count
+        let magnitudeMask = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
+        var widest = SIMD8<UInt32>(repeating: 0)
+        var largest: UInt32 = 0
         var i = 0
         while i + 8 <= n {
             let sum = contribution.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
                 + source.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
             out.storeBytes(of: sum, toByteOffset: i * 4, as: SIMD8<Float>.self)
+            if watching { widest = pointwiseMax(widest, unsafeBitCast(sum, to: SIMD8<UInt32>.self) & magnitudeMask) }
             i += 8
         }
         while i < n {
-            target[range.lowerBound + i] = mine[range.lowerBound + i] + source.loadUnaligned(fromByteOffset: i * 4, as: Float.self)
+            let sum = mine[range.lowerBound + i] + source.loadUnaligned(fromByteOffset: i * 4, as: Float.self)
+            target[range.lowerBound + i] = sum
+            largest = max(largest, sum.bitPattern & 0x7FFF_FFFF)
             i += 1
         }
+        if watching { watch.record(max(largest, widest.max())) }
     }
 
     func store(_ range: Range<Int>, from bytes: UnsafeRawBufferPointer) {

@@ -115,9 +115,12 @@ struct RingExchange {
             }
             switch step.phase {
             case .reduceScatter:
-                lane.combine(range, from: payload)
                 // The last reduce-scatter step completes the owned chunk frame by frame.
-                if index == lastReduceStep { lane.finishOwned(range) }
+                if index == lastReduceStep {
+                    lane.combineFinishing(range, from: payload)
+                } else {
+                    lane.combine(range, from: payload)
+                }
             case .allGather:
                 lane.store(range, from: payload)
             }

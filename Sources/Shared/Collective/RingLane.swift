@@ -20,6 +20,9 @@ protocol RingLane {
     /// writes the result into `range` of the working vector (reduce-scatter). Every member combines
     /// each chunk it receives in the reduce-scatter once, so the contribution there is still its own.
     func combine(_ range: Range<Int>, from bytes: UnsafeRawBufferPointer)
+    /// `combine`, then `finishOwned`, for the frames of the last reduce-scatter step (which
+    /// complete the owned chunk): a lane can do both in one pass over the elements.
+    func combineFinishing(_ range: Range<Int>, from bytes: UnsafeRawBufferPointer)
     /// Replaces `range` of the working vector with the incoming encoded elements (all-gather).
     func store(_ range: Range<Int>, from bytes: UnsafeRawBufferPointer)
     /// Elements `range` exactly as `write` (or, with `own`, `writeOwn`) would encode them, where
@@ -39,6 +42,11 @@ extension RingLane {
     }
 
     func finishOwned(_ range: Range<Int>) {}
+
+    func combineFinishing(_ range: Range<Int>, from bytes: UnsafeRawBufferPointer) {
+        combine(range, from: bytes)
+        finishOwned(range)
+    }
 
     func wireBytes(_ range: Range<Int>, own: Bool) -> UnsafeRawBufferPointer? { nil }
 }
