@@ -127,31 +127,35 @@ extension RingAllReduce {
     /// float32 local sums, scaled, then a ring whose wire is float16; the result is unscaled.
     func halfSum(_ batches: [[Float]], count: Int, lossScale: Float, sequence: UInt64) throws(CollectiveError) -> ReduceOutcome {
         var values = takeResultBuffer(count: count)
+        if halfScratch.count != count { halfScratch = [Float16](repeating: 0, count: count) }
         let watch = MagnitudeWatch()
         let halfPlan = plan(count: count, elementBytes: 2)
         let unscale = 1 / lossScale
         let halfTemplate = template(stage: .values, sequence: sequence, count: count, parameter: lossScale.bitPattern)
-        try values.withUnsafeMutableBufferPointer { (buffer) throws(CollectiveError) in
-            // A local sum that is already non-finite travels as such and is caught below.
-            if batches.count == 1 && link.worldSize > 1 {
-                // One micro-batch: the ring reads and scales it where it is instead of a copy.
-                try batches[0].withUnsafeBufferPointer { (own) throws(CollectiveError) in
-                    try exchange.run(
-                        HalfWireLane(values: buffer, own: own, ownScale: lossScale, unscale: unscale, watch: watch),
-                        plan: halfPlan, template: halfTemplate)
+        do {
+            try values.withUnsafeMutableBufferPointer { (buffer) throws(CollectiveError) in
+                try halfScratch.withUnsafeMutableBufferPointer { (halves) throws(CollectiveError) in
+                    let wire = UnsafeMutableRawBufferPointer(halves)
+                    // A local sum that is already non-finite travels as such and is caught below.
+                    if batches.count == 1 && link.worldSize > 1 {
+                        // One micro-batch: the ring reads and scales it where it is instead of a copy.
+                        try batches[0].withUnsafeBufferPointer { (own) throws(CollectiveError) in
+                            try exchange.run(
+                                HalfWireLane(values: buffer, own: own, ownScale: lossScale, wire: wire, unscale: unscale, watch: watch),
+                                plan: halfPlan, template: halfTemplate)
+                        }
+                    } else {
+                        observed({ .encode(start: $0, end: $1) }) { FloatKernels.localSum(batches, into: buffer, scaledBy: lossScale) }
+                        try exchange.run(HalfWireLane(values: buffer, wire: wire, unscale: unscale, watch: watch),
+                                         plan: halfPlan, template: halfTemplate)
+                    }
                 }
-            } else {
-                observed({ .encode(start: $0, end: $1) }) { FloatKernels.localSum(batches, into: buffer, scaledBy: lossScale) }
-                try exchange.run(HalfWireLane(values: buffer, unscale: unscale, watch: watch), plan: halfPlan, template: halfTemplate)
             }
-            // The gathered frames were unscaled as they were stored; the own chunk is left.
-            let owned = halfPlan.chunk(halfPlan.ownedChunk(rank: link.rank))
-            observed({ .decode(start: $0, end: $1) }) {
-                if FloatKernels.multiplyCheckingFinite(UnsafeMutableBufferPointer(rebasing: buffer[owned]), by: unscale) {
-                    watch.record(Float.infinity.bitPattern)
-                }
-            }
+        } catch {
+            endLending([halfScratch, batches] as [Any], failed: true)
+            throw error
         }
+        endLending([halfScratch, batches] as [Any], failed: false)
         // The gathered vector is identical on every member, so an infinity or NaN produced on any
         // hop is seen by all of them: that is the agreement on overflow. (Unscaling cannot turn a
         // finite value into an infinity unless the scale is below 1, and then that is an overflow

@@ -28,6 +28,9 @@ public final class RingAllReduce {
     /// about as much as one pass of the ring's arithmetic. If the caller still holds the previous
     /// result, the next call copies instead (copy on write), so results never alias.
     var resultScratch: [Float] = []
+    /// `fp16`'s wire copy of the partial sums and the owned chunk (2 bytes per element), kept
+    /// between calls like the others; the link may be lent it (see `HalfWireLane`).
+    var halfScratch: [Float16] = []
     /// Called on the calling thread as each part of a `sum` ends (see `Event`); nil by default,
     /// and then nothing is timed.
     public var observer: ((Event) -> Void)?
