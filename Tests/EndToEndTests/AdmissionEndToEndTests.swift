@@ -47,6 +47,18 @@ import Wire
         }
     }
 
+    /// A worker of protocol 1.1 would drop the three-part ring frames of this build's workers.
+    @Test func aWorkerThatCannotReadTheRingIsRefused() throws {
+        try withCoordinator { loop in
+            send(loop, .hello(Wire.Hello(minor: 1)))
+            guard case .runConfig = try receive(loop) else { throw TestFailure("expected the run's configuration") }
+            send(loop, .join(Wire.Join(minor: 1, schemaHash: 0xDEAD_BEEF, ringEndpoint: "tcp://127.0.0.1:1", host: "test", pid: 1)))
+            guard case .reject(let reject) = try receive(loop) else { throw TestFailure("expected a reject") }
+            #expect(reject.reason == .protocolVersion)
+            #expect(reject.text.contains("1.1") && reject.text.contains("1.\(Wire.ringMinor)"), "\(reject.text)")
+        }
+    }
+
     @Test func anotherMajorVersionIsRefusedNamingBoth() throws {
         try withCoordinator { loop in
             var frame = Wire.encode(.hello(Wire.Hello(major: 2, minor: 0)), generation: .none, sender: WorkerID(0), incarnation: Incarnation(7))

@@ -56,6 +56,12 @@ extension RingLink {
     }
 
     public func send(header: [UInt8], lending payload: UnsafeRawBufferPointer) throws(CollectiveError) {
+        try sendCopying(header: header, payload: payload)
+    }
+
+    /// Sends `header` followed by `payload` as one frame, copied into a `frameStorage` array: what
+    /// `send(header:lending:)` does for a link that does not lend.
+    public func sendCopying(header: [UInt8], payload: UnsafeRawBufferPointer) throws(CollectiveError) {
         var frame = frameStorage(count: header.count + payload.count)
         frame.withUnsafeMutableBytes { raw in
             raw.copyMemory(from: UnsafeRawBufferPointer(start: header, count: header.count))

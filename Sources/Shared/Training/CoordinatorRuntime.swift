@@ -379,6 +379,13 @@ public final class CoordinatorRuntime {
             loop.sendControl(encode(.reject(Wire.Reject(reason: .protocolVersion, text: text))), to: peer)
             return
         }
+        guard join.minor >= Wire.ringMinor else {
+            let text = "worker speaks protocol \(join.major).\(join.minor); the ring of protocol \(Wire.major).\(Wire.ringMinor) and later "
+                + "sends frames the worker cannot read: run the same Grove build on every machine"
+            logger.warning("refused a worker from \(join.host): \(text)")
+            loop.sendControl(encode(.reject(Wire.Reject(reason: .protocolVersion, text: text))), to: peer)
+            return
+        }
         guard join.schemaHash == ours else {
             let text = "worker's model schema \(String(join.schemaHash, radix: 16)) differs from the coordinator's "
                 + "\(String(ours, radix: 16)) (\(setup.model.schemaName))"

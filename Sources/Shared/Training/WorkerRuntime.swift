@@ -275,7 +275,10 @@ public final class WorkerRuntime {
         let reduceStart = clock.now
         prepareNextLease(after: step, rank: rank, members: lease.ring.count, microBatches: Int(lease.totalMicroBatches))
         let next = lease.ring[(rank + 1) % lease.ring.count].ringEndpoint
-        let link = try ZeroMQRingLink(loop: loop, generation: generation, rank: rank, worldSize: lease.ring.count, next: next)
+        // A coordinator older than the three-part ring frames may have admitted workers that
+        // cannot read them: then every frame goes in one piece.
+        let link = try ZeroMQRingLink(loop: loop, generation: generation, rank: rank, worldSize: lease.ring.count, next: next,
+                                      lendsPayloads: coordinatorMinor >= Wire.ringMinor)
         let reducer = try RingAllReduce(link: link, settings: allReduceSettings, firstSequence: lease.step)
         if timeline != nil || FaultPoint.armed?.point == .midAllReduce {
             var transfers = 0

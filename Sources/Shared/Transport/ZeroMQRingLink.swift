@@ -16,10 +16,15 @@ public final class ZeroMQRingLink: ClosableRingLink, @unchecked Sendable {
     /// Payload bytes this link has queued for the next rank.
     public private(set) var bytesSent = 0
 
+    /// Whether `send(header:lending:)` lends the payload to libzmq (a three-part message) or
+    /// copies it into a one-piece frame, which ring members of protocol 1.1 and older can read.
+    public let lendsPayloads: Bool
+
     /// Connects the outbound side to `next` (the ring socket of rank + 1).
-    public init(loop: SocketLoop, generation: Generation, rank: Int, worldSize: Int, next: String) throws {
+    public init(loop: SocketLoop, generation: Generation, rank: Int, worldSize: Int, next: String, lendsPayloads: Bool = true) throws {
         precondition(worldSize >= 1 && (0..<worldSize).contains(rank), "rank \(rank) outside a ring of \(worldSize)")
         self.loop = loop
+        self.lendsPayloads = lendsPayloads
         self.generation = generation
         self.rank = rank
         self.worldSize = worldSize
@@ -51,6 +56,7 @@ public final class ZeroMQRingLink: ClosableRingLink, @unchecked Sendable {
 
     /// Sends the payload from where it lies: libzmq writes those bytes itself.
     public func send(header: [UInt8], lending payload: UnsafeRawBufferPointer) throws(CollectiveError) {
+        guard lendsPayloads else { return try sendCopying(header: header, payload: payload) }
         if closed.value { throw .closed(reason: "this ring link was closed") }
         bytesSent += header.count + payload.count
         loop.sendRing(header: header, lending: payload, generation: generation.rawValue)

@@ -9,7 +9,10 @@ public enum Wire {
     /// sections announced by an envelope flag that a sender sets only for a peer of that minor
     /// or later (docs/wire-protocol.md, "Versions").
     public static let major: UInt8 = 1
-    public static let minor: UInt8 = 1
+    public static let minor: UInt8 = 2
+    /// The oldest minor whose workers can share a ring with this build's: from minor 2, ring
+    /// frames may come in three parts (a lent payload), which older workers drop.
+    public static let ringMinor: UInt8 = 2
     /// Envelope flag (minor 1): a `stepResult` body ends with a span list.
     public static let flagSpans: UInt8 = 1
     /// Bytes of the envelope before the body.
