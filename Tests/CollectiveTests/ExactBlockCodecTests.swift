@@ -116,7 +116,8 @@ import Testing
             sums.append(Int32(truncatingIfNeeded: generator.next()) >> shift)
         }
         let codec = ExactBlockCodec(totalMicroBatches: 2)
-        for field: UInt8 in [1, 100, 140, 250] {
+        // Fields 28-30 straddle the switch from the double to the float decoding path (power -127 / -126 / -125).
+        for field: UInt8 in [1, 28, 29, 30, 100, 140, 250] {
             let fields = [UInt8](repeating: field, count: ExactBlockCodec.blockCount(for: sums.count))
             var decoded = [Float](repeating: 0, count: sums.count)
             sums.withUnsafeBufferPointer { s in

@@ -31,6 +31,13 @@ public struct ExactBlockCodec: Sendable, Equatable {
     /// The largest `totalMicroBatches` summed as 32-bit integers (leaving 24 fraction bits).
     public static let narrowMicroBatchLimit = 64
 
+    /// The smallest `E - fractionBits` for which 32-bit sums decode in float arithmetic:
+    /// `Float(sum) * 2^(E - fractionBits)` rounds once (the conversion) and the scaling is exact as
+    /// long as no nonzero result can be subnormal, which `|sum| >= 1` guarantees from 2^-126 up.
+    /// It then has the bits of `Float(Double(sum) * 2^(E - fractionBits))`. Blocks below (values
+    /// under about 2^-96) take the double path.
+    static let floatDecodePower = -126
+
     /// Bits below the block exponent kept for every encoded micro-batch value.
     public let fractionBits: Int
     /// Bytes of one encoded sum: 4 (`Int32`) up to `narrowMicroBatchLimit` micro-batches, else 8.
@@ -81,7 +88,7 @@ public struct ExactBlockCodec: Sendable, Equatable {
             var i = start
             while i + 8 <= end {
                 let bits = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<UInt32>.self) & magnitudeMask
-                widest = pointwiseMax(widest, bits)
+                widest = largerLanes(widest, bits)
                 i += 8
             }
             var largest = widest.max()
@@ -168,7 +175,7 @@ public struct ExactBlockCodec: Sendable, Equatable {
                 let low = unsafeBitCast((bits & 0xFFFF_FFFF) | lowBias, to: SIMD8<Double>.self)
                 let value = SIMD8<Float>(((high - offset) + low) * unit8)
                 outRaw.storeBytes(of: value, toByteOffset: i * 4, as: SIMD8<Float>.self)
-                widest = pointwiseMax(widest, unsafeBitCast(value, to: SIMD8<UInt32>.self) & magnitudeMask)
+                widest = largerLanes(widest, unsafeBitCast(value, to: SIMD8<UInt32>.self) & magnitudeMask)
                 i += 8
             }
             while i < end {
@@ -259,6 +266,8 @@ public struct ExactBlockCodec: Sendable, Equatable {
             let scale8 = SIMD8<Double>(repeating: Double(sign: .plus, exponent: fractionBits - exponent, significand: 1))
             let unit = Double(sign: .plus, exponent: exponent - fractionBits, significand: 1)
             let unit8 = SIMD8<Double>(repeating: unit)
+            let floatDecode = exponent - fractionBits >= Self.floatDecodePower
+            let floatUnit8 = SIMD8<Float>(repeating: floatDecode ? Float(sign: .plus, exponent: exponent - fractionBits, significand: 1) : 0)
             let start = max(block * Self.blockSize, range.lowerBound)
             let end = min((block + 1) * Self.blockSize, range.upperBound)
             var i = start
@@ -273,9 +282,9 @@ public struct ExactBlockCodec: Sendable, Equatable {
                 }
                 q &+= incoming.loadUnaligned(fromByteOffset: offset, as: SIMD8<Int32>.self)
                 sums.storeBytes(of: q, toByteOffset: offset, as: SIMD8<Int32>.self)
-                let value = SIMD8<Float>(SIMD8<Double>(q) * unit8)
+                let value = floatDecode ? SIMD8<Float>(q) * floatUnit8 : SIMD8<Float>(SIMD8<Double>(q) * unit8)
                 outRaw.storeBytes(of: value, toByteOffset: i * 4, as: SIMD8<Float>.self)
-                widest = pointwiseMax(widest, unsafeBitCast(value, to: SIMD8<UInt32>.self) & magnitudeMask)
+                widest = largerLanes(widest, unsafeBitCast(value, to: SIMD8<UInt32>.self) & magnitudeMask)
                 i += 8
             }
             while i < end {
@@ -320,16 +329,29 @@ public struct ExactBlockCodec: Sendable, Equatable {
         var largest: UInt32 = 0
         let outRaw = UnsafeMutableRawPointer(out)
         for block in (range.lowerBound / Self.blockSize)...((range.upperBound - 1) / Self.blockSize) {
-            let unit = Double(sign: .plus, exponent: Self.blockExponent(field: fields[block]) - fractionBits, significand: 1)
+            let power = Self.blockExponent(field: fields[block]) - fractionBits
+            let unit = Double(sign: .plus, exponent: power, significand: 1)
             let unit8 = SIMD8<Double>(repeating: unit)
             let start = max(block * Self.blockSize, range.lowerBound)
             let end = min((block + 1) * Self.blockSize, range.upperBound)
             var i = start
+            if power >= Self.floatDecodePower {
+                // Float(sum) rounds once, and scaling by 2^power is exact above the subnormals:
+                // the bits of the double path at twice the width per instruction.
+                let floatUnit8 = SIMD8<Float>(repeating: Float(sign: .plus, exponent: power, significand: 1))
+                while i + 8 <= end {
+                    let integers = sums.loadUnaligned(fromByteOffset: (i - range.lowerBound) * 4, as: SIMD8<Int32>.self)
+                    let value = SIMD8<Float>(integers) * floatUnit8
+                    outRaw.storeBytes(of: value, toByteOffset: i * 4, as: SIMD8<Float>.self)
+                    widest = largerLanes(widest, unsafeBitCast(value, to: SIMD8<UInt32>.self) & magnitudeMask)
+                    i += 8
+                }
+            }
             while i + 8 <= end {
                 let integers = sums.loadUnaligned(fromByteOffset: (i - range.lowerBound) * 4, as: SIMD8<Int32>.self)
                 let value = SIMD8<Float>(SIMD8<Double>(integers) * unit8)
                 outRaw.storeBytes(of: value, toByteOffset: i * 4, as: SIMD8<Float>.self)
-                widest = pointwiseMax(widest, unsafeBitCast(value, to: SIMD8<UInt32>.self) & magnitudeMask)
+                widest = largerLanes(widest, unsafeBitCast(value, to: SIMD8<UInt32>.self) & magnitudeMask)
                 i += 8
             }
             while i < end {

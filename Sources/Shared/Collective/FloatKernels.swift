@@ -93,7 +93,7 @@ enum FloatKernels {
         while i + 8 <= values.count {
             let product = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * factor8
             raw.storeBytes(of: product, toByteOffset: i * 4, as: SIMD8<Float>.self)
-            widest = pointwiseMax(widest, unsafeBitCast(product, to: SIMD8<UInt32>.self) & magnitudeMask)
+            widest = largerLanes(widest, unsafeBitCast(product, to: SIMD8<UInt32>.self) & magnitudeMask)
             i += 8
         }
         while i < values.count {
@@ -112,7 +112,7 @@ enum FloatKernels {
         var widest = SIMD8<UInt32>(repeating: 0)
         var i = 0
         while i + 8 <= values.count {
-            widest = pointwiseMax(widest, raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<UInt32>.self) & magnitudeMask)
+            widest = largerLanes(widest, raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<UInt32>.self) & magnitudeMask)
             i += 8
         }
         var largest = widest.max()
@@ -122,4 +122,12 @@ enum FloatKernels {
         }
         return largest
     }
+}
+
+/// Lane-wise maximum of two vectors of magnitude bits. The standard library's generic
+/// `pointwiseMax` is sometimes left as a call per vector in these loops (2 % of an fp16 reduce);
+/// this one is always inlined and compiles to one `vpmaxud`.
+@inline(__always)
+func largerLanes(_ a: SIMD8<UInt32>, _ b: SIMD8<UInt32>) -> SIMD8<UInt32> {
+    a.replacing(with: b, where: b .> a)
 }

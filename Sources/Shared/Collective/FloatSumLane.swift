@@ -58,7 +58,7 @@ struct FloatSumLane: RingLane {
             let sum = contribution.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
                 + source.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
             out.storeBytes(of: sum, toByteOffset: i * 4, as: SIMD8<Float>.self)
-            if watching { widest = pointwiseMax(widest, unsafeBitCast(sum, to: SIMD8<UInt32>.self) & magnitudeMask) }
+            if watching { widest = largerLanes(widest, unsafeBitCast(sum, to: SIMD8<UInt32>.self) & magnitudeMask) }
             i += 8
         }
         while i < n {
@@ -81,7 +81,7 @@ struct FloatSumLane: RingLane {
         while i + 8 <= n {
             let bits = source.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<UInt32>.self)
             out.storeBytes(of: bits, toByteOffset: i * 4, as: SIMD8<UInt32>.self)
-            widest = pointwiseMax(widest, bits & magnitudeMask)
+            widest = largerLanes(widest, bits & magnitudeMask)
             i += 8
         }
         while i < n {

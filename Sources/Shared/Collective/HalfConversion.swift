@@ -107,7 +107,7 @@ public enum HalfConversion {
             wire.storeBytes(of: narrow, toByteOffset: i * 2, as: SIMD8<Float16>.self)
             let value = SIMD8<Float>(narrow) * unscale8
             outRaw.storeBytes(of: value, toByteOffset: i * 4, as: SIMD8<Float>.self)
-            widest = pointwiseMax(widest, unsafeBitCast(value, to: SIMD8<UInt32>.self) & magnitudeMask)
+            widest = largerLanes(widest, unsafeBitCast(value, to: SIMD8<UInt32>.self) & magnitudeMask)
             i += 8
         }
         while i < own.count {
@@ -165,7 +165,7 @@ public enum HalfConversion {
             let h = source.loadUnaligned(fromByteOffset: i * 2, as: SIMD8<Float16>.self)
             let value = SIMD8<Float>(h) * factor8
             raw.storeBytes(of: value, toByteOffset: i * 4, as: SIMD8<Float>.self)
-            widest = pointwiseMax(widest, unsafeBitCast(value, to: SIMD8<UInt32>.self) & magnitudeMask)
+            widest = largerLanes(widest, unsafeBitCast(value, to: SIMD8<UInt32>.self) & magnitudeMask)
             i += 8
         }
         while i < values.count {
