@@ -121,7 +121,7 @@ import Testing
             let fields = [UInt8](repeating: field, count: ExactBlockCodec.blockCount(for: sums.count))
             var decoded = [Float](repeating: 0, count: sums.count)
             sums.withUnsafeBufferPointer { s in
-                fields.withUnsafeBufferPointer { f in decoded.withUnsafeMutableBufferPointer { codec.decode(s, fields: f, into: $0) } }
+                fields.withUnsafeBufferPointer { f in decoded.withUnsafeMutableBufferPointer { _ = codec.decode(s, fields: f, into: $0) } }
             }
             let unit = Double(sign: .plus, exponent: ExactBlockCodec.blockExponent(field: field) - codec.fractionBits, significand: 1)
             let scalar = sums.map { Float(Double($0) * unit) }
@@ -159,7 +159,7 @@ import Testing
         let fields = [UInt8](repeating: 140, count: ExactBlockCodec.blockCount(for: sums.count))
         var decoded = [Float](repeating: 0, count: sums.count)
         sums.withUnsafeBufferPointer { s in
-            fields.withUnsafeBufferPointer { f in decoded.withUnsafeMutableBufferPointer { codec.decode(s, fields: f, into: $0) } }
+            fields.withUnsafeBufferPointer { f in decoded.withUnsafeMutableBufferPointer { _ = codec.decode(s, fields: f, into: $0) } }
         }
         let unit = Double(sign: .plus, exponent: ExactBlockCodec.blockExponent(field: 140) - codec.fractionBits, significand: 1)
         let scalar = sums.map { Float(Double($0) * unit) }
@@ -178,7 +178,7 @@ import Testing
             sums.withUnsafeMutableBufferPointer { s in
                 for b in batches { b.withUnsafeBufferPointer { codec.accumulate($0, fields: f, into: s) } }
             }
-            sums.withUnsafeBufferPointer { s in out.withUnsafeMutableBufferPointer { codec.decode(s, fields: f, into: $0) } }
+            sums.withUnsafeBufferPointer { s in out.withUnsafeMutableBufferPointer { _ = codec.decode(s, fields: f, into: $0) } }
         }
         return out
     }
@@ -197,7 +197,7 @@ import Testing
                     b.withUnsafeBufferPointer { codec.accumulate($0, fields: f, into: s, overwrite: index == 0) }
                 }
             }
-            sums.withUnsafeBufferPointer { s in out.withUnsafeMutableBufferPointer { codec.decode(s, fields: f, into: $0) } }
+            sums.withUnsafeBufferPointer { s in out.withUnsafeMutableBufferPointer { _ = codec.decode(s, fields: f, into: $0) } }
         }
         return out
     }

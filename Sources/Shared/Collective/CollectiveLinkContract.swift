@@ -94,7 +94,7 @@ public enum CollectiveLinkContract {
         let size = (256 << 10) + 48
         @Sendable func fill(_ frame: inout [UInt8], rank: Int, round: Int, index: Int) {
             let mark = UInt8(truncatingIfNeeded: rank &* 31 &+ round &* 7 &+ index)
-            frame.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: mark) }
+            frame.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: mark) }
             frame[0] = UInt8(truncatingIfNeeded: round)
             frame[size - 1] = UInt8(truncatingIfNeeded: index)
         }

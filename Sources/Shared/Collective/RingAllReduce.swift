@@ -91,15 +91,19 @@ public final class RingAllReduce {
     }
 
     /// Ends the lending of a ring that may have lent `storage`'s memory to the link (see
-    /// `RingLink.send(header:lending:)`): waits until the link has released it, up to the
-    /// collective's timeout after a success and not at all after a failure; if it is still lent
-    /// then, the link keeps `storage` alive until it is released, so a frame still queued for a
-    /// neighbour never reads freed memory. (A caller that changes a kept array meanwhile changes a
-    /// copy: arrays are copied on write.)
+    /// `RingLink.send(header:lending:)`): waits until the link has released it — up to a second
+    /// (or the collective's timeout, if shorter) after a success, normally microseconds, and not
+    /// at all after a failure. If it is still lent then (a neighbour that died after the last
+    /// frame was queued), the link keeps `storage` alive until it is released, so a queued frame
+    /// never reads freed memory, and the step is not held up. (A caller that changes a kept array
+    /// meanwhile changes a copy: arrays are copied on write.)
     func endLending(_ storage: @autoclosure () -> Any, failed: Bool) {
-        if link.settle(until: failed ? .now : .now + settings.timeout) { return }
+        if link.settle(until: failed ? .now : .now + min(settings.timeout, Self.settleWait)) { return }
         link.keepUntilSettled(storage())
     }
+
+    /// The longest a successful `sum` waits for the link to release lent payloads.
+    static let settleWait: Duration = .seconds(1)
 
     /// A vector of `count` floats for the next result, contents unspecified: the previous
     /// result's storage when its size matches (see `resultScratch`).

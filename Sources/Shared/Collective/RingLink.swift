@@ -64,7 +64,7 @@ extension RingLink {
     public func sendCopying(header: [UInt8], payload: UnsafeRawBufferPointer) throws(CollectiveError) {
         var frame = frameStorage(count: header.count + payload.count)
         frame.withUnsafeMutableBytes { raw in
-            raw.copyMemory(from: UnsafeRawBufferPointer(start: header, count: header.count))
+            header.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: raw[..<header.count]).copyMemory(from: $0) }
             if !payload.isEmpty { UnsafeMutableRawBufferPointer(rebasing: raw[header.count...]).copyMemory(from: payload) }
         }
         try send(frame)
