@@ -1,10 +1,11 @@
 import Foundation
+import Collective
 import Core
 import Transport
 
 /// The reference every all-reduce figure is divided by: how fast one stream of 4 MiB messages
-/// goes over tcp://127.0.0.1 through the same transport (`SocketLoop` ring sockets, PUSH to
-/// PULL), between two socket threads of this process.
+/// goes over tcp://127.0.0.1 through the same transport (`ZeroMQRingLink`s, PUSH to PULL), from a
+/// sending thread to a receiving thread of this process.
 ///
 /// A ring all-reduce moves `2 (N - 1) / N` of the vector over every link, and every link is
 /// such a stream, so bus bandwidth divided by this figure says how close the collective gets to
@@ -32,23 +33,35 @@ enum LoopbackProbe {
             source.close()
             sink.close()
         }
+        let sender: ZeroMQRingLink, receiver: ZeroMQRingLink
         do {
             let endpoint = try sink.bindRing(host: "127.0.0.1")
-            try source.connectRing(next: endpoint)
+            let back = try source.bindRing(host: "127.0.0.1")
+            sender = try ZeroMQRingLink(loop: source, generation: Generation(1), rank: 0, worldSize: 2, next: endpoint, stallTimeout: timeout)
+            receiver = try ZeroMQRingLink(loop: sink, generation: Generation(1), rank: 1, worldSize: 2, next: back)
         } catch {
             throw PerfError(code: "perf.socket", "the loopback probe could not open its sockets: \(error)")
         }
         let payload = [UInt8](repeating: 0x5A, count: messageBytes)
+        // The sender runs on its own thread, as a ring's previous member would.
+        let sending = Thread {
+            for _ in 0...(trials * messages + messages) {
+                do { try sender.send(payload) } catch { return }
+            }
+        }
+        sending.start()
         var rates: [Double] = []
         for trial in 0...trials {
             let start = ContinuousClock.now
-            for _ in 0..<messages { source.sendRing(payload, generation: 1) }
             for index in 0..<messages {
-                guard case .item(let frame) = sink.ring.pop(until: .now + timeout) else {
-                    throw PerfError(code: "perf.timeout", "the loopback probe's message \(index) of trial \(trial) did not arrive within \(timeout)")
+                let frame: ReceivedFrame
+                do {
+                    frame = try receiver.receiveFrame(until: .now + timeout)
+                } catch {
+                    throw PerfError(code: "perf.timeout", "the loopback probe's message \(index) of trial \(trial) did not arrive: \(error)")
                 }
-                guard frame.payload.count == messageBytes else {
-                    throw PerfError(code: "perf.loopback", "the loopback probe received \(frame.payload.count) bytes, expected \(messageBytes)")
+                guard frame.count == messageBytes else {
+                    throw PerfError(code: "perf.loopback", "the loopback probe received \(frame.count) bytes, expected \(messageBytes)")
                 }
             }
             if trial > 0 { rates.append(Double(messages * messageBytes) / start.duration(to: .now).inSeconds) }

@@ -27,7 +27,7 @@ final class PerfDriver {
                       + "range \(Cell.number(tcp.slowest / 1e9, 3))-\(Cell.number(tcp.fastest / 1e9, 3)))")
                 plainTCP = tcp
                 let figure = try LoopbackProbe.measure()
-                print("# loopback limit: \(Cell.number(figure.bytesPerSecond / 1e9, 3)) GB/s (SocketLoop PUSH -> PULL over tcp://127.0.0.1, "
+                print("# loopback limit: \(Cell.number(figure.bytesPerSecond / 1e9, 3)) GB/s (ZeroMQ ring links, PUSH -> PULL over tcp://127.0.0.1, "
                       + "\(ByteSize.format(figure.messageBytes)) messages, median of \(figure.trials) trials of \(figure.messagesPerTrial); "
                       + "range \(Cell.number(figure.slowest / 1e9, 3))-\(Cell.number(figure.fastest / 1e9, 3)))")
                 loopback = figure

@@ -40,9 +40,9 @@ import Testing
         let endpointA = try a.bindRing(host: "127.0.0.1"), endpointB = try b.bindRing(host: "127.0.0.1")
         // a -> b: an old frame, the current one, then a frame of the next generation.
         let sender = try ZeroMQRingLink(loop: a, generation: Generation(5), rank: 0, worldSize: 2, next: endpointB)
-        a.sendRing([0xEE], generation: 4)
+        try ZeroMQRingLink(loop: a, generation: Generation(4), rank: 0, worldSize: 2, next: endpointB).send([0xEE])
         try sender.send([1, 2])
-        a.sendRing([7], generation: 6)
+        try ZeroMQRingLink(loop: a, generation: Generation(6), rank: 0, worldSize: 2, next: endpointB).send([7])
         let receiver = try ZeroMQRingLink(loop: b, generation: Generation(5), rank: 1, worldSize: 2, next: endpointA)
         #expect(try receiver.receive(until: .now + .seconds(5)) == [1, 2])
         #expect(receiver.stale == 1)

@@ -278,7 +278,7 @@ public final class WorkerRuntime {
         // A coordinator older than the three-part ring frames may have admitted workers that
         // cannot read them: then every frame goes in one piece.
         let link = try ZeroMQRingLink(loop: loop, generation: generation, rank: rank, worldSize: lease.ring.count, next: next,
-                                      lendsPayloads: coordinatorMinor >= Wire.ringMinor)
+                                      lendsPayloads: coordinatorMinor >= Wire.ringMinor, stallTimeout: allReduceSettings.timeout)
         let reducer = try RingAllReduce(link: link, settings: allReduceSettings, firstSequence: lease.step)
         if timeline != nil || FaultPoint.armed?.point == .midAllReduce {
             var transfers = 0

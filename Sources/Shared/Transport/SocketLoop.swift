@@ -3,19 +3,18 @@ import Collective
 import Core
 import Foundation
 
-/// The one thread of a process that owns the ZeroMQ context and every socket.
+/// The one thread of a process that owns the ZeroMQ context and the control socket, and the
+/// process's ring sockets (`RingSockets`, used directly by the thread that runs a collective).
 ///
-/// libzmq sockets are not thread-safe. Other threads never touch them: they hand commands to this
-/// thread through a queue and a wake-up pipe, and read what arrives from `control` and `ring`
-/// queues. The thread polls its sockets and the pipe, sends what is queued (holding messages back
-/// while a high-water mark is reached), and receives everything that is ready.
+/// libzmq sockets are not thread-safe. Other threads never touch the control socket: they hand
+/// commands to this thread through a queue and a wake-up pipe, and read what arrives from the
+/// `control` queue. The thread polls its socket and the pipe, sends what is queued (holding
+/// messages back while a high-water mark is reached), and receives everything that is ready.
 public final class SocketLoop: @unchecked Sendable {
     // Invariant: everything below marked "loop thread" is touched only on `thread`.
     public let settings: TransportSettings
     /// Control messages received (ROUTER on the coordinator, DEALER on a worker).
     public let control = BlockingQueue<ControlFrame>()
-    /// Frames received on the ring socket.
-    public let ring = BlockingQueue<RingFrame>()
     /// The newest generation named by any control message received (a worker's view of the
     /// coordinator). A ring link whose generation is older gives up at once instead of waiting for
     /// a neighbour that has already been re-dealt.
@@ -31,6 +30,8 @@ public final class SocketLoop: @unchecked Sendable {
     public let lending = LendingLedger()
 
     private let context = ZMQContext()
+    /// The ring's PULL and PUSH sockets, used by the collective's thread (`ZeroMQRingLink`).
+    let ringSockets: RingSockets
     private let commandLock = NSLock()
     private var commands: [(SocketLoop) -> Void] = []  // guarded by commandLock
     private var stopping = false  // guarded by commandLock
@@ -41,16 +42,13 @@ public final class SocketLoop: @unchecked Sendable {
 
     // Loop thread.
     private var controlSocket: ZMQSocket?
-    private var ringIn: ZMQSocket?
-    private var ringOut: ZMQSocket?
-    private var ringOutEndpoint: String?
     private var pendingControl: [[[UInt8]]] = []
-    private var pendingRing: [OutgoingRingFrame] = []
     /// Control messages addressed to a peer that is gone (ROUTER_MANDATORY), counted not thrown.
     private var unroutable = 0
 
     public init(settings: TransportSettings = TransportSettings()) {
         self.settings = settings
+        ringSockets = RingSockets(context: context, settings: settings, recycle: ringFramePool)
         // Received ring frames are libzmq allocations of a megabyte each: keep freed ones for
         // the next frames instead of faulting fresh pages in for every one.
         AllocatorPolicy.retainFreedMemory()
@@ -91,29 +89,13 @@ public final class SocketLoop: @unchecked Sendable {
 
     /// Binds the ring's inbound socket (PULL) on `host` with a port the system picks.
     public func bindRing(host: String) throws -> String {
-        try perform { loop in
-            let socket = try ZMQSocket(loop.context, kind: ZMQ_PULL, lingerMillis: 0,
-                                       highWaterMark: loop.settings.ringHighWaterMark, maxMessageBytes: loop.settings.maxRingBytes)
-            let bound = try socket.bind("tcp://\(host):*")
-            loop.ringIn = socket
-            return bound
-        }
+        try ringSockets.bind(host: host)
     }
 
     /// Points the ring's outbound socket at the next member; a no-op when it already points there.
     /// Frames still queued for a previous neighbour are dropped.
     public func connectRing(next endpoint: String) throws {
-        try perform { loop in
-            if loop.ringOutEndpoint == endpoint { return }
-            loop.ringOut?.close()
-            loop.pendingRing.removeAll()
-            let socket = try ZMQSocket(loop.context, kind: ZMQ_PUSH, lingerMillis: 0,
-                                       highWaterMark: loop.settings.ringHighWaterMark, maxMessageBytes: loop.settings.maxRingBytes)
-            try socket.connect(endpoint)
-            socket.recycle = loop.ringFramePool
-            loop.ringOut = socket
-            loop.ringOutEndpoint = endpoint
-        }
+        try ringSockets.connect(next: endpoint)
     }
 
     /// Queues a control message (to `peer` on the coordinator; `peer` is ignored on a worker).
@@ -126,40 +108,6 @@ public final class SocketLoop: @unchecked Sendable {
         }
     }
 
-    /// Queues a ring frame for the next member, tagged with the sender's generation.
-    public func sendRing(_ payload: [UInt8], generation: UInt64) {
-        enqueue { loop in
-            guard let socket = loop.ringOut else { return }
-            let tag = withUnsafeBytes(of: generation.littleEndian) { Array($0) }
-            loop.pendingRing.append(OutgoingRingFrame(tag: tag, payload: .bytes(payload)))
-            loop.flushRing(socket)
-        }
-    }
-
-    /// Queues a ring frame of `header` and a lent payload: libzmq sends the payload's bytes where
-    /// they lie, and `lending` counts them as lent until it has (or the frame is dropped).
-    public func sendRing(header: [UInt8], lending payload: UnsafeRawBufferPointer, generation: UInt64) {
-        lending.lend()
-        let lent = LentPayload(payload) { [lending] in lending.release() }
-        enqueue { loop in
-            guard let socket = loop.ringOut else { return }
-            let tag = withUnsafeBytes(of: generation.littleEndian) { Array($0) }
-            loop.pendingRing.append(OutgoingRingFrame(tag: tag, payload: .lentPayload(header, lent)))
-            loop.flushRing(socket)
-        }
-    }
-
-    /// Queues a received ring frame for the next member unchanged; libzmq sends its bytes
-    /// without a copy and the frame is released once they are written.
-    public func forwardRing(_ frame: ReceivedFrame, generation: UInt64) {
-        enqueue { loop in
-            guard let socket = loop.ringOut else { return }
-            let tag = withUnsafeBytes(of: generation.littleEndian) { Array($0) }
-            loop.pendingRing.append(OutgoingRingFrame(tag: tag, payload: .lent(frame)))
-            loop.flushRing(socket)
-        }
-    }
-
     /// Closes every socket (bounded by the linger setting) and ends the thread. Idempotent.
     public func close() {
         commandLock.lock()
@@ -167,10 +115,11 @@ public final class SocketLoop: @unchecked Sendable {
         stopping = true
         commandLock.unlock()
         if already { return }
+        // The ring sockets first: the context ends only once every socket is closed.
+        ringSockets.close()
         wake()
         finished.wait()
         control.close()
-        ring.close()
     }
 
     deinit {
@@ -226,23 +175,6 @@ public final class SocketLoop: @unchecked Sendable {
         }
     }
 
-    private func flushRing(_ socket: ZMQSocket) {
-        while let next = pendingRing.first {
-            do {
-                let sent: Bool
-                switch next.payload {
-                case .bytes(let payload): sent = try socket.trySend([next.tag, payload])
-                case .lent(let frame): sent = try socket.trySend(next.tag, lent: frame)
-                case .lentPayload(let head, let payload): sent = try socket.trySend(next.tag, head: head, lent: payload)
-                }
-                if sent { pendingRing.removeFirst() } else { return }
-            } catch {
-                unroutable += 1
-                pendingRing.removeFirst()
-            }
-        }
-    }
-
     private func run() {
         while true {
             commandLock.lock()
@@ -255,12 +187,9 @@ public final class SocketLoop: @unchecked Sendable {
 
             var items: [zmq_pollitem_t] = [zmq_pollitem_t(socket: nil, fd: wakeRead, events: Int16(ZMQ_POLLIN), revents: 0)]
             var sockets: [ZMQSocket] = []
-            for (socket, pending) in [(controlSocket, pendingControl.count), (ringIn, 0), (ringOut, pendingRing.count)] {
-                guard let socket, let handle = socket.handle else { continue }
-                var events = Int16(0)
-                if socket.kind != ZMQ_PUSH { events |= Int16(ZMQ_POLLIN) }
-                if pending > 0 { events |= Int16(ZMQ_POLLOUT) }
-                if events == 0 { continue }
+            if let socket = controlSocket, let handle = socket.handle {
+                var events = Int16(ZMQ_POLLIN)
+                if !pendingControl.isEmpty { events |= Int16(ZMQ_POLLOUT) }
                 items.append(zmq_pollitem_t(socket: handle, fd: 0, events: events, revents: 0))
                 sockets.append(socket)
             }
@@ -268,28 +197,16 @@ public final class SocketLoop: @unchecked Sendable {
             if rc < 0 { continue }  // EINTR
             if items[0].revents != 0 { drainWake() }
             for (index, socket) in sockets.enumerated() where items[index + 1].revents != 0 {
-                if socket === ringOut { flushRing(socket); continue }
-                if socket === controlSocket, !pendingControl.isEmpty { flush(socket, &pendingControl) }
+                if !pendingControl.isEmpty { flush(socket, &pendingControl) }
                 receiveAll(socket)
             }
         }
-        for socket in [controlSocket, ringIn, ringOut] { socket?.close() }
+        controlSocket?.close()
         context.terminate()
         finished.signal()
     }
 
     private func receiveAll(_ socket: ZMQSocket) {
-        if socket === ringIn {
-            // The payload stays in libzmq's message until the collective has read it.
-            // A frame is [generation tag, frame] or, when its payload was lent, [tag, header, payload].
-            while let (parts, payload) = try? socket.tryReceiveLendingLast() {
-                guard parts.count == 1 || parts.count == 2, parts[0].count == 8 else { continue }
-                let generation = parts[0].withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
-                let frame = parts.count == 1 ? payload : payload.withHeadOf(parts[1])
-                ring.push(RingFrame(generation: generation, payload: frame))
-            }
-            return
-        }
         while let parts = try? socket.tryReceive() {
             if socket === controlSocket {
                 if socket.kind == ZMQ_ROUTER {
@@ -307,18 +224,6 @@ public final class SocketLoop: @unchecked Sendable {
             }
         }
     }
-}
-
-/// A ring frame waiting for the high-water mark: the generation tag and the payload.
-struct OutgoingRingFrame {
-    enum Payload {
-        case bytes([UInt8])
-        case lent(ReceivedFrame)
-        /// A header and a payload lent by the sender's memory.
-        case lentPayload([UInt8], LentPayload)
-    }
-    var tag: [UInt8]
-    var payload: Payload
 }
 
 /// Errors of the transport shell itself.

@@ -20,11 +20,17 @@ public final class ZeroMQRingLink: ClosableRingLink, @unchecked Sendable {
     /// copies it into a one-piece frame, which ring members of protocol 1.1 and older can read.
     public let lendsPayloads: Bool
 
+    /// The longest a send waits for room in the next member's queue (which fills only when that
+    /// member has stopped reading) before the collective fails with `.timeout`.
+    public let stallTimeout: Duration
+
     /// Connects the outbound side to `next` (the ring socket of rank + 1).
-    public init(loop: SocketLoop, generation: Generation, rank: Int, worldSize: Int, next: String, lendsPayloads: Bool = true) throws {
+    public init(loop: SocketLoop, generation: Generation, rank: Int, worldSize: Int, next: String, lendsPayloads: Bool = true,
+                stallTimeout: Duration = .seconds(30)) throws {
         precondition(worldSize >= 1 && (0..<worldSize).contains(rank), "rank \(rank) outside a ring of \(worldSize)")
         self.loop = loop
         self.lendsPayloads = lendsPayloads
+        self.stallTimeout = stallTimeout
         self.generation = generation
         self.rank = rank
         self.worldSize = worldSize
@@ -38,9 +44,7 @@ public final class ZeroMQRingLink: ClosableRingLink, @unchecked Sendable {
     public func close() { closed.value = true }
 
     public func send(_ frame: [UInt8]) throws(CollectiveError) {
-        if closed.value { throw .closed(reason: "this ring link was closed") }
-        bytesSent += frame.count
-        loop.sendRing(frame, generation: generation.rawValue)
+        try push(.bytes(frame), bytes: frame.count)
     }
 
     public func receive(until deadline: ContinuousClock.Instant) throws(CollectiveError) -> [UInt8] {
@@ -49,17 +53,17 @@ public final class ZeroMQRingLink: ClosableRingLink, @unchecked Sendable {
 
     /// Sends a received frame on without copying it (libzmq writes the received bytes).
     public func forward(_ frame: ReceivedFrame) throws(CollectiveError) {
-        if closed.value { throw .closed(reason: "this ring link was closed") }
-        bytesSent += frame.count
-        loop.forwardRing(frame, generation: generation.rawValue)
+        try push(.lent(frame), bytes: frame.count)
     }
 
     /// Sends the payload from where it lies: libzmq writes those bytes itself.
     public func send(header: [UInt8], lending payload: UnsafeRawBufferPointer) throws(CollectiveError) {
         guard lendsPayloads else { return try sendCopying(header: header, payload: payload) }
-        if closed.value { throw .closed(reason: "this ring link was closed") }
-        bytesSent += header.count + payload.count
-        loop.sendRing(header: header, lending: payload, generation: generation.rawValue)
+        let ledger = loop.lending
+        ledger.lend()
+        // Released when libzmq is done with the bytes, or at once if the message is not sent.
+        let lent = LentPayload(payload) { ledger.release() }
+        try push(.lentPayload(header, lent), bytes: header.count + payload.count)
     }
 
     public func settle(until deadline: ContinuousClock.Instant) -> Bool {
@@ -70,9 +74,30 @@ public final class ZeroMQRingLink: ClosableRingLink, @unchecked Sendable {
         loop.lending.keep(storage)
     }
 
-    /// An array the socket thread handed back after sending it, or a new one.
+    /// An array libzmq handed back after sending it, or a new one.
     public func frameStorage(count: Int) -> [UInt8] {
         loop.ringFramePool.take(count: count)
+    }
+
+    /// Hands one message to libzmq from this thread. It waits only while the next member's queue
+    /// is full (receiving meanwhile), at most `stallTimeout`, and gives up as soon as this link is
+    /// closed or the coordinator has moved on.
+    private func push(_ payload: RingSockets.Payload, bytes: Int) throws(CollectiveError) {
+        if closed.value { throw .closed(reason: "this ring link was closed") }
+        let started = ContinuousClock.now
+        do {
+            try loop.ringSockets.send(payload, generation: generation.rawValue, until: started + stallTimeout) {
+                !closed.value && loop.newestControlGeneration.value <= generation.rawValue
+            }
+        } catch .timedOut {
+            throw .timeout(rank: rank, waited: started.duration(to: .now))
+        } catch {
+            if loop.newestControlGeneration.value > generation.rawValue {
+                throw .closed(reason: "the coordinator started generation \(loop.newestControlGeneration.value)")
+            }
+            throw .closed(reason: closed.value ? "this ring link was closed" : "the process's sockets are closed")
+        }
+        bytesSent += bytes
     }
 
     public func receiveFrame(until deadline: ContinuousClock.Instant) throws(CollectiveError) -> ReceivedFrame {
@@ -87,8 +112,13 @@ public final class ZeroMQRingLink: ClosableRingLink, @unchecked Sendable {
                 throw .closed(reason: "the coordinator started generation \(loop.newestControlGeneration.value)")
             }
             // Wait in slices so that a new generation announced on the control channel is noticed.
-            switch loop.ring.pop(until: min(deadline, .now + .milliseconds(50))) {
-            case .item(let frame):
+            let frame: RingFrame?
+            do {
+                frame = try loop.ringSockets.receive(until: min(deadline, .now + .milliseconds(50)))
+            } catch {
+                throw .closed(reason: "the process's sockets are closed")
+            }
+            if let frame {
                 if frame.generation == generation.rawValue { return frame.payload }
                 if frame.generation > generation.rawValue {
                     // A neighbour is already in a newer generation: this collective cannot complete.
@@ -96,10 +126,8 @@ public final class ZeroMQRingLink: ClosableRingLink, @unchecked Sendable {
                     throw .closed(reason: "a neighbour moved on to generation \(frame.generation)")
                 }
                 stale += 1
-            case .timedOut:
-                if ContinuousClock.now >= deadline { throw .timeout(rank: rank, waited: started.duration(to: .now)) }
-            case .closed:
-                throw .closed(reason: "the process's sockets are closed")
+            } else if ContinuousClock.now >= deadline {
+                throw .timeout(rank: rank, waited: started.duration(to: .now))
             }
         }
     }
