@@ -241,18 +241,19 @@ public struct ExactBlockCodec: Sendable, Equatable {
     }
 
     /// The last reduce-scatter step of a 32-bit ring, in one pass: for every element of `range`,
-    /// the member's contribution (`own` encoded, or the integer already at `sums`) plus the
-    /// incoming integer is written to `sums` (the all-gather sends it from there) and decoded into
-    /// `result`. Returns the largest decoded magnitude as IEEE bits, as `decode` does. `sums` and
+    /// the member's contribution (`own` encoded, or the integers at `existing`) plus the incoming
+    /// integer is decoded into `result` (the all-gather sends the decoded values from there).
+    /// Returns the largest decoded magnitude as IEEE bits, as `decode` does. `existing` and
     /// `incoming` hold `range.count` integers from their start; the bits are those of
     /// `encode(adding:)` followed by `decode`.
     public func combineAndDecode(
-        own: UnsafeBufferPointer<Float>?, range: Range<Int>, fields: UnsafeBufferPointer<UInt8>,
-        incoming: UnsafeRawPointer, sums: UnsafeMutableRawPointer, into result: UnsafeMutableBufferPointer<Float>
+        own: UnsafeBufferPointer<Float>?, existing: UnsafeRawPointer?, range: Range<Int>, fields: UnsafeBufferPointer<UInt8>,
+        incoming: UnsafeRawPointer, into result: UnsafeMutableBufferPointer<Float>
     ) -> UInt32 {
         precondition(sumBytes == 4, "32-bit sums for \(totalMicroBatches) micro-batches")
         precondition(range.lowerBound >= 0 && range.upperBound <= result.count && fields.count == Self.blockCount(for: result.count))
         precondition(own == nil || own!.count == result.count)
+        precondition(own != nil || existing != nil, "no contribution to combine")
         guard let out = result.baseAddress, !range.isEmpty else { return 0 }
         let outRaw = UnsafeMutableRawPointer(out)
         let ownRaw = own.map { UnsafeRawPointer($0.baseAddress!) }
@@ -278,10 +279,9 @@ public struct ExactBlockCodec: Sendable, Equatable {
                     let shifted = SIMD8<Double>(ownRaw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)) * scale8 + magic8
                     q = SIMD8<Int32>(truncatingIfNeeded: unsafeBitCast(shifted, to: SIMD8<Int64>.self))
                 } else {
-                    q = sums.loadUnaligned(fromByteOffset: offset, as: SIMD8<Int32>.self)
+                    q = existing!.loadUnaligned(fromByteOffset: offset, as: SIMD8<Int32>.self)
                 }
                 q &+= incoming.loadUnaligned(fromByteOffset: offset, as: SIMD8<Int32>.self)
-                sums.storeBytes(of: q, toByteOffset: offset, as: SIMD8<Int32>.self)
                 let value = floatDecode ? SIMD8<Float>(q) * floatUnit8 : SIMD8<Float>(SIMD8<Double>(q) * unit8)
                 outRaw.storeBytes(of: value, toByteOffset: i * 4, as: SIMD8<Float>.self)
                 widest = largerLanes(widest, unsafeBitCast(value, to: SIMD8<UInt32>.self) & magnitudeMask)
@@ -294,10 +294,9 @@ public struct ExactBlockCodec: Sendable, Equatable {
                     let shifted = Double(own[i]) * Double(sign: .plus, exponent: fractionBits - exponent, significand: 1) + magic
                     q = Int32(truncatingIfNeeded: Int64(bitPattern: shifted.bitPattern))
                 } else {
-                    q = sums.loadUnaligned(fromByteOffset: offset, as: Int32.self)
+                    q = existing!.loadUnaligned(fromByteOffset: offset, as: Int32.self)
                 }
                 q &+= incoming.loadUnaligned(fromByteOffset: offset, as: Int32.self)
-                sums.storeBytes(of: q, toByteOffset: offset, as: Int32.self)
                 out[i] = Float(Double(q) * unit)
                 largest = max(largest, out[i].bitPattern & 0x7FFF_FFFF)
                 i += 1

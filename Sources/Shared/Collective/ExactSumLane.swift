@@ -40,21 +40,34 @@ struct ExactSumLane: RingLane {
 ///
 /// `own` is the member's one micro-batch, encoded as its frames are written and combined (never as
 /// a separate pass into `sums`); nil when `sums` already holds the member's encoded contribution
-/// (several micro-batches, or none). The result is decoded into `result` as it becomes final: the
-/// owned chunk once complete, every gathered frame straight from the transport's buffer (gathered
-/// sums are never stored). The encoding and decoding are fixed functions of each element, its
-/// block's exponent and the codec, so the bits are those of encoding and decoding whole vectors.
+/// (several micro-batches, or none). The reduce-scatter moves integers. The owner decodes its
+/// chunk into `result` as the last frames complete it, and the all-gather carries those decoded
+/// float32 values (as many bytes as the integers): members store them as they come, with no
+/// decoding, and every member holds the owner's bits — which are the bits any member would decode,
+/// the decoding being a fixed function of the integer sum, its block's exponent and the codec.
 struct NarrowExactSumLane: RingLane {
     let sums: UnsafeMutableBufferPointer<Int32>
     let own: UnsafeBufferPointer<Float>?
     let codec: ExactBlockCodec
     let fields: UnsafeBufferPointer<UInt8>
     let result: UnsafeMutableBufferPointer<Float>
+    /// This member's owned chunk: its frames go out from `result` (decoded), the others from `sums`.
+    let owned: Range<Int>
     let watch: MagnitudeWatch
     var elementBytes: Int { 4 }
 
+    private func isOwned(_ range: Range<Int>) -> Bool {
+        owned.lowerBound <= range.lowerBound && range.upperBound <= owned.upperBound
+    }
+
+    /// What goes on the wire for `range`: decoded values of the owned chunk, else integer sums.
+    private func outgoing(_ range: Range<Int>) -> UnsafeRawBufferPointer {
+        isOwned(range) ? UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: result[range]))
+            : UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: sums[range]))
+    }
+
     func write(_ range: Range<Int>, into bytes: UnsafeMutableRawBufferPointer) {
-        bytes.copyMemory(from: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: sums[range])))
+        bytes.copyMemory(from: outgoing(range))
     }
 
     func writeOwn(_ range: Range<Int>, into bytes: UnsafeMutableRawBufferPointer) {
@@ -83,24 +96,26 @@ struct NarrowExactSumLane: RingLane {
         }
     }
 
-    /// The owned chunk's last combine decodes it into `result` in the same pass.
+    /// The owned chunk's last combine decodes it into `result` in the same pass; its integer sum
+    /// is not kept (the all-gather sends the decoded values).
     func combineFinishing(_ range: Range<Int>, from bytes: UnsafeRawBufferPointer) {
-        guard let source = bytes.baseAddress, let target = sums.baseAddress else { return }
-        watch.record(codec.combineAndDecode(own: own, range: range, fields: fields, incoming: source,
-                                            sums: UnsafeMutableRawPointer(target + range.lowerBound), into: result))
+        guard let source = bytes.baseAddress, let existing = sums.baseAddress else { return }
+        watch.record(codec.combineAndDecode(own: own, existing: UnsafeRawPointer(existing + range.lowerBound), range: range,
+                                            fields: fields, incoming: source, into: result))
     }
 
+    /// A gathered frame holds the owner's decoded values: stored as they are.
     func store(_ range: Range<Int>, from bytes: UnsafeRawBufferPointer) {
-        guard let source = bytes.baseAddress else { return }
-        watch.record(codec.decode(source, range: range, fields: fields, into: result))
+        watch.record(FloatKernels.copyWatching(bytes, into: UnsafeMutableBufferPointer(rebasing: result[range])))
     }
 
-    /// The sums are lent as they are; a member's own micro-batch is encoded as it is written.
-    /// Gathered frames are decoded into `result`, never into `sums`, so a lent chunk stays put.
+    /// Sums and decoded values are lent as they are; a member's own micro-batch is encoded as it
+    /// is written. Neither is written again during the ring once sent.
     func wireBytes(_ range: Range<Int>, own: Bool) -> UnsafeRawBufferPointer? {
-        own && self.own != nil ? nil : UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: sums[range]))
+        own && self.own != nil ? nil : outgoing(range)
     }
 
+    /// A ring of one: the whole vector is decoded from the sums.
     func finishOwned(_ range: Range<Int>) {
         guard let source = sums.baseAddress, !range.isEmpty else { return }
         watch.record(codec.decode(UnsafeRawPointer(source + range.lowerBound), range: range, fields: fields, into: result))

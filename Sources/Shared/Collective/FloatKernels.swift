@@ -80,6 +80,32 @@ enum FloatKernels {
         }
     }
 
+    /// Copies little-endian float32 `bytes` into `values` and returns the largest magnitude
+    /// written as IEEE bits with the sign cleared: a gathered frame stored and checked in one pass.
+    static func copyWatching(_ bytes: UnsafeRawBufferPointer, into values: UnsafeMutableBufferPointer<Float>) -> UInt32 {
+        precondition(bytes.count == values.count * 4, "\(bytes.count) bytes for \(values.count) floats")
+        guard let source = bytes.baseAddress, let target = values.baseAddress else { return 0 }
+        let out = UnsafeMutableRawPointer(target)
+        let n = values.count
+        let magnitudeMask = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
+        var widest = SIMD8<UInt32>(repeating: 0)
+        var largest: UInt32 = 0
+        var i = 0
+        while i + 8 <= n {
+            let bits = source.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<UInt32>.self)
+            out.storeBytes(of: bits, toByteOffset: i * 4, as: SIMD8<UInt32>.self)
+            widest = largerLanes(widest, bits & magnitudeMask)
+            i += 8
+        }
+        while i < n {
+            let bits = source.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)
+            target[i] = Float(bitPattern: bits)
+            largest = max(largest, bits & 0x7FFF_FFFF)
+            i += 1
+        }
+        return max(largest, widest.max())
+    }
+
     /// `values[i] *= factor`; returns whether any result is an infinity or a NaN (checked in the
     /// same pass, which saves reading the vector again).
     static func multiplyCheckingFinite(_ values: UnsafeMutableBufferPointer<Float>, by factor: Float) -> Bool {

@@ -71,26 +71,7 @@ struct FloatSumLane: RingLane {
     }
 
     func store(_ range: Range<Int>, from bytes: UnsafeRawBufferPointer) {
-        guard let source = bytes.baseAddress, let target = values.baseAddress else { return }
-        let out = UnsafeMutableRawPointer(target + range.lowerBound)
-        let n = range.count
-        let magnitudeMask = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
-        var widest = SIMD8<UInt32>(repeating: 0)
-        var largest: UInt32 = 0
-        var i = 0
-        while i + 8 <= n {
-            let bits = source.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<UInt32>.self)
-            out.storeBytes(of: bits, toByteOffset: i * 4, as: SIMD8<UInt32>.self)
-            widest = largerLanes(widest, bits & magnitudeMask)
-            i += 8
-        }
-        while i < n {
-            let bits = source.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)
-            target[range.lowerBound + i] = Float(bitPattern: bits)
-            largest = max(largest, bits & 0x7FFF_FFFF)
-            i += 1
-        }
-        watch.record(max(largest, widest.max()))
+        watch.record(FloatKernels.copyWatching(bytes, into: UnsafeMutableBufferPointer(rebasing: values[range])))
     }
 
     func finishOwned(_ range: Range<Int>) {

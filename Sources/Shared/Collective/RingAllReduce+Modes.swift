@@ -34,11 +34,12 @@ extension RingAllReduce {
                     try fields.withUnsafeBufferPointer { (fieldBuffer) throws(CollectiveError) in
                         try result.withUnsafeMutableBufferPointer { (resultBuffer) throws(CollectiveError) in
                             let narrowPlan = plan(count: count, elementBytes: 4)
+                            let owned = narrowPlan.chunk(narrowPlan.ownedChunk(rank: link.rank))
                             if batches.count == 1 && link.worldSize > 1 {
                                 // One micro-batch: encoded frame by frame as the ring reads it.
                                 try batches[0].withUnsafeBufferPointer { (own) throws(CollectiveError) in
                                     let lane = NarrowExactSumLane(sums: sumBuffer, own: own, codec: codec, fields: fieldBuffer,
-                                                                  result: resultBuffer, watch: watch)
+                                                                  result: resultBuffer, owned: owned, watch: watch)
                                     try exchange.run(lane, plan: narrowPlan, template: sumTemplate)
                                 }
                             } else {
@@ -48,17 +49,17 @@ extension RingAllReduce {
                                     }
                                 }
                                 let lane = NarrowExactSumLane(sums: sumBuffer, own: nil, codec: codec, fields: fieldBuffer,
-                                                              result: resultBuffer, watch: watch)
+                                                              result: resultBuffer, owned: owned, watch: watch)
                                 try exchange.run(lane, plan: narrowPlan, template: sumTemplate)
                             }
                         }
                     }
                 }
             } catch {
-                endLending([narrowScratch, batches] as [Any], failed: true)
+                endLending([narrowScratch, batches, result] as [Any], failed: true)
                 throw error
             }
-            endLending([narrowScratch, batches] as [Any], failed: false)
+            endLending([narrowScratch, batches, result] as [Any], failed: false)
             // The lane decoded every element as it became final.
             beyondRange = watch.sawNonFinite
         } else {
