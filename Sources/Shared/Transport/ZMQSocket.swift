@@ -5,7 +5,9 @@ import Foundation
 /// The process's libzmq context. Sockets keep a strong reference to it, so it is terminated only
 /// after every socket is closed.
 final class ZMQContext: @unchecked Sendable {
-    // Invariant: only the socket thread creates sockets from it and terminates it.
+    // Invariant: only the socket thread terminates it, after every socket is closed. Sockets are
+    // created from it on the socket thread (control) and on callers' threads (`RingSockets`):
+    // libzmq contexts are thread-safe.
     let handle: UnsafeMutableRawPointer
 
     init() {
@@ -19,7 +21,8 @@ final class ZMQContext: @unchecked Sendable {
     }
 }
 
-/// One libzmq socket. Not thread-safe: owned and used by the socket thread only.
+/// One libzmq socket. Not thread-safe: used by one thread at a time — the socket thread (control),
+/// or whichever thread holds `RingSockets`'s lock (the ring's two sockets).
 final class ZMQSocket {
     let context: ZMQContext
     private(set) var handle: UnsafeMutableRawPointer?
