@@ -56,6 +56,31 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: dir + "/config.yaml"))
     }
 
+    /// Training runs on the ring in the other two modes too: fp32, and fp16 with its loss scale
+    /// (carried by the checkpoints). The loss falls and both replicas agree on every step.
+    @Test(arguments: ["fp32", "fp16"])
+    func theOtherReduceModesTrain(mode: String) throws {
+        let dir = Grove.temporaryDirectory(mode)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try #require(try Self.train(workers: 2, runDirectory: dir, extra: ["--set", "reduce.mode=\(mode)"]).status == 0)
+        let files = RunFiles(directory: dir)
+        let summary = try files.summary
+        #expect(summary["steps"] as? Int == 20)
+        let first = try #require(summary["loss_first"] as? Double), last = try #require(summary["loss_last"] as? Double)
+        #expect(last < first * 0.9, "\(mode): loss fell from \(first) to \(last)")
+        for line in try files.metrics {
+            #expect(line["replicas_agreeing"] as? Int == 2, "\(mode) step \(line["step"] ?? "?"): \(line)")
+        }
+        let store = CheckpointStore(directory: dir + "/checkpoints", keep: 5)
+        let (checkpoint, _, _) = try #require(try store.loadNewestVerified())
+        let scale = checkpoint.tensors.first { $0.name == "optim/loss_scale" }
+        if mode == "fp16" {
+            #expect(scale.map { $0.values.count == 2 && $0.values[0] > 0 } == true, "fp16 checkpoints carry the loss scale")
+        } else {
+            #expect(scale == nil)
+        }
+    }
+
     /// The same global batch on one worker gives the same weights (exact reduce: the same bits).
     @Test func oneWorkerMatchesTwoWorkers() throws {
         let one = Grove.temporaryDirectory("one"), two = Grove.temporaryDirectory("two")

@@ -42,6 +42,21 @@ public struct DynamicLossScale: Sendable, Equatable, Codable {
         self.maximumScale = maximumScale
     }
 
+    /// The state `values` (see `values`) saved from a scale with the default settings, or nil if
+    /// they are not two numbers, the scale is not a positive finite number within the range, or
+    /// the count is not a whole number below the growth interval.
+    public init?(restoring values: [Float]) {
+        self.init()
+        guard values.count == 2, values[0].isFinite, (minimumScale...maximumScale).contains(values[0]),
+              values[1] >= 0, values[1] == values[1].rounded(), Int(values[1]) < growthInterval else { return nil }
+        scale = values[0]
+        cleanSteps = Int(values[1])
+    }
+
+    /// The state as two floats, `[scale, cleanSteps]` (exact: the count stays below 2^24), for a
+    /// checkpoint or a state transfer.
+    public var values: [Float] { [scale, Float(cleanSteps)] }
+
     /// Records one step's outcome and returns whether its update should be applied (false after
     /// an overflow).
     @discardableResult

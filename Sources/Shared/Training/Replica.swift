@@ -1,4 +1,5 @@
 import Checkpoint
+import Collective
 import Config
 import Model
 import Optim
@@ -16,7 +17,13 @@ public struct Replica: Sendable {
     public private(set) var optimizer: Optimizer
     /// Steps committed so far; the next step to run is `committedStep + 1`.
     public private(set) var committedStep: Int
-    private var beforeUpdate: (step: Int, parameters: [Float], optimizer: Optimizer)?
+    /// The `fp16` mode's loss scale, which every replica adjusts the same way after every step (it
+    /// travels with the state as `optim/loss_scale`); nil in the other modes.
+    public var lossScale: DynamicLossScale?
+    private var beforeUpdate: (step: Int, parameters: [Float], optimizer: Optimizer, lossScale: DynamicLossScale?)?
+
+    /// The state tensor that carries `lossScale`.
+    public static let lossScaleTensor = Checkpoint.optimizerPrefix + "loss_scale"
 
     public init(layout: ParameterLayout, parameters: [Float], optimizer: Optimizer, committedStep: Int) {
         precondition(parameters.count == layout.count, "parameters do not match the layout")
@@ -31,6 +38,7 @@ public struct Replica: Sendable {
         if let saved = beforeUpdate, saved.step == step {
             parameters = saved.parameters
             optimizer = saved.optimizer
+            lossScale = saved.lossScale
             beforeUpdate = nil
         }
     }
@@ -38,9 +46,18 @@ public struct Replica: Sendable {
     /// Applies the summed gradient of `step`, divided by the global batch.
     public mutating func apply(sum: [Float], globalBatch: Int, step: Int) {
         precondition(sum.count == parameters.count, "gradient does not match the parameters")
-        beforeUpdate = (step, parameters, optimizer)
+        beforeUpdate = (step, parameters, optimizer, lossScale)
         // The optimizer counts steps already committed before this update: step 1 is its step 0.
         optimizer.apply(gradient: sum, to: &parameters, step: step - 1, gradientScale: 1 / Float(globalBatch))
+        lossScale?.record(overflow: false)
+    }
+
+    /// `step`'s gradient sum overflowed (`fp16`): no update, and the loss scale backs off. Every
+    /// replica saw the same overflow, so all of them skip the step and agree on the new scale; a
+    /// redo of the step starts from before this (`prepare`).
+    public mutating func skip(step: Int) {
+        beforeUpdate = (step, parameters, optimizer, lossScale)
+        lossScale?.record(overflow: true)
     }
 
     /// The coordinator committed `step`: the pre-update copy is no longer needed.
@@ -65,6 +82,9 @@ public struct Replica: Sendable {
         for (name, values) in optimizer.state.sorted(by: { $0.key < $1.key }) {
             result.append(NamedTensor(name: Checkpoint.optimizerPrefix + name, shape: [values.count], values: values))
         }
+        if let lossScale {
+            result.append(NamedTensor(name: Self.lossScaleTensor, shape: [2], values: lossScale.values))
+        }
         return result
     }
 
@@ -82,7 +102,15 @@ public struct Replica: Sendable {
             parameters.replaceSubrange(entry.offset..<entry.offset + entry.count, with: tensor.values)
         }
         var state: [String: [Float]] = [:]
+        var lossScale: DynamicLossScale?
         for tensor in tensors where tensor.name.hasPrefix(Checkpoint.optimizerPrefix) {
+            if tensor.name == Self.lossScaleTensor {
+                guard let restored = DynamicLossScale(restoring: tensor.values) else {
+                    throw TrainingError(code: "state.loss_scale", "tensor \(tensor.name) holds \(tensor.values), not a loss scale and a step count")
+                }
+                lossScale = restored
+                continue
+            }
             state[String(tensor.name.dropFirst(Checkpoint.optimizerPrefix.count))] = tensor.values
         }
         let optimizer: Optimizer
@@ -90,6 +118,7 @@ public struct Replica: Sendable {
             throw TrainingError(code: "state.optimizer", "the optimizer state does not fit: \(error.message)")
         }
         self.init(layout: layout, parameters: parameters, optimizer: optimizer, committedStep: committedStep)
+        self.lossScale = lossScale
     }
 
     public var wireState: Wire.State {

@@ -175,7 +175,12 @@ public final class WorkerRuntime {
             }
             switch message {
             case .state(let state):
-                replica = try Replica(layout: setup.model.layout, wire: state, optimizer: try makeOptimizer(setup))
+                var received = try Replica(layout: setup.model.layout, wire: state, optimizer: try makeOptimizer(setup))
+                // fp16 starts from the default scale when the state carries none (the run's first
+                // state, or a checkpoint of another mode); every replica starts from the same one.
+                if allReduceSettings.mode == .fp16 && received.lossScale == nil { received.lossScale = DynamicLossScale() }
+                if allReduceSettings.mode != .fp16 { received.lossScale = nil }
+                replica = received
                 heartbeatStep.value = state.step
                 logger.info("received state after step \(state.step)")
             case .lease(let lease):
@@ -294,17 +299,24 @@ public final class WorkerRuntime {
         let outcome: ReduceOutcome
         do {
             outcome = try reducer.sum(microBatches: gradients, count: replica.parameters.count,
-                                      totalMicroBatches: Int(lease.totalMicroBatches))
+                                      totalMicroBatches: Int(lease.totalMicroBatches), lossScale: replica.lossScale?.scale ?? 1)
         } catch {
             // A member is gone or stalled: the coordinator will start a new generation and re-deal.
             logger.warning("all-reduce of step \(step) failed: \(error)")
             return
         }
         let reduceEnd = clock.now
-        guard case .sum(let sum) = outcome else {
+        switch outcome {
+        case .sum(let sum):
+            replica.apply(sum: sum, globalBatch: Int(lease.globalBatch), step: step)
+        case .overflow where replica.lossScale != nil:
+            // fp16: every replica saw the overflow; all skip the update and lower the scale.
+            let scale = replica.lossScale?.scale ?? 1
+            replica.skip(step: step)
+            logger.notice("step \(step): the fp16 gradient sum overflowed at loss scale \(scale); update skipped, scale now \(replica.lossScale?.scale ?? 1)")
+        case .overflow:
             throw TrainingError(code: "worker.overflow", "step \(step): the gradient sum overflowed")
         }
-        replica.apply(sum: sum, globalBatch: Int(lease.globalBatch), step: step)
         self.replica = replica
         let reportStart = clock.now
         timeline?.record(.optimizer, start: reduceEnd, end: reportStart)
