@@ -106,30 +106,6 @@ enum FloatKernels {
         return max(largest, widest.max())
     }
 
-    /// `values[i] *= factor`; returns whether any result is an infinity or a NaN (checked in the
-    /// same pass, which saves reading the vector again).
-    static func multiplyCheckingFinite(_ values: UnsafeMutableBufferPointer<Float>, by factor: Float) -> Bool {
-        guard let target = values.baseAddress else { return false }
-        let raw = UnsafeMutableRawPointer(target)
-        let factor8 = SIMD8<Float>(repeating: factor)
-        let magnitudeMask = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
-        var widest = SIMD8<UInt32>(repeating: 0)
-        var largest: UInt32 = 0
-        var i = 0
-        while i + 8 <= values.count {
-            let product = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * factor8
-            raw.storeBytes(of: product, toByteOffset: i * 4, as: SIMD8<Float>.self)
-            widest = largerLanes(widest, unsafeBitCast(product, to: SIMD8<UInt32>.self) & magnitudeMask)
-            i += 8
-        }
-        while i < values.count {
-            target[i] *= factor
-            largest = max(largest, target[i].bitPattern & 0x7FFF_FFFF)
-            i += 1
-        }
-        return max(largest, widest.max()) >= Float.infinity.bitPattern
-    }
-
     /// The largest magnitude among `values` as IEEE bits with the sign cleared (0 when empty).
     static func largestMagnitudeBits(_ values: UnsafeBufferPointer<Float>) -> UInt32 {
         guard let base = values.baseAddress else { return 0 }

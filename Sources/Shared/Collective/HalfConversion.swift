@@ -39,28 +39,6 @@ public enum HalfConversion {
         }
     }
 
-    /// `values[i] = own[i] * factor + widen(bytes[i])`, all in float32: a received `fp16` frame
-    /// combined with a member's own unscaled contribution, without first writing the scaled
-    /// contribution into `values`. `own` may be `values` itself.
-    public static func widenAdding(_ bytes: UnsafeRawBufferPointer, to own: UnsafeBufferPointer<Float>, scaledBy factor: Float, into values: UnsafeMutableBufferPointer<Float>) {
-        precondition(bytes.count == values.count * 2 && own.count == values.count, "\(bytes.count) bytes and \(own.count) floats for \(values.count) halves")
-        guard let source = bytes.baseAddress, let mine = own.baseAddress, let out = values.baseAddress else { return }
-        let contribution = UnsafeRawPointer(mine)
-        let raw = UnsafeMutableRawPointer(out)
-        let factor8 = SIMD8<Float>(repeating: factor)
-        var i = 0
-        while i + 8 <= values.count {
-            let h = source.loadUnaligned(fromByteOffset: i * 2, as: SIMD8<Float16>.self)
-            let sum = contribution.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * factor8 + SIMD8<Float>(h)
-            raw.storeBytes(of: sum, toByteOffset: i * 4, as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < values.count {
-            out[i] = mine[i] * factor + Float(source.loadUnaligned(fromByteOffset: i * 2, as: Float16.self))
-            i += 1
-        }
-    }
-
     /// `wire[i] = float16(own[i] * factor + widen(incoming[i]))`, the arithmetic in float32: a
     /// received `fp16` partial sum combined with a member's contribution and narrowed at once for
     /// the next hop, without a float32 partial in between. `incoming` and `wire` hold
@@ -176,37 +154,4 @@ public enum HalfConversion {
         return max(largest, widest.max())
     }
 
-    /// Adds little-endian float16 `bytes` to `values` (the addition in float32).
-    public static func widenAdding(_ bytes: UnsafeRawBufferPointer, into values: UnsafeMutableBufferPointer<Float>) {
-        precondition(bytes.count == values.count * 2, "\(bytes.count) bytes for \(values.count) halves")
-        guard let source = bytes.baseAddress, let out = values.baseAddress else { return }
-        let raw = UnsafeMutableRawPointer(out)
-        var i = 0
-        while i + 8 <= values.count {
-            let h = source.loadUnaligned(fromByteOffset: i * 2, as: SIMD8<Float16>.self)
-            let sum = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) + SIMD8<Float>(h)
-            raw.storeBytes(of: sum, toByteOffset: i * 4, as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < values.count {
-            out[i] += Float(source.loadUnaligned(fromByteOffset: i * 2, as: Float16.self))
-            i += 1
-        }
-    }
-
-    /// Rounds every value to the nearest float16 (kept as float32), as if it went over the wire.
-    public static func roundThroughHalf(_ values: UnsafeMutableBufferPointer<Float>) {
-        guard let out = values.baseAddress else { return }
-        let raw = UnsafeMutableRawPointer(out)
-        var i = 0
-        while i + 8 <= values.count {
-            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            raw.storeBytes(of: SIMD8<Float>(SIMD8<Float16>(v)), toByteOffset: i * 4, as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < values.count {
-            out[i] = Float(Float16(out[i]))
-            i += 1
-        }
-    }
 }

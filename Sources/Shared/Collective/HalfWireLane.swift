@@ -45,11 +45,7 @@ struct HalfWireLane: RingLane {
     }
 
     func writeOwn(_ range: Range<Int>, into bytes: UnsafeMutableRawBufferPointer) {
-        if ownScale == 1 {
-            HalfConversion.narrow(UnsafeBufferPointer(rebasing: own[range]), into: bytes)
-        } else {
-            HalfConversion.narrow(UnsafeBufferPointer(rebasing: own[range]), scaledBy: ownScale, into: bytes)
-        }
+        HalfConversion.narrow(UnsafeBufferPointer(rebasing: own[range]), scaledBy: ownScale, into: bytes)
     }
 
     /// Everything but the member's own first chunk is in `wire` already.

@@ -299,11 +299,4 @@ public final class LendingLedger: @unchecked Sendable {
         if outstanding > 0 { kept.append(storage) }
         condition.unlock()
     }
-
-    /// Payloads lent and not yet back.
-    public var lent: Int {
-        condition.lock()
-        defer { condition.unlock() }
-        return outstanding
-    }
 }
