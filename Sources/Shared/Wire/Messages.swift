@@ -14,6 +14,8 @@ extension Wire {
         case stepResult(StepResult)
         case commit(Commit)
         case leave(Leave)
+        case stepFailed(StepFailed)
+        case stateRequest(StateRequest)
 
         public var kind: Kind {
             switch self {
@@ -28,6 +30,8 @@ extension Wire {
             case .stepResult: .stepResult
             case .commit: .commit
             case .leave: .leave
+            case .stepFailed: .stepFailed
+            case .stateRequest: .stateRequest
             }
         }
     }
@@ -243,5 +247,31 @@ extension Wire {
         public var reason: Reason
         public var text: String
         public init(reason: Reason, text: String) { self.reason = reason; self.text = text }
+    }
+
+    /// Worker → coordinator (minor 3): this worker's attempt at `step` failed before it could
+    /// apply an update — its collective broke, timed out, or met a frame of a newer generation.
+    /// The coordinator weighs the reports of one attempt together to find the member at fault.
+    public struct StepFailed: Sendable, Equatable {
+        /// A stable error code (`collective.timeout`, `collective.closed`, `worker.data`, ...).
+        public var code: String
+        public var step: UInt64
+        public var text: String
+        /// The member the worker suspects (its ring neighbour whose frames stopped, or whose
+        /// socket refused them); 0 when it suspects nobody (its own failure).
+        public var suspect: WorkerID
+        /// Ring frames received from `suspect` during the attempt: the lower, the nearer the fault.
+        public var framesFromSuspect: UInt32
+        public init(code: String, step: UInt64, text: String, suspect: WorkerID, framesFromSuspect: UInt32) {
+            self.code = code; self.step = step; self.text = text; self.suspect = suspect
+            self.framesFromSuspect = framesFromSuspect
+        }
+    }
+
+    /// Coordinator → worker (minor 3): send the state after committed step `step` (as a `state`
+    /// message), for a checkpoint or a joiner when the coordinator's own copy is older.
+    public struct StateRequest: Sendable, Equatable {
+        public var step: UInt64
+        public init(step: UInt64) { self.step = step }
     }
 }

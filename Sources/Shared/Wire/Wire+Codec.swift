@@ -97,6 +97,10 @@ extension Wire {
             w.u64(m.step)
         case .leave(let m):
             w.u16(m.reason.rawValue); w.string(m.text)
+        case .stepFailed(let m):
+            w.string(m.code); w.u64(m.step); w.string(m.text); w.u32(m.suspect.rawValue); w.u32(m.framesFromSuspect)
+        case .stateRequest(let m):
+            w.u64(m.step)
         }
     }
 
@@ -206,6 +210,12 @@ extension Wire {
                 throw WireError(code: "wire.value", "leave.reason: unknown reason \(raw)")
             }
             return .leave(Leave(reason: reason, text: try r.string("text")))
+        case .stepFailed:
+            return .stepFailed(StepFailed(code: try r.string("code", limit: 256), step: try r.u64("step"),
+                                          text: try r.string("text", limit: 4096), suspect: WorkerID(try r.u32("suspect")),
+                                          framesFromSuspect: try r.u32("framesFromSuspect")))
+        case .stateRequest:
+            return .stateRequest(StateRequest(step: try r.u64("step")))
         }
     }
 

@@ -9,7 +9,7 @@ public enum Wire {
     /// sections announced by an envelope flag that a sender sets only for a peer of that minor
     /// or later (docs/wire-protocol.md, "Versions").
     public static let major: UInt8 = 1
-    public static let minor: UInt8 = 2
+    public static let minor: UInt8 = 3
     /// The oldest minor whose workers can share a ring with this build's: from minor 2, ring
     /// frames may come in three parts (a lent payload), which older workers drop.
     public static let ringMinor: UInt8 = 2
@@ -33,6 +33,10 @@ public enum Wire {
         case stepResult = 9
         case commit = 10
         case leave = 11
+        /// Minor 3: a worker's step attempt failed (its collective broke or timed out).
+        case stepFailed = 12
+        /// Minor 3: the coordinator asks a member for the committed state.
+        case stateRequest = 13
     }
 
     /// Who sent a frame, for which generation.

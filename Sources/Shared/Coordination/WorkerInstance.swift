@@ -1,0 +1,189 @@
+import Core
+import Wire
+
+/// A worker's side of the protocol as a pure state machine: which messages it acts on, in which
+/// order, and what it refuses. Lease fencing (generation and step), lease validation (every index
+/// and count is checked against the run's plan before the shell touches a sample), state and
+/// commit handling and the fp16 loss-scale start are decided here; `WorkerRuntime` computes the
+/// step and does the I/O.
+public struct WorkerInstance: Sendable {
+    public struct Settings: Sendable, Equatable {
+        /// Samples in the run's training list: every sample index of a lease must be below it.
+        public var sampleCount: Int
+        public var microBatchesPerStep: Int
+        /// Samples per micro-batch.
+        public var microBatch: Int
+        public var globalBatch: Int
+        /// fp16 runs carry a dynamic loss scale with the state.
+        public var lossScaled: Bool
+        /// The state tensor that carries the loss scale.
+        public var lossScaleTensor: String
+        public init(sampleCount: Int, microBatchesPerStep: Int, microBatch: Int, globalBatch: Int, lossScaled: Bool,
+                    lossScaleTensor: String) {
+            self.sampleCount = sampleCount
+            self.microBatchesPerStep = microBatchesPerStep
+            self.microBatch = microBatch
+            self.globalBatch = globalBatch
+            self.lossScaled = lossScaled
+            self.lossScaleTensor = lossScaleTensor
+        }
+    }
+
+    /// How the replica's loss scale starts after a state arrives.
+    public enum LossScaleStart: Equatable, Sendable {
+        /// The state carries one: use it.
+        case restored
+        /// fp16 without one in the state (the run's first state, or a checkpoint of another mode):
+        /// every replica starts from the same default.
+        case startDefault
+        /// Not an fp16 run: none, even if the state carries one.
+        case none
+    }
+
+    /// A lease that passed every check.
+    public struct StepOrder: Sendable, Equatable {
+        public var step: Int
+        public var generation: Generation
+        public var rank: Int
+        public var ring: [Wire.Member]
+        public var microBatches: [Wire.MicroBatch]
+        public var totalMicroBatches: Int
+        public var globalBatch: Int
+        /// This worker attaches its state to its result.
+        public var attachState: Bool
+    }
+
+    public enum Directive: Sendable, Equatable {
+        case install(Wire.State, lossScale: LossScaleStart)
+        case run(StepOrder)
+        case commit(step: Int)
+        /// Send the state after `step` committed steps (the pre-update copy if an uncommitted
+        /// update was applied since).
+        case sendState(step: Int)
+        /// Tell the coordinator this attempt failed here (the lease could not be run).
+        case report(Wire.StepFailed)
+        /// Dropped, with why (for the log and the counters).
+        case drop(String)
+        /// This incarnation's membership is over: join again from the start.
+        case rejoin(String)
+        case exit(Outcome)
+    }
+
+    public enum Outcome: Equatable, Sendable {
+        case finished(String)
+        case rejected(String)
+    }
+
+    public let settings: Settings
+    public private(set) var id = WorkerID(0)
+    public private(set) var generation = Generation(0)
+    /// Steps committed on this replica; nil before the first state.
+    public private(set) var committed: Int?
+    public private(set) var staleMessages = 0
+
+    public init(settings: Settings) { self.settings = settings }
+
+    public mutating func onWelcome(_ welcome: Wire.Welcome) { id = welcome.worker }
+
+    public mutating func onMessage(_ message: Wire.Message, envelope: Wire.Envelope) -> [Directive] {
+        switch message {
+        case .state(let state):
+            if let committed, state.step < UInt64(committed) {
+                staleMessages += 1
+                return [.drop("a state after step \(state.step), older than this replica's \(committed)")]
+            }
+            guard state.step <= UInt64(Int.max) else { return [.drop("a state after step \(state.step)")] }
+            committed = Int(state.step)
+            let carries = state.tensors.contains { $0.name == settings.lossScaleTensor }
+            let start: LossScaleStart = settings.lossScaled ? (carries ? .restored : .startDefault) : .none
+            return [.install(state, lossScale: start)]
+        case .lease(let lease):
+            if envelope.generation < generation {
+                staleMessages += 1
+                return [.drop("a lease of \(envelope.generation), older than \(generation)")]
+            }
+            generation = envelope.generation
+            return onLease(lease, generation: envelope.generation)
+        case .commit(let commit):
+            guard let current = committed, commit.step <= UInt64(Int.max) else { return [] }
+            committed = max(current, Int(commit.step))
+            return [.commit(step: Int(commit.step))]
+        case .stateRequest(let request):
+            guard let committed, request.step == UInt64(committed) else {
+                return [.drop("a request for the state after step \(request.step); this replica has \(committed.map(String.init) ?? "none")")]
+            }
+            return [.sendState(step: committed)]
+        case .leave(let leave):
+            return [.exit(.finished(leave.text))]
+        case .reject(let reject):
+            if reject.reason == .declaredDown { return [.rejoin(reject.text)] }
+            return [.exit(.rejected(reject.text))]
+        case .heartbeat, .hello, .runConfig, .join, .welcome, .stepResult, .stepFailed:
+            return []
+        }
+    }
+
+    mutating func onLease(_ lease: Wire.Lease, generation: Generation) -> [Directive] {
+        guard lease.step <= UInt64(Int.max) else { return refuse(lease, "step \(lease.step) is out of range") }
+        let step = Int(lease.step)
+        guard let committed else {
+            return [.report(failure(step, code: "worker.no-state", "a lease for step \(step) came before the training state"))]
+        }
+        if step <= committed {
+            staleMessages += 1
+            return [.drop("a lease for step \(step), already committed")]
+        }
+        guard step == committed + 1 else {
+            return [.report(failure(step, code: "worker.out-of-sync",
+                                    "a lease for step \(step) but this replica has committed only \(committed) steps"))]
+        }
+        if let problem = problem(with: lease) { return refuse(lease, problem) }
+        let rank = lease.ring.firstIndex { $0.worker == id }!
+        return [.run(StepOrder(step: step, generation: generation, rank: rank, ring: lease.ring, microBatches: lease.microBatches,
+                               totalMicroBatches: Int(lease.totalMicroBatches), globalBatch: Int(lease.globalBatch),
+                               attachState: lease.wantState && rank == 0))]
+    }
+
+    /// What is wrong with a lease, checked before any of it is used.
+    func problem(with lease: Wire.Lease) -> String? {
+        let ids = lease.ring.map(\.worker)
+        guard ids.filter({ $0 == id }).count == 1 else { return "the ring \(ids) does not hold \(id) exactly once" }
+        guard Set(ids).count == ids.count else { return "the ring \(ids) names a member twice" }
+        for member in lease.ring {
+            if let problem = RingEndpoint.problem(member.ringEndpoint) {
+                return "ring endpoint '\(LogText.escape(member.ringEndpoint))' of \(member.worker) \(problem)"
+            }
+        }
+        guard lease.totalMicroBatches == UInt32(settings.microBatchesPerStep) else {
+            return "\(lease.totalMicroBatches) micro-batches per step, the run's plan has \(settings.microBatchesPerStep)"
+        }
+        guard lease.globalBatch == UInt32(settings.globalBatch) else {
+            return "global batch \(lease.globalBatch), the run's is \(settings.globalBatch)"
+        }
+        guard !lease.microBatches.isEmpty || lease.ring.count > settings.microBatchesPerStep else {
+            return "no micro-batches"
+        }
+        var seen = Set<MicroBatchID>()
+        for batch in lease.microBatches {
+            guard batch.id.rawValue < lease.totalMicroBatches, seen.insert(batch.id).inserted else {
+                return "micro-batch id \(batch.id.rawValue) is out of range or repeated (\(lease.totalMicroBatches) per step)"
+            }
+            guard batch.samples.count == settings.microBatch else {
+                return "micro-batch \(batch.id.rawValue) holds \(batch.samples.count) samples, the run's micro-batch is \(settings.microBatch)"
+            }
+            if let bad = batch.samples.first(where: { Int($0) >= settings.sampleCount }) {
+                return "sample index \(bad) in micro-batch \(batch.id.rawValue) is out of range (\(settings.sampleCount) samples)"
+            }
+        }
+        return nil
+    }
+
+    mutating func refuse(_ lease: Wire.Lease, _ problem: String) -> [Directive] {
+        let step = lease.step <= UInt64(Int.max) ? Int(lease.step) : 0
+        return [.report(failure(step, code: "lease.invalid", "the lease for step \(lease.step) is invalid: \(problem)"))]
+    }
+
+    func failure(_ step: Int, code: String, _ text: String) -> Wire.StepFailed {
+        Wire.StepFailed(code: code, step: UInt64(step), text: text, suspect: WorkerID(0), framesFromSuspect: 0)
+    }
+}
