@@ -1,4 +1,5 @@
 import ArgumentParser
+import Coordination
 import Foundation
 import Training
 

@@ -4,7 +4,7 @@ import Testing
 @Suite struct CanonicalHashTests {
     @Test func hashIsPinnedForTheDefaults() {
         // A change here means every recorded checkpoint hash changes: bump canonicalFormat too.
-        #expect(ClusterConfig().canonicalHash == "f7398531abd62057aa49581a89ccb5c9743fa74c8191fb3b1750876a38a6969a")
+        #expect(ClusterConfig().canonicalHash == "ddd43b608d09d5e6354e83b5a5eeaeecc0c39377498ba1dc9e5628bada9a0d1d")
         #expect(ClusterConfig().canonicalText.hasPrefix("grove-cluster-config-v1\nrun.name=\"canopy\"\n"))
     }
 

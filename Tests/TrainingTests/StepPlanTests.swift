@@ -1,5 +1,6 @@
 import Testing
 @testable import Training
+import Coordination
 
 @Suite struct StepPlanTests {
     @Test func everySampleOfADataEpochAppearsExactlyOnce() {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Training
+import Coordination
 
 @Suite struct TunerTests {
     typealias Candidate = Tuner.Candidate

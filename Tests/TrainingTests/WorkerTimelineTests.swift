@@ -28,6 +28,9 @@ import Wire
         try ClusterConfig.load(path: root + "/cluster.yaml", overrides: [
             "model.name=pixel-mlp", "model.pixels_per_tile=256", "dataset.path=\(root)/data/aerial-sample",
             "logging.timeline=\(timeline)", "reduce.mode=exact", "dataset.decode_threads=1",
+            // The leases below: two micro-batches of four samples per worker, two workers. A
+            // worker refuses a lease that does not fit the run's plan.
+            "training.micro_batch=4", "training.global_batch=16",
         ])
     }
 

@@ -22,6 +22,8 @@ enum WireSamples {
                                     dataNanos: 1, computeNanos: 2, reduceNanos: 3, reduceBytes: 4, state: nil)),
         .commit(Wire.Commit(step: 4)),
         .leave(Wire.Leave(reason: .drain, text: "bye")),
+        .stepFailed(Wire.StepFailed(code: "c", step: 4, text: "t", suspect: WorkerID(1), framesFromSuspect: 2)),
+        .stateRequest(Wire.StateRequest(step: 6)),
     ]
 
     static func encode(_ message: Wire.Message) -> [UInt8] {

@@ -164,6 +164,11 @@ public struct ClusterConfig: Sendable, Equatable {
         public var missedHeartbeats = 3
         /// Seconds a ring member waits for its neighbour before the collective fails.
         public var collectiveTimeout = 30.0
+        /// Seconds any one step may take at the most, the first ones (which also move the state)
+        /// included. Later steps get ten times the median of recent steps, at least
+        /// `collective_timeout` plus the heartbeat timeout; a member silent on its lease past
+        /// that is ejected and the step dealt again.
+        public var stepTimeout = 300.0
         /// Seconds the run waits for `workers.min` workers before it gives up.
         public var waitForWorkers = 120.0
         /// Seconds a worker that received a preemption notice may take to finish or hand back

@@ -60,6 +60,7 @@ enum ConfigSchema {
         .integer("fault_tolerance", "missed_heartbeats", \.faultTolerance.missedHeartbeats, 1...1000),
         .number("fault_tolerance", "collective_timeout", \.faultTolerance.collectiveTimeout, .atLeast(0, inclusive: false)),
         .number("fault_tolerance", "wait_for_workers", \.faultTolerance.waitForWorkers, .atLeast(0, inclusive: false)),
+        .number("fault_tolerance", "step_timeout", \.faultTolerance.stepTimeout, .atLeast(0, inclusive: false)),
         .number("fault_tolerance", "drain_timeout", \.faultTolerance.drainTimeout, .atLeast(0, inclusive: false)),
         .text("fault_tolerance", "spot_aws", \.faultTolerance.spotAws, allowEmpty: true),
         .text("fault_tolerance", "spot_gcp", \.faultTolerance.spotGcp, allowEmpty: true),

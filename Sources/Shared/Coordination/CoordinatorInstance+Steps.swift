@@ -95,6 +95,15 @@ extension CoordinatorInstance {
             return out
         case .abandon(let culprits):
             var out: [Directive] = []
+            for (id, failure) in attempt.failures where failure.code.hasPrefix("sample.") {
+                let key = "\(failure.code): \(failure.text)"
+                if dataFaults[key] == nil && dataFaults.count >= 1024 { dataFaults.removeAll() }
+                dataFaults[key, default: []].insert(id)
+                if dataFaults[key]!.count >= 2 {
+                    out += abandon(cause: .stop, now: now, fence: true)
+                    return out + beginStop(.dataFault(LogText.escape(key, limit: 1000)), now: now)
+                }
+            }
             let cause = culprits.first?.cause ?? .leave
             out += abandon(cause: cause, now: now)
             for culprit in culprits { out += eject(culprit.id, reason: culprit.reason, cause: culprit.cause, now: now) }
@@ -112,7 +121,7 @@ extension CoordinatorInstance {
         if let bad = agreeing.values.lazy.flatMap(\.losses).first(where: { !$0.loss.isFinite }) {
             // Nothing of this step is committed; the replicas restore their pre-step state when
             // asked for the last good one.
-            var out = abandon(cause: .memberFault, now: now, fence: true)
+            var out = abandon(cause: .stop, now: now, fence: true)
             out += beginStop(.nonFinite(step: attempt.step, detail: "sample \(bad.sample) has loss \(bad.loss)"), now: now)
             return out
         }
@@ -191,6 +200,7 @@ extension CoordinatorInstance {
         case .requested(let why): out.append(.event(.stopping(why)))
         case .nonFinite(let step, let detail): out.append(.event(.stopping("step \(step) is not finite: \(detail)")))
         case .noWorkers(let text): out.append(.event(.stopping(text)))
+        case .dataFault(let text): out.append(.event(.stopping("two members could not read the same sample: \(text)")))
         }
         return out + advanceStop(now: now)
     }
@@ -203,7 +213,7 @@ extension CoordinatorInstance {
         var out: [Directive] = []
         if attempt != nil {
             if case .requested = reason, now < deadline { return [] }
-            out += abandon(cause: .leave, now: now, fence: true)
+            out += abandon(cause: .stop, now: now, fence: true)
         }
         if heldStateStep < committed && committedHash != nil && now < deadline {
             if let request = stateRequest, table.ring.contains(where: { $0.id == request.from }) { return out }

@@ -60,6 +60,8 @@ public struct CoordinatorInstance: Sendable {
         case nonFinite(step: Int, detail: String)
         /// Fewer than `workers.min` members for longer than `wait_for_workers`.
         case noWorkers(String)
+        /// Two members found the same sample unreadable (`dataset.on_corrupt: fail`).
+        case dataFault(String)
 
         /// The error code of a stop that is a failure; nil for a completed or requested stop.
         public var failureCode: String? {
@@ -67,6 +69,7 @@ public struct CoordinatorInstance: Sendable {
             case .completed, .requested: nil
             case .nonFinite: "training.non-finite"
             case .noWorkers: "run.no-workers"
+            case .dataFault: "dataset.corrupt"
             }
         }
     }
@@ -146,6 +149,9 @@ public struct CoordinatorInstance: Sendable {
     var stateRequest: (from: WorkerID, step: Int, until: ContinuousClock.Instant)?
     var stopDeadline: ContinuousClock.Instant?
     var finished = false
+    /// Members that reported each unreadable sample (by the report's text): one member's word
+    /// ejects that member; a second member's confirms the data is at fault and stops the run.
+    var dataFaults: [String: Set<WorkerID>] = [:]
 
     /// - Parameter committed: steps already committed (a resume), whose state the shell holds.
     public init(settings: Settings, committed: Int = 0) {

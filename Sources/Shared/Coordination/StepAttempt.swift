@@ -123,6 +123,6 @@ public enum RedoCause: String, Sendable, Equatable, CaseIterable {
     case disagreement
     /// A member failed on its own (a bad sample it could not read, an invalid lease, ...).
     case memberFault = "member-fault"
-    /// A member joined: the ring changed at a step boundary (no work lost).
-    case join
+    /// The coordinator was told to stop, or stopped the run, with the step in flight.
+    case stop
 }

@@ -10,6 +10,10 @@ import Foundation
 ///
 /// kills this process with SIGKILL — no clean-up, no goodbye, like `kill -9` — the first time it
 /// reaches `mid-allreduce` at step 12 or later. `GROVE_FAULT_STEP` defaults to 1.
+///
+/// `GROVE_FAULT_ACTION` makes the fault a gray one instead (`FaultAction`): the process stays
+/// alive and keeps heartbeating, but hangs there, lies about its weights, or stops sending to its
+/// ring neighbour — what a broken host or a cut link between two workers looks like.
 public enum FaultPoint: String, CaseIterable, Sendable {
     // Worker
     /// A lease arrived; nothing of it has run.
@@ -32,7 +36,7 @@ public enum FaultPoint: String, CaseIterable, Sendable {
 
     /// The armed point of this process, read once from the environment; nil when none (the usual
     /// case) or when the variable names no known point (reported once on standard error).
-    public static let armed: (point: FaultPoint, step: Int)? = {
+    public static let armed: (point: FaultPoint, step: Int, action: FaultAction)? = {
         let environment = ProcessInfo.processInfo.environment
         guard let name = environment["GROVE_FAULT_POINT"], !name.isEmpty else { return nil }
         guard let point = FaultPoint(rawValue: name) else {
@@ -41,7 +45,13 @@ public enum FaultPoint: String, CaseIterable, Sendable {
             return nil
         }
         let step = environment["GROVE_FAULT_STEP"].flatMap { Int($0) } ?? 1
-        return (point, step)
+        let name2 = environment["GROVE_FAULT_ACTION"] ?? ""
+        guard let action = name2.isEmpty ? .kill : FaultAction(rawValue: name2) else {
+            let known = FaultAction.allCases.map(\.rawValue).joined(separator: ", ")
+            FileHandle.standardError.write(Data("GROVE_FAULT_ACTION '\(name2)' is not one of \(known); no fault armed\n".utf8))
+            return nil
+        }
+        return (point, step, action)
     }()
 
     /// Kills this process at once if `point` is armed for `step` or an earlier one. Costs one
@@ -49,7 +59,36 @@ public enum FaultPoint: String, CaseIterable, Sendable {
     @inline(__always)
     public static func reached(_ point: FaultPoint, step: Int) {
         guard let armed, armed.point == point, step >= armed.step else { return }
-        FileHandle.standardError.write(Data("fault point \(point.rawValue) reached at step \(step): killing this process\n".utf8))
-        kill(getpid(), SIGKILL)
+        switch armed.action {
+        case .kill:
+            FileHandle.standardError.write(Data("fault point \(point.rawValue) reached at step \(step): killing this process\n".utf8))
+            kill(getpid(), SIGKILL)
+        case .hang:
+            FileHandle.standardError.write(Data("fault point \(point.rawValue) reached at step \(step): this thread hangs\n".utf8))
+            while true { sleep(3600) }
+        case .lie, .cutRing:
+            return  // acted on where the process asks `active`
+        }
     }
+
+    /// Whether the gray fault `action` is armed at `point` for `step`.
+    @inline(__always)
+    public static func active(_ action: FaultAction, at point: FaultPoint, step: Int) -> Bool {
+        guard let armed, armed.point == point, armed.action == action else { return false }
+        return step >= armed.step
+    }
+}
+
+/// What an armed fault point does (`GROVE_FAULT_ACTION`).
+public enum FaultAction: String, CaseIterable, Sendable {
+    /// SIGKILL, like `kill -9` (the default).
+    case kill
+    /// The thread that reached the point sleeps forever; the process's other threads (its
+    /// heartbeats) go on: a member that is alive but silent on its lease.
+    case hang
+    /// The worker reports a weights hash that is not its own: a replica that disagrees.
+    case lie
+    /// The worker's ring sends are dropped from this step on, while its control channel works:
+    /// a cut link between two workers whose heartbeats still reach the coordinator.
+    case cutRing = "cut-ring"
 }

@@ -15,6 +15,18 @@ public struct RedoneWork: Codable, Sendable, Equatable {
         case leave
         /// The coordinator died; its successor resumed from an older checkpoint.
         case coordinatorRestart = "coordinator-restart"
+        /// A member stayed silent on its lease past the step's deadline and was ejected.
+        case stall
+        /// A ring link between two members failed; the member at fault was ejected.
+        case linkFault = "link-fault"
+        /// A member's weights disagreed with the majority's; it was ejected.
+        case disagreement
+        /// A member failed on its own (an invalid lease, a replica out of step) and was ejected.
+        case memberFault = "member-fault"
+        /// No live replica held the committed state: the run went back to the coordinator's copy.
+        case rollback
+        /// The coordinator was told to stop while the step was in flight.
+        case stop
     }
 
     public var step: Int

@@ -11,6 +11,8 @@ public struct RunStatus: Codable, Sendable, Equatable {
         case training
         case finished
         case failed
+        /// Told to stop (SIGTERM, SIGINT) before the end: checkpointed, resumable.
+        case stopped
     }
 
     /// One point of the loss curve.

@@ -3,7 +3,10 @@ import Logging
 
 /// The worker processes a coordinator starts on its own machine (`workers.local`): the `worker`
 /// executable of the same build, each logging to `logs/worker-N.log` in the run directory.
-public final class LocalWorkers {
+///
+/// `@unchecked Sendable`: the process list is written only by `start`, before the coordinator's
+/// signal handler may call `killAll` from another thread; after that it is only read.
+public final class LocalWorkers: @unchecked Sendable {
     private var processes: [Process] = []
     private var logs: [String] = []
     private let logger: Logger

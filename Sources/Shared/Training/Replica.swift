@@ -125,6 +125,19 @@ public struct Replica: Sendable {
         Wire.State(step: UInt64(committedStep), tensors: tensors.map { Wire.Tensor(name: $0.name, values: $0.values) })
     }
 
+    /// The state after the last committed step: the copy from before an update that was applied
+    /// and not yet committed, if there is one (a coordinator that stops, or refuses a non-finite
+    /// step, asks for the last good state).
+    public var committedWireState: Wire.State {
+        guard let saved = beforeUpdate, saved.step == committedStep + 1 else { return wireState }
+        var copy = self
+        copy.parameters = saved.parameters
+        copy.optimizer = saved.optimizer
+        copy.lossScale = saved.lossScale
+        copy.beforeUpdate = nil
+        return copy.wireState
+    }
+
     public init(layout: ParameterLayout, wire: Wire.State, optimizer template: Optimizer) throws(TrainingError) {
         let shapes = Dictionary(uniqueKeysWithValues: layout.entries.map { (Checkpoint.parameterPrefix + $0.name, $0.shape) })
         let tensors = wire.tensors.map { NamedTensor(name: $0.name, shape: shapes[$0.name] ?? [$0.values.count], values: $0.values) }

@@ -91,8 +91,8 @@ public struct StepMetrics: Codable, Sendable {
     public var step: Int
     public var dataEpoch: Int
     public var samples: Int
-    /// Mean loss over the step's samples.
-    public var loss: Double
+    /// Mean loss over the step's samples; none when every sample of the step was left out.
+    public var loss: Double?
     public var learningRate: Double
     public var workers: Int
     public var generation: UInt64
@@ -155,6 +155,15 @@ public struct RunSummary: Codable, Sendable {
     public var rejoins: Int
     public var goodput: Goodput
     public var validation: ValidationReport?
+    /// Members ejected by the coordinator (silent on a lease, a failing ring link, weights that
+    /// disagreed with the majority, a failure of their own).
+    public var ejections: Int?
+    /// Why the run stopped before its end (SIGTERM, a non-finite loss, too few workers); absent
+    /// when it completed.
+    public var stopped: String?
+    /// The step of the weights in `weights_sha256` when it is not `steps` (a stop that could not
+    /// fetch the last commit's state).
+    public var weightsStep: Int?
 }
 
 /// Committed against redone work, from `metrics.jsonl` and `redone.jsonl` (the run's whole

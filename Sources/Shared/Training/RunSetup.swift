@@ -1,5 +1,6 @@
 import Foundation
 import Config
+import Coordination
 import Core
 import Dataset
 import Model

@@ -1,4 +1,5 @@
 import Config
+import Coordination
 import Core
 import Dataset
 import Foundation

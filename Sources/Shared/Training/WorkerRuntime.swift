@@ -1,5 +1,6 @@
 import Collective
 import Config
+import Coordination
 import Core
 import Dataset
 import Foundation
@@ -43,6 +44,9 @@ public final class WorkerRuntime {
     let loop = SocketLoop()
     var id = WorkerID(0)
     var generation = Generation(0)
+    /// The protocol's decisions: which lease to run, which to refuse, what to do with a state.
+    var instance: WorkerInstance!
+    var runSettings: RunSettings!
     var setup: RunSetup!
     /// The run's step plan, to predict this worker's next lease.
     var plan: StepPlan?
@@ -90,13 +94,19 @@ public final class WorkerRuntime {
         }
         let config = try ClusterConfig.parse(yaml: runConfig.configYAML, source: "configuration from \(settings.coordinator)")
         setup = try RunSetup(config: config)
+        runSettings = try RunSettings(config)
         allReduceSettings = try makeAllReduceSettings(config)
+        instance = WorkerInstance(settings: WorkerInstance.Settings(
+            sampleCount: setup.training.count, microBatchesPerStep: config.training.globalBatch / config.training.microBatch,
+            microBatch: config.training.microBatch, globalBatch: config.training.globalBatch,
+            lossScaled: allReduceSettings.mode == .fp16, lossScaleTensor: Replica.lossScaleTensor))
         let ringEndpoint = try loop.bindRing(host: settings.bindHost ?? config.workers.bind)
         send(.join(Wire.Join(schemaHash: setup.model.schemaHash, ringEndpoint: ringEndpoint,
                              host: ProcessInfo.processInfo.hostName, pid: UInt32(getpid()))))
         switch try awaitMessage(kind: .welcome, timeout: settings.connectTimeout) {
         case .welcome(let welcome)?:
             id = welcome.worker
+            instance.onWelcome(welcome)
             startHeartbeats(every: .milliseconds(Int(welcome.heartbeatIntervalMillis)))
         case .reject(let reject)?:
             return .rejected(reject.text)
@@ -169,58 +179,62 @@ public final class WorkerRuntime {
                 return .coordinatorLost
             }
             guard let (envelope, message) = decode(frame) else { continue }
-            if envelope.generation < generation, envelope.kind == .lease {
-                staleMessages += 1
-                continue
-            }
-            switch message {
-            case .state(let state):
-                var received = try Replica(layout: setup.model.layout, wire: state, optimizer: try makeOptimizer(setup))
-                // fp16 starts from the default scale when the state carries none (the run's first
-                // state, or a checkpoint of another mode); every replica starts from the same one.
-                if allReduceSettings.mode == .fp16 && received.lossScale == nil { received.lossScale = DynamicLossScale() }
-                if allReduceSettings.mode != .fp16 { received.lossScale = nil }
-                replica = received
-                heartbeatStep.value = state.step
-                logger.info("received state after step \(state.step)")
-            case .lease(let lease):
-                generation = max(generation, envelope.generation)
-                try runLease(lease, logger: logger)
-            case .commit(let commit):
-                replica?.commit(step: Int(commit.step))
-                heartbeatStep.value = commit.step
-                FaultPoint.reached(.afterCommit, step: Int(commit.step))
-            case .leave(let leave):
-                logger.info("the coordinator ended the run: \(leave.text)", metadata: ["stale_messages_dropped": "\(staleMessages)"])
-                return .finished
-            case .reject(let reject):
-                if reject.reason == .declaredDown { throw DeclaredDown(text: reject.text) }
-                return .rejected(reject.text)
-            case .heartbeat, .hello, .runConfig, .join, .welcome, .stepResult:
-                continue
+            for directive in instance.onMessage(message, envelope: envelope) {
+                if let outcome = try carry(directive, logger: logger) { return outcome }
             }
         }
+    }
+
+    /// Carries out one of the instance's directives; an outcome ends this worker's life.
+    func carry(_ directive: WorkerInstance.Directive, logger: Logger) throws -> Outcome? {
+        switch directive {
+        case .install(let state, let lossScale):
+            var received = try Replica(layout: setup.model.layout, wire: state, optimizer: try makeOptimizer(setup, totalSteps: runSettings.totalSteps))
+            switch lossScale {
+            case .restored: break
+            case .startDefault: received.lossScale = DynamicLossScale()
+            case .none: received.lossScale = nil
+            }
+            replica = received
+            heartbeatStep.value = state.step
+            logger.info("received state after step \(state.step)")
+        case .run(let order):
+            generation = max(generation, order.generation)
+            try runLease(order, logger: logger)
+        case .commit(let step):
+            replica?.commit(step: step)
+            heartbeatStep.value = UInt64(step)
+            FaultPoint.reached(.afterCommit, step: step)
+        case .sendState(let step):
+            guard let replica else { return nil }
+            logger.info("sending the state after step \(step) to the coordinator")
+            send(.state(replica.committedWireState))
+        case .report(let failure):
+            logger.warning("step \(failure.step) failed here: \(failure.text)")
+            send(.stepFailed(failure))
+        case .drop(let why):
+            staleMessages += 1
+            logger.debug("dropped \(why)")
+        case .rejoin(let text):
+            throw DeclaredDown(text: text)
+        case .exit(.finished(let text)):
+            logger.info("the coordinator ended the run: \(LogText.escape(text, limit: 400))", metadata: ["stale_messages_dropped": "\(staleMessages)"])
+            return .finished
+        case .exit(.rejected(let text)):
+            return .rejected(text)
+        }
+        return nil
     }
 
     /// Whether step results carry this worker's spans: the run records a timeline and the
     /// coordinator can decode them.
     var sendsSpans: Bool { setup.config.logging.timeline && coordinatorMinor >= 1 }
 
-    func runLease(_ lease: Wire.Lease, logger: Logger) throws {
+    func runLease(_ order: WorkerInstance.StepOrder, logger: Logger) throws {
         let clock = ContinuousClock()
         let timeline = sendsSpans ? StepTimeline(leaseReceived: clock.now) : nil
-        guard var replica else {
-            throw TrainingError(code: "worker.no-state", "a lease for step \(lease.step) came before the training state")
-        }
-        let step = Int(lease.step)
-        guard step == replica.committedStep + 1 else {
-            if step > replica.committedStep + 1 {
-                throw TrainingError(code: "worker.out-of-sync",
-                                    "lease for step \(step) but this replica has committed only \(replica.committedStep) steps")
-            }
-            return  // a lease for a step already committed: stale
-        }
-        guard let rank = lease.ring.firstIndex(where: { $0.worker == id }) else { return }
+        guard var replica else { return }  // the instance refuses leases before the state
+        let step = order.step, rank = order.rank
         FaultPoint.reached(.beforeLease, step: step)
         replica.prepare(step: step)
 
@@ -233,8 +247,10 @@ public final class WorkerRuntime {
         // Samples are read and decoded ahead on their own threads while the model computes.
         let prepared = nextLease?.step == step ? nextLease?.prepared : nil
         nextLease = nil
-        let waited = try setup.training.forEachMicroBatch(
-            lease.microBatches.map { $0.samples.map(Int.init) }, threads: setup.config.dataset.decodeThreads,
+        let waited: Duration
+        do {
+        waited = try setup.training.forEachMicroBatch(
+            order.microBatches.map { $0.samples.map(Int.init) }, threads: setup.config.dataset.decodeThreads,
             prefetch: setup.config.dataset.prefetch, prepared: prepared
         ) { batch in
             let tiles = batch.tiles
@@ -277,14 +293,24 @@ public final class WorkerRuntime {
             }
             gradients.append(gradient)
         }
+        } catch let error as DatasetError {
+            // A sample this worker cannot read: the coordinator decides whether the data or this
+            // worker is at fault (a second member that cannot read it either stops the run).
+            send(.stepFailed(Wire.StepFailed(code: error.code, step: UInt64(step), text: error.message, suspect: WorkerID(0),
+                                             framesFromSuspect: 0)))
+            logger.error("step \(step): \(error)")
+            return
+        }
         let reduceStart = clock.now
-        prepareNextLease(after: step, rank: rank, members: lease.ring.count, microBatches: Int(lease.totalMicroBatches))
-        let next = lease.ring[(rank + 1) % lease.ring.count].ringEndpoint
+        prepareNextLease(after: step, rank: rank, members: order.ring.count, microBatches: order.totalMicroBatches)
+        let next = order.ring[(rank + 1) % order.ring.count].ringEndpoint
         // A coordinator older than the three-part ring frames may have admitted workers that
         // cannot read them: then every frame goes in one piece.
-        let link = try ZeroMQRingLink(loop: loop, generation: generation, rank: rank, worldSize: lease.ring.count, next: next,
-                                      lendsPayloads: coordinatorMinor >= Wire.ringMinor, stallTimeout: allReduceSettings.timeout)
-        let reducer = try RingAllReduce(link: link, settings: allReduceSettings, firstSequence: lease.step)
+        let zmqLink = try ZeroMQRingLink(loop: loop, generation: generation, rank: rank, worldSize: order.ring.count, next: next,
+                                         lendsPayloads: coordinatorMinor >= Wire.ringMinor, stallTimeout: allReduceSettings.timeout)
+        let link = WatchedRingLink(zmqLink)
+        link.discardsSends = FaultPoint.active(.cutRing, at: .beforeLease, step: step)
+        let reducer = try RingAllReduce(link: link, settings: allReduceSettings, firstSequence: UInt64(step))
         if timeline != nil || FaultPoint.armed?.point == .midAllReduce {
             var transfers = 0
             reducer.observer = { event in
@@ -299,16 +325,18 @@ public final class WorkerRuntime {
         let outcome: ReduceOutcome
         do {
             outcome = try reducer.sum(microBatches: gradients, count: replica.parameters.count,
-                                      totalMicroBatches: Int(lease.totalMicroBatches), lossScale: replica.lossScale?.scale ?? 1)
+                                      totalMicroBatches: order.totalMicroBatches, lossScale: replica.lossScale?.scale ?? 1)
         } catch {
-            // A member is gone or stalled: the coordinator will start a new generation and re-deal.
+            // A member is gone or stalled, or a link between two members failed: say which
+            // neighbour stopped, so that the coordinator can find the member at fault.
             logger.warning("all-reduce of step \(step) failed: \(error)")
+            reportCollectiveFailure(error, order: order, link: link, superseded: loop.newestControlGeneration.value > order.generation.rawValue)
             return
         }
         let reduceEnd = clock.now
         switch outcome {
         case .sum(let sum):
-            replica.apply(sum: sum, globalBatch: Int(lease.globalBatch), step: step)
+            replica.apply(sum: sum, globalBatch: order.globalBatch, step: step)
         case .overflow where replica.lossScale != nil:
             // fp16: every replica saw the overflow; all skip the update and lower the scale.
             let scale = replica.lossScale?.scale ?? 1
@@ -320,16 +348,31 @@ public final class WorkerRuntime {
         self.replica = replica
         let reportStart = clock.now
         timeline?.record(.optimizer, start: reduceEnd, end: reportStart)
-        let wantState = lease.wantState && rank == 0
-        let weightsHash = hexBytes(replica.weightsHash)
-        let state = wantState ? Wire.State(step: lease.step, tensors: replica.wireState.tensors) : nil
+        var weightsHash = hexBytes(replica.weightsHash)
+        if FaultPoint.active(.lie, at: .beforeCommit, step: step) { weightsHash[0] ^= 0xFF }
+        let state = order.attachState ? Wire.State(step: UInt64(step), tensors: replica.wireState.tensors) : nil
         timeline?.record(.report, start: reportStart, end: clock.now)
         send(.stepResult(Wire.StepResult(
-            step: lease.step, losses: losses, weightsHash: weightsHash,
+            step: UInt64(step), losses: losses, weightsHash: weightsHash,
             dataNanos: UInt64(waited.inSeconds * 1e9), computeNanos: UInt64(max(0, (computeStart.duration(to: reduceStart) - waited).inSeconds * 1e9)),
-            reduceNanos: nanos(reduceStart, reduceEnd), reduceBytes: UInt64(link.bytesSent),
+            reduceNanos: nanos(reduceStart, reduceEnd), reduceBytes: UInt64(zmqLink.bytesSent),
             state: state, spans: timeline?.spans)))
         FaultPoint.reached(.beforeCommit, step: step)
+    }
+
+    /// Tells the coordinator that this attempt's collective failed here, naming the neighbour it
+    /// stopped hearing from (a receive that timed out) or that stopped taking frames (a send
+    /// that stalled). Nothing is sent when a newer generation ended the attempt: the coordinator
+    /// already knows.
+    func reportCollectiveFailure(_ error: Error, order: WorkerInstance.StepOrder, link: WatchedRingLink, superseded: Bool) {
+        guard !superseded else { return }
+        let size = order.ring.count
+        let neighbour = link.failedDirection == .send ? (order.rank + 1) % size : (order.rank - 1 + size) % size
+        let suspect = size > 1 ? order.ring[neighbour].worker : WorkerID(0)
+        let code = (error as? CollectiveError)?.code ?? "collective.failed"
+        send(.stepFailed(Wire.StepFailed(
+            code: code, step: UInt64(order.step), text: "\(error)", suspect: suspect,
+            framesFromSuspect: UInt32(clamping: link.failedDirection == .send ? Int(UInt32.max) : link.framesReceived))))
     }
 
     /// Starts reading the samples this worker will most likely be dealt for the next step: with

@@ -1,0 +1,91 @@
+import Checkpoint
+import Config
+import Coordination
+import Core
+import Foundation
+import Observability
+import Wire
+
+extension CoordinatorRuntime {
+    func makeInstanceSettings() -> CoordinatorInstance.Settings {
+        // Workers must see the same samples: pin the hash this coordinator computed.
+        var pinned = config
+        pinned.dataset.expectSha256 = setup.datasetHash
+        return CoordinatorInstance.Settings(
+            runConfig: Wire.RunConfig(runName: config.run.name, configYAML: pinned.rendered()),
+            members: MemberTable.Settings(heartbeatInterval: runSettings.heartbeatInterval, missedHeartbeats: runSettings.missedHeartbeats,
+                                          maxMembers: config.workers.max),
+            admission: Admission.Settings(schemaHash: setup.model.schemaHash, schemaName: setup.model.schemaName),
+            policy: runSettings.policy(config: config, hasValidation: !setup.validation.isEmpty),
+            plan: plan)
+    }
+
+    func makeObserver() throws -> RunObserver {
+        var settings = RunObserver.Settings()
+        settings.tensorBoard = config.logging.tensorboard
+        settings.trace = config.logging.timeline
+        settings.statusPort = config.logging.statusPort >= 0 ? UInt16(config.logging.statusPort) : nil
+        settings.statusHost = config.logging.statusBind
+        settings.progressEvery = config.logging.progressEvery
+        settings.pricePerWorkerHour = config.logging.pricePerWorkerHour > 0 ? config.logging.pricePerWorkerHour : nil
+        return try RunObserver(run: config.run.name, directory: directory.path, totalSteps: totalSteps, settings: settings,
+                               origin: started)
+    }
+
+    func prepareDirectory() throws {
+        try directory.create()
+        if settings.fromScratch {
+            try? FileManager.default.removeItem(atPath: directory.checkpoints)
+            try? FileManager.default.removeItem(atPath: directory.metrics)
+            try? FileManager.default.removeItem(atPath: directory.redone)
+            for output in directory.readableOutputs { try? FileManager.default.removeItem(atPath: output) }
+            try directory.create()
+        }
+        if let (checkpoint, info, damaged) = try store.loadNewestVerified() {
+            for report in damaged { logger.warning("skipped a damaged checkpoint: \(report)") }
+            guard checkpoint.metadata.datasetManifestHash == setup.datasetHash else {
+                throw TrainingError(code: "resume.dataset",
+                                    "checkpoint \(info.path) was trained on dataset \(checkpoint.metadata.datasetManifestHash.prefix(12)), "
+                                    + "but \(config.dataset.path) now gives \(setup.datasetHash.prefix(12)); refusing to resume on other data")
+            }
+            state = try Replica(layout: setup.model.layout, tensors: checkpoint.tensors,
+                                optimizer: try makeOptimizer(setup, totalSteps: totalSteps), committedStep: checkpoint.metadata.step)
+            resumedFrom = checkpoint.metadata.step
+            lastCheckpoint = info.path
+            if checkpoint.metadata.step < totalSteps {
+                recordRedone(after: checkpoint.metadata.step, cause: .coordinatorRestart)
+                try directory.truncateMetrics(after: checkpoint.metadata.step)
+            }
+            logger.notice("resuming from checkpoint \(info.path)",
+                          metadata: ["step": "\(checkpoint.metadata.step)", "weights_sha256": "\(state.weightsHash)"])
+        } else {
+            try? FileManager.default.removeItem(atPath: directory.metrics)
+            try? FileManager.default.removeItem(atPath: directory.redone)
+        }
+        if state.committedStep < totalSteps {
+            try config.rendered().write(toFile: directory.config, atomically: true, encoding: .utf8)
+        }
+    }
+
+    /// The steps after `step` that were committed and will be run again (a coordinator restart,
+    /// or a rollback to the coordinator's own copy of the state).
+    func recordRedone(after step: Int, cause: RedoneWork.Cause) {
+        let lines = directory.metricsLines(after: step)
+        guard !lines.isEmpty else { return }
+        do {
+            let log = try JSONLinesWriter(path: directory.redone)
+            defer { log.close() }
+            for line in lines {
+                try log.append(RedoneWork(
+                    step: (line["step"] as? NSNumber)?.intValue ?? 0, cause: cause,
+                    generation: (line["generation"] as? NSNumber)?.uint64Value ?? 0,
+                    microBatches: plan.microBatchesPerStep, samples: config.training.globalBatch,
+                    wallSeconds: (line["step_seconds"] as? NSNumber)?.doubleValue ?? 0,
+                    workers: (line["workers"] as? NSNumber)?.intValue ?? 0))
+            }
+        } catch {
+            logger.warning("could not record redone work: \(error)")
+        }
+        logger.notice("\(lines.count) committed steps after step \(step) will be run again")
+    }
+}
