@@ -25,12 +25,16 @@ struct RunCommand: ParsableCommand {
     }
 }
 
-/// Runs the coordinator and prints its summary; failures exit with code 1 and a message.
+/// Runs the coordinator and prints its summary; failures exit with code 1 and a message. A run
+/// told to stop (SIGTERM, SIGINT) exits with code 75 (EX_TEMPFAIL: resumable) after its summary.
 func runCoordinator(_ settings: CoordinatorRuntime.Settings) throws {
     let logger = GroveLogging.bootstrap(label: "grove.coordinator", level: settings.config.logging.level)
     do {
         let summary = try CoordinatorRuntime(settings: settings, logger: logger).run()
         print(SummaryText.render(summary, runDirectory: settings.config.run.directory))
+        if summary.stopped != nil { throw ExitCode(75) }
+    } catch let exit as ExitCode {
+        throw exit
     } catch {
         logger.critical("run failed: \(error)")
         throw ExitCode(1)

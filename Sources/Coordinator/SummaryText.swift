@@ -21,12 +21,16 @@ enum SummaryText {
             }
         }
         if let step = s.resumedFromStep { lines.append("resumed from step \(step)") }
+        if let stopped = s.stopped { lines.append("stopped early: \(stopped)") }
+        if let ejected = s.ejections, ejected > 0 {
+            lines.append("ejected \(ejected) members (silent on a lease, a failing ring link, disagreeing weights, or a failure of their own)")
+        }
         if !s.quarantinedSamples.isEmpty {
             lines.append("quarantined \(s.quarantinedSamples.count) unreadable samples (left out of their steps): "
                          + s.quarantinedSamples.prefix(5).joined(separator: ", ") + (s.quarantinedSamples.count > 5 ? ", …" : ""))
         }
         lines.append(contentsOf: goodputLines(s))
-        lines.append("weights sha256 \(s.weightsSha256)")
+        lines.append("weights sha256 \(s.weightsSha256)" + (s.weightsStep.map { " (after step \($0))" } ?? ""))
         lines.append("summary: \(runDirectory)/summary.json")
         return lines.joined(separator: "\n")
     }
