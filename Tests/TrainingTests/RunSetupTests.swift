@@ -32,3 +32,28 @@ import Testing
         }
     }
 }
+
+@Suite struct RunSettingsTests {
+    /// A sample budget cuts the run short; the runtimes hand this count to the learning-rate schedule.
+    @Test func theSampleBudgetSetsTheStepsTheScheduleSees() throws {
+        let config = try ClusterConfig.parse(yaml: """
+            training:
+              steps: 1000
+              samples: 330
+              global_batch: 16
+              schedule: cosine
+              learning_rate: 0.1
+              min_learning_rate: 0.001
+            """, source: "test")
+        let settings = try RunSettings(config)
+        #expect(settings.totalSteps == 21, "330 samples in batches of 16 is 21 steps")
+        let huge = try ClusterConfig.parse(yaml: "training:\n  samples: 9223372036854775807\n", source: "test")
+        #expect(try RunSettings(huge).totalSteps == huge.training.steps, "a huge budget cuts nothing and does not overflow")
+    }
+
+    @Test func durationsThatCannotBeHeldAreRefusedNotTrapped() throws {
+        #expect(throws: TrainingError.self) { _ = try RunSettings.seconds(1e300, "fault_tolerance.heartbeat_interval") }
+        #expect(throws: TrainingError.self) { _ = try RunSettings.seconds(.nan, "fault_tolerance.heartbeat_interval") }
+        #expect(try RunSettings.seconds(0.25, "k") == .milliseconds(250))
+    }
+}
