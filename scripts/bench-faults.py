@@ -10,12 +10,17 @@
               the snapshot it hands to the writer.
   recovery    kill -9 of one of three workers: seconds from the kill to the first step committed
               by the ring without it (detection, the abandoned step, the re-deal), median of --repeats.
+  cutlink     a cut ring link between two live workers (a third worker joins with its ring sends
+              dropped, its heartbeats intact: GROVE_FAULT_ACTION=cut-ring): seconds from the
+              first step dealt to the ring with it to the next committed step, against the bound
+              the coordinator's rule gives (collective_timeout + the heartbeat timeout), median of
+              --repeats.
   drain       SIGTERM to one of three CanopyNet workers: seconds to the coordinator's "left:
               preempted" and to the worker's exit (goal: under 15 s), median of --repeats.
 
 Each measurement prints the machine (CPU, cores, load average before and after) beside it.
 
-Usage: scripts/bench-faults.py [checkpoint|recovery|drain ...] [--rounds R] [--steps N] [--interval I] [--repeats K]
+Usage: scripts/bench-faults.py [checkpoint|recovery|cutlink|drain ...] [--rounds R] [--steps N] [--interval I] [--repeats K]
                                [--build-dir .build/release]
 """
 import argparse, json, os, platform, re, signal, shutil, statistics, subprocess, sys, tempfile, time
@@ -150,6 +155,47 @@ def bench_recovery(args, scratch):
           f"{args.heartbeat * 3:.1f} s of silence)")
 
 
+def bench_cutlink(args, scratch):
+    timeout, hb = args.collective_timeout, args.heartbeat
+    bound = timeout + 3 * hb
+    print(f"cutlink: pixel-mlp, 2 workers, a third joins with its ring sends cut; collective_timeout {timeout} s, "
+          f"heartbeat {hb} s x 3 missed (bound {bound:.1f} s)")
+    times = []
+    for k in range(args.repeats):
+        run_dir = os.path.join(scratch, f"cutlink-{k}")
+        extra = ["--set", "model.name=pixel-mlp", "--set", "model.pixels_per_tile=4096", "--set", "training.steps=60",
+                 "--set", "workers.local=2", "--set", "checkpoint.interval=0", "--set", "training.eval_every=0",
+                 "--set", "dataset.validation_every=0", "--set", f"fault_tolerance.collective_timeout={timeout}",
+                 "--set", f"fault_tolerance.heartbeat_interval={hb}", "--set", "fault_tolerance.missed_heartbeats=3"]
+        log = run_dir + ".log"
+        proc = coordinator(args, run_dir, extra, log)
+        endpoint = wait_for(log, r"coordinator listening on (\S+)", proc).group(1)
+        while len(metrics(run_dir)) < 5:
+            time.sleep(0.01)
+        env = dict(os.environ, GROVE_FAULT_POINT="before-lease", GROVE_FAULT_STEP="1", GROVE_FAULT_ACTION="cut-ring")
+        worker = subprocess.Popen([os.path.join(args.build_dir, "worker"), "--coordinator", endpoint], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        wait_for(log, r"generation \d+: w\d+, w\d+, w\d+", proc)
+        dealt = time.time()
+        while True:
+            if any(line["workers"] == 2 and line["generation"] > 2 for line in metrics(run_dir)):
+                times.append(time.time() - dealt)
+                break
+            if proc.poll() is not None or time.time() - dealt > 10 * bound + 60:
+                raise RuntimeError(f"no step committed after the cut link; see {log}")
+            time.sleep(0.002)
+        worker.kill()
+        worker.wait()
+        proc.wait(timeout=300)
+        shutil.rmtree(run_dir, ignore_errors=True)
+        print(f"  cut {k + 1}: {times[-1]:.2f} s to the next committed step, {times[-1] / bound:.2f} of the bound "
+              f"(load {load()})", flush=True)
+    median = statistics.median(times)
+    print(f"RESULT cutlink: median {median:.2f} s from the cut ring link's first step to the next commit, "
+          f"{median / bound:.2f} of the bound collective_timeout + heartbeat timeout = {bound:.1f} s "
+          f"(min {min(times):.2f}, max {max(times):.2f}, {len(times)} cuts)")
+
+
 def bench_drain(args, scratch):
     print("drain: CanopyNet, 3 workers, SIGTERM to one at step 3")
     left, exited = [], []
@@ -185,17 +231,19 @@ def main():
                         help="checkpoint: checkpoint.interval of the checkpointed variant (10 is the default of cluster.yaml)")
     parser.add_argument("--repeats", type=int, default=5, help="recovery and drain: faults measured")
     parser.add_argument("--heartbeat", type=float, default=0.5, help="recovery: fault_tolerance.heartbeat_interval")
+    parser.add_argument("--collective-timeout", type=float, default=2.0, help="cutlink: fault_tolerance.collective_timeout")
     parser.add_argument("--build-dir", default=".build/release")
     args = parser.parse_args()
     for name in args.which:
-        if name not in ("checkpoint", "recovery", "drain"):
-            sys.exit(f"unknown benchmark '{name}': checkpoint, recovery or drain")
+        if name not in ("checkpoint", "recovery", "cutlink", "drain"):
+            sys.exit(f"unknown benchmark '{name}': checkpoint, recovery, cutlink or drain")
     os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     print(f"machine: {machine()}; load average {load()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     scratch = tempfile.mkdtemp(prefix="grove-bench-faults-")
     try:
         for name in args.which:
-            {"checkpoint": bench_checkpoint, "recovery": bench_recovery, "drain": bench_drain}[name](args, scratch)
+            {"checkpoint": bench_checkpoint, "recovery": bench_recovery, "cutlink": bench_cutlink,
+             "drain": bench_drain}[name](args, scratch)
     finally:
         print(f"load average at the end {load()}")
         shutil.rmtree(scratch, ignore_errors=True)
