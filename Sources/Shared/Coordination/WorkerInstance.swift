@@ -80,6 +80,9 @@ public struct WorkerInstance: Sendable {
     /// Steps committed on this replica; nil before the first state.
     public private(set) var committed: Int?
     public private(set) var staleMessages = 0
+    /// The generation and step of the last lease accepted: the coordinator deals each attempt in
+    /// a generation of its own, so the same pair again is a repeat and must not start the step twice.
+    private var accepted: (generation: Generation, step: UInt64)?
 
     public init(settings: Settings) { self.settings = settings }
 
@@ -102,12 +105,25 @@ public struct WorkerInstance: Sendable {
                 staleMessages += 1
                 return [.drop("a lease of \(envelope.generation), older than \(generation)")]
             }
+            if let accepted, accepted.generation == envelope.generation, accepted.step == lease.step {
+                staleMessages += 1
+                return [.drop("a repeated lease for step \(lease.step) of \(envelope.generation)")]
+            }
             generation = envelope.generation
-            return onLease(lease, generation: envelope.generation)
+            let directives = onLease(lease, generation: envelope.generation)
+            if case .run = directives.first { accepted = (envelope.generation, lease.step) }
+            return directives
         case .commit(let commit):
-            guard let current = committed, commit.step <= UInt64(Int.max) else { return [] }
-            committed = max(current, Int(commit.step))
-            return [.commit(step: Int(commit.step))]
+            // Only the step this replica ran moves its ledger: a commit of any other step (a
+            // repeat, one meant for an earlier incarnation on this connection, one that overtook
+            // this replica's state) would make it claim weights it does not hold.
+            guard let current = committed, let ran = accepted?.step, commit.step == ran, ran == UInt64(current) + 1 else {
+                if let committed, commit.step <= UInt64(committed) { return [] }
+                staleMessages += 1
+                return [.drop("a commit of step \(commit.step); this replica has \(committed.map(String.init) ?? "no state") and ran \(accepted.map { String($0.step) } ?? "no step")")]
+            }
+            committed = Int(ran)
+            return [.commit(step: Int(ran))]
         case .stateRequest(let request):
             guard let committed, request.step == UInt64(committed) else {
                 return [.drop("a request for the state after step \(request.step); this replica has \(committed.map(String.init) ?? "none")")]
