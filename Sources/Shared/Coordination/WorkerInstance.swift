@@ -97,6 +97,9 @@ public struct WorkerInstance: Sendable {
             }
             guard state.step <= UInt64(Int.max) else { return [.drop("a state after step \(state.step)")] }
             committed = Int(state.step)
+            // Installing replaces the weights, and with them any update applied but not yet
+            // committed: the lease that produced it no longer counts for a commit.
+            accepted = nil
             let carries = state.tensors.contains { $0.name == settings.lossScaleTensor }
             let start: LossScaleStart = settings.lossScaled ? (carries ? .restored : .startDefault) : .none
             return [.install(state, lossScale: start)]
