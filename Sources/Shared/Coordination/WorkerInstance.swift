@@ -132,6 +132,14 @@ public struct WorkerInstance: Sendable {
             committed = Int(ran)
             return [.commit(step: Int(ran))]
         case .stateRequest(let request):
+            if let committed, let ran = accepted, request.step == ran.step, ran.step == UInt64(committed) + 1 {
+                // The coordinator asks only for the state of its last commit, and it could not
+                // commit this step without this replica's result: the request proves the commit
+                // whose message was lost, so the replica commits and answers instead of staying
+                // a step behind (and the coordinator asking it forever).
+                self.committed = Int(ran.step)
+                return [.commit(step: Int(ran.step)), .sendState(step: Int(ran.step))]
+            }
             guard let committed, request.step == UInt64(committed) else {
                 return [.drop("a request for the state after step \(request.step); this replica has \(committed.map(String.init) ?? "none")")]
             }
