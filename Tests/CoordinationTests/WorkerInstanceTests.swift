@@ -138,13 +138,20 @@ import Wire
         #expect(w.onMessage(.commit(Wire.Commit(step: 4)), envelope: envelope(.commit, 6)).isEmpty, "a repeat is ignored")
     }
 
-    @Test func installingAStateForgetsTheLeaseRunBeforeIt() {
+    @Test func aRepeatedStateDoesNotDiscardTheStepRunSinceButANewerOneDoes() {
         var w = worker(committed: 3)
         _ = w.onMessage(.lease(lease()), envelope: envelope(.lease, 5))
-        _ = w.onMessage(.state(Wire.State(step: 3, tensors: [])), envelope: envelope(.state, 5))
-        guard case .drop = w.onMessage(.commit(Wire.Commit(step: 4)), envelope: envelope(.commit, 5)).first else {
-            Issue.record("committed an update the install discarded"); return
+        guard case .drop = w.onMessage(.state(Wire.State(step: 3, tensors: [])), envelope: envelope(.state, 5)).first else {
+            Issue.record("reinstalled the state it holds"); return
         }
+        #expect(w.onMessage(.commit(Wire.Commit(step: 4)), envelope: envelope(.commit, 5)) == [.commit(step: 4)])
+        _ = w.onMessage(.lease(lease(step: 5)), envelope: envelope(.lease, 6))
+        guard case .install = w.onMessage(.state(Wire.State(step: 7, tensors: [])), envelope: envelope(.state, 6)).first else {
+            Issue.record("a newer state was not installed"); return
+        }
+        #expect(w.onMessage(.commit(Wire.Commit(step: 5)), envelope: envelope(.commit, 6)).isEmpty,
+                "the install discarded that update, and the replica is past it anyway")
+        #expect(w.committed == 7)
     }
 
     @Test func aStateRequestForTheStepRunProvesItsCommit() {

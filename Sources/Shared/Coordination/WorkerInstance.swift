@@ -91,9 +91,11 @@ public struct WorkerInstance: Sendable {
     public mutating func onMessage(_ message: Wire.Message, envelope: Wire.Envelope) -> [Directive] {
         switch message {
         case .state(let state):
-            if let committed, state.step < UInt64(committed) {
+            // The coordinator sends a state only to a new incarnation, so one no newer than what
+            // this replica holds is a repeat; installing it would discard an update applied since.
+            if let committed, state.step <= UInt64(committed) {
                 staleMessages += 1
-                return [.drop("a state after step \(state.step), older than this replica's \(committed)")]
+                return [.drop("a state after step \(state.step), not newer than this replica's \(committed)")]
             }
             guard state.step <= UInt64(Int.max) else { return [.drop("a state after step \(state.step)")] }
             committed = Int(state.step)
