@@ -114,6 +114,29 @@ struct FaultPlan: CustomStringConvertible {
         if chance(200) { dropPerMille = pick(1...30) }
     }
 
+    /// A plan with no faults at all, for scenarios that add exactly the faults they test.
+    static func quiet(seed: UInt64, workers: Int, steps: Int) -> FaultPlan {
+        var plan = FaultPlan(seed: seed)
+        plan.workers = workers
+        plan.totalSteps = steps
+        plan.microBatch = 2
+        plan.microBatchesPerStep = 4
+        plan.sampleCount = 20
+        plan.workersMin = 1
+        plan.startQuorum = workers
+        plan.waitForWorkersMillis = 60_000
+        plan.checkpointInterval = 2
+        plan.evaluationInterval = 3
+        plan.faultsEnd = 15_000
+        plan.timed = []
+        plan.crashAt = []
+        plan.drainAt = []
+        plan.joinAt = []
+        plan.liar = nil
+        (plan.dropPerMille, plan.duplicatePerMille, plan.delayPerMille) = (0, 0, 0)
+        return plan
+    }
+
     var description: String {
         var parts = ["seed \(seed): \(workers) workers, \(totalSteps) steps, \(microBatchesPerStep)×\(microBatch) samples a step of \(sampleCount)",
                      "min \(workersMin), start quorum \(startQuorum), wait \(waitForWorkersMillis) ms, faults until \(faultsEnd) ms"]

@@ -63,16 +63,16 @@ struct Ledger {
         guard applied == planned else {
             return "step \(step) applied samples \(applied) but the plan's are \(planned)"
         }
+        let expected = Self.chain(hashes[step - 1], step: step, samples: planned)
+        if recorded != expected && !onlyCorrupt {
+            return "step \(step) committed weights \(String(recorded, radix: 16)), the honest chain gives \(String(expected, radix: 16))"
+        }
         for position in (step - 1) * plan.globalBatch..<step * plan.globalBatch {
             let epoch = position / plan.sampleCount
             let sample = plan.sample(atStreamPosition: position)
             guard appliedInEpoch[epoch, default: []].insert(sample).inserted else {
                 return "sample \(sample) applied twice in data epoch \(epoch) (again at step \(step))"
             }
-        }
-        let expected = Self.chain(hashes[step - 1], step: step, samples: planned)
-        if recorded != expected && !onlyCorrupt {
-            return "step \(step) committed weights \(String(recorded, radix: 16)), the honest chain gives \(String(expected, radix: 16))"
         }
         hashes.append(recorded)
         return nil

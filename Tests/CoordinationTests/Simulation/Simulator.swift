@@ -55,6 +55,8 @@ final class Simulator {
     var faultsOver = false
     var finishedAt: Int?
     var stopRequestedAt: Int?
+    /// When the coordinator decided to stop (for whatever reason).
+    var stopBeganAt: Int?
     var lastGeneration = Generation(0)
     var coordinatorPointsPassed: Set<Int> = []
     var violation: String?
@@ -251,6 +253,7 @@ final class Simulator {
         if coordinator.committed != ledger.committed {
             fail("the coordinator has \(coordinator.committed) committed steps, its shell recorded \(ledger.committed)")
         }
+        if stopBeganAt == nil && coordinator.stopReason != nil { stopBeganAt = now }
         if coordinator.committed > plan.totalSteps { fail("committed \(coordinator.committed) of \(plan.totalSteps) steps") }
     }
 
@@ -270,10 +273,12 @@ final class Simulator {
             if coordinator.committed != plan.totalSteps { fail("completed with \(coordinator.committed) of \(plan.totalSteps) steps") }
             if held.step != plan.totalSteps { fail("completed, but the shell holds the state after step \(held.step)") }
         case .noWorkers:
-            // Legitimate only while members could be missing: during the faults, or with a wait
-            // shorter than a quarantine plus a rejoin.
+            // Legitimate only if decided while members could be missing: during the faults, or
+            // with a wait shorter than a quarantine plus a rejoin. (The stop itself may end later.)
             let shortWait = plan.waitForWorkersMillis < Timing.quarantineMax + Timing.heartbeatTimeout + Timing.joinRetry
-            if finishedAt > plan.faultsEnd && !shortWait { fail("stopped for want of workers after the faults stopped: \(reason)") }
+            if (stopBeganAt ?? finishedAt) > plan.faultsEnd && !shortWait {
+                fail("stopped for want of workers after the faults stopped: \(reason)")
+            }
         case .requested, .nonFinite:
             fail("stopped unexpectedly: \(reason)")
         }
