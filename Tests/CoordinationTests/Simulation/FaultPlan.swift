@@ -56,6 +56,9 @@ struct FaultPlan: CustomStringConvertible {
     var crashAt: [(slot: Int, point: WorkerPoint)] = []
     var drainAt: [(slot: Int, point: WorkerPoint)] = []
     var joinAt: [CoordinatorPoint] = []
+    /// A step whose loss is not finite (a sample that diverges): the run must stop there, after
+    /// the last good commit.
+    var nonFiniteStep: Int?
     /// The member that computes corrupt weights (and so reports a hash the others do not hold).
     var liar: Int?
     /// Hostile network behaviour, per message, while faults last (per mille).
@@ -109,6 +112,7 @@ struct FaultPlan: CustomStringConvertible {
             joinAt.append(FaultPlan.CoordinatorPoint.allCases[rng.nextInt(below: FaultPlan.CoordinatorPoint.allCases.count)])
         }
         if workers >= 3 && chance(250) { liar = pick(0...nodes - 1) }
+        if chance(30) { nonFiniteStep = pick(1...totalSteps) }
         if chance(300) { duplicatePerMille = pick(1...80) }
         if chance(300) { delayPerMille = pick(1...80) }
         if chance(200) { dropPerMille = pick(1...30) }
@@ -133,6 +137,7 @@ struct FaultPlan: CustomStringConvertible {
         plan.drainAt = []
         plan.joinAt = []
         plan.liar = nil
+        plan.nonFiniteStep = nil
         (plan.dropPerMille, plan.duplicatePerMille, plan.delayPerMille) = (0, 0, 0)
         return plan
     }
@@ -145,6 +150,7 @@ struct FaultPlan: CustomStringConvertible {
         for d in drainAt { parts.append("  drain w-slot \(d.slot) at \(d.point)") }
         for j in joinAt { parts.append("  join at \(j)") }
         if let liar { parts.append("  slot \(liar) computes corrupt weights") }
+        if let nonFiniteStep { parts.append("  step \(nonFiniteStep) has a loss that is not finite") }
         parts.append("  network per mille: drop \(dropPerMille), duplicate \(duplicatePerMille), delay \(delayPerMille)")
         return parts.joined(separator: "\n")
     }

@@ -3,6 +3,11 @@ import Coordination
 /// What a schedule (or a campaign of them) injected and what the coordinator did about it.
 struct SimStats {
     private(set) var counts: [String: Int] = [:]
+    private(set) var maxima: [String: Int] = [:]
+
+    mutating func record(max kind: String, _ value: Int) {
+        maxima[kind] = Swift.max(maxima[kind] ?? value, value)
+    }
 
     mutating func count(_ kind: String, _ n: Int = 1) {
         guard n != 0 else { return }
@@ -24,9 +29,11 @@ struct SimStats {
 
     mutating func merge(_ other: SimStats) {
         for (kind, n) in other.counts { counts[kind, default: 0] += n }
+        for (kind, n) in other.maxima { record(max: kind, n) }
     }
 
     var report: String {
-        counts.sorted { $0.key < $1.key }.map { "  \($0.key): \($0.value)" }.joined(separator: "\n")
+        (counts.sorted { $0.key < $1.key }.map { "  \($0.key): \($0.value)" }
+            + maxima.sorted { $0.key < $1.key }.map { "  max \($0.key): \($0.value)" }).joined(separator: "\n")
     }
 }

@@ -76,11 +76,16 @@ extension Simulator {
             if pass(slot, .ringDone) { continue }
             let wantsState = rank == 0 && session.attachState
             let result = Wire.StepResult(
-                step: UInt64(session.key.step), losses: [], weightsHash: Ledger.bytes(of: after), dataNanos: 0, computeNanos: 0,
+                step: UInt64(session.key.step), losses: losses(step: session.key.step, rank: rank), weightsHash: Ledger.bytes(of: after), dataNanos: 0, computeNanos: 0,
                 reduceNanos: 0, reduceBytes: 0, state: wantsState ? Simulator.state(step: session.key.step, weights: after) : nil)
             sendFromWorker(slot, .stepResult(result), generation: session.key.generation)
             pass(slot, .resultSent)
         }
+    }
+
+    /// One loss per result is enough for the coordinator's check; rank 0 carries the bad one.
+    private func losses(step: Int, rank: Int) -> [Wire.SampleLoss] {
+        [Wire.SampleLoss(sample: 0, loss: step == plan.nonFiniteStep && rank == 0 ? .nan : 0.5)]
     }
 
     func collectiveTimedOut(_ slot: Int, _ id: Int) {

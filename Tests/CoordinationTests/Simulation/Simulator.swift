@@ -113,6 +113,7 @@ final class Simulator {
         queue.schedule(.faultsEnd, at: plan.faultsEnd)
         queue.schedule(.coordinatorTick, at: 0)
         if let liar = plan.liar { workers[liar].corrupt = true; stats.count("corrupt member") }
+        if plan.nonFiniteStep != nil { stats.count("non-finite step") }
         let horizon = plan.faultsEnd + livenessBound
         while violation == nil, finishedAt == nil, let (at, event) = queue.pop() {
             if at > horizon { break }
@@ -279,9 +280,20 @@ final class Simulator {
             if (stopBeganAt ?? finishedAt) > plan.faultsEnd && !shortWait {
                 fail("stopped for want of workers after the faults stopped: \(reason)")
             }
-        case .requested, .nonFinite:
+        case .nonFinite(let step, _):
+            // Only where the plan put it, and nothing of that step (or after it) is committed.
+            if step != plan.nonFiniteStep || coordinator.committed != step - 1 {
+                fail("stopped as not finite at step \(step) with \(coordinator.committed) committed; the plan says \(plan.nonFiniteStep.map(String.init) ?? "never")")
+            }
+        case .requested:
             fail("stopped unexpectedly: \(reason)")
         }
         stats.count("finished \(reason.failureCode ?? "ok")")
+        if case .completed = reason, finishedAt > plan.faultsEnd {
+            // How much of the liveness bound the slowest recovery used, in per mille.
+            stats.record(max: "share of the liveness bound used after the faults (per mille)",
+                         (finishedAt - plan.faultsEnd) * 1000 / livenessBound)
+            stats.record(max: "ms from the faults' end to the finish", finishedAt - plan.faultsEnd)
+        }
     }
 }
