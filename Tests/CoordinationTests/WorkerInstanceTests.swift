@@ -173,7 +173,10 @@ import Wire
         guard case .rejoin = w.onMessage(.reject(Wire.Reject(reason: .declaredDown, text: "x")), envelope: envelope(.reject, 5)).first else {
             Issue.record("no rejoin"); return
         }
-        guard case .exit(.rejected) = w.onMessage(.reject(Wire.Reject(reason: .full, text: "x")), envelope: envelope(.reject, 5)).first else {
+        guard case .rejoin = w.onMessage(.reject(Wire.Reject(reason: .full, text: "x")), envelope: envelope(.reject, 5)).first else {
+            Issue.record("a full run is not final"); return
+        }
+        guard case .exit(.rejected) = w.onMessage(.reject(Wire.Reject(reason: .modelSchema, text: "x")), envelope: envelope(.reject, 5)).first else {
             Issue.record("no exit"); return
         }
     }

@@ -150,6 +150,11 @@ public struct WorkerInstance: Sendable {
             return [.exit(.finished(leave.text))]
         case .reject(let reject):
             if reject.reason == .declaredDown { return [.rejoin(reject.text)] }
+            // A full run frees places as silent members are declared down (within the heartbeat
+            // timeout): a worker restarted after a crash, refused while its dead predecessor still
+            // counts, must try again rather than leave the run short for good. The runtime waits a
+            // heartbeat interval first; admission's rate limit bounds the rest.
+            if reject.reason == .full { return [.rejoin(reject.text)] }
             return [.exit(.rejected(reject.text))]
         case .heartbeat, .hello, .runConfig, .join, .welcome, .stepResult, .stepFailed:
             return []

@@ -52,6 +52,8 @@ struct FaultPlan: CustomStringConvertible {
     var checkpointInterval: Int
     var evaluationInterval: Int
     var faultsEnd: Int
+    /// workers.max: sometimes just the machines there are, so that joins meet a full run.
+    var maxMembers = 64
     var timed: [Timed] = []
     var crashAt: [(slot: Int, point: WorkerPoint)] = []
     var drainAt: [(slot: Int, point: WorkerPoint)] = []
@@ -83,6 +85,7 @@ struct FaultPlan: CustomStringConvertible {
         checkpointInterval = pick(0...4)
         evaluationInterval = pick(0...4)
         faultsEnd = pick(1_000...20_000)
+        if chance(300) { maxMembers = workers + pick(0...1) }
         let quiet = chance(100)  // some schedules have no faults at all: the baseline must pass too
         if quiet { faultsEnd = 0; return }
         let nodes = workers
@@ -151,6 +154,7 @@ struct FaultPlan: CustomStringConvertible {
         for j in joinAt { parts.append("  join at \(j)") }
         if let liar { parts.append("  slot \(liar) computes corrupt weights") }
         if let nonFiniteStep { parts.append("  step \(nonFiniteStep) has a loss that is not finite") }
+        parts.append("  workers.max \(maxMembers)")
         parts.append("  network per mille: drop \(dropPerMille), duplicate \(duplicatePerMille), delay \(delayPerMille)")
         return parts.joined(separator: "\n")
     }

@@ -53,13 +53,16 @@ extension Simulator {
                 fail("w-slot \(slot)'s generation went back from \(workers[slot].lastGeneration) to \(generation)")
             }
             workers[slot].lastGeneration = generation
+            // A run that was full is tried again a heartbeat interval later, not at once.
+            var full = false
+            if case .reject(let reject) = packet.message, reject.reason == .full { full = true }
             for directive in directives where workers[slot].isRunning {
-                carryOut(directive, slot: slot, committedBefore: before)
+                carryOut(directive, slot: slot, committedBefore: before, waitFirst: full)
             }
         }
     }
 
-    private func carryOut(_ directive: WorkerInstance.Directive, slot: Int, committedBefore: Int?) {
+    private func carryOut(_ directive: WorkerInstance.Directive, slot: Int, committedBefore: Int?, waitFirst: Bool) {
         switch directive {
         case .install(let state, _):
             guard let weights = Simulator.weights(in: state) else { return fail("w-slot \(slot) got a state it cannot read") }
@@ -98,7 +101,7 @@ extension Simulator {
             note("w-slot \(slot) rejoins as a new incarnation")
             leaveSession(slot, reportsLater: false)
             workers[slot].reincarnate()
-            sayHello(slot)
+            if waitFirst { schedule(slot, .joinRetry, after: Timing.heartbeatInterval) } else { sayHello(slot) }
         case .exit:
             leaveSession(slot, reportsLater: false)
             workers[slot].phase = .exited

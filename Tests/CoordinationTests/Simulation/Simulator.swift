@@ -83,7 +83,7 @@ final class Simulator {
         let settings = CoordinatorInstance.Settings(
             runConfig: Wire.RunConfig(runName: "sim", configYAML: "seed: \(plan.seed)"),
             members: MemberTable.Settings(heartbeatInterval: .milliseconds(Timing.heartbeatInterval),
-                                          missedHeartbeats: Timing.missedHeartbeats, maxMembers: 64, formerMembersKept: 32),
+                                          missedHeartbeats: Timing.missedHeartbeats, maxMembers: plan.maxMembers, formerMembersKept: 32),
             admission: admission, policy: policy, plan: stepPlan)
         coordinator = CoordinatorInstance(settings: settings)
         workerSettings = WorkerInstance.Settings(
