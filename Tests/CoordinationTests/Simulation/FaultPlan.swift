@@ -54,6 +54,8 @@ struct FaultPlan: CustomStringConvertible {
     var faultsEnd: Int
     /// workers.max: sometimes just the machines there are, so that joins meet a full run.
     var maxMembers = 64
+    /// Down members remembered: sometimes very few, so that the oldest are forgotten mid-run.
+    var formerMembersKept = 32
     var timed: [Timed] = []
     var crashAt: [(slot: Int, point: WorkerPoint)] = []
     var drainAt: [(slot: Int, point: WorkerPoint)] = []
@@ -86,6 +88,7 @@ struct FaultPlan: CustomStringConvertible {
         evaluationInterval = pick(0...4)
         faultsEnd = pick(1_000...20_000)
         if chance(300) { maxMembers = workers + pick(0...1) }
+        if chance(200) { formerMembersKept = pick(1...3) }
         let quiet = chance(100)  // some schedules have no faults at all: the baseline must pass too
         if quiet { faultsEnd = 0; return }
         let nodes = workers
@@ -154,7 +157,7 @@ struct FaultPlan: CustomStringConvertible {
         for j in joinAt { parts.append("  join at \(j)") }
         if let liar { parts.append("  slot \(liar) computes corrupt weights") }
         if let nonFiniteStep { parts.append("  step \(nonFiniteStep) has a loss that is not finite") }
-        parts.append("  workers.max \(maxMembers)")
+        parts.append("  workers.max \(maxMembers), former members kept \(formerMembersKept)")
         parts.append("  network per mille: drop \(dropPerMille), duplicate \(duplicatePerMille), delay \(delayPerMille)")
         return parts.joined(separator: "\n")
     }

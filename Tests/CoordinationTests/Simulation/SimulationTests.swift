@@ -23,6 +23,9 @@ import Testing
                     for seed in half {
                         let outcome = Simulator(plan: FaultPlan(seed: seed)).run()
                         stats.merge(outcome.stats)
+                        if let slowest = outcome.stats.maxima["ms from the faults' end to the finish"] {
+                            stats.record(max: "seed of the slowest recovery (ms × 1e6 + seed % 1e6)", slowest * 1_000_000 + Int(seed % 1_000_000))
+                        }
                         outcomes["\(outcome.stop.map { "\($0)".prefix(while: { $0 != "(" }) } ?? "unfinished")", default: 0] += 1
                         if outcome.violation != nil, failures.count < 5 {
                             failures.append(Simulator(plan: FaultPlan(seed: seed), tracing: true).run())

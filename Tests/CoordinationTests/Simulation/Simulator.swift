@@ -83,7 +83,7 @@ final class Simulator {
         let settings = CoordinatorInstance.Settings(
             runConfig: Wire.RunConfig(runName: "sim", configYAML: "seed: \(plan.seed)"),
             members: MemberTable.Settings(heartbeatInterval: .milliseconds(Timing.heartbeatInterval),
-                                          missedHeartbeats: Timing.missedHeartbeats, maxMembers: plan.maxMembers, formerMembersKept: 32),
+                                          missedHeartbeats: Timing.missedHeartbeats, maxMembers: plan.maxMembers, formerMembersKept: plan.formerMembersKept),
             admission: admission, policy: policy, plan: stepPlan)
         coordinator = CoordinatorInstance(settings: settings)
         workerSettings = WorkerInstance.Settings(
@@ -98,13 +98,16 @@ final class Simulator {
 
     var instant: ContinuousClock.Instant { t0 + .milliseconds(now) }
 
-    /// After the faults stop, the run must finish within this: every step may need a few attempts
-    /// (a step deadline, a member declared down after the heartbeat timeout, a quarantine served
-    /// by an ejected member), plus a join handshake retry and the final drain.
+    /// After the faults stop, the run must finish within this. First the membership settles:
+    /// members that died are declared down (heartbeat timeout), processes that were told so or
+    /// refused join again (a handshake retry, a heartbeat interval's wait) and serve at most the
+    /// longest quarantine. Then every step, plus two attempts that go wrong (a member's lease
+    /// overtaken by its ejection, a late report), takes at most one step deadline; then the
+    /// final drain. Observed recoveries use a few per cent of it (the campaign prints the most).
     var livenessBound: Int {
         let stepDeadline = max(Timing.stepTimeout, Timing.collectiveTimeout + Timing.heartbeatTimeout)
-        return (plan.totalSteps + 4) * (stepDeadline + Timing.heartbeatTimeout + Timing.quarantineMax)
-            + Timing.joinRetry + Timing.drainTimeout
+        let settle = Timing.heartbeatTimeout + Timing.joinRetry + Timing.heartbeatInterval + Timing.quarantineMax
+        return settle + (plan.totalSteps + 2) * stepDeadline + Timing.drainTimeout
     }
 
     func run() -> Outcome {
@@ -272,7 +275,14 @@ final class Simulator {
         switch reason {
         case .completed:
             if coordinator.committed != plan.totalSteps { fail("completed with \(coordinator.committed) of \(plan.totalSteps) steps") }
-            if held.step != plan.totalSteps { fail("completed, but the shell holds the state after step \(held.step)") }
+            if held.step != plan.totalSteps {
+                // The stop waits for the last state only within the drain budget; under faults a
+                // member may not deliver it in time, and the last checkpoint is then older.
+                if (stopBeganAt ?? finishedAt) > plan.faultsEnd {
+                    fail("completed after the faults, but the shell holds the state after step \(held.step)")
+                }
+                stats.count("completed with an older final state (faults during the stop)")
+            }
         case .noWorkers:
             // Legitimate only if decided while members could be missing: during the faults, or
             // with a wait shorter than a quarantine plus a rejoin. (The stop itself may end later.)
