@@ -21,6 +21,13 @@ extension Simulator {
     private func perform(_ directive: CoordinatorInstance.Directive) {
         switch directive {
         case .send(let message, let peer):
+            if case .lease(let lease) = message {
+                // Workers drop a repeat of a generation and step they ran: every attempt must be
+                // dealt in a generation of its own.
+                guard dealt.insert(DealKey(generation: coordinator.generation, step: lease.step, peer: peer)).inserted else {
+                    return fail("step \(lease.step) dealt twice to one member in \(coordinator.generation)")
+                }
+            }
             sendFromCoordinator(message, to: peer)
             if case .lease(let lease) = message, lease.microBatches.first?.id.rawValue == 0 { passCoordinatorPoint(.dealt) }
             if case .stateRequest = message { passCoordinatorPoint(.stateRequested) }

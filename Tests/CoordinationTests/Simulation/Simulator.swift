@@ -50,6 +50,12 @@ final class Simulator {
     var sessions: [RingSession] = []
     var sessionIndex: [SessionKey: Int] = [:]
     var activeSessions: Set<Int> = []
+    struct DealKey: Hashable {
+        var generation: Generation
+        var step: UInt64
+        var peer: [UInt8]
+    }
+    var dealt: Set<DealKey> = []
     var ledger: Ledger
     var rng: SplitMix64
     var faultsOver = false
