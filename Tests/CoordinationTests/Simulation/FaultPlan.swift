@@ -33,6 +33,9 @@ struct FaultPlan: CustomStringConvertible {
         case join
         /// The operator asks the run to stop.
         case stop
+        /// The coordinator is killed and resumed from its newest checkpoint (its connections die
+        /// with it; workers are told to join the new one as new incarnations).
+        case restartCoordinator
     }
 
     struct Timed {
@@ -119,6 +122,7 @@ struct FaultPlan: CustomStringConvertible {
         }
         if workers >= 3 && chance(250) { liar = pick(0...nodes - 1) }
         if chance(30) { nonFiniteStep = pick(1...totalSteps) }
+        if chance(60) { timed.append(Timed(at: pick(0...faultsEnd - 1), fault: .restartCoordinator)) }
         if chance(300) { duplicatePerMille = pick(1...80) }
         if chance(300) { delayPerMille = pick(1...80) }
         if chance(200) { dropPerMille = pick(1...30) }

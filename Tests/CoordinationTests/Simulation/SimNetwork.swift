@@ -14,6 +14,8 @@ struct SimNetwork {
         var to: Int
         /// The worker process at the worker's end: a packet for a process that has ended is lost.
         var process: Int
+        /// Which life of the coordinator the connection belongs to: it dies with the coordinator.
+        var epoch: Int
         var message: Wire.Message
         var envelope: Wire.Envelope
     }

@@ -77,6 +77,17 @@ import Testing
         #expect(outcome.stats.counts["coordinator: rejoins", default: 0] >= 1)
     }
 
+    @Test func aRestartedCoordinatorResumesFromItsCheckpointAndTheWorkersComeBack() {
+        var plan = FaultPlan.quiet(seed: 10, workers: 3, steps: 16)
+        plan.checkpointInterval = 4
+        plan.timed = [.init(at: 1_500, fault: .restartCoordinator)]
+        let outcome = run(plan)
+        #expect(outcome.stop == .completed)
+        #expect(outcome.stats.counts["coordinator restart (resume from checkpoint)"] == 1)
+        // The workers speak as members the new coordinator never had: it tells them to rejoin.
+        #expect(outcome.trace.filter { $0.contains("event toldDown") }.count >= 3)
+    }
+
     @Test func aRequestedStopFinishesWithinTheDrainBudget() {
         var plan = FaultPlan.quiet(seed: 8, workers: 3, steps: 12)
         plan.timed = [.init(at: 700, fault: .stop)]

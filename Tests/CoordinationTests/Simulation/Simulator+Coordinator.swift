@@ -6,6 +6,7 @@ import Wire
 /// `CoordinatorRuntime` must, and checks what the shell can see (the state it holds, the ledger).
 extension Simulator {
     func coordinatorReceives(_ packet: SimNetwork.Packet) {
+        guard packet.epoch == coordinatorEpoch else { return }
         note("c <- \(packet.envelope.sender) \(packet.message.kind) g\(packet.envelope.generation.rawValue)")
         perform(coordinator.onMessage(packet.message, envelope: packet.envelope, from: SimWorker.peer(packet.process),
                                       now: instant))
@@ -57,6 +58,7 @@ extension Simulator {
             guard ledger.hash(after: step) == held.weights else {
                 return fail("checkpoint of step \(step) holds weights the ledger did not commit")
             }
+            lastCheckpoint = held
         case .evaluate(let step):
             guard held.step == step else { return fail("evaluation of step \(step), but the shell holds step \(held.step)") }
         case .rollback(let from, let to):
@@ -75,6 +77,22 @@ extension Simulator {
                 sendFromCoordinator(.leave(Wire.Leave(reason: .runFinished, text: "run finished")), to: member.peer)
             }
         }
+    }
+
+    /// The coordinator is killed and `resume` starts a new one from the newest checkpoint: the
+    /// ledger goes back to it, and everything the old one had in flight is lost with its sockets.
+    func restartCoordinator() {
+        stats.absorb(SimNetwork.Counters(), coordinator.counters)  // the old one's, before they go
+        coordinatorEpoch += 1
+        coordinator = CoordinatorInstance(settings: coordinator.settings, committed: lastCheckpoint.step)
+        held = lastCheckpoint
+        if ledger.committed > lastCheckpoint.step, let problem = ledger.rollback(to: lastCheckpoint.step) { fail(problem) }
+        // A new coordinator numbers generations from the start again: attempts are new.
+        lastGeneration = Generation(0)
+        dealt.removeAll()
+        sessionIndex.removeAll()
+        activeSessions.removeAll()
+        stopBeganAt = nil
     }
 
     private func onCommit(_ record: CoordinatorInstance.CommitRecord) {
@@ -102,7 +120,7 @@ extension Simulator {
         }
         let envelope = Wire.Envelope(kind: message.kind, generation: coordinator.generation, sender: WorkerID(0),
                                      incarnation: Incarnation(0))
-        let packet = SimNetwork.Packet(from: -1, to: slot, process: process, message: message, envelope: envelope)
+        let packet = SimNetwork.Packet(from: -1, to: slot, process: process, epoch: coordinatorEpoch, message: message, envelope: envelope)
         for at in network.route(packet, now: now) { queue.schedule(.deliver(packet), at: at) }
     }
 

@@ -19,13 +19,13 @@ extension Simulator {
         let worker = workers[slot]
         let envelope = Wire.Envelope(kind: message.kind, generation: generation ?? worker.instance.generation,
                                      sender: worker.instance.id, incarnation: worker.incarnation)
-        let packet = SimNetwork.Packet(from: slot, to: -1, process: worker.process, message: message, envelope: envelope)
+        let packet = SimNetwork.Packet(from: slot, to: -1, process: worker.process, epoch: coordinatorEpoch, message: message, envelope: envelope)
         for at in network.route(packet, now: now) { queue.schedule(.deliver(packet), at: at) }
     }
 
     func workerReceives(_ packet: SimNetwork.Packet) {
         let slot = packet.to
-        guard workers[slot].process == packet.process, workers[slot].isRunning else { return }
+        guard workers[slot].process == packet.process, workers[slot].isRunning, packet.epoch == coordinatorEpoch else { return }
         if let until = workers[slot].pausedUntil {
             // A stopped process's socket buffers what arrives; it reads it when it resumes.
             if until > now { return queue.schedule(.deliver(packet), at: until) }

@@ -56,6 +56,10 @@ final class Simulator {
         var peer: [UInt8]
     }
     var dealt: Set<DealKey> = []
+    /// Bumped when the coordinator restarts: its connections, and what was in flight on them, die.
+    var coordinatorEpoch = 0
+    /// The newest checkpoint written: where a restarted coordinator resumes.
+    var lastCheckpoint: (step: Int, weights: UInt64)
     var ledger: Ledger
     var rng: SplitMix64
     var faultsOver = false
@@ -97,6 +101,7 @@ final class Simulator {
             globalBatch: stepPlan.globalBatch, lossScaled: false, lossScaleTensor: "optim/loss_scale")
         let initial = Ledger.chain(plan.seed, step: 0, samples: [])
         held = (0, initial)
+        lastCheckpoint = (0, initial)
         ledger = Ledger(initial: initial, plan: stepPlan)
         network = SimNetwork(seed: plan.seed, plan: plan)
         rng = SplitMix64(seed: plan.seed, stream: 3)
@@ -196,6 +201,11 @@ final class Simulator {
         case .join:
             stats.count("join")
             spawnWorker()
+        case .restartCoordinator:
+            // After a requested stop the operator's intent died with the coordinator; not modelled.
+            guard stopRequestedAt == nil else { return }
+            stats.count("coordinator restart (resume from checkpoint)")
+            restartCoordinator()
         case .stop:
             guard stopRequestedAt == nil else { return }
             stats.count("stop requested")
