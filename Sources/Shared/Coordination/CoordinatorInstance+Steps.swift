@@ -46,7 +46,8 @@ extension CoordinatorInstance {
     }
 
     /// Joiners get the exact current state and enter the ring at a step boundary, when the shell
-    /// holds the state of the last commit (otherwise the next step asks rank 0 for it).
+    /// holds the state of the last commit (otherwise the next step asks rank 0 for it, or, below
+    /// the quorum, `requestStateForJoiners` asks a ring member).
     mutating func admitJoiners(now: ContinuousClock.Instant) -> [Directive] {
         let eligible = table.joining.filter { $0.admitAfter <= now }
         guard !eligible.isEmpty, heldStateStep == committed else { return [] }
