@@ -16,6 +16,9 @@ struct SimNetwork {
         var process: Int
         /// Which life of the coordinator the connection belongs to: it dies with the coordinator.
         var epoch: Int
+        /// A copy delayed or duplicated by the hostile network: part of the faults, so it is lost
+        /// if it is still in flight when they end (the run must then recover on a clean network).
+        var hostile = false
         var message: Wire.Message
         var envelope: Wire.Envelope
     }
@@ -59,8 +62,9 @@ struct SimNetwork {
 
     mutating func healAll() { cuts.removeAll() }
 
-    /// When `packet`, sent at `now`, arrives: none, once, or twice (a duplicate).
-    mutating func route(_ packet: Packet, now: Int) -> [Int] {
+    /// When `packet`, sent at `now`, arrives: none, once, or twice (a duplicate), and whether
+    /// each copy is a hostile one (delayed or duplicated).
+    mutating func route(_ packet: Packet, now: Int) -> [(at: Int, hostile: Bool)] {
         counters.sent += 1
         if isCut(packet.from, packet.to, now: now) {
             counters.partitionDrops += 1
@@ -70,19 +74,21 @@ struct SimNetwork {
         let connection = packet.process << 1 | (packet.to == -1 ? 1 : 0)
         var at = max(now + 1 + rng.nextInt(below: 4), lastArrival[connection] ?? 0)
         lastArrival[connection] = at
-        guard hostile else { return [at] }
+        guard hostile else { return [(at, false)] }
         if dropPerMille > 0 && rng.nextInt(below: 1000) < dropPerMille {
             counters.hostileDrops += 1
             return []
         }
+        var delayed = false
         if delayPerMille > 0 && rng.nextInt(below: 1000) < delayPerMille {
             counters.delays += 1
             at += 20 + rng.nextInt(below: 2_000)
+            delayed = true
         }
         if duplicatePerMille > 0 && rng.nextInt(below: 1000) < duplicatePerMille {
             counters.duplicates += 1
-            return [at, at + 1 + rng.nextInt(below: 500)]
+            return [(at, delayed), (at + 1 + rng.nextInt(below: 500), true)]
         }
-        return [at]
+        return [(at, delayed)]
     }
 }

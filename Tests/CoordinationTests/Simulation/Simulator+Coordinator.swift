@@ -6,7 +6,7 @@ import Wire
 /// `CoordinatorRuntime` must, and checks what the shell can see (the state it holds, the ledger).
 extension Simulator {
     func coordinatorReceives(_ packet: SimNetwork.Packet) {
-        guard packet.epoch == coordinatorEpoch else { return }
+        guard packet.epoch == coordinatorEpoch, !(packet.hostile && faultsOver) else { return }
         note("c <- \(packet.envelope.sender) \(packet.message.kind) g\(packet.envelope.generation.rawValue)")
         perform(coordinator.onMessage(packet.message, envelope: packet.envelope, from: SimWorker.peer(packet.process),
                                       now: instant))
@@ -121,7 +121,11 @@ extension Simulator {
         let envelope = Wire.Envelope(kind: message.kind, generation: coordinator.generation, sender: WorkerID(0),
                                      incarnation: Incarnation(0))
         let packet = SimNetwork.Packet(from: -1, to: slot, process: process, epoch: coordinatorEpoch, message: message, envelope: envelope)
-        for at in network.route(packet, now: now) { queue.schedule(.deliver(packet), at: at) }
+        for (at, hostile) in network.route(packet, now: now) {
+            var copy = packet
+            copy.hostile = hostile
+            queue.schedule(.deliver(copy), at: at)
+        }
     }
 
     /// An event for the trace, without absolute instants (a replay must print the same lines).

@@ -20,12 +20,17 @@ extension Simulator {
         let envelope = Wire.Envelope(kind: message.kind, generation: generation ?? worker.instance.generation,
                                      sender: worker.instance.id, incarnation: worker.incarnation)
         let packet = SimNetwork.Packet(from: slot, to: -1, process: worker.process, epoch: coordinatorEpoch, message: message, envelope: envelope)
-        for at in network.route(packet, now: now) { queue.schedule(.deliver(packet), at: at) }
+        for (at, hostile) in network.route(packet, now: now) {
+            var copy = packet
+            copy.hostile = hostile
+            queue.schedule(.deliver(copy), at: at)
+        }
     }
 
     func workerReceives(_ packet: SimNetwork.Packet) {
         let slot = packet.to
-        guard workers[slot].process == packet.process, workers[slot].isRunning, packet.epoch == coordinatorEpoch else { return }
+        guard workers[slot].process == packet.process, workers[slot].isRunning, packet.epoch == coordinatorEpoch,
+              !(packet.hostile && faultsOver) else { return }
         if let until = workers[slot].pausedUntil {
             // A stopped process's socket buffers what arrives; it reads it when it resumes.
             if until > now { return queue.schedule(.deliver(packet), at: until) }
