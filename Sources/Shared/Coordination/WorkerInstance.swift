@@ -119,14 +119,12 @@ public struct WorkerInstance: Sendable {
             if case .run = directives.first { accepted = (envelope.generation, lease.step) }
             return directives
         case .commit(let commit):
-            // Only the step this replica ran moves its ledger: a commit of any other step (a
+            // Only the attempt this replica ran moves its ledger: a commit of any other (a
             // repeat, one meant for an earlier incarnation on this connection, one that overtook
-            // this replica's state) would make it claim weights it does not hold. The coordinator
-            // sends it in the attempt's generation or a later one (ejecting a dissenter starts one).
-            // A commit sent before the lease this replica ran (an older generation's attempt at
-            // the same step, e.g. before a rollback) is not about its update either.
+            // this replica's state, another generation's attempt at the same step) would make it
+            // claim weights it does not hold. The coordinator sends it in the attempt's generation.
             guard let current = committed, let ran = accepted?.step, commit.step == ran, ran == UInt64(current) + 1,
-                  let leased = accepted?.generation, envelope.generation >= leased else {
+                  let leased = accepted?.generation, envelope.generation == leased else {
                 if let committed, commit.step <= UInt64(committed) { return [] }
                 staleMessages += 1
                 return [.drop("a commit of step \(commit.step); this replica has \(committed.map(String.init) ?? "no state") and ran \(accepted.map { String($0.step) } ?? "no step")")]

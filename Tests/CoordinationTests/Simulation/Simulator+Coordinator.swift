@@ -41,7 +41,9 @@ extension Simulator {
             passCoordinatorPoint(.stateSent)
         case .commit(let record):
             onCommit(record)
-            for member in coordinator.table.live { sendFromCoordinator(.commit(Wire.Commit(step: UInt64(record.step))), to: member.peer) }
+            for member in coordinator.table.live {
+                sendFromCoordinator(.commit(Wire.Commit(step: UInt64(record.step))), to: member.peer, generation: record.generation)
+            }
             passCoordinatorPoint(.committed)
         case .verifyState(let state, let from, let step, let hash):
             note("verify state of step \(step) from \(from)")
@@ -114,11 +116,11 @@ extension Simulator {
         }
     }
 
-    func sendFromCoordinator(_ message: Wire.Message, to peer: [UInt8]) {
+    func sendFromCoordinator(_ message: Wire.Message, to peer: [UInt8], generation: Generation? = nil) {
         guard let process = SimWorker.process(ofPeer: peer), let slot = workers.firstIndex(where: { $0.process == process }) else {
             return
         }
-        let envelope = Wire.Envelope(kind: message.kind, generation: coordinator.generation, sender: WorkerID(0),
+        let envelope = Wire.Envelope(kind: message.kind, generation: generation ?? coordinator.generation, sender: WorkerID(0),
                                      incarnation: Incarnation(0))
         let packet = SimNetwork.Packet(from: -1, to: slot, process: process, epoch: coordinatorEpoch, message: message, envelope: envelope)
         for (at, hostile) in network.route(packet, now: now) {
