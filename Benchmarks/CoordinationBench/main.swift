@@ -81,6 +81,10 @@ func schedule(workers: Int, steps: Int) -> Int {
             case .broadcast(let m): for i in 0..<workers { inbox.append((i, m, envelope(m.kind, c.generation, WorkerID(0), 0))) }
             case .sendState(let to, let step):
                 for p in to { inbox.append((Int(p[0]) << 8 | Int(p[1]), .state(Wire.State(step: UInt64(step), tensors: [])), envelope(.state, c.generation, WorkerID(0), 0))) }
+            case .commit(let record):
+                for i in 0..<workers {
+                    inbox.append((i, .commit(Wire.Commit(step: UInt64(record.step))), envelope(.commit, record.generation, WorkerID(0), 0)))
+                }
             case .verifyState(_, _, let step, _): carry(c.onStateStored(step: step, now: now))
             default: break
             }
@@ -98,6 +102,9 @@ func schedule(workers: Int, steps: Int) -> Int {
             messages += 1
             if case .welcome(let w) = message { ws[to].onWelcome(w); continue }
             for d in ws[to].onMessage(message, envelope: env) {
+                if case .report(let failure) = d {
+                    carry(c.onMessage(.stepFailed(failure), envelope: envelope(.stepFailed, ws[to].generation, ws[to].id, to), from: peer(to), now: now))
+                }
                 guard case .run(let order) = d else { continue }
                 let result = Wire.StepResult(step: UInt64(order.step), losses: [], weightsHash: [UInt8(order.step & 0xFF)], dataNanos: 0,
                                              computeNanos: 0, reduceNanos: 0, reduceBytes: 0,
@@ -106,6 +113,7 @@ func schedule(workers: Int, steps: Int) -> Int {
             }
         }
     }
+    precondition(c.committed == steps && c.counters.redealtSteps == 0, "the benchmark's schedule must run clean")
     return messages
 }
 
