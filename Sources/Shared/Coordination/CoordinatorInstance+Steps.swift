@@ -230,9 +230,16 @@ extension CoordinatorInstance {
             out += abandon(cause: .leave, now: now, fence: true)
         }
         if heldStateStep < committed && committedHash != nil && now < deadline {
-            if let request = stateRequest, table.ring.contains(where: { $0.id == request.from }) { return out }
-            if let member = table.ring.first {
-                stateRequest = (member.id, committed, deadline)
+            if let request = stateRequest, request.step == committed, now < request.until,
+               table.ring.contains(where: { $0.id == request.from }) {
+                return out
+            }
+            // One member at a time, each for at most the step deadline floor: a member that does
+            // not answer (stopped, cut off) must not cost the run its last state.
+            let ring = table.ring
+            if !ring.isEmpty {
+                let member = ring.first { $0.id > (stateRequest?.from ?? WorkerID(0)) } ?? ring[0]
+                stateRequest = (member.id, committed, min(deadline, now + policy.stepDeadlineFloor))
                 return out + [.event(.stateRequested(step: committed, from: member.id)),
                               .send(.stateRequest(Wire.StateRequest(step: UInt64(committed))), to: member.peer)]
             }
