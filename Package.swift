@@ -100,6 +100,8 @@ let package = Package(
             swiftSettings: numericFlags
         ),
 
+        .executableTarget(name: "coordination-bench", dependencies: ["Coordination", "Wire", "Core"], path: "Benchmarks/CoordinationBench"),
+
         tests("CoreTests", ["Core"]),
         tests("ConfigTests", ["Config"]),
         tests("DatasetTests", ["Dataset"]),

@@ -16,11 +16,9 @@ import Testing
         let a = join(&m, 10), b = join(&m, 11)
         #expect(m.ring.isEmpty)
         #expect(m.joining.map(\.id) == [a, b])
-        let first = m.admit([b, a])
-        #expect(first == Generation(1))
+        #expect(m.admit([b, a]) == Generation(1))
         #expect(m.ring.map(\.id) == [a, b])
-        let again = m.admit([a])
-        #expect(again == nil, "admitting an up member changes nothing")
+        #expect(m.admit([a]) == nil, "admitting an up member changes nothing")
     }
 
     @Test func silenceBeyondTheTimeoutIsReportedAndRemovalStartsAGeneration() {
@@ -32,8 +30,7 @@ import Testing
         #expect(m.silent(now: t0 + .seconds(3)).isEmpty, "exactly at the timeout is not yet silent")
         let silent = m.silent(now: t0 + .seconds(3.1))
         #expect(silent.map(\.id) == [b])
-        let next = m.remove(b, reason: "declared down")
-        #expect(next == Generation(2))
+        #expect(m.remove(b, reason: "declared down") == Generation(2))
         #expect(m.ring.map(\.id) == [a])
         #expect(m.members[b]?.downReason == "declared down")
     }
@@ -42,16 +39,14 @@ import Testing
         var m = MemberTable(settings: settings)
         let a = join(&m, 1)
         _ = m.admit([a])
-        let impostor = m.heard(from: a, incarnation: Incarnation(99), now: t0 + .seconds(1))
-        #expect(!impostor, "another incarnation is not this member")
+        let other = m.heard(from: a, incarnation: Incarnation(99), now: t0 + .seconds(1))
+        #expect(!other, "another incarnation is not this member")
         _ = m.remove(a, reason: "declared down")
         #expect(m.members[a]?.status == .down)
         let afterDown = m.heard(from: a, incarnation: Incarnation(1), now: t0 + .seconds(11))
         #expect(!afterDown)
-        let readmitted = m.admit([a])
-        #expect(readmitted == nil)
-        let twice = m.remove(a, reason: "again")
-        #expect(twice == nil, "a down member cannot go down twice")
+        #expect(m.admit([a]) == nil)
+        #expect(m.remove(a, reason: "again") == nil, "a down member cannot go down twice")
         let again = join(&m, 1, at: .seconds(12))
         #expect(again != a, "a process that comes back is a new member")
         #expect(m.formerMember(process: "h pid 1")?.id == a)
@@ -77,12 +72,10 @@ import Testing
     @Test func joiningMembersLeavingDoNotChangeTheGeneration() {
         var m = MemberTable(settings: settings)
         let a = join(&m, 1)
-        let unchanged = m.remove(a, reason: "left")
-        #expect(unchanged == nil)
+        #expect(m.remove(a, reason: "left") == nil)
         let b = join(&m, 2)
         _ = m.admit([b])
-        let changed = m.remove(b, reason: "left")
-        #expect(changed == Generation(2))
+        #expect(m.remove(b, reason: "left") == Generation(2))
     }
 
     @Test func aFullTableSaysSo() {

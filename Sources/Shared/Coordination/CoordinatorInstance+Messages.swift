@@ -15,6 +15,13 @@ extension CoordinatorInstance {
             default:
                 return formerSpeaks(former, message: message, peer: peer, now: now)
             }
+        } else if envelope.sender != WorkerID(0) {
+            switch message {
+            case .hello, .join:
+                break
+            default:
+                return strangerSpeaks(envelope.sender, message: message, peer: peer, now: now)
+            }
         }
         switch message {
         case .hello:
@@ -97,6 +104,22 @@ extension CoordinatorInstance {
         toldDown[peer] = now
         let text = "\(former.id) was \(former.downReason ?? "declared down"); join again as a new worker"
         return [.event(.toldDown(former.id)), .send(.reject(Wire.Reject(reason: .declaredDown, text: text)), to: peer)]
+    }
+
+    /// A process speaks as a member this coordinator does not know on that connection: its down
+    /// record was pruned (`formerMembersKept`), or it was a member of an earlier coordinator of
+    /// the run. Without an answer it would heartbeat into the void forever, a worker the run
+    /// never gets back; it is told to join again, like a former member.
+    mutating func strangerSpeaks(_ claimed: WorkerID, message: Wire.Message, peer: [UInt8],
+                                 now: ContinuousClock.Instant) -> [Directive] {
+        counters.staleMessages += 1
+        if case .stepResult = message { counters.staleResults += 1 }
+        if case .leave = message { return [] }
+        if let told = toldDown[peer], told.duration(to: now) < settings.members.heartbeatInterval { return [] }
+        if toldDown.count > 4 * settings.members.formerMembersKept { toldDown.removeAll() }
+        toldDown[peer] = now
+        let text = "\(claimed) is not a member of this run; join again as a new worker"
+        return [.event(.toldDown(claimed)), .send(.reject(Wire.Reject(reason: .declaredDown, text: text)), to: peer)]
     }
 
     mutating func onJoin(_ join: Wire.Join, envelope: Wire.Envelope, peer: [UInt8], now: ContinuousClock.Instant) -> [Directive] {

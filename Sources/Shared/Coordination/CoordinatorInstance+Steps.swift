@@ -23,6 +23,10 @@ extension CoordinatorInstance {
             waitingSince = nil
             return out + deal(step: committed + 1, now: now)
         }
+        // Joiners wait for the committed state, and below the quorum no step is dealt that could
+        // bring it (a lease's `wantState`): ask a ring member for it, or the run deadlocks until
+        // wait_for_workers ends it with members ready to join.
+        out += requestStateForJoiners(now: now)
         guard let since = waitingSince else {
             waitingSince = now
             if startedTraining {
@@ -42,7 +46,8 @@ extension CoordinatorInstance {
     }
 
     /// Joiners get the exact current state and enter the ring at a step boundary, when the shell
-    /// holds the state of the last commit (otherwise the next step asks rank 0 for it).
+    /// holds the state of the last commit (otherwise the next step asks rank 0 for it, or, below
+    /// the quorum, `requestStateForJoiners` asks a ring member).
     mutating func admitJoiners(now: ContinuousClock.Instant) -> [Directive] {
         let eligible = table.joining.filter { $0.admitAfter <= now }
         guard !eligible.isEmpty, heldStateStep == committed else { return [] }
@@ -51,6 +56,25 @@ extension CoordinatorInstance {
             out.append(.event(.generation(generation, ring: table.ring.map(\.id))))
         }
         return out
+    }
+
+    /// Asks a ring member for the committed state when joiners are eligible but the shell holds
+    /// an older one; at most one request at a time, asked again of another member if it lapses.
+    mutating func requestStateForJoiners(now: ContinuousClock.Instant) -> [Directive] {
+        guard heldStateStep < committed, committedHash != nil, table.joining.contains(where: { $0.admitAfter <= now }) else {
+            return []
+        }
+        if let request = stateRequest, request.step == committed, now < request.until,
+           table.ring.contains(where: { $0.id == request.from }) {
+            return []
+        }
+        let ring = table.ring
+        guard !ring.isEmpty else { return [] }
+        // Take turns, so that a member that does not answer is not asked forever.
+        let member = ring.first { $0.id > (stateRequest?.from ?? WorkerID(0)) } ?? ring[0]
+        stateRequest = (member.id, committed, now + policy.stepDeadlineFloor)
+        return [.event(.stateRequested(step: committed, from: member.id)),
+                .send(.stateRequest(Wire.StateRequest(step: UInt64(committed))), to: member.peer)]
     }
 
     mutating func deal(step: Int, now: ContinuousClock.Instant) -> [Directive] {
@@ -216,9 +240,16 @@ extension CoordinatorInstance {
             out += abandon(cause: .stop, now: now, fence: true)
         }
         if heldStateStep < committed && committedHash != nil && now < deadline {
-            if let request = stateRequest, table.ring.contains(where: { $0.id == request.from }) { return out }
-            if let member = table.ring.first {
-                stateRequest = (member.id, committed, deadline)
+            if let request = stateRequest, request.step == committed, now < request.until,
+               table.ring.contains(where: { $0.id == request.from }) {
+                return out
+            }
+            // One member at a time, each for at most the step deadline floor: a member that does
+            // not answer (stopped, cut off) must not cost the run its last state.
+            let ring = table.ring
+            if !ring.isEmpty {
+                let member = ring.first { $0.id > (stateRequest?.from ?? WorkerID(0)) } ?? ring[0]
+                stateRequest = (member.id, committed, min(deadline, now + policy.stepDeadlineFloor))
                 return out + [.event(.stateRequested(step: committed, from: member.id)),
                               .send(.stateRequest(Wire.StateRequest(step: UInt64(committed))), to: member.peer)]
             }

@@ -33,8 +33,10 @@ public struct CoordinatorInstance: Sendable {
         case broadcast(Wire.Message)
         /// Send the state the shell holds (after `step` committed steps) to these connections.
         case sendState(to: [[UInt8]], step: Int)
-        /// Commit: broadcast `commit`, record the step. The shell then verifies and stores any
-        /// state that came with it (`verifyState`).
+        /// Commit: broadcast `commit` with the attempt's generation (`record.generation`) in the
+        /// envelope — a replica commits only the attempt it ran, and ejecting a dissenter may
+        /// already have started a newer generation — and record the step. The shell then
+        /// verifies and stores any state that came with it (`verifyState`).
         case commit(CommitRecord)
         /// A member sent the state after `step`: check it against `hash`, keep it, and call
         /// `onStateStored` (or `onStateRejected`).

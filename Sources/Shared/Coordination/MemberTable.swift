@@ -62,6 +62,10 @@ public struct MemberTable: Sendable {
     public private(set) var members: [WorkerID: Member] = [:]
     public private(set) var generation = Generation(0)
     private var nextID: UInt32 = 1
+    /// The live member on each connection: every control message is looked up by its connection,
+    /// and a scan of `members` (the former members too, up to `formerMembersKept`) per message
+    /// made each heartbeat and result cost grow with the run's history.
+    private var livePeers: [[UInt8]: WorkerID] = [:]
     /// Every generation so far, for the summary.
     public private(set) var generationsStarted = 0
 
@@ -82,6 +86,7 @@ public struct MemberTable: Sendable {
                              admitAfter: ContinuousClock.Instant, now: ContinuousClock.Instant) -> WorkerID {
         let id = WorkerID(nextID)
         nextID += 1
+        livePeers[peer] = id
         members[id] = Member(id: id, incarnation: incarnation, peer: peer, ringEndpoint: ringEndpoint, host: host, pid: pid,
                              status: .joining, lastHeard: now, admitAfter: admitAfter)
         return id
@@ -117,6 +122,7 @@ public struct MemberTable: Sendable {
     public mutating func remove(_ id: WorkerID, reason: String) -> Generation? {
         guard let member = members[id], member.status < .down else { return nil }
         members[id]!.status = .down
+        if livePeers[member.peer] == id { livePeers[member.peer] = nil }
         members[id]!.downReason = reason
         prune()
         return member.status >= .up ? startGeneration() : nil
@@ -132,7 +138,7 @@ public struct MemberTable: Sendable {
 
     /// The live member on a connection.
     public func member(peer: [UInt8]) -> Member? {
-        members.values.first { $0.peer == peer && $0.status < .down }
+        livePeers[peer].flatMap { members[$0] }.flatMap { $0.status < .down ? $0 : nil }
     }
 
     /// The newest former member on `peer`, when no live member is there: a process that was

@@ -22,10 +22,11 @@ public enum RingEndpoint {
             host = rest[..<colon]
             port = rest[rest.index(after: colon)...]
             guard !host.isEmpty else { return "has no host" }
+            // Before the character check, which would refuse `*` with a vaguer reason.
+            if host == "*" || host == "0.0.0.0" { return "names no host a peer can reach (\(host))" }
             guard host.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "_") }) else {
                 return "has a host with characters a host name cannot have"
             }
-            if host == "*" || host == "0.0.0.0" { return "names no host a peer can reach (\(host))" }
         }
         if host == "::" { return "names no host a peer can reach (::)" }
         guard let number = Int(port), (1...65535).contains(number), port.allSatisfy(\.isNumber) else {

@@ -80,6 +80,9 @@ public struct WorkerInstance: Sendable {
     /// Steps committed on this replica; nil before the first state.
     public private(set) var committed: Int?
     public private(set) var staleMessages = 0
+    /// The generation and step of the last lease accepted: the coordinator deals each attempt in
+    /// a generation of its own, so the same pair again is a repeat and must not start the step twice.
+    private var accepted: (generation: Generation, step: UInt64)?
 
     public init(settings: Settings) { self.settings = settings }
 
@@ -88,12 +91,17 @@ public struct WorkerInstance: Sendable {
     public mutating func onMessage(_ message: Wire.Message, envelope: Wire.Envelope) -> [Directive] {
         switch message {
         case .state(let state):
-            if let committed, state.step < UInt64(committed) {
+            // The coordinator sends a state only to a new incarnation, so one no newer than what
+            // this replica holds is a repeat; installing it would discard an update applied since.
+            if let committed, state.step <= UInt64(committed) {
                 staleMessages += 1
-                return [.drop("a state after step \(state.step), older than this replica's \(committed)")]
+                return [.drop("a state after step \(state.step), not newer than this replica's \(committed)")]
             }
             guard state.step <= UInt64(Int.max) else { return [.drop("a state after step \(state.step)")] }
             committed = Int(state.step)
+            // Installing replaces the weights, and with them any update applied but not yet
+            // committed: the lease that produced it no longer counts for a commit.
+            accepted = nil
             let carries = state.tensors.contains { $0.name == settings.lossScaleTensor }
             let start: LossScaleStart = settings.lossScaled ? (carries ? .restored : .startDefault) : .none
             return [.install(state, lossScale: start)]
@@ -102,13 +110,36 @@ public struct WorkerInstance: Sendable {
                 staleMessages += 1
                 return [.drop("a lease of \(envelope.generation), older than \(generation)")]
             }
+            if let accepted, accepted.generation == envelope.generation, accepted.step == lease.step {
+                staleMessages += 1
+                return [.drop("a repeated lease for step \(lease.step) of \(envelope.generation)")]
+            }
             generation = envelope.generation
-            return onLease(lease, generation: envelope.generation)
+            let directives = onLease(lease, generation: envelope.generation)
+            if case .run = directives.first { accepted = (envelope.generation, lease.step) }
+            return directives
         case .commit(let commit):
-            guard let current = committed, commit.step <= UInt64(Int.max) else { return [] }
-            committed = max(current, Int(commit.step))
-            return [.commit(step: Int(commit.step))]
+            // Only the attempt this replica ran moves its ledger: a commit of any other (a
+            // repeat, one meant for an earlier incarnation on this connection, one that overtook
+            // this replica's state, another generation's attempt at the same step) would make it
+            // claim weights it does not hold. The coordinator sends it in the attempt's generation.
+            guard let current = committed, let ran = accepted?.step, commit.step == ran, ran == UInt64(current) + 1,
+                  let leased = accepted?.generation, envelope.generation == leased else {
+                if let committed, commit.step <= UInt64(committed) { return [] }
+                staleMessages += 1
+                return [.drop("a commit of step \(commit.step); this replica has \(committed.map(String.init) ?? "no state") and ran \(accepted.map { String($0.step) } ?? "no step")")]
+            }
+            committed = Int(ran)
+            return [.commit(step: Int(ran))]
         case .stateRequest(let request):
+            if let committed, let ran = accepted, request.step == ran.step, ran.step == UInt64(committed) + 1 {
+                // The coordinator asks only for the state of its last commit, and it could not
+                // commit this step without this replica's result: the request proves the commit
+                // whose message was lost, so the replica commits and answers instead of staying
+                // a step behind (and the coordinator asking it forever).
+                self.committed = Int(ran.step)
+                return [.commit(step: Int(ran.step)), .sendState(step: Int(ran.step))]
+            }
             guard let committed, request.step == UInt64(committed) else {
                 return [.drop("a request for the state after step \(request.step); this replica has \(committed.map(String.init) ?? "none")")]
             }
@@ -117,6 +148,11 @@ public struct WorkerInstance: Sendable {
             return [.exit(.finished(leave.text))]
         case .reject(let reject):
             if reject.reason == .declaredDown { return [.rejoin(reject.text)] }
+            // A full run frees places as silent members are declared down (within the heartbeat
+            // timeout): a worker restarted after a crash, refused while its dead predecessor still
+            // counts, must try again rather than leave the run short for good. The runtime waits a
+            // heartbeat interval first; admission's rate limit bounds the rest.
+            if reject.reason == .full { return [.rejoin(reject.text)] }
             return [.exit(.rejected(reject.text))]
         case .heartbeat, .hello, .runConfig, .join, .welcome, .stepResult, .stepFailed:
             return []

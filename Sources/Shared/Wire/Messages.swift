@@ -76,7 +76,8 @@ extension Wire {
     }
 
     /// Coordinator → worker: refused; the worker prints the reason and exits — except for
-    /// `declaredDown`, after which it joins again as a new incarnation.
+    /// `declaredDown`, after which it joins again as a new incarnation, and `full`, after which it
+    /// joins again a heartbeat interval later (places free up as dead members are declared down).
     public struct Reject: Sendable, Equatable {
         public enum Reason: UInt16, Sendable {
             case protocolVersion = 1

@@ -1,0 +1,79 @@
+import Core
+import Testing
+import Wire
+@testable import Coordination
+
+/// Direct cases for the coordinator fixes the simulation tier found; the simulation covers the rest.
+@Suite struct CoordinatorInstanceTests {
+    let t0 = ContinuousClock.now
+
+    func coordinator(workersMin: Int = 1, startQuorum: Int = 1) -> CoordinatorInstance {
+        let policy = RunPolicy(totalSteps: 10, checkpointInterval: 0, evaluationInterval: 0, hasValidation: false, workersMin: workersMin,
+                               startQuorum: startQuorum, waitForWorkers: .seconds(60), collectiveTimeout: .seconds(1),
+                               heartbeatTimeout: .seconds(3), stepTimeout: .seconds(10), drainTimeout: .seconds(3))
+        var admission = Admission.Settings(schemaHash: 1, schemaName: "m")
+        admission.quarantineBase = .zero
+        return CoordinatorInstance(settings: CoordinatorInstance.Settings(
+            runConfig: Wire.RunConfig(runName: "t", configYAML: ""), members: MemberTable.Settings(),
+            admission: admission, policy: policy, plan: StepPlan(sampleCount: 100, globalBatch: 4, microBatch: 2, seed: 1)))
+    }
+
+    func envelope(_ kind: Wire.Kind, _ sender: UInt32, generation: Generation = .none) -> Wire.Envelope {
+        Wire.Envelope(kind: kind, generation: generation, sender: WorkerID(sender), incarnation: Incarnation(UInt64(sender) + 100))
+    }
+
+    @discardableResult
+    func join(_ c: inout CoordinatorInstance, _ n: UInt8, at now: ContinuousClock.Instant) -> WorkerID? {
+        let join = Wire.Join(schemaHash: 1, ringEndpoint: "tcp://h\(n):1", host: "h\(n)", pid: UInt32(n))
+        for d in c.onMessage(.join(join), envelope: envelope(.join, 0), from: [n], now: now) {
+            if case .send(.welcome(let w), _) = d { return w.worker }
+        }
+        return nil
+    }
+
+    func sends(_ directives: [CoordinatorInstance.Directive]) -> [(Wire.Message, [UInt8])] {
+        directives.compactMap { if case .send(let m, let p) = $0 { (m, p) } else { nil } }
+    }
+
+    @Test func aProcessSpeakingAsAnUnknownMemberIsToldToJoinAgain() {
+        var c = coordinator()
+        let out = c.onMessage(.heartbeat(Wire.Heartbeat(committedStep: 3)), envelope: envelope(.heartbeat, 17), from: [9], now: t0)
+        guard case .reject(let reject) = sends(out).first?.0 else { Issue.record("no answer: \(out)"); return }
+        #expect(reject.reason == .declaredDown)
+        #expect(sends(out).first?.1 == [9])
+        #expect(c.onMessage(.heartbeat(Wire.Heartbeat(committedStep: 3)), envelope: envelope(.heartbeat, 17), from: [9],
+                            now: t0 + .milliseconds(10)).isEmpty, "told at most once per heartbeat interval")
+        #expect(c.onMessage(.heartbeat(Wire.Heartbeat(committedStep: 0)), envelope: envelope(.heartbeat, 0), from: [8], now: t0).isEmpty,
+                "a process not yet welcomed is not a stranger")
+    }
+
+    @Test func joinersBelowTheQuorumGetTheStateFromTheRing() throws {
+        // Two members train; step 1 commits without a state (nothing due); one leaves, the ring
+        // is below workers.min = 2; a joiner arrives. The coordinator must fetch the state.
+        var c = coordinator(workersMin: 2, startQuorum: 2)
+        let a = try #require(join(&c, 1, at: t0)), b = try #require(join(&c, 2, at: t0))
+        _ = c.onTick(now: t0 + .milliseconds(100))
+        let attempt = try #require(c.attempt)
+        for (id, peer) in [(a, UInt8(1)), (b, UInt8(2))] {
+            let result = Wire.StepResult(step: 1, losses: [], weightsHash: [7], dataNanos: 0, computeNanos: 0, reduceNanos: 0,
+                                         reduceBytes: 0, state: nil)
+            _ = c.onMessage(.stepResult(result), envelope: envelope(.stepResult, id.rawValue, generation: attempt.generation), from: [peer],
+                            now: t0 + .milliseconds(200))
+        }
+        #expect(c.committed == 1 && c.heldStateStep == 0)
+        _ = c.onMessage(.leave(Wire.Leave(reason: .drain, text: "spot")), envelope: envelope(.leave, b.rawValue), from: [2],
+                        now: t0 + .milliseconds(300))
+        join(&c, 3, at: t0 + .milliseconds(400))
+        let out = c.onTick(now: t0 + .milliseconds(500))
+        let asked = sends(out).filter { if case .stateRequest(let r) = $0.0 { r.step == 1 } else { false } }
+        #expect(asked.map(\.1) == [[1]], "the ring member is asked for the state after step 1: \(out)")
+        let state = Wire.State(step: 1, tensors: [])
+        let verify = c.onMessage(.state(state), envelope: envelope(.state, a.rawValue), from: [1], now: t0 + .milliseconds(510))
+        guard case .verifyState(_, let from, 1, [7]) = verify.first else { Issue.record("\(verify)"); return }
+        #expect(from == a)
+        _ = c.onStateStored(step: 1, now: t0 + .milliseconds(520))
+        let admitted = c.onTick(now: t0 + .milliseconds(600))
+        #expect(admitted.contains { if case .sendState(_, 1) = $0 { true } else { false } }, "the joiner gets the state and the ring")
+        #expect(c.attempt?.step == 2 && c.attempt?.members.count == 2)
+    }
+}
