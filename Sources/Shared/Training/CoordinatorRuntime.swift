@@ -192,7 +192,10 @@ public final class CoordinatorRuntime {
             for peer in peers { loop.sendControl(bytes, to: peer) }
         case .commit(let commit):
             FaultPoint.reached(.coordinatorBeforeCommit, step: commit.step)
-            let bytes = encode(.commit(Wire.Commit(step: UInt64(commit.step))))
+            // In the attempt's generation: a member commits only the attempt it ran, and ejecting
+            // a dissenter may already have started the next generation.
+            let bytes = Wire.encode(.commit(Wire.Commit(step: UInt64(commit.step))), generation: commit.generation,
+                                    sender: WorkerID(0), incarnation: incarnation)
             for member in core.table.live { loop.sendControl(bytes, to: member.peer) }
             record(commit)
         case .verifyState(let wire, let from, let step, let hash):

@@ -311,7 +311,8 @@ final class Simulator {
             if step != plan.nonFiniteStep || coordinator.committed != step - 1 {
                 fail("stopped as not finite at step \(step) with \(coordinator.committed) committed; the plan says \(plan.nonFiniteStep.map(String.init) ?? "never")")
             }
-        case .requested:
+        case .requested, .dataFault:
+            // The plans request no stop here and no member reports an unreadable sample.
             fail("stopped unexpectedly: \(reason)")
         }
         stats.count("finished \(reason.failureCode ?? "ok")")
