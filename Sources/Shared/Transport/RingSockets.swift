@@ -54,13 +54,18 @@ final class RingSockets: @unchecked Sendable {
     }
 
     /// Binds the inbound socket on `host` with a port the system picks; returns the endpoint.
-    func bind(host: String) throws -> String {
+    func bind(host: String, origin: String) throws -> String {
+        let endpoint: Endpoint
+        do {
+            endpoint = try Endpoint(host: host, port: nil)
+        } catch {
+            throw EndpointError(value: host, origin: origin, problem: error.problem)
+        }
         lock.lock()
         defer { lock.unlock() }
         if closed { throw TransportError.closed }
-        let socket = try ZMQSocket(context, kind: ZMQ_PULL, lingerMillis: 0,
-                                   highWaterMark: settings.ringHighWaterMark, maxMessageBytes: settings.maxRingBytes)
-        let bound = try socket.bind("tcp://\(host):*")
+        let (socket, bound) = try ZMQSocket.bound(context, kind: ZMQ_PULL, endpoint: endpoint, origin: origin, lingerMillis: 0,
+                                                  highWaterMark: settings.ringHighWaterMark, maxMessageBytes: settings.maxRingBytes)
         inbound?.close()
         inbound = socket
         return bound
@@ -76,9 +81,12 @@ final class RingSockets: @unchecked Sendable {
         outbound?.close()
         outbound = nil
         outboundEndpoint = nil
-        let socket = try ZMQSocket(context, kind: ZMQ_PUSH, lingerMillis: 0,
-                                   highWaterMark: settings.ringHighWaterMark, maxMessageBytes: settings.maxRingBytes)
-        try socket.connect(endpoint)
+        // The next member's address came from the coordinator's lease, which relayed what that
+        // member announced: checked like any other before it is dialled.
+        let next = try Endpoint.parse(endpoint, origin: "the next ring member's endpoint")
+        let socket = try ZMQSocket.connected(context, kind: ZMQ_PUSH, endpoint: next, origin: "the next ring member's endpoint",
+                                             lingerMillis: 0, highWaterMark: settings.ringHighWaterMark,
+                                             maxMessageBytes: settings.maxRingBytes)
         socket.recycle = recycle
         outbound = socket
         outboundEndpoint = endpoint
