@@ -51,6 +51,8 @@ public final class CoordinatorRuntime {
     var resumedFrom: Int?
     var lastCheckpoint: String?
     let started = ContinuousClock.now
+    /// CPU time of this invocation only (issue 12: honest CPU accounting).
+    let cpuAccount = CPUAccount()
     var observer: RunObserver!
     /// Per-sample losses not yet written back to the catalog (manifest runs).
     var pendingLosses: [(sampleID: String, loss: Double, step: Int)] = []
@@ -158,7 +160,7 @@ public final class CoordinatorRuntime {
         broadcast(.leave(Wire.Leave(reason: .runFinished, text: "run \(config.run.name) finished after \(committed) steps")))
         let codes = local.waitForExit(timeout: .seconds(15))
         if !codes.isEmpty { logger.notice("local workers exited with codes \(codes)") }
-        let cpu = Self.cpuSeconds()
+        let cpu = cpuAccount.seconds(plusChildren: local.cpuSeconds)
         do {
             try observer.finish(phase: .finished, metricsPath: directory.metrics, cpuSeconds: cpu,
                                 cpuSamples: (committed - (resumedFrom ?? 0)) * config.training.globalBatch)
