@@ -116,6 +116,13 @@ public final class CoordinatorRuntime {
 
     /// Runs the whole job; returns its summary (also written to `summary.json`).
     public func run() throws -> RunSummary {
+        // Issue 12: one coordinator per run directory, and a finished run is left untouched.
+        let lock = try RunDirectoryLock(directory: directory.path)
+        defer { lock.release() }
+        if !settings.fromScratch, let done = try directory.completedRun(totalSteps: totalSteps, store: store) {
+            logger.notice("run \(config.run.name) is already complete at step \(done.steps) of \(totalSteps); raise training.steps to train further, or add --from-scratch to start over")
+            return done
+        }
         try prepareDirectory()
         if committed >= totalSteps, let previous = try? RunSummary.read(from: directory.summary), previous.steps == committed {
             // Running a finished run again (the quick start, twice): nothing to train.
