@@ -1,8 +1,9 @@
+import CZeroMQ
 import Collective
 import Core
 import Foundation
 import Testing
-import Transport
+@testable import Transport
 
 /// Addresses the system refuses end in an error naming them, and the socket thread still closes:
 /// before, the socket created for a failed bind stayed open and `close` waited forever.
@@ -89,6 +90,30 @@ import Transport
             return
         }
         #expect(frame.bytes == [1, 2, 3])
+    }
+
+    /// Messages without a ring message's shape are dropped and counted; the frame after them
+    /// arrives as if they had not been sent.
+    @Test func messagesThatAreNotRingMessagesAreCountedAndDropped() throws {
+        let receiver = SocketLoop(), sender = SocketLoop()
+        defer {
+            sender.close()
+            receiver.close()
+        }
+        let endpoint = try receiver.bindRing(host: "127.0.0.1")
+        let back = try sender.bindRing(host: "127.0.0.1")
+        let context = ZMQContext()
+        let stray = try ZMQSocket.connected(context, kind: ZMQ_PUSH, endpoint: Endpoint.parse(endpoint, origin: "test"), origin: "test",
+                                            lingerMillis: 1000, highWaterMark: 16, maxMessageBytes: 1 << 20)
+        #expect(try stray.trySend([[1, 2, 3], [4, 5]]))  // a 3-byte generation tag
+        #expect(try stray.trySend([[UInt8](repeating: 7, count: 8), [1], [2], [3]]))  // four parts
+        stray.close()
+        context.terminate()
+        let link = try ZeroMQRingLink(loop: sender, generation: Generation(3), rank: 0, worldSize: 2, next: endpoint)
+        try link.send([42])
+        let current = try ZeroMQRingLink(loop: receiver, generation: Generation(3), rank: 1, worldSize: 2, next: back)
+        #expect(try current.receive(until: .now + .seconds(10)) == [42])
+        #expect(receiver.malformedRingMessages == 2)
     }
 
     /// A neighbour already in a newer generation ends only this attempt, with its own error; the

@@ -29,6 +29,8 @@ final class RingSockets: @unchecked Sendable {
     private var inbox: [RingFrame?] = []
     private var inboxHead = 0
     private var closed = false
+    /// Messages that were not [generation, frame] or [generation, header, payload], dropped.
+    private var malformed = 0
     /// The longest one poll holds the lock.
     static let slice: Duration = .milliseconds(50)
 
@@ -146,6 +148,14 @@ final class RingSockets: @unchecked Sendable {
         }
     }
 
+    /// Messages dropped because they were not ring messages at all (no 8-byte generation tag, or
+    /// too many parts): a stray or hostile sender, counted rather than trusted.
+    var malformedMessages: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return malformed
+    }
+
     /// Closes both sockets; every later call throws `.closed`. Idempotent.
     func close() {
         lock.lock()
@@ -181,7 +191,10 @@ final class RingSockets: @unchecked Sendable {
     private func receiveOneLocked() -> RingFrame? {
         guard let socket = inbound else { return nil }
         while let (parts, last) = try? socket.tryReceiveLendingLast() {
-            guard parts.count == 1 || parts.count == 2, parts[0].count == 8 else { continue }
+            guard parts.count == 1 || parts.count == 2, parts[0].count == 8 else {
+                malformed += 1
+                continue
+            }
             let generation = parts[0].withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
             return RingFrame(generation: generation, payload: parts.count == 1 ? last : last.withHeadOf(parts[1]))
         }

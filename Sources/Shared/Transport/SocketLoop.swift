@@ -112,6 +112,11 @@ public final class SocketLoop: @unchecked Sendable {
         try ringSockets.connect(next: endpoint)
     }
 
+    /// Messages that arrived on the ring socket without the shape of a ring message (an 8-byte
+    /// generation tag and one or two more parts), dropped. Frames that have that shape but do not
+    /// decode are counted by the link that received them (`ZeroMQRingLink.droppedFrames`).
+    public var malformedRingMessages: Int { ringSockets.malformedMessages }
+
     /// Queues a control message (to `peer` on the coordinator; `peer` is ignored on a worker).
     public func sendControl(_ bytes: [UInt8], to peer: [UInt8] = []) {
         enqueue { loop in
