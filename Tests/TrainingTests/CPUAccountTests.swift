@@ -39,6 +39,20 @@ import Testing
         #expect(try String(contentsOfFile: log, encoding: .utf8) == "done\n")
     }
 
+    @Test func aChildInheritsNoDescriptorButItsStandardOnes() throws {
+        let log = NSTemporaryDirectory() + "grove-fds-\(UUID().uuidString).log"
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let open = Foundation.open("/dev/null", O_RDONLY)  // without O_CLOEXEC, as FileHandle opens files
+        defer { close(open) }
+        let child = try ChildProcess(executable: "/bin/ls", arguments: ["/proc/self/fd"], environment: [:], outputPath: log)
+        child.waitUntilExit()
+        #expect(child.exitCode == 0)
+        // 0, 1, 2 and the directory ls itself opened to list them.
+        let listed = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").compactMap { Int32($0) }
+        #expect(!listed.contains(open), "the child inherited descriptor \(open): \(listed)")
+        #expect(listed.filter { $0 > 2 }.count <= 1, "\(listed)")
+    }
+
     @Test func aKilledChildReportsItsSignal() throws {
         let child = try ChildProcess(executable: "/bin/sleep", arguments: ["30"], environment: [:], outputPath: "/dev/null")
         #expect(child.isRunning)

@@ -5,8 +5,8 @@ import Foundation
 /// resource usage to itself; `RUSAGE_CHILDREN` mixes in every child the process ever waited for,
 /// and, after an `exec`, those of the shell it replaced.)
 ///
-/// Its output and errors go to one file; its standard input is /dev/null. Descriptors of this
-/// process marked close-on-exec stay here; the signal mask and the dispositions of SIGTERM and
+/// Its output and errors go to one file; its standard input is /dev/null; no other descriptor of
+/// this process is inherited. The signal mask and the dispositions of SIGTERM and
 /// SIGINT are reset, so that a coordinator that ignores SIGTERM (to drain) does not hand that to
 /// its workers.
 final class ChildProcess {
@@ -44,6 +44,7 @@ final class ChildProcess {
             for pointer in argv { free(pointer) }
             for pointer in envp { free(pointer) }
         }
+        Self.markDescriptorsCloseOnExec()
         var child = pid_t()
         let rc = posix_spawn(&child, executable, &actions, &attributes, argv, envp)
         guard rc == 0 else {
@@ -85,6 +86,19 @@ final class ChildProcess {
     func kill(_ signal: Int32) {
         guard waitStatus == nil else { return }
         _ = Foundation.kill(pid, signal)
+    }
+
+    /// Marks every descriptor above standard error close-on-exec, so that a child inherits
+    /// none of this process's files and sockets. `Foundation.Process` closes them in the child;
+    /// `posix_spawn` cannot (glibc's `addclosefrom_np` is not visible to Swift), and a worker that
+    /// held the coordinator's listening sockets would keep their ports bound after the coordinator
+    /// died. A descriptor opened by another thread meanwhile may still slip through.
+    static func markDescriptorsCloseOnExec() {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return }
+        for fd in names.compactMap(Int32.init) where fd > 2 {
+            let flags = fcntl(fd, F_GETFD)
+            if flags >= 0 && flags & FD_CLOEXEC == 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+        }
     }
 
     private func reap(blocking: Bool) {
