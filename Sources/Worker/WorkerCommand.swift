@@ -37,10 +37,10 @@ struct WorkerCommand: ParsableCommand {
         let logger = GroveLogging.bootstrap(label: "grove.worker", level: logLevel)
         // Refused here, before any socket exists: a malformed address used to leave the worker
         // silent forever.
-        do {
+        do throws(EndpointError) {
             _ = try Endpoint.parse(coordinator, origin: "--coordinator")
             if let bind { _ = try Endpoint(host: bind, port: nil) }
-        } catch let error as EndpointError {
+        } catch {
             let shown = error.origin == "host" ? EndpointError(value: error.value, origin: "--bind", problem: error.problem) : error
             logger.critical("\(shown)")
             throw ExitCode(2)

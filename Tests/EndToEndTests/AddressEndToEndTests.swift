@@ -88,6 +88,20 @@ import Testing
         #expect(worker.output.contains("nobody answered at tcp://127.0.0.1:\(port) within 2.0 s"), "\(worker.output)")
     }
 
+    /// An IPv6 control address: the coordinator binds tcp://[::1]:PORT and its local workers dial it.
+    @Test func aRunOverIPv6Loopback() throws {
+        let directory = Grove.temporaryDirectory("ipv6")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let result = try Grove.run("coordinator", ["run", "--config", "cluster.yaml", "--run-dir", directory,
+                                                   "--set", "coordinator.bind=::1", "--set", "coordinator.port=0",
+                                                   "--set", "workers.bind=::1", "--set", "workers.local=2",
+                                                   "--set", "logging.status_port=-1", "--set", "model.name=pixel-mlp",
+                                                   "--set", "training.steps=3"], timeout: .seconds(120))
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("coordinator listening on tcp://[::1]:"), "\(result.output)")
+        #expect(try RunFiles(directory: directory).summary["steps"] as? Int == 3)
+    }
+
     @Test func bothExecutablesPrintTheirVersionAndTheProtocols() throws {
         for name in ["coordinator", "worker"] {
             let result = try Grove.run(name, ["--version"], timeout: .seconds(20))

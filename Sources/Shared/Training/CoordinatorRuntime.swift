@@ -148,13 +148,14 @@ public final class CoordinatorRuntime {
         localWorkers = local
         defer { loop.close() }
         do {
-            let endpoint = try loop.bindControl("tcp://\(config.coordinator.bind):\(config.coordinator.port)")
+            let endpoint = try loop.bindControl(Endpoint(host: config.coordinator.bind, port: UInt16(config.coordinator.port)).description,
+                                                origin: "coordinator.bind and coordinator.port")
             logger.info("coordinator listening on \(endpoint)", metadata: ["run": "\(config.run.name)"])
             if config.workers.local > 0 && committed < totalSteps {
                 let port = endpoint.split(separator: ":").last.map(String.init) ?? "\(config.coordinator.port)"
                 let host = config.coordinator.bind == "0.0.0.0" ? "127.0.0.1" : config.coordinator.bind
                 try local.start(count: config.workers.local, executable: settings.workerExecutable ?? LocalWorkers.defaultExecutable(),
-                                coordinator: "tcp://\(host):\(port)", logDirectory: directory.logs)
+                                coordinator: Endpoint(host: host, port: UInt16(port)).description, logDirectory: directory.logs)
             }
             try trainLoop(writer: writer, metrics: metrics)
         } catch {

@@ -12,7 +12,13 @@ extension RunDirectory {
     ///   taken as "not complete": that would overwrite a finished run's results).
     public func completedRun(totalSteps: Int, store: CheckpointStore) throws -> RunSummary? {
         guard FileManager.default.fileExists(atPath: summary) else { return nil }
-        let previous = try RunSummary.read(from: summary)
+        let previous: RunSummary
+        do {
+            previous = try RunSummary.read(from: summary)
+        } catch let error as TrainingError {
+            throw TrainingError(code: error.code, error.message + "; move it aside to train on from the newest checkpoint, "
+                                + "or add --from-scratch to start over")
+        }
         guard previous.steps >= totalSteps, let newest = try store.loadNewestVerified(),
               newest.checkpoint.metadata.step == previous.steps else { return nil }
         return previous
