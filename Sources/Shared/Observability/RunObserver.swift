@@ -70,7 +70,12 @@ public final class RunObserver: Sendable {
             server.start()
             self.server = server
             // Written once the server answers, so that whoever finds the file can ask it.
-            try StatusFile(directory: directory).write(url: server.url, run: run)
+            do {
+                try StatusFile(directory: directory).write(url: server.url, run: run)
+            } catch {
+                server.stop()
+                throw error
+            }
         } else {
             server = nil
         }
