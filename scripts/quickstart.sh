@@ -36,7 +36,9 @@ freeze quickstart-train "bands = 3 AND (synthetic = 1 AND split = 'train'
                          OR source = 'aerial-sample' AND id NOT IN ($held_out))"
 
 # The timeline (runs/canopy/trace.json, for chrome://tracing or Perfetto) is on to show it; it is
-# off by default (logging.timeline).
-exec $C run --config cluster.yaml --set logging.timeline=true \
+# off by default (logging.timeline). The coordinator runs as a child of this shell, not in its
+# place (exec): an exec'd process inherits the shell's resource counters, and the build above
+# would have been billed to training.
+$C run --config cluster.yaml --set logging.timeline=true \
   --set dataset.manifest="$CATALOG/manifests/quickstart-train.json" \
   --set dataset.validation_manifest="$CATALOG/manifests/quickstart-val.json" "$@"

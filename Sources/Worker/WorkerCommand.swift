@@ -1,7 +1,9 @@
 import ArgumentParser
+import Core
 import Foundation
 import Preemption
 import Training
+import Wire
 
 @main
 struct WorkerCommand: ParsableCommand {
@@ -10,9 +12,12 @@ struct WorkerCommand: ParsableCommand {
         abstract: "Joins a Grove coordinator and trains until the run ends.",
         discussion: """
             Exit codes: 0 the run finished; 1 failure; 3 refused by the coordinator; 4 the \
-            coordinator went silent; 75 preempted (SIGTERM or a cloud notice: the worker finished \
-            its step and left cleanly); 130 stopped at once by a second signal.
-            """
+            coordinator went silent, or nobody answered at its address within --connect-timeout, \
+            or the coordinator that started this worker died; 75 preempted (SIGTERM or a cloud notice: the worker finished \
+            its step and left cleanly); 130 stopped at once by a second signal; 2 a malformed \
+            option.
+            """,
+        version: "worker \(GroveVersion.string) (wire protocol \(Wire.major).\(Wire.minor))"
     )
 
     @Option(name: .long, help: "The coordinator's control endpoint, e.g. tcp://10.0.0.2:7070.")
@@ -21,18 +26,41 @@ struct WorkerCommand: ParsableCommand {
     @Option(name: .long, help: "Address this worker's ring socket binds to (default: workers.bind of the run).")
     var bind: String?
 
+    @Option(name: .customLong("connect-timeout"),
+            help: "Seconds to wait for the coordinator's first answer before giving up (0.1...86400).")
+    var connectTimeout: Double = 30
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
     func run() throws {
         let logger = GroveLogging.bootstrap(label: "grove.worker", level: logLevel)
-        let runtime = WorkerRuntime(settings: WorkerRuntime.Settings(coordinator: coordinator, bindHost: bind), logger: logger)
+        // Refused here, before any socket exists: a malformed address used to leave the worker
+        // silent forever.
+        do throws(EndpointError) {
+            _ = try Endpoint.parse(coordinator, origin: "--coordinator")
+            if let bind { _ = try Endpoint(host: bind, port: nil) }
+        } catch {
+            let shown = error.origin == "host" ? EndpointError(value: error.value, origin: "--bind", problem: error.problem) : error
+            logger.critical("\(shown)")
+            throw ExitCode(2)
+        }
+        guard connectTimeout.isFinite, (0.1...86400).contains(connectTimeout) else {
+            logger.critical("--connect-timeout: \(connectTimeout) is not a number of seconds in 0.1...86400")
+            throw ExitCode(2)
+        }
+        ParentWatch.startIfRequested { parent in
+            logger.error("the coordinator that started this worker (pid \(parent)) is gone; exiting")
+        }
+        var settings = WorkerRuntime.Settings(coordinator: coordinator, bindHost: bind)
+        settings.connectTimeout = .seconds(connectTimeout)
+        let runtime = WorkerRuntime(settings: settings, logger: logger)
         do {
             switch try runtime.run() {
             case .finished:
                 return
             case .rejected(let reason):
-                logger.error("the coordinator refused this worker: \(reason)")
+                logger.error("the coordinator refused this worker: \(reason.escapedForLog)")
                 throw ExitCode(3)
             case .coordinatorLost:
                 logger.error("lost the coordinator at \(coordinator)")
@@ -46,6 +74,9 @@ struct WorkerCommand: ParsableCommand {
             }
         } catch let error as ExitCode {
             throw error
+        } catch let error as CoordinatorUnreachable {
+            logger.error("\(error)")
+            throw ExitCode(4)
         } catch {
             logger.critical("worker failed: \(error)")
             throw ExitCode(1)

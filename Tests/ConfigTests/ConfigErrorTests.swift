@@ -95,7 +95,7 @@ func refusal(_ yaml: String, overrides: [String] = []) -> ConfigError? {
         #expect(error.kind == .outOfRange)
         #expect(error.keyPath == "training.steps")
         #expect(error.origin.line == 2)
-        #expect(error.expected == "an integer >= 1")
+        #expect(error.expected == "an integer in 1...1000000000")
         #expect(error.found == "-3")
     }
 
@@ -120,7 +120,7 @@ func refusal(_ yaml: String, overrides: [String] = []) -> ConfigError? {
         #expect(momentum.kind == .outOfRange)
         #expect(momentum.expected == "a number in [0.0, 1.0)")
         let rate = try #require(refusal("training:\n  learning_rate: 0\n"))
-        #expect(rate.expected == "a finite number > 0.0")
+        #expect(rate.expected == "a number in (0.0, 1000.0]")
         let infinite = try #require(refusal("fault_tolerance:\n  collective_timeout: .inf\n"))
         #expect(infinite.kind == .outOfRange)
     }

@@ -32,6 +32,17 @@ import Testing
         #expect(result.output.contains("--set"))
     }
 
+    /// Numbers that used to trap or livelock the coordinator are configuration errors.
+    @Test(arguments: ["fault_tolerance.heartbeat_interval=1e300", "fault_tolerance.heartbeat_interval=0.0001",
+                      "training.samples=9223372036854775807"])
+    func numbersOutsideTheirRangeAreRefusedByName(argument: String) throws {
+        let result = try Grove.run("coordinator", ["run", "--set", argument], timeout: .seconds(30))
+        #expect(result.status == 2)
+        let key = String(argument.prefix { $0 != "=" })
+        #expect(result.output.contains("--set \(argument): \(key): expected a number in")
+                || result.output.contains("--set \(argument): \(key): expected an integer in"), "\(result.output)")
+    }
+
     /// Local workers that cannot start stop the run at once, with what they said, instead of after
     /// `fault_tolerance.wait_for_workers`.
     @Test func localWorkersThatDieBeforeJoiningStopTheRun() throws {

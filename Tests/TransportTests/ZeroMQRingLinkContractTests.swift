@@ -23,6 +23,8 @@ import Transport
         func send(header: [UInt8], lending payload: UnsafeRawBufferPointer) throws(CollectiveError) { try link.send(header: header, lending: payload) }
         func settle(until deadline: ContinuousClock.Instant) -> Bool { link.settle(until: deadline) }
         func keepUntilSettled(_ storage: Any) { link.keepUntilSettled(storage) }
+        func dropUndecodable(_ frame: ReceivedFrame, reason: String) { link.dropUndecodable(frame, reason: reason) }
+        var droppedFrames: Int { link.droppedFrames }
         func close() {
             link.close()
             loop.close()

@@ -1,3 +1,5 @@
+import Core
+
 /// The behaviour every `RingLink` implementation must have, as runnable checks. `InProcessRing`
 /// passes it in CollectiveTests; the transport's tests run it on ZeroMQ links.
 ///
@@ -31,6 +33,61 @@ public enum CollectiveLinkContract {
         }
         for n in worldSizes {
             failures += checkAllReduce(makeRing: makeRing, worldSize: n)
+        }
+        for n in worldSizes where n >= 2 {
+            failures += checkUndecodableFramesAreDropped(makeRing: makeRing, worldSize: n)
+        }
+        return failures
+    }
+
+    /// Frames that are not all-reduce frames — 100 random bytes, a frame shorter than a header,
+    /// a header whose payload is shorter than its element count says — reach rank 1 ahead of an
+    /// all-reduce: the all-reduce still completes with the right sum on every member, and rank 1's
+    /// link counts exactly those frames in `droppedFrames`.
+    public static func checkUndecodableFramesAreDropped(makeRing: RingFactory, worldSize n: Int) -> [String] {
+        var random = SplitMix64(seed: 0x6761_7262_6167_65)
+        let garbage = (0..<100).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+        var truncated = [UInt8](repeating: 0, count: RingFrameHeader.size + 8)
+        truncated.withUnsafeMutableBytes {
+            RingFrameHeader(mode: .exact, stage: .values, phase: .reduceScatter, sequence: 40, step: 0, chunk: 0, frame: 0,
+                            elements: 1000, vectorLength: 10_007, parameter: 0, frameCapacity: 64).write(into: $0)
+        }
+        let noise = [garbage, [0x47, 0x52], truncated]
+        let round = ReduceReference.synthetic(count: 10_007, microBatches: n + 1, seed: 11)
+        var failures: [String] = []
+        for mode in ReduceMode.allCases {
+            let settings = AllReduceSettings(mode: mode, frameBytes: 4096, window: 3, timeout: .seconds(20))
+            let links = makeRing(n)
+            defer { links.forEach { $0.close() } }
+            let outcomes = RingThreads.run(n, until: .now + .seconds(120)) { rank -> Result<ReduceOutcome, CollectiveError> in
+                do throws(CollectiveError) {
+                    if rank == 0 { for frame in noise { try links[0].send(frame) } }
+                    let reducer = try! RingAllReduce(link: links[rank], settings: settings, firstSequence: 40)
+                    let mine = round.deal((0..<round.microBatches.count).map { $0 % n }, worldSize: n)[rank]
+                    return .success(try reducer.sum(microBatches: mine, count: round.count,
+                                                    totalMicroBatches: round.microBatches.count, lossScale: 16))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            var results: [ReduceOutcome] = []
+            for (rank, outcome) in outcomes.enumerated() {
+                switch outcome {
+                case nil: failures.append("undecodable frames \(mode) (world size \(n)): rank \(rank) did not finish")
+                case .failure(let error)?: failures.append("undecodable frames \(mode) (world size \(n)): rank \(rank) threw \(error)")
+                case .success(let got)?: results.append(got)
+                }
+            }
+            guard results.count == n else { continue }
+            if results.contains(where: { $0 != results[0] }) {
+                failures.append("undecodable frames \(mode) (world size \(n)): members disagree")
+            }
+            if let values = results[0].values, let violation = round.firstViolation(of: values, mode: mode, worldSize: n, lossScale: 16) {
+                failures.append("undecodable frames \(mode) (world size \(n)): \(violation)")
+            }
+            if links[1].droppedFrames != noise.count {
+                failures.append("undecodable frames \(mode) (world size \(n)): rank 1 counted \(links[1].droppedFrames) dropped frames, expected \(noise.count)")
+            }
         }
         return failures
     }
@@ -242,7 +299,7 @@ public enum CollectiveLinkContract {
         } catch {
             switch error {
             case .closed, .timeout: break
-            case .malformed: failures.append("closed (world size \(n)): rank 1 threw \(error), expected closed or timeout")
+            case .malformed, .superseded: failures.append("closed (world size \(n)): rank 1 threw \(error), expected closed or timeout")
             }
             if ContinuousClock.now - neighbourStart > timeout + tolerance {
                 failures.append("closed (world size \(n)): rank 1 waited more than \(tolerance) past its deadline")

@@ -27,6 +27,7 @@ public final class InProcessRingLink: ClosableRingLink {
     private let inbound: FrameQueue
     private let outbound: FrameQueue
     private let closedHere = Atomic<Bool>(false)
+    private let dropped = Atomic<Int>(0)
 
     init(rank: Int, worldSize: Int, inbound: FrameQueue, outbound: FrameQueue) {
         self.rank = rank
@@ -45,6 +46,12 @@ public final class InProcessRingLink: ClosableRingLink {
         if closedHere.load(ordering: .acquiring) { throw .closed(reason: "rank \(rank) closed its link") }
         return try inbound.pop(until: deadline, rank: rank)
     }
+
+    public func dropUndecodable(_ frame: ReceivedFrame, reason: String) {
+        dropped.add(1, ordering: .relaxed)
+    }
+
+    public var droppedFrames: Int { dropped.load(ordering: .relaxed) }
 
     public func close() {
         closedHere.store(true, ordering: .releasing)

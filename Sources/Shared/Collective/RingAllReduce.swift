@@ -64,7 +64,9 @@ public final class RingAllReduce {
     ///     every member; ignored by the other modes.
     /// - Returns: `.sum` of all micro-batches of all members, or `.overflow` on every member.
     /// - Throws: `CollectiveError.timeout` or `.closed` when a member is gone, `.malformed` when
-    ///   members disagree about the collective.
+    ///   members disagree about the collective, `.superseded` when a neighbour is already in a
+    ///   newer generation. Frames that do not decode at all are dropped and counted by the link
+    ///   (`RingLink.droppedFrames`), not thrown.
     public func sum(microBatches: [[Float]], count: Int, totalMicroBatches: Int, lossScale: Float = 1) throws(CollectiveError) -> ReduceOutcome {
         precondition(count >= 0 && count <= Int(UInt32.max), "gradient length \(count) is outside 0...\(UInt32.max)")
         for (index, batch) in microBatches.enumerated() where batch.count != count {

@@ -97,7 +97,14 @@ struct RingExchange {
         let step = run.steps[index]
         run.noteStart(of: index)
         let range = plan.frame(f, ofChunk: step.transfer.receiveChunk)
-        let frame = try link.receiveFrame(until: .now + timeout)
+        // One deadline for the frame, however many undecodable ones come before it: noise cannot
+        // stretch the wait for a neighbour that is gone.
+        let deadline = ContinuousClock.now + timeout
+        var frame = try link.receiveFrame(until: deadline)
+        while let problem = RingFrameHeader.undecodable(frame, elementBytes: lane.elementBytes) {
+            link.dropUndecodable(frame, reason: problem)
+            frame = try link.receiveFrame(until: deadline)
+        }
         var expected = header
         expected.phase = step.phase
         // The all-gather's frames are forwarded unchanged from member to member, so their header

@@ -3,7 +3,8 @@
 /// The receiver knows from its own `RingPlan` exactly which frame must come next, so it builds the
 /// header it expects and compares: any difference (a member running another mode, a stale frame of
 /// an earlier collective, a member with another vector length, frame size or micro-batch total)
-/// fails the collective with `CollectiveError.malformed` instead of silently mixing numbers.
+/// fails the collective with `CollectiveError.malformed` instead of silently mixing numbers. A
+/// frame that is not an all-reduce frame at all (`undecodable`) is dropped and counted instead.
 ///
 /// | offset | type | field |
 /// | --- | --- | --- |
@@ -81,30 +82,55 @@ struct RingFrameHeader: Equatable, Sendable {
     }
 
     /// `check` of a frame whose header and payload lie apart.
+    ///
+    /// Allocation-free unless it throws: it runs for every frame of every collective.
     func check(header frame: UnsafeRawBufferPointer, payloadBytes payload: Int, elementBytes: Int) throws(CollectiveError) {
         precondition(frame.count == Self.size, "a header of \(frame.count) bytes")
         func u32(_ offset: Int) -> UInt64 { UInt64(UInt32(littleEndian: frame.loadUnaligned(fromByteOffset: offset, as: UInt32.self))) }
         func u8(_ offset: Int) -> UInt64 { UInt64(frame.load(fromByteOffset: offset, as: UInt8.self)) }
-        let fields: [(String, UInt64, UInt64)] = [
-            ("magic", u32(0), UInt64(Self.magic)),
-            ("version", u8(4), UInt64(Self.version)),
-            ("mode", u8(5), UInt64(Self.modeCode(mode))),
-            ("stage", u8(6), UInt64(stage.rawValue)),
-            ("phase", u8(7), UInt64(phase.rawValue)),
-            ("sequence", UInt64(littleEndian: frame.loadUnaligned(fromByteOffset: 8, as: UInt64.self)), sequence),
-            ("step", u32(16), UInt64(step)),
-            ("chunk", u32(20), UInt64(chunk)),
-            ("frame", u32(24), UInt64(self.frame)),
-            ("element count", u32(28), UInt64(elements)),
-            ("vector length", UInt64(littleEndian: frame.loadUnaligned(fromByteOffset: 32, as: UInt64.self)), UInt64(vectorLength)),
-            ("mode parameter", u32(40), UInt64(parameter)),
-            ("frame capacity", u32(44), UInt64(frameCapacity)),
-        ]
-        for (name, got, expected) in fields where got != expected {
+        func u64(_ offset: Int) -> UInt64 { UInt64(littleEndian: frame.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }
+        func expect(_ name: StaticString, _ got: UInt64, _ expected: UInt64) throws(CollectiveError) {
+            guard got != expected else { return }
             throw .malformed("\(name) is \(got), expected \(expected) (sequence \(sequence), \(phase), step \(step), chunk \(chunk), frame \(self.frame))")
         }
+        try expect("magic", u32(0), UInt64(Self.magic))
+        try expect("version", u8(4), UInt64(Self.version))
+        try expect("mode", u8(5), UInt64(Self.modeCode(mode)))
+        try expect("stage", u8(6), UInt64(stage.rawValue))
+        try expect("phase", u8(7), UInt64(phase.rawValue))
+        try expect("sequence", u64(8), sequence)
+        try expect("step", u32(16), UInt64(step))
+        try expect("chunk", u32(20), UInt64(chunk))
+        try expect("frame", u32(24), UInt64(self.frame))
+        try expect("element count", u32(28), UInt64(elements))
+        try expect("vector length", u64(32), UInt64(vectorLength))
+        try expect("mode parameter", u32(40), UInt64(parameter))
+        try expect("frame capacity", u32(44), UInt64(frameCapacity))
         guard payload == elements * elementBytes else {
             throw .malformed("payload of \(payload) bytes, expected \(elements) elements of \(elementBytes) bytes (sequence \(sequence), \(phase), step \(step), chunk \(chunk), frame \(self.frame))")
         }
+    }
+
+    /// Why a frame cannot be read as an all-reduce frame at all — shorter than the header, another
+    /// magic or version, or a payload whose size is not the element count its own header gives —
+    /// or nil when it can (its fields are then compared with the plan by `check`).
+    ///
+    /// Such a frame is noise (a stray or hostile sender, a corrupted message), not a member that
+    /// disagrees about the collective, so the exchange drops and counts it instead of failing.
+    /// Allocation-free unless it finds a problem.
+    static func undecodable(_ frame: ReceivedFrame, elementBytes: Int) -> String? {
+        let problem: String?? = frame.withHead(size: size) { header, payload in
+            let magic = UInt32(littleEndian: header.loadUnaligned(fromByteOffset: 0, as: UInt32.self))
+            if magic != Self.magic { return "magic 0x\(String(magic, radix: 16)), not 0x\(String(Self.magic, radix: 16))" }
+            let version = header.load(fromByteOffset: 4, as: UInt8.self)
+            if version != Self.version { return "version \(version), not \(Self.version)" }
+            let elements = Int(UInt32(littleEndian: header.loadUnaligned(fromByteOffset: 28, as: UInt32.self)))
+            if payload.count != elements * elementBytes {
+                return "payload of \(payload.count) bytes for the \(elements) elements of \(elementBytes) bytes its header announces"
+            }
+            return nil
+        }
+        guard let problem else { return "frame of \(frame.count) bytes is shorter than the \(size)-byte header" }
+        return problem
     }
 }

@@ -40,6 +40,13 @@ public protocol RingLink: AnyObject, Sendable {
     /// is released: after a failed collective, whose frames may stay queued for a neighbour that
     /// is gone, the caller cannot wait. Default: nothing (nothing is ever lent).
     func keepUntilSettled(_ storage: Any)
+    /// Records that the collective dropped `frame` because it could not use it: its header does
+    /// not decode, or its size is not what its header says. One broken or hostile frame must not
+    /// fail a step (DESIGN.md, "hostile or broken peer"), so it is counted, not thrown. Default:
+    /// nothing is recorded.
+    func dropUndecodable(_ frame: ReceivedFrame, reason: String)
+    /// Frames dropped with `dropUndecodable` on this link so far. Default: 0.
+    var droppedFrames: Int { get }
 }
 
 extension RingLink {
@@ -73,6 +80,10 @@ extension RingLink {
     public func settle(until deadline: ContinuousClock.Instant) -> Bool { true }
 
     public func keepUntilSettled(_ storage: Any) {}
+
+    public func dropUndecodable(_ frame: ReceivedFrame, reason: String) {}
+
+    public var droppedFrames: Int { 0 }
 }
 
 /// Why a collective did not complete. The training loop acts on it: a timeout or a closed link
@@ -82,14 +93,20 @@ public enum CollectiveError: GroveError, Equatable {
     case timeout(rank: Int, waited: Duration)
     /// The link was closed (the member is leaving, or the generation ended).
     case closed(reason: String)
-    /// A frame did not have the expected shape (wrong length, wrong header).
+    /// A frame's header decoded but disagreed with this member's plan (another mode, vector
+    /// length, frame size or collective): the members disagree about the collective. Frames whose
+    /// header does not decode at all are dropped and counted instead (`RingLink.droppedFrames`).
     case malformed(String)
+    /// A neighbour is already in a newer generation: this attempt cannot complete and is
+    /// abandoned, the process and its sockets go on (the coordinator re-deals the step).
+    case superseded(generation: UInt64)
 
     public var code: String {
         switch self {
         case .timeout: "collective.timeout"
         case .closed: "collective.closed"
         case .malformed: "collective.malformed"
+        case .superseded: "collective.superseded"
         }
     }
 
@@ -99,6 +116,7 @@ public enum CollectiveError: GroveError, Equatable {
             "rank \(rank) received nothing from its previous rank within \(waited.inSeconds) s"
         case .closed(let reason): "the ring link was closed: \(reason)"
         case .malformed(let what): "malformed collective frame: \(what)"
+        case .superseded(let generation): "a neighbour moved on to generation \(generation); this attempt is abandoned"
         }
     }
 }

@@ -1,3 +1,5 @@
+import Core
+
 /// One key of `cluster.yaml`: where it lives, what it accepts, and how it reads and writes the
 /// typed `ClusterConfig`.
 ///
@@ -23,6 +25,8 @@ struct ConfigField: Sendable {
         case text(allowEmpty: Bool)
         /// Letters, digits, `-`, `_` and `.` only: safe as a file name and in a log line.
         case name
+        /// An address to bind or dial: an IPv4 or IPv6 literal or a host name (`Endpoint`).
+        case host
         case choice([String])
         case flag
     }
@@ -47,6 +51,7 @@ struct ConfigField: Sendable {
         case .text(allowEmpty: true): return "a string"
         case .text(allowEmpty: false): return "a non-empty string"
         case .name: return "a non-empty name of letters, digits, '-', '_' and '.'"
+        case .host: return "an IPv4 or IPv6 address or a host name"
         case let .choice(choices): return "one of " + choices.joined(separator: ", ")
         case .flag: return "true or false"
         }
@@ -67,6 +72,8 @@ struct ConfigField: Sendable {
                     || "-_.".unicodeScalars.contains($0)
             }
             return !string.isEmpty && allowed ? nil : .outOfRange
+        case let (.host, .text(string)):
+            return Endpoint.isValidHost(string) && string != "*" ? nil : .outOfRange
         case let (.choice(choices), .text(string)):
             return choices.contains(string) ? nil : .unknownValue
         default:
@@ -85,6 +92,11 @@ struct NumberRange: Sendable, CustomStringConvertible {
     /// `> 0` when `inclusive` is false, `>= 0` when it is true.
     static func atLeast(_ lower: Double, inclusive: Bool) -> NumberRange {
         NumberRange(lower: lower, lowerInclusive: inclusive, upper: nil, upperInclusive: false)
+    }
+
+    /// `[lower, upper]`, or `(lower, upper]` when `lowerInclusive` is false.
+    static func between(_ lower: Double, _ upper: Double, lowerInclusive: Bool = true) -> NumberRange {
+        NumberRange(lower: lower, lowerInclusive: lowerInclusive, upper: upper, upperInclusive: true)
     }
 
     /// `[lower, upper)`: for decay rates, which must stay below 1.

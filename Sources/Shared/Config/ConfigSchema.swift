@@ -1,5 +1,10 @@
 /// Every key of `cluster.yaml`, in the order of the shipped file and of docs/cluster-yaml.md.
 ///
+/// Every number has a finite range, chosen so that nothing derived from it can overflow or trap:
+/// step counts times batch sizes stay far inside `Int`, and every duration converts to a
+/// `Duration` and to milliseconds in a `UInt32` (the wire's heartbeat interval). Intervals have a
+/// floor too: a heartbeat every 0.1 ms kept the coordinator busy doing nothing else.
+///
 /// Ranges here are what one field allows on its own; rules between fields (`micro_batch` divides
 /// `global_batch`, `workers.min <= workers.max`) live in `ClusterConfig+Validation.swift`.
 enum ConfigSchema {
@@ -7,17 +12,17 @@ enum ConfigSchema {
         .name("run", "name", \.run.name),
         .text("run", "directory", \.run.directory),
 
-        .text("coordinator", "bind", \.coordinator.bind),
+        .host("coordinator", "bind", \.coordinator.bind),
         .integer("coordinator", "port", \.coordinator.port, 0...65535),
         .text("coordinator", "advertise", \.coordinator.advertise, allowEmpty: true),
 
         .integer("workers", "local", \.workers.local, 0...1024),
         .integer("workers", "min", \.workers.min, 1...4096),
         .integer("workers", "max", \.workers.max, 1...4096),
-        .text("workers", "bind", \.workers.bind),
+        .host("workers", "bind", \.workers.bind),
 
         .text("dataset", "path", \.dataset.path),
-        .integer("dataset", "validation_every", \.dataset.validationEvery, 0...Int.max),
+        .integer("dataset", "validation_every", \.dataset.validationEvery, 0...1_000_000),
         .integer("dataset", "prefetch", \.dataset.prefetch, 0...256),
         .text("dataset", "manifest", \.dataset.manifest, allowEmpty: true),
         .text("dataset", "validation_manifest", \.dataset.validationManifest, allowEmpty: true),
@@ -33,46 +38,46 @@ enum ConfigSchema {
         .integer("model", "depth", \.model.depth, 0...6),
         .integer("model", "threads", \.model.threads, 1...256),
 
-        .integer("training", "steps", \.training.steps, 1...Int.max),
-        .integer("training", "samples", \.training.samples, 0...Int.max),
+        .integer("training", "steps", \.training.steps, 1...Limits.steps),
+        .integer("training", "samples", \.training.samples, 0...Limits.samples),
         .integer("training", "global_batch", \.training.globalBatch, 1...(1 << 20)),
         .integer("training", "micro_batch", \.training.microBatch, 1...(1 << 20)),
         .choice("training", "optimizer", \.training.optimizer, ["sgd", "momentum", "adam"]),
-        .number("training", "learning_rate", \.training.learningRate, .atLeast(0, inclusive: false)),
+        .number("training", "learning_rate", \.training.learningRate, .between(0, 1000, lowerInclusive: false)),
         .choice("training", "schedule", \.training.schedule, ["constant", "cosine"]),
-        .integer("training", "warmup_steps", \.training.warmupSteps, 0...Int.max),
-        .number("training", "min_learning_rate", \.training.minLearningRate, .atLeast(0, inclusive: true)),
+        .integer("training", "warmup_steps", \.training.warmupSteps, 0...Limits.steps),
+        .number("training", "min_learning_rate", \.training.minLearningRate, .between(0, 1000)),
         .number("training", "momentum", \.training.momentum, .halfOpen(0, 1)),
         .number("training", "beta2", \.training.beta2, .halfOpen(0, 1)),
-        .number("training", "epsilon", \.training.epsilon, .atLeast(0, inclusive: false)),
-        .number("training", "weight_decay", \.training.weightDecay, .atLeast(0, inclusive: true)),
+        .number("training", "epsilon", \.training.epsilon, .between(0, 1, lowerInclusive: false)),
+        .number("training", "weight_decay", \.training.weightDecay, .between(0, 1000)),
         .unsigned("training", "seed", \.training.seed),
-        .integer("training", "eval_every", \.training.evalEvery, 0...Int.max),
+        .integer("training", "eval_every", \.training.evalEvery, 0...Limits.steps),
 
         .choice("reduce", "mode", \.reduce.mode, ["exact", "fp32", "fp16"]),
         .integer("reduce", "chunk_kib", \.reduce.chunkKiB, 1...65536),
 
         .text("checkpoint", "directory", \.checkpoint.directory),
-        .integer("checkpoint", "interval", \.checkpoint.interval, 0...Int.max),
+        .integer("checkpoint", "interval", \.checkpoint.interval, 0...Limits.steps),
         .integer("checkpoint", "keep", \.checkpoint.keep, 1...1000),
 
-        .number("fault_tolerance", "heartbeat_interval", \.faultTolerance.heartbeatInterval, .atLeast(0, inclusive: false)),
+        .number("fault_tolerance", "heartbeat_interval", \.faultTolerance.heartbeatInterval, .between(0.01, 3600)),
         .integer("fault_tolerance", "missed_heartbeats", \.faultTolerance.missedHeartbeats, 1...1000),
-        .number("fault_tolerance", "collective_timeout", \.faultTolerance.collectiveTimeout, .atLeast(0, inclusive: false)),
-        .number("fault_tolerance", "wait_for_workers", \.faultTolerance.waitForWorkers, .atLeast(0, inclusive: false)),
-        .number("fault_tolerance", "step_timeout", \.faultTolerance.stepTimeout, .atLeast(0, inclusive: false)),
-        .number("fault_tolerance", "drain_timeout", \.faultTolerance.drainTimeout, .atLeast(0, inclusive: false)),
+        .number("fault_tolerance", "collective_timeout", \.faultTolerance.collectiveTimeout, .between(0.01, 86400)),
+        .number("fault_tolerance", "wait_for_workers", \.faultTolerance.waitForWorkers, .between(0.01, 604_800)),
+        .number("fault_tolerance", "step_timeout", \.faultTolerance.stepTimeout, .between(0.01, 86400)),
+        .number("fault_tolerance", "drain_timeout", \.faultTolerance.drainTimeout, .between(0.01, 86400)),
         .text("fault_tolerance", "spot_aws", \.faultTolerance.spotAws, allowEmpty: true),
         .text("fault_tolerance", "spot_gcp", \.faultTolerance.spotGcp, allowEmpty: true),
         .text("fault_tolerance", "spot_azure", \.faultTolerance.spotAzure, allowEmpty: true),
-        .number("fault_tolerance", "spot_poll_interval", \.faultTolerance.spotPollInterval, .atLeast(0, inclusive: false)),
+        .number("fault_tolerance", "spot_poll_interval", \.faultTolerance.spotPollInterval, .between(0.01, 3600)),
 
         .choice("logging", "level", \.logging.level, ["trace", "debug", "info", "notice", "warning", "error", "critical"]),
-        .integer("logging", "progress_every", \.logging.progressEvery, 1...Int.max),
+        .integer("logging", "progress_every", \.logging.progressEvery, 1...Limits.steps),
         .flag("logging", "tensorboard", \.logging.tensorboard),
         .text("logging", "status_bind", \.logging.statusBind),
         .integer("logging", "status_port", \.logging.statusPort, -1...65535),
-        .number("logging", "price_per_worker_hour", \.logging.pricePerWorkerHour, .atLeast(0, inclusive: true)),
+        .number("logging", "price_per_worker_hour", \.logging.pricePerWorkerHour, .between(0, 1_000_000)),
         .flag("logging", "timeline", \.logging.timeline),
     ]
 
@@ -88,6 +93,15 @@ enum ConfigSchema {
     static func keys(of section: String) -> [String] {
         fields.filter { $0.section == section }.map(\.key)
     }
+}
+
+/// Upper bounds shared by several keys.
+enum Limits {
+    /// Steps, step intervals and warm-up: a billion steps is beyond any run, and times the largest
+    /// global batch (2^20) stays below 2^50.
+    static let steps = 1_000_000_000
+    /// Samples of a sample budget: 2^40 (a trillion), so `samples + global_batch - 1` cannot overflow.
+    static let samples = 1 << 40
 }
 
 extension ClusterConfig.Model {
@@ -116,6 +130,10 @@ extension ConfigField {
         ConfigField(section: section, key: key, kind: .number(range),
                     get: { .number($0[keyPath: path]) },
                     set: { if case let .number(value) = $1 { $0[keyPath: path] = value } })
+    }
+
+    static func host(_ section: String, _ key: String, _ path: Path<String>) -> ConfigField {
+        textual(section, key, path, .host)
     }
 
     static func text(_ section: String, _ key: String, _ path: Path<String>, allowEmpty: Bool = false) -> ConfigField {

@@ -60,6 +60,7 @@ public final class RunObserver: Sendable {
         self.directory = directory
         self.settings = settings
         trace = TraceRecorder(enabled: settings.trace, processName: run, origin: origin)
+        tracePath = Self.unusedTracePath(in: directory)
         board = StatusBoard(run: run, totalSteps: totalSteps)
         tensorBoard = settings.tensorBoard ? try TensorBoardWriter(directory: directory + "/tensorboard") : nil
         progress = settings.progress ? ProgressLine(logEvery: settings.progressEvery) : nil
@@ -68,6 +69,13 @@ public final class RunObserver: Sendable {
             server.serveStatus(from: board)
             server.start()
             self.server = server
+            // Written once the server answers, so that whoever finds the file can ask it.
+            do {
+                try StatusFile(directory: directory).write(url: server.url, run: run)
+            } catch {
+                server.stop()
+                throw error
+            }
         } else {
             server = nil
         }
@@ -77,7 +85,9 @@ public final class RunObserver: Sendable {
     public var statusURL: String? { server?.url }
 
     public var tensorBoardPath: String? { tensorBoard?.path }
-    public var tracePath: String { directory + "/trace.json" }
+    /// `trace.json`, or for a resumed run whose directory already has one, the first free
+    /// `trace-N.json` (N from 2): an earlier invocation's timeline is never overwritten.
+    public let tracePath: String
     public var reportPath: String { directory + "/report.html" }
 
     /// Records a committed step everywhere.
@@ -159,6 +169,16 @@ public final class RunObserver: Sendable {
             } catch { failures.append(error) }
         }
         server?.stop()
+        if server != nil { StatusFile(directory: directory).remove() }
         if let first = failures.first { throw first }
+    }
+
+    /// The first of `trace.json`, `trace-2.json`, `trace-3.json`... that does not exist yet.
+    static func unusedTracePath(in directory: String) -> String {
+        let first = directory + "/trace.json"
+        if !FileManager.default.fileExists(atPath: first) { return first }
+        var number = 2
+        while FileManager.default.fileExists(atPath: directory + "/trace-\(number).json") { number += 1 }
+        return directory + "/trace-\(number).json"
     }
 }

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// Where a metadata service listens: `http://host[:port]`, nothing else.
@@ -87,9 +88,11 @@ public struct MetadataResponse: Sendable, Equatable {
     public var text: String { String(decoding: body, as: UTF8.self) }
 
     /// The first `limit` characters of the body, for error messages.
+    /// The body's first `limit` characters, escaped for a log line: the body comes from a
+    /// metadata service (or whatever answers at its address) and ends up in warnings.
     public func excerpt(_ limit: Int = 120) -> String {
         let all = text
-        return all.count <= limit ? all : String(all.prefix(limit)) + "…"
+        return (all.count <= limit ? all : String(all.prefix(limit)) + "…").escapedForLog
     }
 }
 

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// HTTP/1.1 response parsing, kept apart from the socket so it can be tested byte by byte.
@@ -21,12 +22,12 @@ extension MetadataResponse {
         let statusLine = lines.removeFirst()
         let parts = statusLine.split(separator: " ", maxSplits: 2)
         guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let status = Int(parts[1]), (100...999).contains(status) else {
-            throw PreemptionError(code: "preempt.malformed", "\(origin) sent the status line '\(statusLine.prefix(80))', not HTTP/1.x")
+            throw PreemptionError(code: "preempt.malformed", "\(origin) sent the status line '\(String(statusLine.prefix(80)).escapedForLog)', not HTTP/1.x")
         }
         var headers: [String: String] = [:]
         for line in lines where !line.isEmpty {
             guard let colon = line.firstIndex(of: ":") else {
-                throw PreemptionError(code: "preempt.malformed", "\(origin) sent the header line '\(line.prefix(80))' without a colon")
+                throw PreemptionError(code: "preempt.malformed", "\(origin) sent the header line '\(String(line.prefix(80)).escapedForLog)' without a colon")
             }
             headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
@@ -42,7 +43,7 @@ extension MetadataResponse {
         }
         if let lengthText = headers["content-length"] {
             guard let length = Int(lengthText), length >= 0 else {
-                throw PreemptionError(code: "preempt.malformed", "\(origin) sent Content-Length '\(lengthText)', not a byte count")
+                throw PreemptionError(code: "preempt.malformed", "\(origin) sent Content-Length '\(String(lengthText).escapedForLog)', not a byte count")
             }
             guard raw.count - bodyStart >= length else {
                 if atEOF {
@@ -77,7 +78,7 @@ extension MetadataResponse {
             let sizeText = String(decoding: raw[at..<lineEnd], as: UTF8.self)
             let sizeField = sizeText.split(separator: ";", maxSplits: 1).first.map(String.init) ?? ""
             guard let size = Int(sizeField.trimmingCharacters(in: .whitespaces), radix: 16), size >= 0 else {
-                throw PreemptionError(code: "preempt.malformed", "\(origin) sent the chunk size '\(sizeText.prefix(40))', not hexadecimal")
+                throw PreemptionError(code: "preempt.malformed", "\(origin) sent the chunk size '\(String(sizeText.prefix(40)).escapedForLog)', not hexadecimal")
             }
             at = lineEnd + 2
             if size == 0 { return body }  // trailers, if any, are not needed

@@ -33,7 +33,7 @@ extension CoordinatorRuntime {
         for member in core.table.live { loop.sendControl(bytes, to: member.peer) }
         let codes = local.waitForExit(timeout: .seconds(15))
         if !codes.isEmpty { logger.notice("local workers exited with codes \(codes)") }
-        let cpu = Self.cpuSeconds()
+        let cpu = cpuAccount.seconds(plusChildren: local.cpuSeconds)
         let phase: RunStatus.Phase = switch reason {
         case .completed: .finished
         case .requested: .stopped
@@ -71,17 +71,6 @@ extension CoordinatorRuntime {
         let svg = SVGPlot.lines(series: [(name: "training loss", points: points)], title: "\(config.run.name): loss",
                                 xLabel: "step", yLabel: "loss (mean over the step's samples)")
         try svg.write(toFile: directory.lossCurve, atomically: true, encoding: .utf8)
-    }
-
-    /// User plus system CPU time of this process and of its reaped children (the local workers).
-    static func cpuSeconds() -> Double {
-        var total = 0.0
-        for who in [RUSAGE_SELF, RUSAGE_CHILDREN] {
-            var usage = rusage()
-            guard getrusage(__rusage_who_t(who.rawValue), &usage) == 0 else { continue }
-            for time in [usage.ru_utime, usage.ru_stime] { total += Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
-        }
-        return total
     }
 
     func makeGoodput(cpuSeconds: Double) -> Goodput {

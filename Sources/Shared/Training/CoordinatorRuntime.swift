@@ -46,6 +46,8 @@ public final class CoordinatorRuntime {
     var resumedFrom: Int?
     var lastCheckpoint: String?
     let started = ContinuousClock.now
+    /// CPU time of this invocation only: a baseline of this process, plus each local worker's own.
+    let cpuAccount = CPUAccount()
     var observer: RunObserver!
     var writer: BackgroundCheckpointWriter!
     var metrics: JSONLinesWriter!
@@ -84,12 +86,14 @@ public final class CoordinatorRuntime {
 
     /// Runs the whole job; returns its summary (also written to `summary.json`).
     public func run() throws -> RunSummary {
-        try prepareDirectory()
-        if state.committedStep >= totalSteps, let previous = try? RunSummary.read(from: directory.summary), previous.steps == state.committedStep {
-            // Running a finished run again (the quick start, twice): nothing to train.
-            logger.notice("run \(config.run.name) is already complete at step \(state.committedStep) of \(totalSteps); raise training.steps to train further, or add --from-scratch to start over")
-            return previous
+        // One coordinator per run directory, and a finished run is left untouched.
+        let lock = try RunDirectoryLock(directory: directory.path)
+        defer { lock.release() }
+        if !settings.fromScratch, let done = try directory.completedRun(totalSteps: totalSteps, store: store) {
+            logger.notice("run \(config.run.name) is already complete at step \(done.steps) of \(totalSteps); raise training.steps to train further, or add --from-scratch to start over")
+            return done
         }
+        try prepareDirectory()
         core = CoordinatorInstance(settings: makeInstanceSettings(), committed: state.committedStep)
         observer = try makeObserver()
         if let url = observer.statusURL { logger.notice("status page at \(url)") }
@@ -115,13 +119,14 @@ public final class CoordinatorRuntime {
             exit(130)
         })
         do {
-            let endpoint = try loop.bindControl("tcp://\(config.coordinator.bind):\(config.coordinator.port)")
+            let endpoint = try loop.bindControl(Endpoint(host: config.coordinator.bind, port: UInt16(config.coordinator.port)).description,
+                                                origin: "coordinator.bind and coordinator.port")
             logger.info("coordinator listening on \(endpoint)", metadata: ["run": "\(config.run.name)"])
             if config.workers.local > 0 {
                 let port = endpoint.split(separator: ":").last.map(String.init) ?? "\(config.coordinator.port)"
                 let host = config.coordinator.bind == "0.0.0.0" ? "127.0.0.1" : config.coordinator.bind
                 try local.start(count: config.workers.local, executable: settings.workerExecutable ?? LocalWorkers.defaultExecutable(),
-                                coordinator: "tcp://\(host):\(port)", logDirectory: directory.logs)
+                                coordinator: Endpoint(host: host, port: UInt16(port)).description, logDirectory: directory.logs)
             }
             try eventLoop(signals: signals)
         } catch {

@@ -1,13 +1,17 @@
+import Core
 import Foundation
 import Logging
 
 /// The worker processes a coordinator starts on its own machine (`workers.local`): the `worker`
 /// executable of the same build, each logging to `logs/worker-N.log` in the run directory.
 ///
+/// Each gets `GROVE_PARENT_PID` (`ParentWatch`), so it exits when the coordinator dies, and is
+/// reaped with its own resource usage, so the run's CPU time counts these workers and nothing else.
+///
 /// `@unchecked Sendable`: the process list is written only by `start`, before the coordinator's
 /// signal handler may call `killAll` from another thread; after that it is only read.
 public final class LocalWorkers: @unchecked Sendable {
-    private var processes: [Process] = []
+    private var processes: [ChildProcess] = []
     private var logs: [String] = []
     private let logger: Logger
 
@@ -23,33 +27,36 @@ public final class LocalWorkers: @unchecked Sendable {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw TrainingError(code: "run.worker-executable", "no worker executable at \(executable) (workers.local is \(count))")
         }
+        var environment = ProcessInfo.processInfo.environment
+        environment[ParentWatch.environmentKey] = "\(getpid())"
         for index in 0..<count {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = ["--coordinator", coordinator]
             let log = "\(logDirectory)/worker-\(processes.count).log"
             FileManager.default.createFile(atPath: log, contents: nil)
-            let handle = FileHandle(forWritingAtPath: log)
-            process.standardOutput = handle
-            process.standardError = handle
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-            logger.debug("started local worker \(index)", metadata: ["pid": "\(process.processIdentifier)", "log": "\(log)"])
+            let process = try ChildProcess(executable: executable, arguments: ["--coordinator", coordinator],
+                                           environment: environment, outputPath: log)
+            logger.debug("started local worker \(index)", metadata: ["pid": "\(process.pid)", "log": "\(log)"])
             processes.append(process)
             logs.append(log)
         }
     }
 
+    /// The process ids of the workers started, in order.
+    public var pids: [Int32] { processes.map(\.pid) }
+
+    /// CPU seconds of the workers that have exited and been reaped (all of them after
+    /// `waitForExit` or `killAll`).
+    public var cpuSeconds: Double { processes.reduce(0) { $0 + $1.cpuSeconds } }
+
     /// When every local worker has exited and at least one failed: what each one last logged,
     /// for an error message. Nil while any is running, or when none was started.
     public func failedBeforeJoining() -> String? {
         guard !processes.isEmpty, processes.allSatisfy({ !$0.isRunning }),
-              processes.contains(where: { $0.terminationStatus != 0 || $0.terminationReason == .uncaughtSignal }) else { return nil }
+              processes.contains(where: { $0.exitCode != 0 || $0.wasSignalled }) else { return nil }
         let lines = zip(processes.indices, processes).map { index, process in
             let log = logs[index]
             let last = (try? String(contentsOfFile: log, encoding: .utf8))?
                 .split(separator: "\n").last(where: { !$0.trimmingCharacters(in: .whitespaces).isEmpty }).map(String.init) ?? "(empty log)"
-            return "worker \(index) exited with status \(process.terminationStatus) (\(log)): \(last)"
+            return "worker \(index) exited with status \(process.exitCode ?? -1) (\(log)): \(last.escapedForLog)"
         }
         return "all \(processes.count) local workers exited before the first step; " + lines.joined(separator: "; ")
     }
@@ -62,17 +69,17 @@ public final class LocalWorkers: @unchecked Sendable {
         for process in processes {
             while process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.02) }
             if process.isRunning {
-                logger.warning("local worker \(process.processIdentifier) did not exit in time; killing it")
-                kill(process.processIdentifier, SIGKILL)
+                logger.warning("local worker \(process.pid) did not exit in time; killing it")
+                process.kill(SIGKILL)
                 process.waitUntilExit()
             }
         }
-        return processes.map { $0.terminationStatus }
+        return processes.map { $0.exitCode ?? -1 }
     }
 
     /// Stops every worker at once (the coordinator is failing).
     public func killAll() {
-        for process in processes where process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        for process in processes where process.isRunning { process.kill(SIGKILL) }
         for process in processes { process.waitUntilExit() }
     }
 }

@@ -24,7 +24,13 @@ public struct RunDirectory: Sendable {
     /// `RunObserver` writes (report, timeline, TensorBoard files) and the loss curve. A run
     /// started over removes them, so that two runs never mix.
     public var readableOutputs: [String] {
-        [summary, lossCurve] + ["report.html", "trace.json", "tensorboard"].map { path + "/" + $0 }
+        [summary, lossCurve] + ["report.html", "trace.json", "tensorboard", "status.json"].map { path + "/" + $0 } + numberedTraces
+    }
+
+    /// `trace-2.json`, `trace-3.json`...: the timelines of resumed invocations (`RunObserver`).
+    var numberedTraces: [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        return names.filter { $0.hasPrefix("trace-") && $0.hasSuffix(".json") }.sorted().map { path + "/" + $0 }
     }
 
     public func create() throws {
@@ -116,11 +122,21 @@ public struct StepMetrics: Codable, Sendable {
 /// `summary.json`: what a script needs to know about a finished run.
 public struct RunSummary: Codable, Sendable {
     /// A summary written by this version of Grove.
+    ///
+    /// - Throws: `TrainingError` `run.summary` naming the file and what in it could not be read.
     public static func read(from path: String) throws -> RunSummary {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw TrainingError(code: "run.summary", "cannot read \(path): \(error.localizedDescription)")
+        }
         let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.keyDecodingStrategy = .custom(SummaryKeys.fromSnakeCase)
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return try decoder.decode(RunSummary.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        do {
+            return try decoder.decode(RunSummary.self, from: data)
+        } catch {
+            throw TrainingError(code: "run.summary", "\(path) is not a summary this version can read: \(error)")
+        }
     }
 
     public var run: String

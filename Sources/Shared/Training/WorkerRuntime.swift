@@ -19,8 +19,8 @@ public final class WorkerRuntime {
         public var coordinator: String
         /// Overrides `workers.bind` of the run's configuration when set.
         public var bindHost: String?
-        /// How long to wait for the coordinator's first answer.
-        public var connectTimeout: Duration = .seconds(60)
+        /// How long to wait for the coordinator's first answer (`worker --connect-timeout`).
+        public var connectTimeout: Duration = .seconds(30)
         public init(coordinator: String, bindHost: String? = nil) {
             self.coordinator = coordinator
             self.bindHost = bindHost
@@ -87,10 +87,13 @@ public final class WorkerRuntime {
 
     func runIncarnation() throws -> Outcome {
         defer { loop.close() }
-        try loop.connectControl(settings.coordinator)
+        logger.notice("connecting to \(settings.coordinator)")
+        try loop.connectControl(settings.coordinator, origin: "--coordinator")
         send(.hello(Wire.Hello()))
-        guard case .runConfig(let runConfig)? = try awaitMessage(kind: .runConfig, timeout: settings.connectTimeout) else {
-            return .coordinatorLost
+        let first = try awaitMessage(kind: .runConfig, timeout: settings.connectTimeout)
+        guard case .runConfig(let runConfig)? = first else {
+            if case .reject(let reject)? = first { return .rejected(reject.text) }
+            throw CoordinatorUnreachable(endpoint: settings.coordinator, waited: settings.connectTimeout)
         }
         let config = try ClusterConfig.parse(yaml: runConfig.configYAML, source: "configuration from \(settings.coordinator)")
         setup = try RunSetup(config: config)

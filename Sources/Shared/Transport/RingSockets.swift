@@ -29,6 +29,8 @@ final class RingSockets: @unchecked Sendable {
     private var inbox: [RingFrame?] = []
     private var inboxHead = 0
     private var closed = false
+    /// Messages that were not [generation, frame] or [generation, header, payload], dropped.
+    private var malformed = 0
     /// The longest one poll holds the lock.
     static let slice: Duration = .milliseconds(50)
 
@@ -54,13 +56,18 @@ final class RingSockets: @unchecked Sendable {
     }
 
     /// Binds the inbound socket on `host` with a port the system picks; returns the endpoint.
-    func bind(host: String) throws -> String {
+    func bind(host: String, origin: String) throws -> String {
+        let endpoint: Endpoint
+        do {
+            endpoint = try Endpoint(host: host, port: nil)
+        } catch {
+            throw EndpointError(value: host, origin: origin, problem: error.problem)
+        }
         lock.lock()
         defer { lock.unlock() }
         if closed { throw TransportError.closed }
-        let socket = try ZMQSocket(context, kind: ZMQ_PULL, lingerMillis: 0,
-                                   highWaterMark: settings.ringHighWaterMark, maxMessageBytes: settings.maxRingBytes)
-        let bound = try socket.bind("tcp://\(host):*")
+        let (socket, bound) = try ZMQSocket.bound(context, kind: ZMQ_PULL, endpoint: endpoint, origin: origin, lingerMillis: 0,
+                                                  highWaterMark: settings.ringHighWaterMark, maxMessageBytes: settings.maxRingBytes)
         inbound?.close()
         inbound = socket
         return bound
@@ -76,9 +83,12 @@ final class RingSockets: @unchecked Sendable {
         outbound?.close()
         outbound = nil
         outboundEndpoint = nil
-        let socket = try ZMQSocket(context, kind: ZMQ_PUSH, lingerMillis: 0,
-                                   highWaterMark: settings.ringHighWaterMark, maxMessageBytes: settings.maxRingBytes)
-        try socket.connect(endpoint)
+        // The next member's address came from the coordinator's lease, which relayed what that
+        // member announced: checked like any other before it is dialled.
+        let next = try Endpoint.parse(endpoint, origin: "the next ring member's endpoint")
+        let socket = try ZMQSocket.connected(context, kind: ZMQ_PUSH, endpoint: next, origin: "the next ring member's endpoint",
+                                             lingerMillis: 0, highWaterMark: settings.ringHighWaterMark,
+                                             maxMessageBytes: settings.maxRingBytes)
         socket.recycle = recycle
         outbound = socket
         outboundEndpoint = endpoint
@@ -138,6 +148,14 @@ final class RingSockets: @unchecked Sendable {
         }
     }
 
+    /// Messages dropped because they were not ring messages at all (no 8-byte generation tag, or
+    /// too many parts): a stray or hostile sender, counted rather than trusted.
+    var malformedMessages: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return malformed
+    }
+
     /// Closes both sockets; every later call throws `.closed`. Idempotent.
     func close() {
         lock.lock()
@@ -173,7 +191,10 @@ final class RingSockets: @unchecked Sendable {
     private func receiveOneLocked() -> RingFrame? {
         guard let socket = inbound else { return nil }
         while let (parts, last) = try? socket.tryReceiveLendingLast() {
-            guard parts.count == 1 || parts.count == 2, parts[0].count == 8 else { continue }
+            guard parts.count == 1 || parts.count == 2, parts[0].count == 8 else {
+                malformed += 1
+                continue
+            }
             let generation = parts[0].withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
             return RingFrame(generation: generation, payload: parts.count == 1 ? last : last.withHeadOf(parts[1]))
         }

@@ -66,30 +66,44 @@ public final class SocketLoop: @unchecked Sendable {
     // MARK: Commands (any thread)
 
     /// Binds the coordinator's ROUTER control socket; returns the bound endpoint.
-    public func bindControl(_ endpoint: String) throws -> String {
-        try perform { loop in
-            let socket = try ZMQSocket(loop.context, kind: ZMQ_ROUTER, lingerMillis: loop.settings.lingerMillis,
-                                       highWaterMark: loop.settings.controlHighWaterMark, maxMessageBytes: loop.settings.maxControlBytes)
-            try socket.set(ZMQ_ROUTER_MANDATORY, 1)
-            let bound = try socket.bind(endpoint)
+    ///
+    /// - Parameter origin: where the address came from, for errors (`coordinator.bind`).
+    /// - Throws: `EndpointError` for an address that is not `tcp://HOST:PORT`, `TransportError.bind`
+    ///   naming the address when the system refuses it (in use, not an address of this machine).
+    public func bindControl(_ endpoint: String, origin: String = "the control endpoint") throws -> String {
+        let parsed = try Endpoint.parse(endpoint, origin: origin, allowAnyPort: true)
+        return try perform { loop in
+            let (socket, bound) = try ZMQSocket.bound(
+                loop.context, kind: ZMQ_ROUTER, endpoint: parsed, origin: origin, lingerMillis: loop.settings.lingerMillis,
+                highWaterMark: loop.settings.controlHighWaterMark, maxMessageBytes: loop.settings.maxControlBytes)
+            do {
+                try socket.set(ZMQ_ROUTER_MANDATORY, 1)
+            } catch {
+                socket.close()
+                throw error
+            }
             loop.controlSocket = socket
             return bound
         }
     }
 
     /// Connects a worker's DEALER control socket to the coordinator.
-    public func connectControl(_ endpoint: String) throws {
+    ///
+    /// - Parameter origin: where the address came from, for errors (`--coordinator`).
+    public func connectControl(_ endpoint: String, origin: String = "the coordinator's endpoint") throws {
+        let parsed = try Endpoint.parse(endpoint, origin: origin)
         try perform { loop in
-            let socket = try ZMQSocket(loop.context, kind: ZMQ_DEALER, lingerMillis: loop.settings.lingerMillis,
-                                       highWaterMark: loop.settings.controlHighWaterMark, maxMessageBytes: loop.settings.maxControlBytes)
-            try socket.connect(endpoint)
-            loop.controlSocket = socket
+            loop.controlSocket = try ZMQSocket.connected(
+                loop.context, kind: ZMQ_DEALER, endpoint: parsed, origin: origin, lingerMillis: loop.settings.lingerMillis,
+                highWaterMark: loop.settings.controlHighWaterMark, maxMessageBytes: loop.settings.maxControlBytes)
         }
     }
 
     /// Binds the ring's inbound socket (PULL) on `host` with a port the system picks.
-    public func bindRing(host: String) throws -> String {
-        try ringSockets.bind(host: host)
+    ///
+    /// - Parameter origin: where the host came from, for errors (`workers.bind`, `--bind`).
+    public func bindRing(host: String, origin: String = "the ring address (workers.bind or --bind)") throws -> String {
+        try ringSockets.bind(host: host, origin: origin)
     }
 
     /// Points the ring's outbound socket at the next member; a no-op when it already points there.
@@ -97,6 +111,11 @@ public final class SocketLoop: @unchecked Sendable {
     public func connectRing(next endpoint: String) throws {
         try ringSockets.connect(next: endpoint)
     }
+
+    /// Messages that arrived on the ring socket without the shape of a ring message (an 8-byte
+    /// generation tag and one or two more parts), dropped. Frames that have that shape but do not
+    /// decode are counted by the link that received them (`ZeroMQRingLink.droppedFrames`).
+    public var malformedRingMessages: Int { ringSockets.malformedMessages }
 
     /// Queues a control message (to `peer` on the coordinator; `peer` is ignored on a worker).
     public func sendControl(_ bytes: [UInt8], to peer: [UInt8] = []) {
@@ -224,13 +243,6 @@ public final class SocketLoop: @unchecked Sendable {
             }
         }
     }
-}
-
-/// Errors of the transport shell itself.
-public enum TransportError: GroveError {
-    case closed
-    public var code: String { "transport.closed" }
-    public var message: String { "the socket thread has been closed" }
 }
 
 /// Frames set aside by one ring link for its successor. Guarded by its own lock.

@@ -1,5 +1,6 @@
 import CZeroMQ
 import Collective
+import Core
 import Foundation
 
 /// The process's libzmq context. Sockets keep a strong reference to it, so it is terminated only
@@ -38,11 +39,49 @@ final class ZMQSocket {
             throw ZMQError(errno: zmq_errno(), function: "zmq_socket")
         }
         handle = socket
-        try set(ZMQ_LINGER, lingerMillis)
-        try set(ZMQ_SNDHWM, highWaterMark)
-        try set(ZMQ_RCVHWM, highWaterMark)
-        var limit = maxMessageBytes
-        try zmqCall("zmq_setsockopt(ZMQ_MAXMSGSIZE)") { zmq_setsockopt(socket, ZMQ_MAXMSGSIZE, &limit, MemoryLayout<Int64>.size) }
+        do {
+            try set(ZMQ_LINGER, lingerMillis)
+            try set(ZMQ_SNDHWM, highWaterMark)
+            try set(ZMQ_RCVHWM, highWaterMark)
+            var limit = maxMessageBytes
+            try zmqCall("zmq_setsockopt(ZMQ_MAXMSGSIZE)") { zmq_setsockopt(socket, ZMQ_MAXMSGSIZE, &limit, MemoryLayout<Int64>.size) }
+        } catch {
+            // A socket left open keeps `zmq_ctx_term` waiting forever: close it on every path.
+            close()
+            throw error
+        }
+    }
+
+    /// A new socket bound to `endpoint`, or closed and an error naming the address: a socket left
+    /// open after a failed bind would keep the context (and so the process) from ever ending.
+    ///
+    /// - Parameter origin: where the address came from (`coordinator.bind`, `--bind`...).
+    static func bound(_ context: ZMQContext, kind: Int32, endpoint: Endpoint, origin: String, lingerMillis: Int32,
+                      highWaterMark: Int32, maxMessageBytes: Int64) throws -> (socket: ZMQSocket, bound: String) {
+        let socket = try ZMQSocket(context, kind: kind, lingerMillis: lingerMillis, highWaterMark: highWaterMark,
+                                   maxMessageBytes: maxMessageBytes)
+        do throws(ZMQError) {
+            if endpoint.isIPv6 { try socket.set(ZMQ_IPV6, 1) }
+            return (socket, try socket.bind(endpoint.description))
+        } catch {
+            socket.close()
+            throw TransportError.bind(endpoint: endpoint.description, origin: origin, errno: error.errno)
+        }
+    }
+
+    /// A new socket connecting to `endpoint`, or closed and an error naming the address.
+    static func connected(_ context: ZMQContext, kind: Int32, endpoint: Endpoint, origin: String, lingerMillis: Int32,
+                          highWaterMark: Int32, maxMessageBytes: Int64) throws -> ZMQSocket {
+        let socket = try ZMQSocket(context, kind: kind, lingerMillis: lingerMillis, highWaterMark: highWaterMark,
+                                   maxMessageBytes: maxMessageBytes)
+        do throws(ZMQError) {
+            if endpoint.isIPv6 { try socket.set(ZMQ_IPV6, 1) }
+            try socket.connect(endpoint.description)
+            return socket
+        } catch {
+            socket.close()
+            throw TransportError.connect(endpoint: endpoint.description, origin: origin, errno: error.errno)
+        }
     }
 
     func set(_ option: Int32, _ value: Int32) throws(ZMQError) {

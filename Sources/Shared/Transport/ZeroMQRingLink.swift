@@ -3,16 +3,24 @@ import Core
 
 /// A `RingLink` over worker-to-worker ZeroMQ sockets, for one generation.
 ///
-/// Every frame is tagged with the generation; frames of any other generation (a late neighbour of
-/// a previous ring) are dropped and counted, so a collective can never mix two generations.
+/// Every frame is tagged with the generation; frames of older generations (a late neighbour of
+/// a previous ring) are dropped and counted, so a collective can never mix two generations. A
+/// frame of a newer generation ends this attempt (`CollectiveError.superseded`) and is kept for
+/// the next link. Frames of this generation that the collective cannot decode are dropped and
+/// counted in `droppedFrames`.
 public final class ZeroMQRingLink: ClosableRingLink, @unchecked Sendable {
-    // Invariant: `stale` is touched only by the one thread that runs the collective.
+    // Invariant: `stale`, `droppedFrames` and `lastDropReason` are touched only by the one thread
+    // that runs the collective.
     public let rank: Int
     public let worldSize: Int
     public let generation: Generation
     private let loop: SocketLoop
     /// Frames of other generations dropped by this link.
     public private(set) var stale = 0
+    /// Frames of this generation the collective could not decode, dropped (`dropUndecodable`).
+    public private(set) var droppedFrames = 0
+    /// Why the most recent of them was dropped, for the worker's report; nil when none was.
+    public private(set) var lastDropReason: String?
     /// Payload bytes this link has queued for the next rank.
     public private(set) var bytesSent = 0
 
@@ -64,6 +72,11 @@ public final class ZeroMQRingLink: ClosableRingLink, @unchecked Sendable {
         // Released when libzmq is done with the bytes, or at once if the message is not sent.
         let lent = LentPayload(payload) { ledger.release() }
         try push(.lentPayload(header, lent), bytes: header.count + payload.count)
+    }
+
+    public func dropUndecodable(_ frame: ReceivedFrame, reason: String) {
+        droppedFrames += 1
+        lastDropReason = reason
     }
 
     public func settle(until deadline: ContinuousClock.Instant) -> Bool {
@@ -123,7 +136,7 @@ public final class ZeroMQRingLink: ClosableRingLink, @unchecked Sendable {
                 if frame.generation > generation.rawValue {
                     // A neighbour is already in a newer generation: this collective cannot complete.
                     loop.heldRing.hold(frame)
-                    throw .closed(reason: "a neighbour moved on to generation \(frame.generation)")
+                    throw .superseded(generation: frame.generation)
                 }
                 stale += 1
             } else if ContinuousClock.now >= deadline {
