@@ -111,6 +111,11 @@ public final class WorkerRuntime {
             id = welcome.worker
             instance.onWelcome(welcome)
             startHeartbeats(every: .milliseconds(Int(welcome.heartbeatIntervalMillis)))
+        case .reject(let reject)? where reject.reason == .full || reject.reason == .declaredDown:
+            // Places free up as silent members are declared down: a worker restarted after a
+            // crash, refused while its dead predecessor still counts, tries again shortly.
+            Thread.sleep(forTimeInterval: min(config.faultTolerance.heartbeatInterval, 5))
+            throw DeclaredDown(text: reject.text)
         case .reject(let reject)?:
             return .rejected(reject.text)
         default:
