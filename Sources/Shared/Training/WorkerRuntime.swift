@@ -235,7 +235,8 @@ public final class WorkerRuntime {
         nextLease = nil
         let waited = try setup.training.forEachMicroBatch(
             lease.microBatches.map { $0.samples.map(Int.init) }, threads: setup.config.dataset.decodeThreads,
-            prefetch: setup.config.dataset.prefetch, prepared: prepared
+            prefetch: setup.config.dataset.prefetch, prepared: prepared,
+            dataEpochs: setup.dataEpochs(ofStep: step, microBatches: lease.microBatches.map(\.id))
         ) { batch in
             let tiles = batch.tiles
             let bodyStart = timeline == nil ? computeStart : clock.now
