@@ -44,6 +44,8 @@ struct DatasetCommand: ParsableCommand {
         @Option(help: "Index of the first sample (to extend an earlier run).") var start = 0
         @Option(help: "Generator threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
         @Option(help: "Tile side in pixels.") var size = 128
+        @Option(name: .customLong("tiles-per-site"), help: "Tiles per site (a site fixes crop, layout, resolution and colours).")
+        var tilesPerSite = 64
         @Flag(help: "Sites without trees (soil, grass, shrubs, shadows; ids syn-neg-s<seed>-…) instead of orchards.")
         var negatives = false
 
@@ -56,6 +58,7 @@ struct DatasetCommand: ParsableCommand {
             settings.width = size
             settings.height = size
             settings.negatives = negatives
+            settings.tilesPerSite = tilesPerSite
             let synth = try OrchardSynth(settings: settings)
             let catalog = try options.open(create: true)
             let clock = ContinuousClock()
