@@ -6,9 +6,10 @@ on each held-out manifest, mean and spread over the seeds, next to the all-canop
 Run scripts/quickstart.sh first (it builds the catalog and freezes the manifests).
 
     python3 scripts/measure-recipe.py [--seeds 1,2,3] [--recipes baseline,flip-rot90,...] [--steps 150]
+                                      [--train data/catalog/manifests/OTHER.json]
 
 Each run is `coordinator run` with the quick start's manifests and the recipe's `--set` flags, in
-runs/recipe/RECIPE-sSEED (started from scratch). Results are bitwise reproducible (reduce.mode
+runs/recipe/RECIPE-MANIFEST-STEPS-sSEED (started from scratch). Results are bitwise reproducible (reduce.mode
 exact), so only the wall times depend on the machine.
 """
 import argparse
@@ -36,10 +37,10 @@ RECIPES = {
 }
 
 
-def run(recipe, seed, steps):
-    run_dir = f"runs/recipe/{recipe}-s{seed}"
+def run(recipe, seed, steps, train):
+    run_dir = f"runs/recipe/{recipe}-{os.path.basename(train)[:-5]}-{steps}-s{seed}"
     command = [".build/release/coordinator", "run", "--config", "cluster.yaml", "--run-dir", run_dir, "--from-scratch",
-               "--set", f"dataset.manifest={TRAIN}", "--set", f"dataset.validation_manifests={VALIDATION}",
+               "--set", f"dataset.manifest={train}", "--set", f"dataset.validation_manifests={VALIDATION}",
                "--set", f"training.seed={seed}", "--set", f"training.steps={steps}", "--set", "logging.level=warning"]
     for setting in RECIPES[recipe]:
         command += ["--set", setting]
@@ -57,6 +58,7 @@ def main():
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--recipes", default=",".join(RECIPES))
     parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--train", default=TRAIN, help="the training manifest (default: the quick start's)")
     args = parser.parse_args()
     os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -68,7 +70,7 @@ def main():
     for recipe in recipes:
         results = []
         for seed in seeds:
-            wall, splits = run(recipe, seed, args.steps)
+            wall, splits = run(recipe, seed, args.steps, args.train)
             results.append((wall, splits))
             line = "  ".join(f"{name} IoU {s['canopy_iou']:.3f} F1 {s['trees']['f1']:.2f}" for name, s in splits.items())
             print(f"{recipe} seed {seed}: {line}  ({wall:.1f} s)", file=sys.stderr, flush=True)
