@@ -114,10 +114,3 @@ struct EvaluateCommand: ParsableCommand {
         """
     }
 }
-
-/// `evaluation.json` of a manifest scored per group.
-struct GroupedEvaluation: Encodable {
-    var pooled: EvaluationReport
-    var groups: [String: EvaluationReport]
-    var notes: [String]
-}
