@@ -38,8 +38,12 @@ import Testing
         let trained = try Grove.run("coordinator", [
             "run", "--config", "cluster.yaml", "--run-dir", dir + "/run", "--set", "coordinator.port=0", "--set", "model.base_width=2",
             "--set", "model.depth=1", "--set", "training.steps=2", "--set", "workers.local=1",
-            "--set", "dataset.manifest=\(catalog)/manifests/train.json"])
+            "--set", "dataset.manifest=\(catalog)/manifests/train.json",
+            "--set", "dataset.validation_manifests=\(catalog)/manifests/held.json"])
         try #require(trained.status == 0, "\(trained.output)")
+        // The run's summary reports the held-out manifest under its name, beside all-canopy.
+        #expect(trained.output.contains("validation held (33 tiles): loss "), "\(trained.output)")
+        #expect(trained.output.contains("(all canopy 0."), "\(trained.output)")
         let output = dir + "/evaluation.json"
         let result = try Grove.run("coordinator", ["evaluate", "--checkpoint", dir + "/run/checkpoints/step-000002",
                                                    "--manifest", "\(catalog)/manifests/held.json", "--output", output])
