@@ -3,7 +3,7 @@ import Dispatch
 import Model
 import Tensor
 
-/// `tensor-bench [gemm|conv|train|fit|info|stats] [data directory] [fit: steps lr width]
+/// `tensor-bench [gemm|conv|train|fit|augment|info|stats] [data directory] [fit: steps lr width]
 /// | [train: --threads N ... --batch B --seconds S]`: prints measurements, asserts nothing.
 let arguments = CommandLine.arguments
 let command = arguments.count > 1 ? arguments[1] : "all"
@@ -33,6 +33,8 @@ case "fit":
     let width = arguments.count > 5 ? Int(arguments[5])! : 8
     TrainingBenchmark.fit(dataPath: dataPath, steps: steps, batchSize: 4, learningRate: lr,
                           settings: CanopyNet.Settings(baseWidth: width, threads: 2))
+case "augment":
+    AugmentBenchmark.report(dataPath: dataPath)
 case "train":
     TrainingBenchmark.report(dataPath: dataPath, options: .init(arguments.dropFirst(3)))
 default:

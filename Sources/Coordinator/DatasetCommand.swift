@@ -44,6 +44,10 @@ struct DatasetCommand: ParsableCommand {
         @Option(help: "Index of the first sample (to extend an earlier run).") var start = 0
         @Option(help: "Generator threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
         @Option(help: "Tile side in pixels.") var size = 128
+        @Option(name: .customLong("tiles-per-site"), help: "Tiles per site (a site fixes crop, layout, resolution and colours).")
+        var tilesPerSite = 64
+        @Flag(help: "Sites without trees (soil, grass, shrubs, shadows; ids syn-neg-s<seed>-…) instead of orchards.")
+        var negatives = false
 
         func validate() throws {
             guard count > 0, start >= 0 else { throw ValidationError("--count must be positive and --start not negative") }
@@ -53,6 +57,8 @@ struct DatasetCommand: ParsableCommand {
             var settings = OrchardSynth.Settings()
             settings.width = size
             settings.height = size
+            settings.negatives = negatives
+            settings.tilesPerSite = tilesPerSite
             let synth = try OrchardSynth(settings: settings)
             let catalog = try options.open(create: true)
             let clock = ContinuousClock()

@@ -1,4 +1,5 @@
 import Foundation
+import Model
 import Training
 
 /// The few lines printed at the end of a run.
@@ -10,15 +11,24 @@ enum SummaryText {
             "model \(s.model), \(s.parameters) parameters",
             "loss \(String(format: "%.4f", s.lossFirst)) -> \(String(format: "%.4f", s.lossLast))",
         ]
-        if let v = s.validation {
+        if let v = s.validation, let splits = v.splits, !splits.isEmpty {
+            // Each held-out manifest on its own, next to the score of predicting canopy
+            // everywhere: a pooled score would mix tiles the model could have learnt about with
+            // tiles it could not.
+            for split in splits {
+                var line = "validation \(split.name) (\(split.tiles) tiles): loss \(String(format: "%.4f", split.loss))"
+                if let iou = split.canopyIou {
+                    line += ", canopy IoU \(String(format: "%.3f", iou)) (all canopy \(String(format: "%.3f", split.allCanopyIou)))"
+                }
+                lines.append(line)
+                if let t = split.trees { lines.append("  " + treeLine(t)) }
+            }
+        } else if let v = s.validation {
             var line = "validation (\(v.tiles) tiles): loss \(String(format: "%.4f", v.loss))"
             if let iou = v.canopyIou { line += ", canopy IoU \(String(format: "%.3f", iou))" }
+            if let t = v.trees { line += " (all canopy \(String(format: "%.3f", t.allCanopyIoU)))" }
             lines.append(line)
-            if let t = v.trees {
-                lines.append("trees: F1 \(String(format: "%.2f", t.f1)) (precision \(String(format: "%.2f", t.precision)), "
-                             + "recall \(String(format: "%.2f", t.recall))), count error \(String(format: "%.2f", t.countMeanAbsoluteError)) per tile, "
-                             + "canopy area \(String(format: "%+.1f", t.relativeCanopyAreaError * 100)) %")
-            }
+            if let t = v.trees { lines.append(treeLine(t)) }
         }
         if let step = s.resumedFromStep { lines.append("resumed from step \(step)") }
         if let stopped = s.stopped { lines.append("stopped early: \(stopped)") }
@@ -33,6 +43,12 @@ enum SummaryText {
         lines.append("weights sha256 \(s.weightsSha256)" + (s.weightsStep.map { " (after step \($0))" } ?? ""))
         lines.append("summary: \(runDirectory)/summary.json")
         return lines.joined(separator: "\n")
+    }
+
+    static func treeLine(_ t: EvaluationReport) -> String {
+        "trees: F1 \(String(format: "%.2f", t.f1)) (precision \(String(format: "%.2f", t.precision)), "
+            + "recall \(String(format: "%.2f", t.recall))), count error \(String(format: "%.2f", t.countMeanAbsoluteError)) per tile, "
+            + "canopy area \(String(format: "%+.1f", t.relativeCanopyAreaError * 100)) %"
     }
 
     /// Committed against redone work by cause, CPU and cost per sample.

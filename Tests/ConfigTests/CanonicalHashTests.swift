@@ -26,6 +26,23 @@ import Testing
         }
     }
 
+    @Test func keysAddedLaterEnterTheHashOnlyWhenSet() throws {
+        // Runs made before augmentation existed keep the hash their checkpoints recorded.
+        #expect(!ClusterConfig().canonicalText.contains("augment"))
+        #expect(!ClusterConfig().canonicalText.contains("validation_manifests"))
+        let flipped = try ClusterConfig.parse(yaml: "training:\n  augment_flip: true\n", source: "a")
+        #expect(flipped.canonicalText.contains("training.augment_flip=true\n"))
+        let off = try ClusterConfig.parse(yaml: "training:\n  augment_flip: false\n  augment_contrast: 0.0\n", source: "b")
+        #expect(off.canonicalHash == ClusterConfig().canonicalHash)
+        // And they are checked like every other key.
+        do {
+            _ = try ClusterConfig.parse(yaml: "training:\n  augment_brightness: 1.5\n", source: "c")
+            Issue.record("a brightness of 1.5 was accepted")
+        } catch {
+            #expect(error.description.contains("training.augment_brightness") && error.description.contains("1.5"), "\(error.description)")
+        }
+    }
+
     @Test func textValuesCannotForgeAnotherKey() {
         var a = ClusterConfig()
         a.run.directory = "x\"\nrun.name=\"y"

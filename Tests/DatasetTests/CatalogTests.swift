@@ -42,14 +42,18 @@ import Testing
             try db.execute(CatalogSchema.migrations[0])
             try db.execute("PRAGMA user_version = 1")
             let record = PreparedSample(tile: Fixtures.tile(id: "old"), labels: Self.labels()).record
-            try db.run("INSERT INTO samples (\(Catalog.columns.replacingOccurrences(of: ", labels_complete", with: ""))) VALUES (\(Array(repeating: "?", count: 20).joined(separator: ",")))",
-                       Catalog.values(of: record).enumerated().filter { $0.offset != 17 }.map(\.element))
+            // The columns of schema version 1: neither labels_complete (3) nor the tile origin (4).
+            let columns = Catalog.columns.replacingOccurrences(of: ", labels_complete", with: "")
+                .replacingOccurrences(of: ", source_image, tile_x, tile_y", with: "")
+            try db.run("INSERT INTO samples (\(columns)) VALUES (\(Array(repeating: "?", count: 20).joined(separator: ",")))",
+                       Catalog.values(of: record).enumerated().filter { $0.offset != 17 && $0.offset < 21 }.map(\.element))
         }
         let catalog = try Catalog(directory: directory)
-        #expect(try catalog.schemaVersion == 3)
+        #expect(try catalog.schemaVersion == 4)
         let old = try #require(try catalog.record(id: "old"))
         #expect(old.labels.labelsComplete)
         #expect(old.labels.crop == "apple")
+        #expect(old.labels.origin == nil)
     }
 
     @Test func catalogFromANewerProgramIsRefused() throws {

@@ -20,7 +20,25 @@ import Testing
         #expect(tile.trees.count == 6 && tile.trees[0].visiblePixels == 2483)
         #expect(tile.instances.max() == 6)
 
+        #expect(record.labels.origin == TileOrigin(image: "2019_YELL_2_541000_4977000_image_crop.png", x: 256, y: 0))
+        // A held-out region is a query over the tile positions: the YELL image is 9 x 8 tiles.
+        #expect(try catalog.count(where: "site = 'YELL' AND tile_x >= 896") == 16)
+        #expect(try catalog.count(where: "source_image LIKE '2018_SJER%' AND tile_y = 256") == 3)
+
         let again = try catalog.import(tileDirectory: Fixtures.aerialSample)
         #expect(again == Catalog.InsertSummary(added: 0, unchanged: 81))
+    }
+
+    @Test func reimportFillsTilePositionsOfRowsAddedBeforeTheyWereRecorded() throws {
+        let catalog = try Catalog(directory: Fixtures.scratchDirectory())
+        try catalog.import(tileDirectory: Fixtures.aerialSample)
+        try catalog.db.execute("UPDATE samples SET source_image = NULL, tile_x = NULL, tile_y = NULL WHERE site = 'SJER'")
+        try catalog.db.execute("UPDATE samples SET tile_x = 7 WHERE id = 'YELL541_x0000_y0000'")
+        #expect(try catalog.count(where: "tile_x IS NULL") == 9)
+        try catalog.import(tileDirectory: Fixtures.aerialSample)
+        #expect(try catalog.count(where: "tile_x IS NULL") == 0)
+        #expect(try catalog.record(id: "SJER477_x0128_y0256")?.labels.origin?.x == 128)
+        // A position already recorded is never rewritten.
+        #expect(try catalog.record(id: "YELL541_x0000_y0000")?.labels.origin?.x == 7)
     }
 }

@@ -111,4 +111,28 @@ import Testing
         #expect(sizes == [4, 4, 3])
         #expect(ids == (5..<16).map { OrchardSynth.sampleID(seed: 4, index: $0) })
     }
+
+    @Test func negativeSitesHaveGreenShrubsButNoCanopy() throws {
+        var settings = OrchardSynth.Settings()
+        settings.negatives = true
+        let synth = try OrchardSynth(settings: settings)
+        var shrubbySites = 0, bareSites = 0
+        for site in 0..<12 {
+            let sample = synth.sample(seed: 3, index: site * settings.tilesPerSite)
+            #expect(sample.tile.id == "syn-neg-s3-" + String(OrchardSynth.sampleID(seed: 3, index: site * 64).dropFirst(7)))
+            #expect(sample.tile.canopy.allSatisfy { $0 == 0 } && sample.tile.instances.allSatisfy { $0 == 0 } && sample.tile.trees.isEmpty)
+            #expect(sample.labels.crop == "none" && sample.labels.synthetic && sample.labels.site.hasPrefix("synth-neg-s3-"))
+            // Shrubs: dark green pixels, greener than red, on a tile that is labelled all background.
+            let n = sample.tile.pixelCount
+            let green = (0..<n).filter { p in
+                let r = Int(sample.tile.pixels[p]), g = Int(sample.tile.pixels[n + p])
+                return g > r + 12 && g < 130
+            }.count
+            if green > n / 50 { shrubbySites += 1 } else { bareSites += 1 }
+        }
+        #expect(shrubbySites >= 4 && bareSites >= 1, "\(shrubbySites) shrubby, \(bareSites) bare")
+        // A pure function of (seed, index), like the orchards, and another stream than theirs.
+        #expect(synth.sample(seed: 3, index: 5).tile == synth.sample(seed: 3, index: 5).tile)
+        #expect(synth.sample(seed: 3, index: 5).tile.pixels != (try OrchardSynth()).sample(seed: 3, index: 5).tile.pixels)
+    }
 }

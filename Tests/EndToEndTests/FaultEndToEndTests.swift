@@ -18,7 +18,7 @@ import Testing
 
     /// Starts three local workers, sends `signal` to one of them once step 10 is committed, and
     /// returns the finished run's summary and the coordinator's output.
-    static func runLosingAWorker(to signal: Int32) throws -> (summary: [String: Any], output: String) {
+    static func runLosingAWorker(to signal: Int32, settings: [String] = settings) throws -> (summary: [String: Any], output: String) {
         let dir = Grove.temporaryDirectory("fault")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let coordinator = try Grove.Background("coordinator", ["run", "--config", "cluster.yaml", "--run-dir", dir,
@@ -50,6 +50,20 @@ import Testing
         let expected = try Self.reference()
         let (summary, output) = try Self.runLosingAWorker(to: SIGKILL)
         #expect(summary["steps"] as? Int == 40)
+        #expect(summary["failures"] as? Int == 1, "\(output)")
+        #expect(summary["weights_sha256"] as? String == expected)
+    }
+
+    /// With augmentation on, a tile's transform depends only on (seed, sample, data epoch): the
+    /// micro-batches re-dealt after the kill are augmented as they would have been, and 3 then 2
+    /// workers still end on the weights of 2 workers throughout.
+    @Test func aKilledWorkerWithAugmentationEndsOnTheSameWeights() throws {
+        let augmented = Self.settings + ["--set", "training.augment_flip=true", "--set", "training.augment_rotate90=true",
+                                         "--set", "training.augment_brightness=0.1", "--set", "training.augment_contrast=0.2",
+                                         "--set", "training.augment_band_gain=0.1"]
+        let expected = try Self.reference(settings: augmented)
+        #expect(expected != (try Self.reference()), "augmentation changed nothing")
+        let (summary, output) = try Self.runLosingAWorker(to: SIGKILL, settings: augmented)
         #expect(summary["failures"] as? Int == 1, "\(output)")
         #expect(summary["weights_sha256"] as? String == expected)
     }

@@ -95,6 +95,26 @@ import Testing
                 == RunFiles(directory: two).summary["weights_sha256"] as? String)
     }
 
+    /// With every augmentation on, one worker and two still end on the same bits: a tile's
+    /// transform is drawn from (seed, sample position, data epoch), never from the worker.
+    @Test func oneWorkerMatchesTwoWorkersWithAugmentation() throws {
+        let one = Grove.temporaryDirectory("one-aug"), two = Grove.temporaryDirectory("two-aug")
+        defer { for d in [one, two] { try? FileManager.default.removeItem(atPath: d) } }
+        let augment = ["--set", "training.augment_flip=true", "--set", "training.augment_rotate90=true",
+                       "--set", "training.augment_brightness=0.1", "--set", "training.augment_contrast=0.2",
+                       "--set", "training.augment_band_gain=0.1"]
+        try #require(try Self.train(workers: 1, runDirectory: one, extra: augment).status == 0)
+        try #require(try Self.train(workers: 2, runDirectory: two, extra: augment).status == 0)
+        let a = try RunFiles(directory: one).summary, b = try RunFiles(directory: two).summary
+        #expect(a["weights_sha256"] as? String == b["weights_sha256"] as? String)
+        // 20 steps of 16 over 65 tiles is five data epochs, each with other draws; and the
+        // augmented run trains on other pixels than the plain one.
+        let plain = Grove.temporaryDirectory("plain")
+        defer { try? FileManager.default.removeItem(atPath: plain) }
+        try #require(try Self.train(workers: 1, runDirectory: plain).status == 0)
+        #expect(try RunFiles(directory: plain).summary["weights_sha256"] as? String != a["weights_sha256"] as? String)
+    }
+
     /// Resuming from the step-10 checkpoint ends on the same weights as the uninterrupted run.
     @Test func resumeFromStepTenMatchesTheUninterruptedRun() throws {
         let full = Grove.temporaryDirectory("full")

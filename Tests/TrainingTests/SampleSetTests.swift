@@ -50,6 +50,29 @@ private struct MemorySource: SampleSource {
         #expect(try Self.ids(set, [[1, 2], [3, 5]], prepared: guessed) == [["s1", "s2"], ["s3", "s5"]])
     }
 
+    @Test func augmentationFollowsEachSlotsDataEpochNotTheWorker() throws {
+        let augmentation = TileAugmentation(flip: true, rotate90: true, brightness: 0.2)
+        let set = Self.set(6).augmented(augmentation, seed: 11)
+        let stored = try Self.set(6).load(Array(0..<6))
+        // Sample 4 twice in one micro-batch, in two data epochs (a step across an epoch's end).
+        let batches = [[4, 1], [2, 4]], epochs = [[0, 0], [0, 1]]
+        var seen: [Tile] = []
+        _ = try set.forEachMicroBatch(batches, threads: 2, prefetch: 1, dataEpochs: epochs) { seen += $0.tiles }
+        let expected = zip(batches.joined(), epochs.joined()).map { position, epoch in
+            augmentation.apply(to: stored[position], seed: 11, sample: position, dataEpoch: epoch)
+        }
+        #expect(seen == expected)
+        #expect(seen[0] != seen[3])
+        // The same micro-batch alone, as another worker would compute it, gives the same tiles.
+        var alone: [Tile] = []
+        _ = try set.forEachMicroBatch([[2, 4]], threads: 1, prefetch: 1, dataEpochs: [[0, 1]]) { alone += $0.tiles }
+        #expect(alone == Array(seen[2...]))
+        // Without epochs (validation, loading) the tiles are as stored.
+        var plain: [Tile] = []
+        _ = try set.forEachMicroBatch(batches, threads: 2, prefetch: 1) { plain += $0.tiles }
+        #expect(plain == [stored[4], stored[1], stored[2], stored[4]])
+    }
+
     @Test func tilesInMemoryNeedNoPreparation() throws {
         #expect(try SampleSet.tiles([]).prepare([[0]], threads: 1, prefetch: 1) == nil)
     }

@@ -12,7 +12,9 @@ extension ClusterConfig {
     /// comments, key order or spelled-out defaults get the same text.
     public var canonicalText: String {
         var text = Self.canonicalFormat + "\n"
+        let defaults = ClusterConfig()
         for field in ConfigSchema.fields {
+            if ConfigSchema.hashedOnlyWhenSet.contains(field.path) && field.get(self) == field.get(defaults) { continue }
             text += "\(field.path)=\(field.get(self).literal)\n"
         }
         return text

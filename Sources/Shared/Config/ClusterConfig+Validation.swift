@@ -54,6 +54,11 @@ extension ClusterConfig {
                             "'\(dataset.validationManifest)'"),
                            ("dataset.manifest", "the training manifest that goes with dataset.validation_manifest", "''"))
         }
+        if !dataset.validationManifests.isEmpty && dataset.manifest.isEmpty {
+            throw conflict(("dataset.validation_manifests", "empty unless dataset.manifest names the training manifest",
+                            "'\(dataset.validationManifests)'"),
+                           ("dataset.manifest", "the training manifest that goes with dataset.validation_manifests", "''"))
+        }
         let rate = training.learningRate, floor = training.minLearningRate
         if training.schedule == "cosine" && floor > rate {
             throw conflict(("training.min_learning_rate", "at most training.learning_rate (\(rate)) with the cosine schedule",

@@ -67,6 +67,19 @@ public struct ClusterConfig: Sendable, Equatable {
         /// A second frozen manifest whose samples are the held-out validation set instead of every
         /// `validationEvery`-th entry of `manifest`; empty = carve it from `manifest`.
         public var validationManifest = ""
+        /// More held-out manifests, comma-separated paths: each one is measured and reported on
+        /// its own, named by its manifest name (an unseen region of a training image, an unseen
+        /// site), next to the all-canopy baseline on the same tiles.
+        public var validationManifests = ""
+        /// `validationManifests` as a list of paths, blanks around commas removed.
+        public var validationManifestList: [String] {
+            validationManifests.split(separator: ",").map { part in
+                var path = part
+                while path.first?.isWhitespace == true { path.removeFirst() }
+                while path.last?.isWhitespace == true { path.removeLast() }
+                return String(path)
+            }.filter { !$0.isEmpty }
+        }
         /// The run's dataset hash (`summary.json` `dataset_hash`) the samples must give; empty =
         /// not pinned. The coordinator pins it in the configuration it sends its workers, so a
         /// worker whose files differ refuses to train instead of training on other data.
@@ -133,6 +146,15 @@ public struct ClusterConfig: Sendable, Equatable {
         public var seed: UInt64 = 42
         /// Committed steps between two evaluations on the held-out samples (0 = only at the end).
         public var evalEvery = 50
+        /// Training-sample augmentation, drawn from (seed, sample, data epoch) alone: a random
+        /// horizontal/vertical flip, a random multiple of 90 degrees (square tiles), and the
+        /// largest brightness shift (fraction of full scale), contrast change and per-band gain
+        /// change (fractions of 1); 0 turns a photometric one off.
+        public var augmentFlip = false
+        public var augmentRotate90 = false
+        public var augmentBrightness = 0.0
+        public var augmentContrast = 0.0
+        public var augmentBandGain = 0.0
     }
 
     public struct Reduce: Sendable, Equatable {

@@ -26,6 +26,7 @@ enum ConfigSchema {
         .integer("dataset", "prefetch", \.dataset.prefetch, 0...256),
         .text("dataset", "manifest", \.dataset.manifest, allowEmpty: true),
         .text("dataset", "validation_manifest", \.dataset.validationManifest, allowEmpty: true),
+        .text("dataset", "validation_manifests", \.dataset.validationManifests, allowEmpty: true),
         .text("dataset", "expect_sha256", \.dataset.expectSha256, allowEmpty: true),
         .integer("dataset", "decode_threads", \.dataset.decodeThreads, 1...64),
         .choice("dataset", "on_corrupt", \.dataset.onCorrupt, ClusterConfig.Dataset.corruptPolicies),
@@ -53,6 +54,11 @@ enum ConfigSchema {
         .number("training", "weight_decay", \.training.weightDecay, .between(0, 1000)),
         .unsigned("training", "seed", \.training.seed),
         .integer("training", "eval_every", \.training.evalEvery, 0...Limits.steps),
+        .flag("training", "augment_flip", \.training.augmentFlip),
+        .flag("training", "augment_rotate90", \.training.augmentRotate90),
+        .number("training", "augment_brightness", \.training.augmentBrightness, .halfOpen(0, 1)),
+        .number("training", "augment_contrast", \.training.augmentContrast, .halfOpen(0, 1)),
+        .number("training", "augment_band_gain", \.training.augmentBandGain, .halfOpen(0, 1)),
 
         .choice("reduce", "mode", \.reduce.mode, ["exact", "fp32", "fp16"]),
         .integer("reduce", "chunk_kib", \.reduce.chunkKiB, 1...65536),
@@ -79,6 +85,14 @@ enum ConfigSchema {
         .integer("logging", "status_port", \.logging.statusPort, -1...65535),
         .number("logging", "price_per_worker_hour", \.logging.pricePerWorkerHour, .between(0, 1_000_000)),
         .flag("logging", "timeline", \.logging.timeline),
+    ]
+
+    /// Keys added after the canonical format was fixed: at their default they are left out of
+    /// the canonical text, so that every configuration that does not use them keeps the hash its
+    /// checkpoints recorded (and a run made before them can still be resumed).
+    static let hashedOnlyWhenSet: Set<String> = [
+        "dataset.validation_manifests", "training.augment_flip", "training.augment_rotate90",
+        "training.augment_brightness", "training.augment_contrast", "training.augment_band_gain",
     ]
 
     /// Section names in file order.

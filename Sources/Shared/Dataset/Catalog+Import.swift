@@ -20,7 +20,8 @@ extension Catalog {
             let tile = try directory.load(entry, trees: trees[entry.id] ?? [])
             try SampleFile.check(tile)
             let labels = SampleLabels(source: sourceName, site: entry.site, crop: entry.crop ?? crop, split: entry.split,
-                                      netting: false, plantingDensity: nil, synthetic: false, labelsComplete: entry.labelsComplete)
+                                      netting: false, plantingDensity: nil, synthetic: false, labelsComplete: entry.labelsComplete,
+                                      origin: entry.origin)
             prepared.append(PreparedSample(tile: tile, labels: labels))
         }
         return try insert(prepared)

@@ -24,9 +24,9 @@ extension Catalog {
     static let columns = """
         id, path, content_hash, source, site, crop, split, width, height, bands, gsd_m, canopy_fraction, \
         tree_count, mean_tree_area_m2, netting, planting_density, synthetic, labels_complete, added_at, \
-        last_loss, last_seen_step
+        last_loss, last_seen_step, source_image, tile_x, tile_y
         """
-    static let placeholders = Array(repeating: "?", count: 21).joined(separator: ", ")
+    static let placeholders = Array(repeating: "?", count: 24).joined(separator: ", ")
 
     static func values(of r: SampleRecord) -> [SQLite.Value] {
         [
@@ -37,6 +37,8 @@ extension Catalog {
             r.labels.plantingDensity.map { .real($0) } ?? .null, .integer(r.labels.synthetic ? 1 : 0),
             .integer(r.labels.labelsComplete ? 1 : 0), .text(r.addedAt),
             r.lastLoss.map { .real($0) } ?? .null, r.lastSeenStep.map { .integer(Int64($0)) } ?? .null,
+            r.labels.origin.map { .text($0.image) } ?? .null, r.labels.origin.map { .integer(Int64($0.x)) } ?? .null,
+            r.labels.origin.map { .integer(Int64($0.y)) } ?? .null,
         ]
     }
 
@@ -58,7 +60,8 @@ extension Catalog {
         }
         let labels = SampleLabels(
             source: try text(3), site: try text(4), crop: try text(5), split: try text(6), netting: try int(14) != 0,
-            plantingDensity: row[15].double, synthetic: try int(16) != 0, labelsComplete: try int(17) != 0)
+            plantingDensity: row[15].double, synthetic: try int(16) != 0, labelsComplete: try int(17) != 0,
+            origin: row[21].string.flatMap { image in row[22].int.flatMap { x in row[23].int.map { TileOrigin(image: image, x: x, y: $0) } } })
         return SampleRecord(
             id: try text(0), path: try text(1), contentHash: try text(2), labels: labels, width: try int(7),
             height: try int(8), bands: try int(9), groundSampleDistance: try real(10), canopyFraction: try real(11),

@@ -69,6 +69,9 @@ public final class Catalog {
         try db.transaction { () throws(DatasetError) -> InsertSummary in
             let existing = try db.prepare("SELECT content_hash FROM samples WHERE id = ?")
             let insert = try db.prepare("INSERT INTO samples (\(Catalog.columns)) VALUES (\(Catalog.placeholders))")
+            // Rows added before the catalog recorded tile positions get them when the same
+            // content is imported again; a recorded position is never changed.
+            let locate = try db.prepare("UPDATE samples SET source_image = ?, tile_x = ?, tile_y = ? WHERE id = ? AND source_image IS NULL")
             var summary = InsertSummary()
             for sample in samples {
                 var record = sample.record
@@ -82,6 +85,10 @@ public final class Catalog {
                     guard hash == record.contentHash else {
                         throw DatasetError(code: "catalog.conflict",
                                            "sample \(record.id) is already in \(directory) with content \(hash), new content is \(record.contentHash)")
+                    }
+                    if let origin = record.labels.origin {
+                        try locate.bind([.text(origin.image), .integer(Int64(origin.x)), .integer(Int64(origin.y)), .text(record.id)])
+                        _ = try locate.step()
                     }
                     summary.unchanged += 1
                     continue

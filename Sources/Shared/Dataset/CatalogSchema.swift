@@ -52,6 +52,15 @@ enum CatalogSchema {
         """
         ALTER TABLE samples ADD COLUMN labels_complete INTEGER NOT NULL DEFAULT 1;
         """,
+        // 4: where a tile was cut from its source image, so that a held-out set can be a whole
+        // region of an image with a margin, not tiles whose neighbours were trained on. NULL when
+        // unknown (synthetic tiles, directories without the columns).
+        """
+        ALTER TABLE samples ADD COLUMN source_image TEXT;
+        ALTER TABLE samples ADD COLUMN tile_x INTEGER;
+        ALTER TABLE samples ADD COLUMN tile_y INTEGER;
+        CREATE INDEX samples_by_source_image ON samples(source_image, tile_x, tile_y);
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

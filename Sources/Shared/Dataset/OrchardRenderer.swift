@@ -109,7 +109,7 @@ struct OrchardRenderer {
     /// one visible pixel get ids 1...K in scene order.
     private func targets(id: String, pixels: [UInt8], owner: [Int32]) -> Tile {
         var visible = [Int](repeating: 0, count: scene.trees.count)
-        for o in owner where o >= 0 && !scene.trees[Int(o)].dead { visible[Int(o)] += 1 }
+        for o in owner where o >= 0 && scene.trees[Int(o)].isCanopy { visible[Int(o)] += 1 }
         var instanceOf = [UInt16](repeating: 0, count: scene.trees.count)
         var trees: [TreeInstance] = []
         for (index, tree) in scene.trees.enumerated() where visible[index] > 0 && trees.count < Int(UInt16.max) {

@@ -14,6 +14,12 @@ struct OrchardScene: Sendable {
         var nir: Float
         /// Dead trees show bare grey branches; they are not canopy and have no instance id.
         var dead: Bool
+        /// Shrubs are green and cast shadows like crowns but are not trees: not canopy, no
+        /// instance id. What a model must learn not to call a tree.
+        var shrub = false
+
+        /// Whether the pixels this tree owns are canopy with an instance id.
+        var isCanopy: Bool { !dead && !shrub }
     }
 
     struct Netting: Sendable {

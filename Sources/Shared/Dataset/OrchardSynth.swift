@@ -25,6 +25,9 @@ public struct OrchardSynth: Sendable {
         public var maxMissing = 0.12
         /// Chance that a planted tree is dead, upper bound per site.
         public var maxDead = 0.06
+        /// Generate sites without trees instead (soil, grass, shrubs and their shadows: no
+        /// canopy), as their own stream of ids (`syn-neg-s<seed>-…`).
+        public var negatives = false
 
         public init() {}
 
@@ -60,8 +63,15 @@ public struct OrchardSynth: Sendable {
         return "syn-s\(seed)-" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
     }
 
+    /// The id of sample `index` of `seed` with these settings.
+    public func id(seed: UInt64, index: Int) -> String {
+        let id = OrchardSynth.sampleID(seed: seed, index: index)
+        return settings.negatives ? id.replacingOccurrences(of: "syn-s", with: "syn-neg-s") : id
+    }
+
     /// Sample `index` of the stream `seed`.
     public func sample(seed: UInt64, index: Int) -> Sample {
+        if settings.negatives { return negativeSample(seed: seed, index: index) }
         let siteIndex = index / settings.tilesPerSite
         var siteRandom = SplitMix64(seed: seed, stream: 0x5173_0000_0000 &+ UInt64(siteIndex))
         var tileRandom = SplitMix64(seed: seed, stream: 0x7113_0000_0000 &+ UInt64(index))
@@ -73,6 +83,24 @@ public struct OrchardSynth: Sendable {
             source: "synthetic", site: "synth-s\(seed)-site\(siteIndex)", crop: site.crop.name,
             split: splitDraw < 0.8 ? "train" : splitDraw < 0.9 ? "val" : "test", netting: site.netting,
             plantingDensity: site.plantingDensity, synthetic: true, labelsComplete: true)
+        return Sample(tile: tile, labels: labels)
+    }
+}
+
+extension OrchardSynth {
+    /// Sample `index` of the stream `seed` of sites without trees: no canopy, no instances.
+    func negativeSample(seed: UInt64, index: Int) -> Sample {
+        let siteIndex = index / settings.tilesPerSite
+        // Other streams than the orchards', so the two kinds of site do not correlate.
+        var siteRandom = SplitMix64(seed: seed, stream: 0x4E65_6700_0000 &+ UInt64(siteIndex))
+        var tileRandom = SplitMix64(seed: seed, stream: 0x4E74_6C00_0000 &+ UInt64(index))
+        let site = NegativeSitePlan(settings: settings, random: &siteRandom)
+        let tile = OrchardRenderer(scene: site.scene(settings: settings, random: &tileRandom)).render(id: id(seed: seed, index: index))
+        let splitDraw = siteRandom.nextUnitFloat()
+        let labels = SampleLabels(
+            source: "synthetic", site: "synth-neg-s\(seed)-site\(siteIndex)", crop: "none",
+            split: splitDraw < 0.8 ? "train" : splitDraw < 0.9 ? "val" : "test", netting: false,
+            plantingDensity: nil, synthetic: true, labelsComplete: true)
         return Sample(tile: tile, labels: labels)
     }
 }

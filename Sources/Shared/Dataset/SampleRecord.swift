@@ -15,9 +15,13 @@ public struct SampleLabels: Sendable, Equatable {
     public var synthetic: Bool
     /// False when some trees in the tile are known to be unlabelled.
     public var labelsComplete: Bool
+    /// Where the tile was cut from: its source image and the top-left pixel of the tile in it;
+    /// nil when unknown. Held-out regions and their margins are queries over these.
+    public var origin: TileOrigin?
 
     public init(source: String, site: String, crop: String, split: String, netting: Bool = false,
-                plantingDensity: Double? = nil, synthetic: Bool = false, labelsComplete: Bool = true) {
+                plantingDensity: Double? = nil, synthetic: Bool = false, labelsComplete: Bool = true,
+                origin: TileOrigin? = nil) {
         self.source = source
         self.site = site
         self.crop = crop
@@ -26,6 +30,7 @@ public struct SampleLabels: Sendable, Equatable {
         self.plantingDensity = plantingDensity
         self.synthetic = synthetic
         self.labelsComplete = labelsComplete
+        self.origin = origin
     }
 }
 

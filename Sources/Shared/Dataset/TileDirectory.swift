@@ -19,6 +19,8 @@ public struct TileDirectory: Sendable {
         public var labelsComplete: Bool = true
         /// From the optional `crop` column; nil when the table has none.
         public var crop: String?
+        /// From the optional `source_image`, `x` and `y` columns; nil when the table has none.
+        public var origin: TileOrigin?
     }
 
     /// Reads the directory's tables; images are decoded on demand by `load`.
@@ -28,15 +30,26 @@ public struct TileDirectory: Sendable {
         let gsd = try table.column("gsd_m"), image = try table.column("image")
         let mask = try table.column("mask"), instances = try table.column("instances")
         let complete = table.header.firstIndex(of: "labels_complete"), crop = table.header.firstIndex(of: "crop")
+        let sourceImage = table.header.firstIndex(of: "source_image")
+        let left = table.header.firstIndex(of: "x"), top = table.header.firstIndex(of: "y")
         var entries: [Entry] = []
         for (line, row) in table.rows.enumerated() {
             guard let metres = Float(row[gsd]), metres > 0, metres.isFinite else {
                 throw DatasetError(code: "tiles.bad-value",
                                    "\(table.origin) line \(line + 2): gsd_m '\(row[gsd])' is not a positive number")
             }
+            var origin: TileOrigin?
+            if let sourceImage, let left, let top {
+                guard let x = Int(row[left]), let y = Int(row[top]), x >= 0, y >= 0 else {
+                    throw DatasetError(code: "tiles.bad-value",
+                                       "\(table.origin) line \(line + 2): tile position x '\(row[left])', y '\(row[top])' is not a pair of pixel offsets >= 0")
+                }
+                origin = TileOrigin(image: row[sourceImage], x: x, y: y)
+            }
             entries.append(Entry(id: row[id], split: row[split], site: row[site], groundSampleDistance: metres,
                                  image: row[image], mask: row[mask], instances: row[instances],
-                                 labelsComplete: complete.map { row[$0] != "0" } ?? true, crop: crop.map { row[$0] }))
+                                 labelsComplete: complete.map { row[$0] != "0" } ?? true, crop: crop.map { row[$0] },
+                                 origin: origin))
         }
         return TileDirectory(root: root, entries: entries)
     }

@@ -116,6 +116,13 @@ public enum Evaluation {
     /// Runs `model` on every tile, extracts trees, and scores them.
     public static func evaluate(model: CanopyNet, parameters: [Float], tiles: [Tile],
                                 extraction: InstanceExtraction = InstanceExtraction()) -> EvaluationReport {
+        evaluate(model: model, parameters: parameters, tiles: tiles, parts: [], extraction: extraction).pooled
+    }
+
+    /// Runs `model` once on every tile and scores all of them together (`pooled`) and each range
+    /// of `parts` on its own, in order: a held-out set made of several kinds of tiles.
+    public static func evaluate(model: CanopyNet, parameters: [Float], tiles: [Tile], parts: [Range<Int>],
+                                extraction: InstanceExtraction = InstanceExtraction()) -> (pooled: EvaluationReport, parts: [EvaluationReport]) {
         var masks: [[Bool]] = [], trees: [[InstanceExtraction.Tree]] = []
         for tile in tiles {
             let (canopy, centres) = model.predict(parameters: parameters, tile: tile)
@@ -123,6 +130,7 @@ public enum Evaluation {
             trees.append(extraction.trees(canopy: canopy, centres: centres, width: tile.width, height: tile.height,
                                           groundSampleDistance: tile.groundSampleDistance))
         }
-        return report(tiles: tiles, canopy: masks, trees: trees)
+        let pooled = report(tiles: tiles, canopy: masks, trees: trees)
+        return (pooled, parts.map { report(tiles: Array(tiles[$0]), canopy: Array(masks[$0]), trees: Array(trees[$0])) })
     }
 }

@@ -167,6 +167,13 @@ extension CoordinatorRuntime {
             scalars["count_mae"] = trees.countMeanAbsoluteError
             scalars["canopy_area_error"] = trees.relativeCanopyAreaError
         }
+        // Each held-out manifest on its own, beside predicting all canopy.
+        for split in report.splits ?? [] {
+            scalars["\(split.name)/loss"] = split.loss
+            if let iou = split.canopyIou { scalars["\(split.name)/canopy_iou"] = iou }
+            scalars["\(split.name)/all_canopy_iou"] = split.allCanopyIou
+            if let f1 = split.trees?.f1 { scalars["\(split.name)/tree_f1"] = f1 }
+        }
         return scalars
     }
 

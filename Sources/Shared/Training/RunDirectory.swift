@@ -223,4 +223,20 @@ public struct ValidationReport: Codable, Sendable {
     public var canopyIou: Double?
     /// Tree detection, counts and areas, for models that find trees (`canopy-net`).
     public var trees: EvaluationReport?
+    /// The same measures per held-out manifest (`dataset.validation_manifests`), in order; absent
+    /// without them. The fields above pool every split.
+    public var splits: [ValidationSplitReport]?
+}
+
+/// One held-out manifest's share of a `ValidationReport`.
+public struct ValidationSplitReport: Codable, Sendable {
+    /// The manifest's name.
+    public var name: String
+    public var tiles: Int
+    public var loss: Double
+    public var canopyIou: Double?
+    /// IoU of predicting canopy everywhere on the same tiles (their canopy fraction): the score a
+    /// model must beat to have learnt anything about these tiles.
+    public var allCanopyIou: Double
+    public var trees: EvaluationReport?
 }

@@ -12,6 +12,9 @@ public struct RunSetup: Sendable {
     public let model: any TrainableModel
     public let training: SampleSet
     public let validation: [Tile]
+    /// The parts of `validation` reported on their own (one per held-out manifest when
+    /// `dataset.validation_manifests` names any; empty otherwise), in order, covering it.
+    public let validationSplits: [ValidationSplit]
     /// SHA-256 over the training and validation sample ids in order.
     public let datasetHash: String
 
@@ -32,8 +35,9 @@ public struct RunSetup: Sendable {
             for (index, tile) in tiles.enumerated() {
                 if held(index) { validation.append(tile) } else { training.append(tile) }
             }
-            self.training = .tiles(training)
+            self.training = SampleSet.tiles(training).augmented(Self.augmentation(config.training), seed: config.training.seed)
             self.validation = validation
+            validationSplits = []
             for tile in training { hasher.update(Array("t:\(tile.id)\n".utf8)) }
             for tile in validation { hasher.update(Array("v:\(tile.id)\n".utf8)) }
         } else {
@@ -46,18 +50,30 @@ public struct RunSetup: Sendable {
             var training: [Manifest.Entry] = [], validation: [Manifest.Entry] = []
             // The manifests' own hashes cover their ids and content hashes in order.
             let validationPath = config.dataset.validationManifest
-            if validationPath.isEmpty {
+            let extraPaths = config.dataset.validationManifestList
+            var splits: [ValidationSplit] = []
+            if validationPath.isEmpty && extraPaths.isEmpty {
                 for (index, entry) in manifest.entries.enumerated() {
                     if held(index) { validation.append(entry) } else { training.append(entry) }
                 }
                 hasher.update(Array("manifest:\(manifest.sha256)\nevery:\(every)\n".utf8))
             } else {
-                let held = try Self.validationManifest(at: validationPath, trainingManifest: path, training: manifest.entries)
-                validation = held.entries
                 training = manifest.entries
-                hasher.update(Array("manifest:\(manifest.sha256)\nvalidation:\(held.sha256)\n".utf8))
+                hasher.update(Array("manifest:\(manifest.sha256)\n".utf8))
+                // One line per held-out manifest, so a run with only `validation_manifest` keeps
+                // the hash it had before `validation_manifests` existed.
+                let named = (validationPath.isEmpty ? [] : [(validationPath, "dataset.validation_manifest")])
+                    + extraPaths.map { ($0, "dataset.validation_manifests") }
+                for (heldPath, key) in named {
+                    let held = try Self.validationManifest(at: heldPath, key: key, trainingManifest: path, training: manifest.entries)
+                    splits.append(ValidationSplit(name: held.name, manifest: heldPath, range: validation.count..<validation.count + held.entries.count))
+                    validation += held.entries
+                    hasher.update(Array("validation:\(held.sha256)\n".utf8))
+                }
             }
-            self.training = .manifest(training, source: source, quarantineBadSamples: config.dataset.quarantinesCorruptSamples)
+            validationSplits = extraPaths.isEmpty ? [] : splits
+            self.training = SampleSet.manifest(training, source: source, quarantineBadSamples: config.dataset.quarantinesCorruptSamples)
+                .augmented(Self.augmentation(config.training), seed: config.training.seed)
             let held = SampleSet.manifest(validation, source: source)
             self.validation = try held.load(Array(0..<validation.count))
             bands = try SampleSet.manifest(manifest.entries, source: source).load([0])[0].bands
@@ -82,24 +98,42 @@ extension RunSetup {
                  microBatch: config.training.microBatch, seed: config.training.seed)
     }
 
+    /// The data epoch of every sample of micro-batches `microBatches` of `step` (1-based, as on
+    /// the wire), in the shape of their sample lists: what `SampleSet` augments them by. A step
+    /// may straddle two data epochs, so it is per sample.
+    public func dataEpochs(ofStep step: Int, microBatches: [MicroBatchID]) -> [[Int]] {
+        let global = config.training.globalBatch, micro = config.training.microBatch, count = training.count
+        return microBatches.map { id in
+            let first = (step - 1) * global + Int(id.rawValue) * micro
+            return (first..<first + micro).map { $0 / count }
+        }
+    }
+
+    /// The training-sample augmentation a configuration asks for.
+    static func augmentation(_ training: ClusterConfig.Training) -> TileAugmentation {
+        TileAugmentation(flip: training.augmentFlip, rotate90: training.augmentRotate90, brightness: Float(training.augmentBrightness),
+                         contrast: Float(training.augmentContrast), bandGain: Float(training.augmentBandGain))
+    }
+
     /// The validation manifest at `path`, which must come from the same catalog as the training
     /// manifest and share no sample with it.
-    static func validationManifest(at path: String, trainingManifest: String, training: [Manifest.Entry]) throws -> Manifest {
+    static func validationManifest(at path: String, key: String = "dataset.validation_manifest", trainingManifest: String,
+                                   training: [Manifest.Entry]) throws -> Manifest {
         let manifest = try Manifest.load(path)
         guard !manifest.entries.isEmpty else {
-            throw DatasetError(code: "dataset.empty", "manifest \(path) lists no samples (dataset.validation_manifest)")
+            throw DatasetError(code: "dataset.empty", "manifest \(path) lists no samples (\(key))")
         }
         let catalog = Manifest.catalogDirectory(ofManifestAt: path)
         let trainingCatalog = Manifest.catalogDirectory(ofManifestAt: trainingManifest)
         guard standardized(catalog) == standardized(trainingCatalog) else {
             throw DatasetError(code: "dataset.catalogs",
-                               "dataset.validation_manifest \(path) is in catalog \(catalog), dataset.manifest \(trainingManifest) in \(trainingCatalog); freeze both in one catalog")
+                               "\(key) \(path) is in catalog \(catalog), dataset.manifest \(trainingManifest) in \(trainingCatalog); freeze both in one catalog")
         }
         let trainingIDs = Set(training.map(\.id))
         let shared = manifest.entries.filter { trainingIDs.contains($0.id) }
         if let first = shared.first {
             throw DatasetError(code: "dataset.overlap",
-                               "\(shared.count) samples are in both dataset.manifest \(trainingManifest) and dataset.validation_manifest \(path) "
+                               "\(shared.count) samples are in both dataset.manifest \(trainingManifest) and \(key) \(path) "
                                + "(first: \(first.id)); a held-out sample must not be trained on")
         }
         return manifest

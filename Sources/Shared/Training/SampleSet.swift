@@ -12,6 +12,17 @@ public struct SampleSet: Sendable {
     let storage: Storage
     /// Leave unreadable samples out of their micro-batch (and report them) instead of failing.
     let quarantineBadSamples: Bool
+    /// What `forEachMicroBatch` does to a tile given its data epoch, and the run seed it draws from.
+    private(set) var augmentation = TileAugmentation()
+    private(set) var augmentationSeed: UInt64 = 0
+
+    /// This set with its tiles augmented when a caller names their data epochs.
+    public func augmented(_ augmentation: TileAugmentation, seed: UInt64) -> SampleSet {
+        var copy = self
+        copy.augmentation = augmentation
+        copy.augmentationSeed = seed
+        return copy
+    }
 
     public static func tiles(_ tiles: [Tile]) -> SampleSet { SampleSet(storage: .tiles(tiles), quarantineBadSamples: false) }
     public static func manifest(_ entries: [Manifest.Entry], source: any SampleSource, quarantineBadSamples: Bool = false) -> SampleSet {
@@ -66,8 +77,36 @@ public struct SampleSet: Sendable {
     /// decodes on `threads` threads, `prefetch` micro-batches ahead of the one being computed.
     /// Returns how long `body`'s caller waited for data.
     /// A `prepared` lease is used when it holds exactly these batches, and ignored otherwise.
+    /// With `dataEpochs` (one per sample of `batches`, same shape), each tile is augmented as its
+    /// (position, data epoch) says; without, tiles are handed over as stored.
     public func forEachMicroBatch(_ batches: [[Int]], threads: Int, prefetch: Int, prepared: PreparedLease? = nil,
-                                  _ body: (MicroBatch) throws -> Void) throws -> Duration {
+                                  dataEpochs: [[Int]]? = nil, _ body: (MicroBatch) throws -> Void) throws -> Duration {
+        guard let dataEpochs, !augmentation.isIdentity else {
+            return try forEachStoredMicroBatch(batches, threads: threads, prefetch: prefetch, prepared: prepared, body)
+        }
+        precondition(dataEpochs.map(\.count) == batches.map(\.count), "one data epoch per sample")
+        // Micro-batches arrive in order, one per batch. A step that straddles two data epochs can
+        // hold one sample twice, so a tile's epoch comes from its slot, not from its position:
+        // delivered tiles are the batch's slots in order, less any quarantined ones.
+        var index = 0
+        // On the caller's thread, after decoding: about 0.1 ms per 128x128 tile, under 1 % of its
+        // forward and backward pass (docs/model.md, `tensor-bench augment`), so not worth a thread.
+        return try forEachStoredMicroBatch(batches, threads: threads, prefetch: prefetch, prepared: prepared) { batch in
+            let slots = batches[index], epochs = dataEpochs[index]
+            index += 1
+            var slot = 0
+            var augmented = batch
+            augmented.tiles = zip(batch.tiles, batch.positions).map { tile, position in
+                while slots[slot] != position { slot += 1 }
+                defer { slot += 1 }
+                return augmentation.apply(to: tile, seed: augmentationSeed, sample: position, dataEpoch: epochs[slot])
+            }
+            try body(augmented)
+        }
+    }
+
+    private func forEachStoredMicroBatch(_ batches: [[Int]], threads: Int, prefetch: Int, prepared: PreparedLease?,
+                                         _ body: (MicroBatch) throws -> Void) throws -> Duration {
         switch storage {
         case .tiles(let tiles):
             let clock = ContinuousClock()
@@ -102,7 +141,7 @@ public struct SampleSet: Sendable {
     /// Every sample at the given positions, decoded (for validation sets, which are small).
     public func load(_ positions: [Int]) throws -> [Tile] {
         var result: [Tile] = []
-        _ = try forEachMicroBatch(positions.map { [$0] }, threads: 2, prefetch: 4) { result += $0.tiles }
+        _ = try forEachStoredMicroBatch(positions.map { [$0] }, threads: 2, prefetch: 4, prepared: nil) { result += $0.tiles }
         return result
     }
 }

@@ -275,8 +275,9 @@ extension Tuner {
             let batches = lease(plan: &plan, step: nextStep, members: members)
             nextStep += 1
             let stepStart = clock.now
-            let waited = try setup.training.forEachMicroBatch(batches, threads: candidate.decodeThreads,
-                                                              prefetch: candidate.prefetch) { batch in
+            // Epoch 0 for all: the tuner times the augmentation a run would do, not its draws.
+            let waited = try setup.training.forEachMicroBatch(batches, threads: candidate.decodeThreads, prefetch: candidate.prefetch,
+                                                              dataEpochs: batches.map { $0.map { _ in 0 } }) { batch in
                 let tiles = batch.tiles
                 var gradient = [Float](repeating: 0, count: parameters.count)
                 _ = parameters.withUnsafeBufferPointer { p in

@@ -259,7 +259,8 @@ public final class WorkerRuntime {
         do {
         waited = try setup.training.forEachMicroBatch(
             order.microBatches.map { $0.samples.map(Int.init) }, threads: setup.config.dataset.decodeThreads,
-            prefetch: setup.config.dataset.prefetch, prepared: prepared
+            prefetch: setup.config.dataset.prefetch, prepared: prepared,
+            dataEpochs: setup.dataEpochs(ofStep: step, microBatches: order.microBatches.map(\.id))
         ) { batch in
             let tiles = batch.tiles
             let bodyStart = timeline == nil ? computeStart : clock.now
