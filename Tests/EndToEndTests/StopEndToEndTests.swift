@@ -55,7 +55,7 @@ import Testing
         let dir = Grove.temporaryDirectory("non-finite")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let result = try Grove.run("coordinator", ["run", "--config", "cluster.yaml", "--run-dir", dir, "--set", "workers.local=2",
-                                                   "--set", "training.learning_rate=1e30"] + FaultEndToEndTests.settings)
+                                                   "--set", "training.optimizer=sgd", "--set", "training.learning_rate=1000"] + FaultEndToEndTests.settings)
         #expect(result.status == 1, "\(result.output)")
         #expect(result.output.contains("training.non-finite"), "\(result.output)")
         #expect(!result.output.contains("EncodingError"), "\(result.output)")

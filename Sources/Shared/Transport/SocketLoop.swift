@@ -14,7 +14,7 @@ public final class SocketLoop: @unchecked Sendable {
     // Invariant: everything below marked "loop thread" is touched only on `thread`.
     public let settings: TransportSettings
     /// Control messages received (ROUTER on the coordinator, DEALER on a worker).
-    public let control = BlockingQueue<ControlFrame>()
+    public let control: ControlInbox
     /// The newest generation named by any control message received (a worker's view of the
     /// coordinator). A ring link whose generation is older gives up at once instead of waiting for
     /// a neighbour that has already been re-dealt.
@@ -56,6 +56,11 @@ public final class SocketLoop: @unchecked Sendable {
         precondition(pipe(&fds) == 0, "pipe() failed: errno \(errno)")
         wakeRead = fds[0]
         wakeWrite = fds[1]
+        let wakeFD = fds[1]
+        control = ControlInbox(budget: settings.maxQueuedControlBytes, onRoom: {
+            var byte: UInt8 = 1
+            _ = write(wakeFD, &byte, 1)
+        })
         for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
         let thread = Thread { [unowned self] in self.run() }
         thread.name = "grove-sockets"
@@ -207,7 +212,8 @@ public final class SocketLoop: @unchecked Sendable {
             var items: [zmq_pollitem_t] = [zmq_pollitem_t(socket: nil, fd: wakeRead, events: Int16(ZMQ_POLLIN), revents: 0)]
             var sockets: [ZMQSocket] = []
             if let socket = controlSocket, let handle = socket.handle {
-                var events = Int16(ZMQ_POLLIN)
+                // A full inbox is not read: libzmq's own bounded queues, then the peers, wait.
+                var events = control.isFull ? Int16(0) : Int16(ZMQ_POLLIN)
                 if !pendingControl.isEmpty { events |= Int16(ZMQ_POLLOUT) }
                 items.append(zmq_pollitem_t(socket: handle, fd: 0, events: events, revents: 0))
                 sockets.append(socket)
@@ -226,7 +232,7 @@ public final class SocketLoop: @unchecked Sendable {
     }
 
     private func receiveAll(_ socket: ZMQSocket) {
-        while let parts = try? socket.tryReceive() {
+        while !(socket === controlSocket && control.isFull), let parts = try? socket.tryReceive() {
             if socket === controlSocket {
                 if socket.kind == ZMQ_ROUTER {
                     guard parts.count == 2 else { continue }  // malformed envelope: dropped

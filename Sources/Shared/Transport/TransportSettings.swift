@@ -10,6 +10,9 @@ public struct TransportSettings: Sendable, Equatable {
     public var ringHighWaterMark: Int32 = 16
     /// Largest control message accepted (state transfers carry whole models).
     public var maxControlBytes: Int64 = Int64(512 << 20)
+    /// Bytes of received control messages held for the process's loop before the socket thread
+    /// stops reading (`ControlInbox`): at least one largest message fits.
+    public var maxQueuedControlBytes: Int = 1 << 30
     /// Largest ring frame accepted.
     public var maxRingBytes: Int64 = Int64(64 << 20)
 
