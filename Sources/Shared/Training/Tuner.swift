@@ -267,6 +267,7 @@ extension Tuner {
         modelSettings.threads = candidate.computeThreads
         let model = try ModelFactory.make(modelSettings, bands: setup.model.inputBands)
         let parameters = model.initialParameters(seed: setup.config.training.seed)
+        let executor = StepExecutor(setup: setup, model: model, decodeThreads: candidate.decodeThreads, prefetch: candidate.prefetch)
         let clock = ContinuousClock()
         let start = clock.now
         var timings: [StepTiming] = []
@@ -276,14 +277,7 @@ extension Tuner {
             nextStep += 1
             let stepStart = clock.now
             // Epoch 0 for all: the tuner times the augmentation a run would do, not its draws.
-            let waited = try setup.training.forEachMicroBatch(batches, threads: candidate.decodeThreads, prefetch: candidate.prefetch,
-                                                              dataEpochs: batches.map { $0.map { _ in 0 } }) { batch in
-                let tiles = batch.tiles
-                var gradient = [Float](repeating: 0, count: parameters.count)
-                _ = parameters.withUnsafeBufferPointer { p in
-                    gradient.withUnsafeMutableBufferPointer { g in model.accumulateGradient(parameters: p, samples: tiles, into: g) }
-                }
-            }
+            let waited = try executor.gradients(batches, parameters: parameters, dataEpochs: batches.map { $0.map { _ in 0 } }).waited
             let elapsed = stepStart.duration(to: clock.now)
             if leases > 0 {
                 timings.append(StepTiming(samples: batches.reduce(0) { $0 + $1.count }, seconds: elapsed.inSeconds,

@@ -249,59 +249,33 @@ public final class WorkerRuntime {
         let computeStart = clock.now
         // The end of the previous micro-batch: the next one's data wait starts there.
         var previousEnd = computeStart
-        var gradients: [[Float]] = []
-        var losses: [Wire.SampleLoss] = []
-        let parameters = replica.parameters
         // Samples are read and decoded ahead on their own threads while the model computes.
         let prepared = nextLease?.step == step ? nextLease?.prepared : nil
         nextLease = nil
-        let waited: Duration
+        let computed: StepExecutor.Output
         do {
-        waited = try setup.training.forEachMicroBatch(
-            order.microBatches.map { $0.samples.map(Int.init) }, threads: setup.config.dataset.decodeThreads,
-            prefetch: setup.config.dataset.prefetch, prepared: prepared,
-            dataEpochs: setup.dataEpochs(ofStep: step, microBatches: order.microBatches.map(\.id))
-        ) { batch in
-            let tiles = batch.tiles
-            let bodyStart = timeline == nil ? computeStart : clock.now
-            let index = gradients.count
-            for tile in tiles where tile.bands != setup.model.inputBands {
-                throw DatasetError(code: "sample.bands", "sample \(tile.id) has \(tile.bands) bands but the model "
-                                   + "\(setup.model.schemaName) takes \(setup.model.inputBands); select samples of one band count")
-            }
-            // A quarantined sample is left out of the gradient and of the reported losses; the
-            // coordinator sees it missing and counts it.
-            for bad in batch.quarantined {
-                logger.warning("quarantined sample \(setup.training.catalogID(at: bad.position) ?? "\(bad.position)") of step \(step): \(bad.error)")
-            }
-            var gradient = [Float](repeating: 0, count: parameters.count)
-            var forwardEnd = bodyStart
-            if !tiles.isEmpty {
-                let loss = parameters.withUnsafeBufferPointer { p in
-                    gradient.withUnsafeMutableBufferPointer { g in
-                        setup.model.accumulateGradient(parameters: p, samples: tiles, into: g, forwardEnded: {
-                            if timeline != nil { forwardEnd = clock.now }
-                            if index == 0 {
-                                FaultPoint.reached(.midForward, step: step)
-                                // The model marks only the boundary: the backward pass starts here.
-                                FaultPoint.reached(.midBackward, step: step)
-                            }
-                        })
+            computed = try StepExecutor(setup: setup).gradients(
+                order.microBatches.map { $0.samples.map(Int.init) }, parameters: replica.parameters,
+                dataEpochs: setup.dataEpochs(ofStep: step, microBatches: order.microBatches.map(\.id)), prepared: prepared,
+                onQuarantine: { position, error in
+                    // Left out of the gradient and of the reported losses; the coordinator sees
+                    // it missing and counts it.
+                    logger.warning("quarantined sample \(setup.training.catalogID(at: position) ?? "\(position)") of step \(step): \(error)")
+                },
+                onForwardEnded: { index in
+                    if index == 0 {
+                        FaultPoint.reached(.midForward, step: step)
+                        // The model marks only the boundary: the backward pass starts here.
+                        FaultPoint.reached(.midBackward, step: step)
                     }
-                }
-                for (position, value) in zip(batch.positions, loss.perSample) {
-                    losses.append(Wire.SampleLoss(sample: UInt32(position), loss: value))
-                }
-            }
-            if let timeline {
-                let end = clock.now
-                timeline.record(.dataWait, index: index, start: previousEnd, end: bodyStart)
-                timeline.record(.forward, index: index, start: bodyStart, end: forwardEnd)
-                timeline.record(.backward, index: index, start: forwardEnd, end: end)
-                previousEnd = end
-            }
-            gradients.append(gradient)
-        }
+                },
+                onMicroBatch: { timing in
+                    guard let timeline else { return }
+                    timeline.record(.dataWait, index: timing.index, start: previousEnd, end: timing.dataReady)
+                    timeline.record(.forward, index: timing.index, start: timing.dataReady, end: timing.forwardEnded)
+                    timeline.record(.backward, index: timing.index, start: timing.forwardEnded, end: timing.ended)
+                    previousEnd = timing.ended
+                })
         } catch let error as DatasetError {
             // A sample this worker cannot read: the coordinator decides whether the data or this
             // worker is at fault (a second member that cannot read it either stops the run).
@@ -310,6 +284,7 @@ public final class WorkerRuntime {
             logger.error("step \(step): \(error)")
             return
         }
+        let gradients = computed.gradients, losses = computed.losses, waited = computed.waited
         let reduceStart = clock.now
         prepareNextLease(after: step, rank: rank, members: order.ring.count, microBatches: order.totalMicroBatches)
         let next = order.ring[(rank + 1) % order.ring.count].ringEndpoint
