@@ -116,7 +116,7 @@ let package = Package(
         tests("TransportTests", ["Transport", "Collective", "Wire"]),
         tests("PreemptionTests", ["Preemption"]),
         tests("TrainingTests", ["Training"]),
-        tests("EndToEndTests", ["Core", "Checkpoint", "Wire", "Transport"]),
+        tests("EndToEndTests", ["Core", "Checkpoint", "Wire", "Transport", "CZeroMQ"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -58,6 +58,10 @@ final class WatchedRingLink: RingLink, @unchecked Sendable {
         try watch(.send) { () throws(CollectiveError) in try inner.send(header: header, lending: payload) }
     }
 
+    func dropUndecodable(_ frame: ReceivedFrame, reason: String) { inner.dropUndecodable(frame, reason: reason) }
+
+    var droppedFrames: Int { inner.droppedFrames }
+
     func settle(until deadline: ContinuousClock.Instant) -> Bool { inner.settle(until: deadline) }
 
     func keepUntilSettled(_ storage: Any) { inner.keepUntilSettled(storage) }

@@ -314,9 +314,13 @@ public final class WorkerRuntime {
             // A member is gone or stalled, or a link between two members failed: say which
             // neighbour stopped, so that the coordinator can find the member at fault.
             logger.warning("all-reduce of step \(step) failed: \(error)")
-            reportCollectiveFailure(error, order: order, link: link, superseded: loop.newestControlGeneration.value > order.generation.rawValue)
+            var superseded = loop.newestControlGeneration.value > order.generation.rawValue
+            if case .superseded = error { superseded = true }
+            reportCollectiveFailure(error, order: order, link: link, superseded: superseded)
+            noteDroppedFrames(zmqLink, step: step, logger: logger)
             return
         }
+        noteDroppedFrames(zmqLink, step: step, logger: logger)
         let reduceEnd = clock.now
         switch outcome {
         case .sum(let sum):
@@ -357,6 +361,13 @@ public final class WorkerRuntime {
         send(.stepFailed(Wire.StepFailed(
             code: code, step: UInt64(order.step), text: "\(error)", suspect: suspect,
             framesFromSuspect: UInt32(clamping: link.failedDirection == .send ? Int(UInt32.max) : link.framesReceived))))
+    }
+
+    /// Ring frames that could not be decoded were dropped (garbage from a stranger, a broken
+    /// peer): the sum went on without them; the operator should know.
+    func noteDroppedFrames(_ link: ZeroMQRingLink, step: Int, logger: Logger) {
+        guard link.droppedFrames > 0 else { return }
+        logger.warning("step \(step): dropped \(link.droppedFrames) ring frames that could not be decoded (last: \(link.lastDropReason ?? "unknown"))")
     }
 
     /// Starts reading the samples this worker will most likely be dealt for the next step: with
