@@ -26,6 +26,11 @@ struct WorkerCommand: ParsableCommand {
     @Option(name: .long, help: "Address this worker's ring socket binds to (default: workers.bind of the run).")
     var bind: String?
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Host or address the other workers dial to reach this worker's ring socket (default: the bound address; for 0.0.0.0 or ::, the address this host routes to the coordinator from).",
+        valueName: "host"))
+    var advertise: String?
+
     @Option(name: .customLong("connect-timeout"),
             help: "Seconds to wait for the coordinator's first answer before giving up (0.1...86400).")
     var connectTimeout: Double = 30
@@ -45,6 +50,12 @@ struct WorkerCommand: ParsableCommand {
             logger.critical("\(shown)")
             throw ExitCode(2)
         }
+        if let advertise {
+            guard Endpoint.isValidHost(advertise), !AdvertisedAddress.isWildcard(advertise) else {
+                logger.critical("--advertise: '\(advertise.escapedForLog)' is not an address or host name other workers can dial (0.0.0.0, :: and * name no host)")
+                throw ExitCode(2)
+            }
+        }
         guard connectTimeout.isFinite, (0.1...86400).contains(connectTimeout) else {
             logger.critical("--connect-timeout: \(connectTimeout) is not a number of seconds in 0.1...86400")
             throw ExitCode(2)
@@ -53,6 +64,7 @@ struct WorkerCommand: ParsableCommand {
             logger.error("the coordinator that started this worker (pid \(parent)) is gone; exiting")
         }
         var settings = WorkerRuntime.Settings(coordinator: coordinator, bindHost: bind)
+        settings.advertiseHost = advertise
         settings.connectTimeout = .seconds(connectTimeout)
         let runtime = WorkerRuntime(settings: settings, logger: logger)
         do {

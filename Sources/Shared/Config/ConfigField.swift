@@ -27,6 +27,9 @@ struct ConfigField: Sendable {
         case name
         /// An address to bind or dial: an IPv4 or IPv6 literal or a host name (`Endpoint`).
         case host
+        /// Empty, a host peers can dial (not a wildcard), or `tcp://HOST:PORT` for a port that a
+        /// NAT or a container maps to another.
+        case advertise
         case choice([String])
         case flag
     }
@@ -52,6 +55,7 @@ struct ConfigField: Sendable {
         case .text(allowEmpty: false): return "a non-empty string"
         case .name: return "a non-empty name of letters, digits, '-', '_' and '.'"
         case .host: return "an IPv4 or IPv6 address or a host name"
+        case .advertise: return "empty, a host name or address peers can dial (not 0.0.0.0 or ::), or tcp://HOST:PORT"
         case let .choice(choices): return "one of " + choices.joined(separator: ", ")
         case .flag: return "true or false"
         }
@@ -74,6 +78,17 @@ struct ConfigField: Sendable {
             return !string.isEmpty && allowed ? nil : .outOfRange
         case let (.host, .text(string)):
             return Endpoint.isValidHost(string) && string != "*" ? nil : .outOfRange
+        case let (.advertise, .text(string)):
+            if string.isEmpty { return nil }
+            let host: String
+            if string.hasPrefix("tcp://") {
+                guard let endpoint = try? Endpoint.parse(string, origin: path), endpoint.port != 0 else { return .outOfRange }
+                host = endpoint.host
+            } else {
+                guard Endpoint.isValidHost(string) else { return .outOfRange }
+                host = string
+            }
+            return ["*", "0.0.0.0", "::"].contains(host) ? .outOfRange : nil
         case let (.choice(choices), .text(string)):
             return choices.contains(string) ? nil : .unknownValue
         default:

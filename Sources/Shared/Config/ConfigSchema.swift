@@ -14,7 +14,7 @@ enum ConfigSchema {
 
         .host("coordinator", "bind", \.coordinator.bind),
         .integer("coordinator", "port", \.coordinator.port, 0...65535),
-        .text("coordinator", "advertise", \.coordinator.advertise, allowEmpty: true),
+        .advertise("coordinator", "advertise", \.coordinator.advertise),
 
         .integer("workers", "local", \.workers.local, 0...1024),
         .integer("workers", "min", \.workers.min, 1...4096),
@@ -148,6 +148,10 @@ extension ConfigField {
 
     static func host(_ section: String, _ key: String, _ path: Path<String>) -> ConfigField {
         textual(section, key, path, .host)
+    }
+
+    static func advertise(_ section: String, _ key: String, _ path: Path<String>) -> ConfigField {
+        textual(section, key, path, .advertise)
     }
 
     static func text(_ section: String, _ key: String, _ path: Path<String>, allowEmpty: Bool = false) -> ConfigField {

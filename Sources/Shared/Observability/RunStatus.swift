@@ -43,6 +43,8 @@ public struct RunStatus: Codable, Sendable, Equatable {
 
     public var run: String
     public var phase: Phase = .waiting
+    /// The endpoint workers dial to join (`coordinator.advertise`, or what was bound); nil until bound.
+    public var coordinator: String?
     /// The last committed step, 0 before the first.
     public var step = 0
     public var totalSteps: Int

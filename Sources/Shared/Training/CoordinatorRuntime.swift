@@ -122,9 +122,15 @@ public final class CoordinatorRuntime {
             let endpoint = try loop.bindControl(Endpoint(host: config.coordinator.bind, port: UInt16(config.coordinator.port)).description,
                                                 origin: "coordinator.bind and coordinator.port")
             logger.info("coordinator listening on \(endpoint)", metadata: ["run": "\(config.run.name)"])
+            let advertised = try Self.advertisedEndpoint(bound: endpoint, advertise: config.coordinator.advertise)
+            if config.workers.local == 0 || advertised.description != endpoint {
+                logger.notice("workers join with: worker --coordinator \(advertised)")
+            }
+            observer.board.update { $0.coordinator = advertised.description }
             if config.workers.local > 0 {
                 let port = endpoint.split(separator: ":").last.map(String.init) ?? "\(config.coordinator.port)"
-                let host = config.coordinator.bind == "0.0.0.0" ? "127.0.0.1" : config.coordinator.bind
+                let bind = config.coordinator.bind
+                let host = AdvertisedAddress.isWildcard(bind) ? (bind.contains(":") ? "::1" : "127.0.0.1") : bind
                 try local.start(count: config.workers.local, executable: settings.workerExecutable ?? LocalWorkers.defaultExecutable(),
                                 coordinator: Endpoint(host: host, port: UInt16(port)).description, logDirectory: directory.logs)
             }
@@ -136,6 +142,16 @@ public final class CoordinatorRuntime {
             throw error
         }
         return try finish(local: local)
+    }
+
+    /// What workers on other hosts dial: `coordinator.advertise` (a host, keeping the bound port,
+    /// or a whole `tcp://HOST:PORT` for a mapped port), or the bound endpoint, with a wildcard
+    /// bind replaced by this host's first non-loopback address.
+    static func advertisedEndpoint(bound: String, advertise: String) throws -> Endpoint {
+        if advertise.hasPrefix("tcp://") {
+            return try Endpoint.parse(advertise, origin: "coordinator.advertise")
+        }
+        return try AdvertisedAddress.endpoint(bound: bound, advertise: advertise.isEmpty ? nil : advertise, peer: nil)
     }
 
     // MARK: Loop

@@ -19,6 +19,10 @@ public final class WorkerRuntime {
         public var coordinator: String
         /// Overrides `workers.bind` of the run's configuration when set.
         public var bindHost: String?
+        /// The host announced to peers for this worker's ring socket (`worker --advertise`); nil:
+        /// the bound address, or for a wildcard bind the address this host routes to the
+        /// coordinator from.
+        public var advertiseHost: String?
         /// How long to wait for the coordinator's first answer (`worker --connect-timeout`).
         public var connectTimeout: Duration = .seconds(30)
         public init(coordinator: String, bindHost: String? = nil) {
@@ -103,7 +107,13 @@ public final class WorkerRuntime {
             sampleCount: setup.training.count, microBatchesPerStep: config.training.globalBatch / config.training.microBatch,
             microBatch: config.training.microBatch, globalBatch: config.training.globalBatch,
             lossScaled: allReduceSettings.mode == .fp16, lossScaleTensor: Replica.lossScaleTensor))
-        let ringEndpoint = try loop.bindRing(host: settings.bindHost ?? config.workers.bind)
+        let bound = try loop.bindRing(host: settings.bindHost ?? config.workers.bind)
+        let coordinatorEndpoint = try Endpoint.parse(settings.coordinator, origin: "--coordinator")
+        let ringEndpoint = try AdvertisedAddress.endpoint(bound: bound, advertise: settings.advertiseHost,
+                                                          peer: (coordinatorEndpoint.host, coordinatorEndpoint.port ?? 0)).description
+        if ringEndpoint != bound {
+            logger.info("ring socket listens on \(bound); peers are told \(ringEndpoint)")
+        }
         send(.join(Wire.Join(schemaHash: setup.model.schemaHash, ringEndpoint: ringEndpoint,
                              host: ProcessInfo.processInfo.hostName, pid: UInt32(getpid()))))
         switch try awaitMessage(kind: .welcome, timeout: settings.connectTimeout) {
