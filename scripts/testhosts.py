@@ -10,6 +10,8 @@ that lives in a namespace of its own, with per-host impairments and partitions.
     testhosts.py heal --name NAME [A [B]]       undo partitions of A and B, of A, or all
     testhosts.py exec --name NAME HOST -- CMD   run CMD inside HOST
     testhosts.py show --name NAME               hosts, addresses and impairments, as JSON
+    testhosts.py check                          exit 0 if this machine can make test hosts, else
+                                                exit 2 saying why
 
 Host i (1-based) has 10.77.0.(10+i)/24 and fd77::(10+i)/64 on `eth0` and its own loopback; no
 host has a route anywhere else, and nothing here touches the machine's own network namespace
@@ -392,7 +394,19 @@ def execute(args):
     os.execvp("ip", ["ip", "netns", "exec", host_ns(state["name"], host_index(state, args.host))] + command)
 
 
+def check(_args):
+    require_namespaces()
+    print("test hosts can be made here")
+
+
 def main():
+    if sys.argv[1:2] == ["check"]:
+        try:
+            check(None)
+        except HarnessError as error:
+            print(f"testhosts: {error}", file=sys.stderr)
+            return 2
+        return 0
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="verb", required=True)
 

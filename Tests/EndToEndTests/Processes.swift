@@ -62,16 +62,21 @@ enum Grove {
         let log: String
 
         /// - Parameter environment: variables added to this process's environment.
-        init(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+        convenience init(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+            try self.init(path: Grove.executable(name), arguments, environment: environment)
+        }
+
+        /// Any executable, started in `directory`.
+        init(path: String, _ arguments: [String], directory: String = Grove.root, environment: [String: String] = [:]) throws {
             log = Grove.temporaryDirectory("bg") + "/output.log"
             FileManager.default.createFile(atPath: log, contents: nil)
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-            process.executableURL = URL(fileURLWithPath: Grove.executable(name))
+            process.executableURL = URL(fileURLWithPath: path)
             process.arguments = arguments
             if !environment.isEmpty {
                 process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
             }
-            process.currentDirectoryURL = URL(fileURLWithPath: Grove.root)
+            process.currentDirectoryURL = URL(fileURLWithPath: directory)
             process.standardOutput = handle
             process.standardError = handle
             try process.run()
