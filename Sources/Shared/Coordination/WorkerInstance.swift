@@ -185,8 +185,8 @@ public struct WorkerInstance: Sendable {
         guard ids.filter({ $0 == id }).count == 1 else { return "the ring \(ids) does not hold \(id) exactly once" }
         guard Set(ids).count == ids.count else { return "the ring \(ids) names a member twice" }
         for member in lease.ring {
-            if let problem = RingEndpoint.problem(member.ringEndpoint) {
-                return "ring endpoint '\(LogText.escape(member.ringEndpoint))' of \(member.worker) \(problem)"
+            do { _ = try Endpoint.parseAdvertised(member.ringEndpoint, origin: "ring endpoint") } catch {
+                return "ring endpoint '\(LogText.escape(member.ringEndpoint))' of \(member.worker) \(error.problem)"
             }
         }
         guard lease.totalMicroBatches == UInt32(settings.microBatchesPerStep) else {
