@@ -100,6 +100,9 @@ import Wire
     @Test func aLeaseForACommittedStepIsDropped() {
         var w = worker(committed: 3)
         guard case .drop = w.onMessage(.lease(lease(step: 3)), envelope: envelope(.lease, 5)).first else { Issue.record("reran step 3"); return }
+        // Step 0 names no step; a lease for it is as stale as one for a committed step.
+        guard case .drop = w.onMessage(.lease(lease(step: 0)), envelope: envelope(.lease, 5)).first else { Issue.record("ran step 0"); return }
+        #expect(w.staleMessages == 2)
     }
 
     @Test func aLeaseFromTheFutureIsReportedOutOfSync() {
