@@ -83,7 +83,7 @@ func schedule(workers: Int, steps: Int) -> Int {
                 for p in to { inbox.append((Int(p[0]) << 8 | Int(p[1]), .state(Wire.State(step: UInt64(step), tensors: [])), envelope(.state, c.generation, WorkerID(0), 0))) }
             case .commit(let record):
                 for i in 0..<workers {
-                    inbox.append((i, .commit(Wire.Commit(step: UInt64(record.step))), envelope(.commit, record.generation, WorkerID(0), 0)))
+                    inbox.append((i, .commit(Wire.Commit(step: record.step.wire)), envelope(.commit, record.generation, WorkerID(0), 0)))
                 }
             case .verifyState(_, _, let step, _): carry(c.onStateStored(step: step, now: now))
             default: break
@@ -106,9 +106,9 @@ func schedule(workers: Int, steps: Int) -> Int {
                     carry(c.onMessage(.stepFailed(failure), envelope: envelope(.stepFailed, ws[to].generation, ws[to].id, to), from: peer(to), now: now))
                 }
                 guard case .run(let order) = d else { continue }
-                let result = Wire.StepResult(step: UInt64(order.step), losses: [], weightsHash: [UInt8(order.step & 0xFF)], dataNanos: 0,
+                let result = Wire.StepResult(step: order.step.wire, losses: [], weightsHash: [UInt8(order.step.ordinal & 0xFF)], dataNanos: 0,
                                              computeNanos: 0, reduceNanos: 0, reduceBytes: 0,
-                                             state: order.attachState ? Wire.State(step: UInt64(order.step), tensors: []) : nil)
+                                             state: order.attachState ? Wire.State(step: order.step.wire, tensors: []) : nil)
                 carry(c.onMessage(.stepResult(result), envelope: envelope(.stepResult, order.generation, ws[to].id, to), from: peer(to), now: now))
             }
         }
@@ -153,7 +153,7 @@ func measure(_ n: Int) -> Cost {
             let generation = attempt.generation, step = attempt.step
             resultTime += seconds {
                 for i in 0..<n {
-                    let r = Wire.StepResult(step: UInt64(step), losses: [], weightsHash: [1], dataNanos: 0, computeNanos: 0, reduceNanos: 0,
+                    let r = Wire.StepResult(step: step.wire, losses: [], weightsHash: [1], dataNanos: 0, computeNanos: 0, reduceNanos: 0,
                                             reduceBytes: 0, state: nil)
                     _ = c.onMessage(.stepResult(r), envelope: envelope(.stepResult, generation, ids[i], i), from: peer(i), now: now)
                 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Coordination
+import Core
 import Foundation
 import Training
 
@@ -72,7 +73,7 @@ struct TuneCommand: ParsableCommand {
         notes.append("medians of each trial's steps on a machine that may be shared; differences under \(percent(tolerance)) are ties")
 
         var plan = setup.makeStepPlan()
-        let samplesPerStep = Tuner.lease(plan: &plan, step: 0, members: members).reduce(0) { $0 + $1.count }
+        let samplesPerStep = Tuner.lease(plan: &plan, step: .first, members: members).reduce(0) { $0 + $1.count }
         let dataset = readsManifest ? config.dataset.manifest : config.dataset.path
         let candidates = space.candidates
         print("""
@@ -84,7 +85,7 @@ struct TuneCommand: ParsableCommand {
             decode  compute  prefetch  steps  samples/s  data wait
             """)
         var trials: [Tuner.Trial] = []
-        var nextStep = 0
+        var nextStep = Step.first
         for candidate in candidates {
             guard let trial = try Tuner.measure(candidate, setup: setup, plan: &plan, nextStep: &nextStep,
                                                 members: members, seconds: seconds) else { continue }

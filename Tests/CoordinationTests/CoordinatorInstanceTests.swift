@@ -74,6 +74,6 @@ import Wire
         _ = c.onStateStored(step: 1, now: t0 + .milliseconds(520))
         let admitted = c.onTick(now: t0 + .milliseconds(600))
         #expect(admitted.contains { if case .sendState(_, 1) = $0 { true } else { false } }, "the joiner gets the state and the ring")
-        #expect(c.attempt?.step == 2 && c.attempt?.members.count == 2)
+        #expect(c.attempt?.step == Step(ordinal: 2) && c.attempt?.members.count == 2)
     }
 }

@@ -8,7 +8,7 @@ import Wire
     let a = WorkerID(1), b = WorkerID(2), c = WorkerID(3), d = WorkerID(4)
 
     func attempt(_ members: [WorkerID]) -> StepAttempt {
-        StepAttempt(step: 7, generation: Generation(3), members: members, dealtAt: t0, deadline: t0 + .seconds(10), wantState: false)
+        StepAttempt(step: Step(ordinal: 7), generation: Generation(3), members: members, dealtAt: t0, deadline: t0 + .seconds(10), wantState: false)
     }
 
     func result(_ hash: UInt8) -> Wire.StepResult {

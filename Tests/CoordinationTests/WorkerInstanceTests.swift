@@ -37,7 +37,7 @@ import Wire
         var w = worker()
         let out = w.onMessage(.lease(lease()), envelope: envelope(.lease, 5))
         guard case .run(let order) = out.first else { Issue.record("\(out)"); return }
-        #expect(order.rank == 1 && order.step == 4 && order.generation == Generation(5))
+        #expect(order.rank == 1 && order.step == Step(ordinal: 4) && order.generation == Generation(5))
         #expect(!order.attachState, "only rank 0 attaches its state")
         #expect(w.generation == Generation(5))
     }
@@ -100,6 +100,9 @@ import Wire
     @Test func aLeaseForACommittedStepIsDropped() {
         var w = worker(committed: 3)
         guard case .drop = w.onMessage(.lease(lease(step: 3)), envelope: envelope(.lease, 5)).first else { Issue.record("reran step 3"); return }
+        // Step 0 names no step; a lease for it is as stale as one for a committed step.
+        guard case .drop = w.onMessage(.lease(lease(step: 0)), envelope: envelope(.lease, 5)).first else { Issue.record("ran step 0"); return }
+        #expect(w.staleMessages == 2)
     }
 
     @Test func aLeaseFromTheFutureIsReportedOutOfSync() {
@@ -135,7 +138,7 @@ import Wire
         guard case .drop = w.onMessage(.commit(Wire.Commit(step: 4)), envelope: envelope(.commit, 6)).first else {
             Issue.record("took a newer generation's commit: another attempt, without this replica"); return
         }
-        #expect(w.onMessage(.commit(Wire.Commit(step: 4)), envelope: envelope(.commit, 5)) == [.commit(step: 4)])
+        #expect(w.onMessage(.commit(Wire.Commit(step: 4)), envelope: envelope(.commit, 5)) == [.commit(step: Step(ordinal: 4))])
         #expect(w.committed == 4)
         #expect(w.onMessage(.commit(Wire.Commit(step: 4)), envelope: envelope(.commit, 5)).isEmpty, "a repeat is ignored")
     }
@@ -146,7 +149,7 @@ import Wire
         guard case .drop = w.onMessage(.state(Wire.State(step: 3, tensors: [])), envelope: envelope(.state, 5)).first else {
             Issue.record("reinstalled the state it holds"); return
         }
-        #expect(w.onMessage(.commit(Wire.Commit(step: 4)), envelope: envelope(.commit, 5)) == [.commit(step: 4)])
+        #expect(w.onMessage(.commit(Wire.Commit(step: 4)), envelope: envelope(.commit, 5)) == [.commit(step: Step(ordinal: 4))])
         _ = w.onMessage(.lease(lease(step: 5)), envelope: envelope(.lease, 6))
         guard case .install = w.onMessage(.state(Wire.State(step: 7, tensors: [])), envelope: envelope(.state, 6)).first else {
             Issue.record("a newer state was not installed"); return
@@ -160,7 +163,7 @@ import Wire
         var w = worker(committed: 3)
         _ = w.onMessage(.lease(lease()), envelope: envelope(.lease, 5))
         #expect(w.onMessage(.stateRequest(Wire.StateRequest(step: 4)), envelope: envelope(.stateRequest, 5))
-            == [.commit(step: 4), .sendState(step: 4)])
+            == [.commit(step: Step(ordinal: 4)), .sendState(step: 4)])
         #expect(w.committed == 4)
         guard case .drop = w.onMessage(.stateRequest(Wire.StateRequest(step: 6)), envelope: envelope(.stateRequest, 5)).first else {
             Issue.record("answered for a step it does not hold"); return

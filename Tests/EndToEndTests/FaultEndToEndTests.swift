@@ -19,20 +19,14 @@ import Testing
     /// Starts three local workers, sends `signal` to one of them once step 10 is committed, and
     /// returns the finished run's summary and the coordinator's output.
     static func runLosingAWorker(to signal: Int32, settings: [String] = settings) throws -> (summary: [String: Any], output: String) {
-        let dir = Grove.temporaryDirectory("fault")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let coordinator = try Grove.Background("coordinator", ["run", "--config", "cluster.yaml", "--run-dir", dir,
-                                                               "--set", "workers.local=3"] + settings)
-        defer { coordinator.stop() }
-        let pid = try #require(Int32(try coordinator.waitFor("(pid ").trimmingCharacters(in: CharacterSet(charactersIn: ")"))),
-                               "\(coordinator.output)")
-        _ = try coordinator.waitFor("step 10/")
-        kill(pid, signal)
-        let deadline = ContinuousClock.now + .seconds(120)
-        while coordinator.process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        try #require(!coordinator.process.isRunning, "the run did not finish:\n\(coordinator.output)")
-        try #require(coordinator.process.terminationStatus == 0, "\(coordinator.output)")
-        return (try RunFiles(directory: dir).summary, coordinator.output)
+        try DisturbedRun.with("fault", localWorkers: 3, settings: settings) { run in
+            let pid = try #require(Int32(try run.coordinator.waitFor("(pid ").trimmingCharacters(in: CharacterSet(charactersIn: ")"))),
+                                   "\(run.output)")
+            try run.waitForStep(10)
+            kill(pid, signal)
+            try run.waitForEnd(within: .seconds(120))
+            return (try run.summary, run.output)
+        }
     }
 
     @Test func aDrainedWorkerLeavesCleanlyAndTheRunEndsOnTheSameWeights() throws {
@@ -72,24 +66,18 @@ import Testing
     /// run ends on the weights of a run that had one worker throughout.
     @Test func aWorkerJoiningMidRunGetsTheExactState() throws {
         let expected = try Self.reference(workers: 1)
-        let dir = Grove.temporaryDirectory("join")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let coordinator = try Grove.Background("coordinator", ["run", "--config", "cluster.yaml", "--run-dir", dir,
-                                                               "--set", "workers.local=1"] + Self.settings)
-        defer { coordinator.stop() }
-        let endpoint = try coordinator.waitFor("coordinator listening on ")
-        _ = try coordinator.waitFor("step 10/")
-        let worker = try Grove.Background("worker", ["--coordinator", endpoint])
-        defer { worker.stop() }
-        let deadline = ContinuousClock.now + .seconds(120)
-        while coordinator.process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        try #require(coordinator.process.terminationStatus == 0, "\(coordinator.output)")
-        let summary = try RunFiles(directory: dir).summary
-        #expect(summary["workers_max"] as? Int == 2, "\(coordinator.output)")
-        #expect(summary["weights_sha256"] as? String == expected)
-        let workers = try RunFiles(directory: dir).metrics.map { $0["workers"] as? Int ?? 0 }
-        #expect(workers.first == 1 && workers.last == 2, "\(workers)")
-        while worker.process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        #expect(worker.process.terminationStatus == 0, "\(worker.output)")
+        try DisturbedRun.with("join", localWorkers: 1, settings: Self.settings) { run in
+            try run.waitForStep(10)
+            let worker = try run.startWorker()
+            let deadline = ContinuousClock.now + .seconds(120)
+            try run.waitForEnd(within: .seconds(120))
+            let summary = try run.summary
+            #expect(summary["workers_max"] as? Int == 2, "\(run.output)")
+            try run.expectWeights(expected, "a joiner changed the weights")
+            let workers = try RunFiles(directory: run.directory).metrics.map { $0["workers"] as? Int ?? 0 }
+            #expect(workers.first == 1 && workers.last == 2, "\(workers)")
+            while worker.process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            #expect(worker.process.terminationStatus == 0, "\(worker.output)")
+        }
     }
 }

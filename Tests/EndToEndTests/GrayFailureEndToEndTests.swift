@@ -12,27 +12,18 @@ import Testing
     /// Two honest local workers; a third, armed with `action` at `point`, joins after step 10.
     static func runWithAGrayWorker(action: String, point: String) throws -> (summary: [String: Any], output: String, worker: String) {
         let expected = try FaultEndToEndTests.reference(workers: 2, settings: settings)
-        let dir = Grove.temporaryDirectory("gray-\(action)")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let coordinator = try Grove.Background("coordinator", ["run", "--config", "cluster.yaml", "--run-dir", dir,
-                                                               "--set", "workers.local=2"] + settings)
-        defer { coordinator.stop() }
-        let endpoint = try coordinator.waitFor("coordinator listening on ")
-        _ = try coordinator.waitFor("step 10/")
-        let worker = try Grove.Background("worker", ["--coordinator", endpoint], environment: [
-            "GROVE_FAULT_POINT": point, "GROVE_FAULT_STEP": "1", "GROVE_FAULT_ACTION": action])
-        defer { worker.stop() }
-        let deadline = ContinuousClock.now + .seconds(150)
-        while coordinator.process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        try #require(!coordinator.process.isRunning, "the run did not finish:\n\(coordinator.output)")
-        try #require(coordinator.process.terminationStatus == 0, "\(coordinator.output)")
-        let summary = try RunFiles(directory: dir).summary
-        let steps = try RunFiles(directory: dir).metrics.compactMap { $0["step"] as? Int }
-        #expect(steps == Array(1...40), "every step committed once, in order")
-        #expect(summary["weights_sha256"] as? String == expected, "the gray member changed the weights:\n\(coordinator.output)")
-        #expect((summary["ejections"] as? Int ?? 0) >= 1, "\(coordinator.output)")
-        #expect(summary["workers_max"] as? Int == 3, "the armed worker was admitted: \(coordinator.output)")
-        return (summary, coordinator.output, worker.output)
+        return try DisturbedRun.with("gray-\(action)", localWorkers: 2, settings: settings) { run in
+            try run.waitForStep(10)
+            let worker = try run.startWorker(environment: [
+                "GROVE_FAULT_POINT": point, "GROVE_FAULT_STEP": "1", "GROVE_FAULT_ACTION": action])
+            try run.waitForEnd(within: .seconds(150))
+            let summary = try run.summary
+            #expect(try run.recordedSteps == Array(1...40), "every step committed once, in order")
+            try run.expectWeights(expected, "the gray member changed the weights")
+            #expect((summary["ejections"] as? Int ?? 0) >= 1, "\(run.output)")
+            #expect(summary["workers_max"] as? Int == 3, "the armed worker was admitted: \(run.output)")
+            return (summary, run.output, worker.output)
+        }
     }
 
     @Test func aMemberSilentOnItsLeaseIsEjected() throws {

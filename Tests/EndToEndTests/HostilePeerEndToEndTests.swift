@@ -72,30 +72,23 @@ import Wire
     /// itself: the run ends on the weights of a run without it.
     @Test func aMemberLeavingWithAnErrorCostsOnlyItself() throws {
         let expected = try FaultEndToEndTests.reference(workers: 2)
-        let dir = Grove.temporaryDirectory("error-leave")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let coordinator = try Grove.Background("coordinator", ["run", "--config", "cluster.yaml", "--run-dir", dir,
-                                                               "--set", "workers.local=2"] + FaultEndToEndTests.settings)
-        defer { coordinator.stop() }
-        let endpoint = try coordinator.waitFor("coordinator listening on ")
-        _ = try coordinator.waitFor("step 10/")
-        let peer = try Peer(endpoint: endpoint)
-        let hash = try peer.schemaHash()
-        peer.send(.join(Wire.Join(schemaHash: hash, ringEndpoint: "tcp://127.0.0.1:1", host: "evil\nstep 99/40 forged\u{1b}[2J",
-                                  pid: 1)))
-        guard case .welcome(let welcome) = try peer.receive([.welcome]).1 else { throw TestFailure("not welcomed") }
-        peer.id = welcome.worker
-        _ = try peer.receive([.state])
-        let (envelope, _) = try peer.receive([.lease])
-        peer.send(.leave(Wire.Leave(reason: .error, text: "something broke\non purpose")), generation: envelope.generation)
-        let deadline = ContinuousClock.now + .seconds(120)
-        while coordinator.process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        try #require(!coordinator.process.isRunning, "the run did not finish:\n\(coordinator.output)")
-        #expect(coordinator.process.terminationStatus == 0, "\(coordinator.output)")
-        #expect(coordinator.output.contains("left with an error: something broke\\non purpose"), "\(coordinator.output)")
-        #expect(!coordinator.output.contains("\nstep 99/40 forged"), "a host name cannot forge a log line")
-        #expect(!coordinator.output.contains("\u{1b}[2J"), "nor drive a terminal")
-        let summary = try RunFiles(directory: dir).summary
-        #expect(summary["weights_sha256"] as? String == expected, "\(coordinator.output)")
+        try DisturbedRun.with("error-leave", localWorkers: 2) { run in
+            let endpoint = try run.endpoint()
+            try run.waitForStep(10)
+            let peer = try Peer(endpoint: endpoint)
+            let hash = try peer.schemaHash()
+            peer.send(.join(Wire.Join(schemaHash: hash, ringEndpoint: "tcp://127.0.0.1:1", host: "evil\nstep 99/40 forged\u{1b}[2J",
+                                      pid: 1)))
+            guard case .welcome(let welcome) = try peer.receive([.welcome]).1 else { throw TestFailure("not welcomed") }
+            peer.id = welcome.worker
+            _ = try peer.receive([.state])
+            let (envelope, _) = try peer.receive([.lease])
+            peer.send(.leave(Wire.Leave(reason: .error, text: "something broke\non purpose")), generation: envelope.generation)
+            try run.waitForEnd(within: .seconds(120))
+            #expect(run.output.contains("left with an error: something broke\\non purpose"), "\(run.output)")
+            #expect(!run.output.contains("\nstep 99/40 forged"), "a host name cannot forge a log line")
+            #expect(!run.output.contains("\u{1b}[2J"), "nor drive a terminal")
+            try run.expectWeights(expected, "a member leaving with an error changed the weights")
+        }
     }
 }

@@ -11,41 +11,34 @@ import Testing
 
     @Test func garbageRingFramesAreDroppedAndTheRunGoesOn() throws {
         let expected = try FaultEndToEndTests.reference(workers: 2, settings: Self.settings)
-        let dir = Grove.temporaryDirectory("ring-garbage")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let coordinator = try Grove.Background("coordinator", ["run", "--config", "cluster.yaml", "--run-dir", dir,
-                                                               "--set", "workers.local=2"] + Self.settings)
-        defer { coordinator.stop() }
-        _ = try coordinator.waitFor("step 10/")
-        let log = try String(contentsOfFile: dir + "/logs/worker-0.log", encoding: .utf8)
-        let ring = try #require(log.range(of: #"ring=tcp://[^\s]+"#, options: .regularExpression).map { String(log[$0].dropFirst(5)) },
-                                "no ring endpoint in the worker's log: \(log)")
-        let generations = coordinator.output.matches(of: /generation (\d+):/).compactMap { UInt64($0.1) }
-        let generation = try #require(generations.last, "\(coordinator.output)")
+        try DisturbedRun.with("ring-garbage", localWorkers: 2, settings: Self.settings) { run in
+            try run.waitForStep(10)
+            let log = try String(contentsOfFile: run.directory + "/logs/worker-0.log", encoding: .utf8)
+            let ring = try #require(log.range(of: #"ring=tcp://[^\s]+"#, options: .regularExpression).map { String(log[$0].dropFirst(5)) },
+                                    "no ring endpoint in the worker's log: \(log)")
+            let generations = run.output.matches(of: /generation (\d+):/).compactMap { UInt64($0.1) }
+            let generation = try #require(generations.last, "\(run.output)")
 
-        let context = ZMQContext()
-        let socket = try ZMQSocket(context, kind: ZMQ_PUSH, lingerMillis: 500, highWaterMark: 16, maxMessageBytes: 1 << 20)
-        try socket.connect(ring)
-        var generator = SystemRandomNumberGenerator()
-        var tag = [UInt8](repeating: 0, count: 8)
-        withUnsafeBytes(of: generation.littleEndian) { tag = Array($0) }
-        for _ in 0..<5 {
-            let garbage = (0..<100).map { _ in UInt8.random(in: 0...255, using: &generator) }
-            let deadline = ContinuousClock.now + .seconds(5)
-            while try !socket.trySend([tag, garbage]) && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.01) }
-            Thread.sleep(forTimeInterval: 0.02)
+            let context = ZMQContext()
+            let socket = try ZMQSocket(context, kind: ZMQ_PUSH, lingerMillis: 500, highWaterMark: 16, maxMessageBytes: 1 << 20)
+            try socket.connect(ring)
+            var generator = SystemRandomNumberGenerator()
+            var tag = [UInt8](repeating: 0, count: 8)
+            withUnsafeBytes(of: generation.littleEndian) { tag = Array($0) }
+            for _ in 0..<5 {
+                let garbage = (0..<100).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                let deadline = ContinuousClock.now + .seconds(5)
+                while try !socket.trySend([tag, garbage]) && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.01) }
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+            socket.close()
+            context.terminate()
+
+            try run.waitForEnd(within: .seconds(120))
+            try run.expectWeights(expected, "garbage ring frames changed the weights")
+            #expect(try run.summary["ejections"] as? Int == 0, "garbage from a stranger costs no member: \(run.output)")
+            let after = try String(contentsOfFile: run.directory + "/logs/worker-0.log", encoding: .utf8)
+            #expect(after.contains("ring frames that could not be decoded"), "\(after)")
         }
-        socket.close()
-        context.terminate()
-
-        let deadline = ContinuousClock.now + .seconds(120)
-        while coordinator.process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        try #require(!coordinator.process.isRunning, "the run did not finish:\n\(coordinator.output)")
-        #expect(coordinator.process.terminationStatus == 0, "\(coordinator.output)")
-        let summary = try RunFiles(directory: dir).summary
-        #expect(summary["weights_sha256"] as? String == expected, "\(coordinator.output)")
-        #expect(summary["ejections"] as? Int == 0, "garbage from a stranger costs no member: \(coordinator.output)")
-        let after = try String(contentsOfFile: dir + "/logs/worker-0.log", encoding: .utf8)
-        #expect(after.contains("ring frames that could not be decoded"), "\(after)")
     }
 }

@@ -7,40 +7,34 @@ import Testing
 @Suite(.serialized) struct StopEndToEndTests {
     static func stopMidRun(with signal: Int32) throws {
         let expected = try FaultEndToEndTests.reference(workers: 2)
-        let dir = Grove.temporaryDirectory("stop")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let coordinator = try Grove.Background("coordinator", ["run", "--config", "cluster.yaml", "--run-dir", dir,
-                                                               "--set", "workers.local=2"] + FaultEndToEndTests.settings)
-        defer { coordinator.stop() }
-        _ = try coordinator.waitFor("step 10/")
-        let sent = ContinuousClock.now
-        kill(coordinator.process.processIdentifier, signal)
-        let deadline = ContinuousClock.now + .seconds(40)
-        while coordinator.process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.02) }
-        try #require(!coordinator.process.isRunning, "the coordinator did not stop:\n\(coordinator.output)")
-        #expect(sent.duration(to: .now) < .seconds(30), "within fault_tolerance.drain_timeout")
-        #expect(coordinator.process.terminationStatus == 75, "\(coordinator.output)")
-        let summary = try RunFiles(directory: dir).summary
-        let steps = try #require(summary["steps"] as? Int)
-        #expect(steps >= 10 && steps < 40, "\(summary)")
-        #expect((summary["stopped"] as? String)?.contains("received") == true, "\(summary)")
-        #expect(summary["weights_step"] == nil, "the state of the last commit was held: \(summary)")
-        let checkpoint = try #require(summary["checkpoint"] as? String)
-        #expect(checkpoint.hasSuffix(String(format: "step-%06d", steps)), "the last commit is checkpointed: \(checkpoint)")
-        #expect(FileManager.default.fileExists(atPath: dir + "/report.html"))
-        // The local workers were told and exited cleanly.
-        let logs = try FileManager.default.contentsOfDirectory(atPath: dir + "/logs").filter { $0.hasPrefix("worker-") }
-        #expect(logs.count == 2)
-        for log in logs {
-            let text = try String(contentsOfFile: dir + "/logs/" + log, encoding: .utf8)
-            #expect(text.contains("the coordinator ended the run"), "\(log): \(text)")
-        }
+        try DisturbedRun.with("stop", localWorkers: 2) { run in
+            try run.waitForStep(10)
+            let sent = ContinuousClock.now
+            kill(run.coordinator.process.processIdentifier, signal)
+            try run.waitForEnd(within: .seconds(40), status: 75, pollSeconds: 0.02)
+            #expect(sent.duration(to: .now) < .seconds(30), "within fault_tolerance.drain_timeout")
+            let summary = try run.summary
+            let steps = try #require(summary["steps"] as? Int)
+            #expect(steps >= 10 && steps < 40, "\(summary)")
+            #expect((summary["stopped"] as? String)?.contains("received") == true, "\(summary)")
+            #expect(summary["weights_step"] == nil, "the state of the last commit was held: \(summary)")
+            let checkpoint = try #require(summary["checkpoint"] as? String)
+            #expect(checkpoint.hasSuffix(String(format: "step-%06d", steps)), "the last commit is checkpointed: \(checkpoint)")
+            #expect(FileManager.default.fileExists(atPath: run.directory + "/report.html"))
+            // The local workers were told and exited cleanly.
+            let logs = try FileManager.default.contentsOfDirectory(atPath: run.directory + "/logs").filter { $0.hasPrefix("worker-") }
+            #expect(logs.count == 2)
+            for log in logs {
+                let text = try String(contentsOfFile: run.directory + "/logs/" + log, encoding: .utf8)
+                #expect(text.contains("the coordinator ended the run"), "\(log): \(text)")
+            }
 
-        let resumed = try Grove.run("coordinator", ["resume", "--run-dir", dir])
-        try #require(resumed.status == 0, "\(resumed.output)")
-        let final = try RunFiles(directory: dir).summary
-        #expect(final["steps"] as? Int == 40)
-        #expect(final["weights_sha256"] as? String == expected, "a stopped and resumed run ends where an uninterrupted one does")
+            let resumed = try Grove.run("coordinator", ["resume", "--run-dir", run.directory])
+            try #require(resumed.status == 0, "\(resumed.output)")
+            let final = try run.summary
+            #expect(final["steps"] as? Int == 40)
+            #expect(final["weights_sha256"] as? String == expected, "a stopped and resumed run ends where an uninterrupted one does")
+        }
     }
 
     @Test func sigtermStopsWellAndResumeEndsOnTheSameWeights() throws {

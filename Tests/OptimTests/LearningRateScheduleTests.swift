@@ -1,35 +1,41 @@
+import Core
 import Foundation
 import Testing
 @testable import Optim
 
+/// The rate of the step with this 1-based ordinal.
+private func rate(_ schedule: LearningRateSchedule, _ ordinal: Int) -> Double {
+    schedule.learningRate(at: Step(ordinal: ordinal))
+}
+
 @Suite struct LearningRateScheduleTests {
     @Test func constantIsConstant() {
         let schedule = LearningRateSchedule.constant(0.1)
-        #expect([0, 1, 99, 1_000_000].map(schedule.learningRate(atStep:)) == [0.1, 0.1, 0.1, 0.1])
+        #expect([1, 2, 100, 1_000_001].map { rate(schedule, $0) } == [0.1, 0.1, 0.1, 0.1])
     }
 
     @Test func warmupRampsLinearlyToThePeak() {
         let schedule = LearningRateSchedule.constant(0.4, warmupSteps: 4)
-        #expect((0..<6).map(schedule.learningRate(atStep:)) == [0.1, 0.2, 0.30000000000000004, 0.4, 0.4, 0.4])
+        #expect((1...6).map { rate(schedule, $0) } == [0.1, 0.2, 0.30000000000000004, 0.4, 0.4, 0.4])
     }
 
     @Test func cosineRunsFromPeakToMinimumAtTheLastStep() {
         let schedule = LearningRateSchedule.cosine(peak: 1, minimum: 0.1, totalSteps: 11)
-        #expect(schedule.learningRate(atStep: 0) == 1)
-        #expect(abs(schedule.learningRate(atStep: 5) - 0.55) < 1e-15)
-        #expect(schedule.learningRate(atStep: 10) == 0.1)
-        #expect(schedule.learningRate(atStep: 500) == 0.1)
-        let rates = (0...10).map(schedule.learningRate(atStep:))
+        #expect(rate(schedule, 1) == 1)
+        #expect(abs(rate(schedule, 6) - 0.55) < 1e-15)
+        #expect(rate(schedule, 11) == 0.1)
+        #expect(rate(schedule, 501) == 0.1)
+        let rates = (1...11).map { rate(schedule, $0) }
         #expect(zip(rates, rates.dropFirst()).allSatisfy { $0 > $1 })
     }
 
     @Test func cosineAfterWarmup() {
         let schedule = LearningRateSchedule.cosine(peak: 2, warmupSteps: 2, totalSteps: 12)
-        #expect(schedule.learningRate(atStep: 0) == 1)
-        #expect(schedule.learningRate(atStep: 1) == 2)
-        #expect(schedule.learningRate(atStep: 2) == 2)
-        #expect(abs(schedule.learningRate(atStep: 3) - (1 + cos(Double.pi / 9))) < 1e-14)
-        #expect(schedule.learningRate(atStep: 11) == 0)
+        #expect(rate(schedule, 1) == 1)
+        #expect(rate(schedule, 2) == 2)
+        #expect(rate(schedule, 3) == 2)
+        #expect(abs(rate(schedule, 4) - (1 + cos(Double.pi / 9))) < 1e-14)
+        #expect(rate(schedule, 12) == 0)
     }
 
     @Test func invalidSchedulesAreRefused() {

@@ -1,3 +1,4 @@
+import Core
 import Testing
 @testable import Optim
 
@@ -16,14 +17,14 @@ import Testing
             let count = 50
             var original = try Optimizer(settings: settings, parameterCount: count)
             var parameters = randomFloats(count, seed: 5)
-            for step in 0..<4 { original.apply(gradient: randomFloats(count, seed: UInt64(step)), to: &parameters, step: step) }
+            for step in 0..<4 { original.apply(gradient: randomFloats(count, seed: UInt64(step)), to: &parameters, step: Step(index: step)) }
 
             var restored = try Optimizer(settings: settings, parameterCount: count, restoring: original.state)
             var copy = parameters
             for step in 4..<10 {
                 let gradient = randomFloats(count, seed: UInt64(step))
-                original.apply(gradient: gradient, to: &parameters, step: step)
-                restored.apply(gradient: gradient, to: &copy, step: step)
+                original.apply(gradient: gradient, to: &parameters, step: Step(index: step))
+                restored.apply(gradient: gradient, to: &copy, step: Step(index: step))
             }
             #expect(bits(parameters) == bits(copy), "\(kind)")
             #expect(original.state.mapValues(bits) == restored.state.mapValues(bits), "\(kind)")

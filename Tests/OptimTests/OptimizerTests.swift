@@ -9,7 +9,7 @@ func trajectory(_ optimizer: inout Optimizer, start: [Float], steps: Int,
     var parameters = start
     var history: [[Float]] = []
     for step in 0..<steps {
-        optimizer.apply(gradient: gradient(step, parameters), to: &parameters, step: step)
+        optimizer.apply(gradient: gradient(step, parameters), to: &parameters, step: Step(index: step))
         history.append(parameters)
     }
     return history
@@ -38,7 +38,7 @@ func close(_ a: [Float], _ b: [Double], tolerance: Double = 1e-6) -> Bool {
     @Test func gradientScaleTurnsASumIntoAMean() throws {
         var sgd = try Optimizer(kind: .sgd, learningRate: 0.5, parameterCount: 3)
         var parameters: [Float] = [1, 1, 1]
-        sgd.apply(gradient: [4, 8, -4], to: &parameters, step: 0, gradientScale: 0.25)
+        sgd.apply(gradient: [4, 8, -4], to: &parameters, step: .first, gradientScale: 0.25)
         #expect(parameters == [0.5, 0, 1.5])
     }
 
@@ -61,14 +61,14 @@ func close(_ a: [Float], _ b: [Double], tolerance: Double = 1e-6) -> Bool {
     @Test func adamFirstStepMovesByTheLearningRateWhateverTheGradientSize() throws {
         var adam = try Optimizer(kind: .adam, learningRate: 0.01, parameterCount: 3)
         var parameters: [Float] = [0, 0, 0]
-        adam.apply(gradient: [1e-3, -50, 7], to: &parameters, step: 0)
+        adam.apply(gradient: [1e-3, -50, 7], to: &parameters, step: .first)
         #expect(close(parameters, [-0.01, 0.01, -0.01], tolerance: 1e-5))
     }
 
     @Test func adamWeightDecayIsDecoupled() throws {
         var adam = try Optimizer(kind: .adam, learningRate: 0.1, weightDecay: 0.5, parameterCount: 2)
         var parameters: [Float] = [1, -4]
-        adam.apply(gradient: [0, 0], to: &parameters, step: 0)
+        adam.apply(gradient: [0, 0], to: &parameters, step: .first)
         // A zero gradient leaves m = v = 0 (no division by zero, thanks to epsilon); the decay
         // alone shrinks by 1 - rate * decay.
         #expect(close(parameters, [0.95, -3.8]))

@@ -1,5 +1,6 @@
 import Checkpoint
 import Collective
+import Core
 import Testing
 @testable import Training
 
@@ -17,21 +18,21 @@ import Testing
     @Test func anOverflowSkipsTheUpdateAndLowersTheScale() throws {
         var replica = try Self.replica()
         let before = replica.parameters
-        replica.skip(step: 1)
+        replica.skip(step: .first)
         #expect(replica.parameters == before)
         #expect(replica.lossScale?.scale == 2048)
         // Redone in a new generation: the step starts from the scale it had.
-        replica.prepare(step: 1)
+        replica.prepare(step: .first)
         #expect(replica.lossScale?.scale == 4096)
-        replica.apply(sum: [Float](repeating: 1, count: before.count), globalBatch: 4, step: 1)
+        replica.apply(sum: [Float](repeating: 1, count: before.count), globalBatch: 4, step: .first)
         #expect(replica.parameters != before)
         #expect(replica.lossScale?.cleanSteps == 1)
     }
 
     @Test func theScaleTravelsWithTheState() throws {
         var replica = try Self.replica()
-        replica.skip(step: 1)
-        replica.commit(step: 1)
+        replica.skip(step: .first)
+        replica.commit(step: .first)
         let setup = try RunSetup(config: RunSetupTests.config())
         let restored = try Replica(layout: setup.model.layout, wire: replica.wireState, optimizer: try makeOptimizer(setup))
         #expect(restored.lossScale == replica.lossScale)

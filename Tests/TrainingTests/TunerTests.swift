@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Training
 import Coordination
+import Core
 
 @Suite struct TunerTests {
     typealias Candidate = Tuner.Candidate
@@ -156,10 +157,10 @@ import Coordination
 
     @Test func aLeaseIsTheFirstWorkersShareOfAStep() {
         var plan = StepPlan(sampleCount: 40, globalBatch: 16, microBatch: 2, seed: 3)
-        let lease = Tuner.lease(plan: &plan, step: 1, members: 2)
+        let lease = Tuner.lease(plan: &plan, step: Step(ordinal: 2), members: 2)
         #expect(lease.count == 4)
-        #expect(lease == (0..<4).map { plan.microBatch($0, ofStep: 1) })
-        #expect(Tuner.lease(plan: &plan, step: 0, members: 1).count == 8)
-        #expect(Tuner.lease(plan: &plan, step: 0, members: 0).count == 8, "no workers is treated as one")
+        #expect(lease == (0..<4).map { plan.microBatch($0, ofStep: Step(ordinal: 2)) })
+        #expect(Tuner.lease(plan: &plan, step: .first, members: 1).count == 8)
+        #expect(Tuner.lease(plan: &plan, step: .first, members: 0).count == 8, "no workers is treated as one")
     }
 }

@@ -89,8 +89,8 @@ import Testing
         let setup = try RunSetup(config: config)
         #expect(setup.training.count == 65)
         // Step 5 covers stream positions 64..<80: position 64 is the last of epoch 0.
-        #expect(setup.dataEpochs(ofStep: 5, microBatches: [MicroBatchID(0), MicroBatchID(3)]) == [[0, 1, 1, 1], [1, 1, 1, 1]])
-        #expect(setup.dataEpochs(ofStep: 1, microBatches: [MicroBatchID(2)]) == [[0, 0, 0, 0]])
-        #expect(setup.dataEpochs(ofStep: 9, microBatches: [MicroBatchID(1)]) == [[2, 2, 2, 2]])
+        #expect(setup.dataEpochs(ofStep: Step(ordinal: 5), microBatches: [MicroBatchID(0), MicroBatchID(3)]) == [[0, 1, 1, 1], [1, 1, 1, 1]])
+        #expect(setup.dataEpochs(ofStep: .first, microBatches: [MicroBatchID(2)]) == [[0, 0, 0, 0]])
+        #expect(setup.dataEpochs(ofStep: Step(ordinal: 9), microBatches: [MicroBatchID(1)]) == [[2, 2, 2, 2]])
     }
 }

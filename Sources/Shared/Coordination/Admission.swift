@@ -58,8 +58,8 @@ public struct Admission: Sendable {
             return .refuse(.modelSchema, "worker's model schema \(String(join.schemaHash, radix: 16)) differs from the coordinator's "
                 + "\(String(settings.schemaHash, radix: 16)) (\(settings.schemaName))")
         }
-        if let problem = RingEndpoint.problem(join.ringEndpoint) {
-            return .refuse(.malformed, "ring endpoint '\(LogText.escape(join.ringEndpoint))' \(problem)")
+        do { _ = try Endpoint.parseAdvertised(join.ringEndpoint, origin: "ring endpoint") } catch {
+            return .refuse(.malformed, "ring endpoint '\(LogText.escape(join.ringEndpoint))' \(error.problem)")
         }
         if let live = liveAtPeer {
             return .refuse(.malformed, "this connection already holds member \(live); one connection, one member")

@@ -30,7 +30,7 @@ extension CoordinatorInstance {
             return onJoin(join, envelope: envelope, peer: peer, now: now)
         case .stepResult(let result):
             guard var attempt, let member = table.member(peer: peer), envelope.generation == attempt.generation,
-                  result.step == UInt64(attempt.step), attempt.members.contains(member.id), attempt.failures[member.id] == nil
+                  result.step == attempt.step.wire, attempt.members.contains(member.id), attempt.failures[member.id] == nil
             else {
                 counters.staleMessages += 1
                 counters.staleResults += 1
@@ -41,7 +41,7 @@ extension CoordinatorInstance {
             return decide(attempt.verdict(now: now), now: now) + (stopReason != nil ? advanceStop(now: now) : [])
         case .stepFailed(let failure):
             guard var attempt, let member = table.member(peer: peer), envelope.generation == attempt.generation,
-                  failure.step == UInt64(attempt.step), attempt.members.contains(member.id), attempt.results[member.id] == nil
+                  failure.step == attempt.step.wire, attempt.members.contains(member.id), attempt.results[member.id] == nil
             else {
                 counters.staleMessages += 1
                 return []

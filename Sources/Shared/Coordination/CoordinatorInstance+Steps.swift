@@ -21,7 +21,7 @@ extension CoordinatorInstance {
         if enough {
             startedTraining = true
             waitingSince = nil
-            return out + deal(step: committed + 1, now: now)
+            return out + deal(step: Step(after: committed), now: now)
         }
         // Joiners wait for the committed state, and below the quorum no step is dealt that could
         // bring it (a lease's `wantState`): ask a ring member for it, or the run deadlocks until
@@ -38,7 +38,7 @@ extension CoordinatorInstance {
         if !startedTraining && ready >= policy.workersMin {
             startedTraining = true
             waitingSince = nil
-            return out + deal(step: committed + 1, now: now)
+            return out + deal(step: Step(after: committed), now: now)
         }
         let text = "only \(ready) of workers.min = \(policy.workersMin) workers were up for "
             + "\(String(format: "%g", policy.waitForWorkers.inSeconds)) s (fault_tolerance.wait_for_workers)"
@@ -77,11 +77,11 @@ extension CoordinatorInstance {
                 .send(.stateRequest(Wire.StateRequest(step: UInt64(committed))), to: member.peer)]
     }
 
-    mutating func deal(step: Int, now: ContinuousClock.Instant) -> [Directive] {
+    mutating func deal(step: Step, now: ContinuousClock.Instant) -> [Directive] {
         let ring = table.ring
         let generation = table.generation
         let waitingJoiner = !table.joining.isEmpty
-        let wantState = policy.checkpointDue(step) || policy.evaluationDue(step) || waitingJoiner
+        let wantState = policy.checkpointDue(step.ordinal) || policy.evaluationDue(step.ordinal) || waitingJoiner
         let members = ring.map { Wire.Member(worker: $0.id, ringEndpoint: $0.ringEndpoint) }
         let perStep = plan.microBatchesPerStep
         let shares = StepPlan.deal(microBatches: perStep, members: ring.count)
@@ -89,9 +89,9 @@ extension CoordinatorInstance {
         leaseSent = [:]
         for (member, share) in zip(ring, shares) {
             let batches = share.map { index in
-                Wire.MicroBatch(id: MicroBatchID(UInt32(index)), samples: plan.microBatch(index, ofStep: step - 1).map { UInt32($0) })
+                Wire.MicroBatch(id: MicroBatchID(UInt32(index)), samples: plan.microBatch(index, ofStep: step).map { UInt32($0) })
             }
-            let lease = Wire.Lease(step: UInt64(step), ring: members, microBatches: batches, totalMicroBatches: UInt32(perStep),
+            let lease = Wire.Lease(step: step.wire, ring: members, microBatches: batches, totalMicroBatches: UInt32(perStep),
                                    globalBatch: UInt32(plan.globalBatch), wantState: wantState)
             leaseSent[member.id] = now
             out.append(.send(.lease(lease), to: member.peer))
@@ -150,7 +150,7 @@ extension CoordinatorInstance {
             return out
         }
         self.attempt = nil
-        committed = attempt.step
+        committed = attempt.step.ordinal
         committedHash = hash
         recentStepDurations.append(attempt.dealtAt.duration(to: now))
         if recentStepDurations.count > 16 { recentStepDurations.removeFirst() }
@@ -158,7 +158,7 @@ extension CoordinatorInstance {
             step: attempt.step, generation: attempt.generation, hash: hash, members: attempt.members,
             results: agreeing, dealtAt: attempt.dealtAt, leaseSent: leaseSent))]
         if let (id, result) = agreeing.sorted(by: { $0.key < $1.key }).first(where: { $0.value.state != nil }), let state = result.state {
-            out.append(.verifyState(state, from: id, step: attempt.step, hash: hash))
+            out.append(.verifyState(state, from: id, step: attempt.step.ordinal, hash: hash))
         }
         return out
     }

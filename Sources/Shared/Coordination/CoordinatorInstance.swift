@@ -59,7 +59,7 @@ public struct CoordinatorInstance: Sendable {
         /// An operator or scheduler asked (SIGTERM, SIGINT).
         case requested(String)
         /// A step's loss was not finite; the run stops after a checkpoint of the last good commit.
-        case nonFinite(step: Int, detail: String)
+        case nonFinite(step: Step, detail: String)
         /// Fewer than `workers.min` members for longer than `wait_for_workers`.
         case noWorkers(String)
         /// Two members found the same sample unreadable (`dataset.on_corrupt: fail`).
@@ -94,7 +94,7 @@ public struct CoordinatorInstance: Sendable {
 
     /// A dealt attempt that was given up; its work is dealt again.
     public struct AbandonedAttempt: Sendable, Equatable {
-        public var step: Int
+        public var step: Step
         public var generation: Generation
         public var cause: RedoCause
         public var dealtAt: ContinuousClock.Instant
@@ -103,7 +103,7 @@ public struct CoordinatorInstance: Sendable {
 
     /// What the shell records for a committed step.
     public struct CommitRecord: Sendable {
-        public var step: Int
+        public var step: Step
         public var generation: Generation
         public var hash: [UInt8]
         public var members: [WorkerID]

@@ -4,7 +4,7 @@ import Wire
 /// One attempt at a step: dealt to the ring of one generation, answered by results or failure
 /// reports, and then committed, or abandoned and dealt again.
 public struct StepAttempt: Sendable {
-    public var step: Int
+    public var step: Step
     public var generation: Generation
     /// The ring members the step was dealt to, in ring order.
     public var members: [WorkerID]
@@ -17,7 +17,7 @@ public struct StepAttempt: Sendable {
     public var results: [WorkerID: Wire.StepResult] = [:]
     public var failures: [WorkerID: Wire.StepFailed] = [:]
 
-    public init(step: Int, generation: Generation, members: [WorkerID], dealtAt: ContinuousClock.Instant,
+    public init(step: Step, generation: Generation, members: [WorkerID], dealtAt: ContinuousClock.Instant,
                 deadline: ContinuousClock.Instant, wantState: Bool) {
         self.step = step
         self.generation = generation

@@ -3,8 +3,8 @@ import Core
 /// Which samples each step trains on, and how a step is cut into micro-batches and dealt.
 ///
 /// The run's sample stream is the concatenation of data epochs, each a seeded permutation of the
-/// training samples. Step `s` takes stream positions `s * globalBatch ..< (s + 1) * globalBatch`; a
-/// step may straddle two data epochs. Micro-batch `j` of a step is the `j`-th slice of
+/// training samples. The step at index `i` takes stream positions `i * globalBatch ..< (i + 1) *
+/// globalBatch`; a step may straddle two data epochs. Micro-batch `j` of a step is the `j`-th slice of
 /// `microBatch` samples: its id and contents do not depend on how many workers exist. Pure: the
 /// ledger is just the number of committed steps.
 public struct StepPlan: Sendable {
@@ -25,18 +25,21 @@ public struct StepPlan: Sendable {
 
     public var microBatchesPerStep: Int { globalBatch / microBatch }
 
-    /// The data epoch and the position within it of the first sample of `step` (0-based).
+    /// The data epoch and the position within it of the next sample after `steps` committed steps.
     public func ledger(afterCommitted steps: Int) -> (dataEpoch: Int, position: Int) {
         let consumed = steps * globalBatch
         return (consumed / sampleCount, consumed % sampleCount)
     }
 
     /// The samples of micro-batch `index` of `step`, as indices into the training sample list.
-    public mutating func microBatch(_ index: Int, ofStep step: Int) -> [Int] {
+    public mutating func microBatch(_ index: Int, ofStep step: Step) -> [Int] {
         precondition((0..<microBatchesPerStep).contains(index), "micro-batch \(index) outside the step")
-        let start = step * globalBatch + index * microBatch
+        let start = streamStart(of: step) + index * microBatch
         return (start..<start + microBatch).map { sample(atStreamPosition: $0) }
     }
+
+    /// The stream position of the first sample of `step`.
+    public func streamStart(of step: Step) -> Int { step.index * globalBatch }
 
     /// The sample at a position of the run's sample stream.
     public mutating func sample(atStreamPosition position: Int) -> Int {

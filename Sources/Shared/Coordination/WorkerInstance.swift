@@ -42,7 +42,7 @@ public struct WorkerInstance: Sendable {
 
     /// A lease that passed every check.
     public struct StepOrder: Sendable, Equatable {
-        public var step: Int
+        public var step: Step
         public var generation: Generation
         public var rank: Int
         public var ring: [Wire.Member]
@@ -56,7 +56,7 @@ public struct WorkerInstance: Sendable {
     public enum Directive: Sendable, Equatable {
         case install(Wire.State, lossScale: LossScaleStart)
         case run(StepOrder)
-        case commit(step: Int)
+        case commit(step: Step)
         /// Send the state after `step` committed steps (the pre-update copy if an uncommitted
         /// update was applied since).
         case sendState(step: Int)
@@ -82,7 +82,7 @@ public struct WorkerInstance: Sendable {
     public private(set) var staleMessages = 0
     /// The generation and step of the last lease accepted: the coordinator deals each attempt in
     /// a generation of its own, so the same pair again is a repeat and must not start the step twice.
-    private var accepted: (generation: Generation, step: UInt64)?
+    private var accepted: (generation: Generation, step: Step)?
 
     public init(settings: Settings) { self.settings = settings }
 
@@ -110,35 +110,35 @@ public struct WorkerInstance: Sendable {
                 staleMessages += 1
                 return [.drop("a lease of \(envelope.generation), older than \(generation)")]
             }
-            if let accepted, accepted.generation == envelope.generation, accepted.step == lease.step {
+            if let accepted, accepted.generation == envelope.generation, accepted.step.wire == lease.step {
                 staleMessages += 1
                 return [.drop("a repeated lease for step \(lease.step) of \(envelope.generation)")]
             }
             generation = envelope.generation
             let directives = onLease(lease, generation: envelope.generation)
-            if case .run = directives.first { accepted = (envelope.generation, lease.step) }
+            if case .run(let order) = directives.first { accepted = (envelope.generation, order.step) }
             return directives
         case .commit(let commit):
             // Only the attempt this replica ran moves its ledger: a commit of any other (a
             // repeat, one meant for an earlier incarnation on this connection, one that overtook
             // this replica's state, another generation's attempt at the same step) would make it
             // claim weights it does not hold. The coordinator sends it in the attempt's generation.
-            guard let current = committed, let ran = accepted?.step, commit.step == ran, ran == UInt64(current) + 1,
+            guard let current = committed, let ran = accepted?.step, commit.step == ran.wire, ran == Step(after: current),
                   let leased = accepted?.generation, envelope.generation == leased else {
                 if let committed, commit.step <= UInt64(committed) { return [] }
                 staleMessages += 1
-                return [.drop("a commit of step \(commit.step); this replica has \(committed.map(String.init) ?? "no state") and ran \(accepted.map { String($0.step) } ?? "no step")")]
+                return [.drop("a commit of step \(commit.step); this replica has \(committed.map(String.init) ?? "no state") and ran \(accepted.map { "\($0.step)" } ?? "no step")")]
             }
-            committed = Int(ran)
-            return [.commit(step: Int(ran))]
+            committed = ran.ordinal
+            return [.commit(step: ran)]
         case .stateRequest(let request):
-            if let committed, let ran = accepted, request.step == ran.step, ran.step == UInt64(committed) + 1 {
+            if let committed, let ran = accepted?.step, request.step == ran.wire, ran == Step(after: committed) {
                 // The coordinator asks only for the state of its last commit, and it could not
                 // commit this step without this replica's result: the request proves the commit
                 // whose message was lost, so the replica commits and answers instead of staying
                 // a step behind (and the coordinator asking it forever).
-                self.committed = Int(ran.step)
-                return [.commit(step: Int(ran.step)), .sendState(step: Int(ran.step))]
+                self.committed = ran.ordinal
+                return [.commit(step: ran), .sendState(step: ran.ordinal)]
             }
             guard let committed, request.step == UInt64(committed) else {
                 return [.drop("a request for the state after step \(request.step); this replica has \(committed.map(String.init) ?? "none")")]
@@ -161,15 +161,14 @@ public struct WorkerInstance: Sendable {
 
     mutating func onLease(_ lease: Wire.Lease, generation: Generation) -> [Directive] {
         guard lease.step <= UInt64(Int.max) else { return refuse(lease, "step \(lease.step) is out of range") }
-        let step = Int(lease.step)
         guard let committed else {
-            return [.report(failure(step, code: "worker.no-state", "a lease for step \(step) came before the training state"))]
+            return [.report(failure(lease.step, code: "worker.no-state", "a lease for step \(lease.step) came before the training state"))]
         }
-        if step <= committed {
+        guard let step = Step(wire: lease.step), step.ordinal > committed else {
             staleMessages += 1
-            return [.drop("a lease for step \(step), already committed")]
+            return [.drop("a lease for step \(lease.step), already committed")]
         }
-        guard step == committed + 1 else {
+        guard step == Step(after: committed) else {
             return [.report(failure(step, code: "worker.out-of-sync",
                                     "a lease for step \(step) but this replica has committed only \(committed) steps"))]
         }
@@ -186,8 +185,8 @@ public struct WorkerInstance: Sendable {
         guard ids.filter({ $0 == id }).count == 1 else { return "the ring \(ids) does not hold \(id) exactly once" }
         guard Set(ids).count == ids.count else { return "the ring \(ids) names a member twice" }
         for member in lease.ring {
-            if let problem = RingEndpoint.problem(member.ringEndpoint) {
-                return "ring endpoint '\(LogText.escape(member.ringEndpoint))' of \(member.worker) \(problem)"
+            do { _ = try Endpoint.parseAdvertised(member.ringEndpoint, origin: "ring endpoint") } catch {
+                return "ring endpoint '\(LogText.escape(member.ringEndpoint))' of \(member.worker) \(error.problem)"
             }
         }
         guard lease.totalMicroBatches == UInt32(settings.microBatchesPerStep) else {
@@ -215,11 +214,15 @@ public struct WorkerInstance: Sendable {
     }
 
     mutating func refuse(_ lease: Wire.Lease, _ problem: String) -> [Directive] {
-        let step = lease.step <= UInt64(Int.max) ? Int(lease.step) : 0
+        let step = lease.step <= UInt64(Int.max) ? lease.step : 0
         return [.report(failure(step, code: "lease.invalid", "the lease for step \(lease.step) is invalid: \(problem)"))]
     }
 
-    func failure(_ step: Int, code: String, _ text: String) -> Wire.StepFailed {
-        Wire.StepFailed(code: code, step: UInt64(step), text: text, suspect: WorkerID(0), framesFromSuspect: 0)
+    func failure(_ step: Step, code: String, _ text: String) -> Wire.StepFailed {
+        failure(step.wire, code: code, text)
+    }
+
+    func failure(_ step: UInt64, code: String, _ text: String) -> Wire.StepFailed {
+        Wire.StepFailed(code: code, step: step, text: text, suspect: WorkerID(0), framesFromSuspect: 0)
     }
 }

@@ -1,3 +1,5 @@
+import Core
+
 /// The learning rate as a function of the committed step: constant, or cosine decay, each after an
 /// optional linear warmup.
 ///
@@ -14,11 +16,11 @@ public struct LearningRateSchedule: Sendable, Equatable {
     public var shape: Shape
     /// The rate after warmup (constant), or at the top of the cosine.
     public var peak: Double
-    /// Steps 0..<warmupSteps ramp linearly: step s uses peak * (s + 1) / warmupSteps, so the
-    /// first update is not wasted at rate 0 and the last warmup step already uses `peak`.
+    /// The first `warmupSteps` steps ramp linearly: step `s` uses peak * s.ordinal / warmupSteps,
+    /// so the first update is not wasted at rate 0 and the last warmup step already uses `peak`.
     public var warmupSteps: Int
-    /// The planned length of the run; the cosine reaches `minimum` at step totalSteps - 1 and
-    /// stays there. Ignored by `constant`.
+    /// The planned length of the run; the cosine reaches `minimum` at its last step (the one whose
+    /// ordinal is `totalSteps`) and stays there. Ignored by `constant`.
     public var totalSteps: Int
     /// Where the cosine ends. Ignored by `constant`.
     public var minimum: Double
@@ -41,19 +43,18 @@ public struct LearningRateSchedule: Sendable, Equatable {
         LearningRateSchedule(shape: .cosine, peak: peak, warmupSteps: warmupSteps, totalSteps: totalSteps, minimum: minimum)
     }
 
-    /// The rate for the update that commits step `step + 1`, i.e. `step` steps are already
-    /// committed (0 for the first update).
-    public func learningRate(atStep step: Int) -> Double {
-        precondition(step >= 0, "step \(step) must be non-negative")
-        if step < warmupSteps {
-            return peak * Double(step + 1) / Double(warmupSteps)
+    /// The rate for the update of `step`; it depends on the steps committed before it
+    /// (`step.index`).
+    public func learningRate(at step: Step) -> Double {
+        if step.ordinal <= warmupSteps {
+            return peak * Double(step.ordinal) / Double(warmupSteps)
         }
         switch shape {
         case .constant:
             return peak
         case .cosine:
             let span = max(1, totalSteps - 1 - warmupSteps)
-            let progress = min(1, Double(step - warmupSteps) / Double(span))
+            let progress = min(1, Double(step.index - warmupSteps) / Double(span))
             return minimum + (peak - minimum) * 0.5 * (1 + PortableMath.cosPi(progress))
         }
     }

@@ -1,3 +1,5 @@
+import Core
+
 /// A deterministic optimizer over one flat Float parameter buffer: SGD, SGD with momentum, or
 /// Adam(W) with bias correction.
 ///
@@ -8,8 +10,9 @@
 /// are computed once in portable Double arithmetic, and every fused multiply-add is explicit, so
 /// the SIMD lanes and the tail compute the same operations.
 ///
-/// The step counter is not stored: callers pass the committed step, which is what the ledger and
-/// checkpoints carry, so a restored optimizer cannot drift from the run it resumes.
+/// The step counter is not stored: callers pass the step being applied, which follows from the
+/// committed count the ledger and checkpoints carry, so a restored optimizer cannot drift from
+/// the run it resumes.
 public struct Optimizer: Sendable {
     public let settings: OptimizerSettings
     public let parameterCount: Int
@@ -40,9 +43,9 @@ public struct Optimizer: Sendable {
         try self.init(settings: settings, parameterCount: parameterCount)
     }
 
-    /// The learning rate of the update applied at `step` (that many steps already committed).
-    public func learningRate(atStep step: Int) -> Double {
-        settings.schedule.learningRate(atStep: step)
+    /// The learning rate of the update of `step`.
+    public func learningRate(at step: Step) -> Double {
+        settings.schedule.learningRate(at: step)
     }
 
     /// Updates `parameters` in place with one step.
@@ -51,16 +54,15 @@ public struct Optimizer: Sendable {
     ///   - gradient: The all-reduced gradient, one element per parameter. It is multiplied by
     ///     `gradientScale` first, e.g. 1 / global batch to turn a summed gradient into a mean.
     ///   - parameters: The flat parameter buffer, `parameterCount` elements.
-    ///   - step: Steps already committed before this update (0 for the first). It selects the
-    ///     learning rate and Adam's bias correction.
+    ///   - step: The step this update makes. It selects the learning rate and Adam's bias
+    ///     correction.
     ///   - gradientScale: A factor applied to every gradient element.
     public mutating func apply(gradient: UnsafeBufferPointer<Float>, to parameters: UnsafeMutableBufferPointer<Float>,
-                               step: Int, gradientScale: Float = 1) {
+                               step: Step, gradientScale: Float = 1) {
         precondition(gradient.count == parameterCount,
                      "gradient has \(gradient.count) elements, optimizer expects \(parameterCount)")
         precondition(parameters.count == parameterCount,
                      "parameters have \(parameters.count) elements, optimizer expects \(parameterCount)")
-        precondition(step >= 0, "step \(step) must be non-negative")
         guard parameterCount > 0, let g = gradient.baseAddress, let p = parameters.baseAddress else { return }
         let constants = StepConstants(settings: settings, step: step, gradientScale: gradientScale)
         let count = parameterCount
@@ -82,7 +84,7 @@ public struct Optimizer: Sendable {
     }
 
     /// `apply` for arrays, for tests and small models.
-    public mutating func apply(gradient: [Float], to parameters: inout [Float], step: Int, gradientScale: Float = 1) {
+    public mutating func apply(gradient: [Float], to parameters: inout [Float], step: Step, gradientScale: Float = 1) {
         gradient.withUnsafeBufferPointer { g in
             parameters.withUnsafeMutableBufferPointer { p in
                 apply(gradient: g, to: p, step: step, gradientScale: gradientScale)
@@ -109,9 +111,10 @@ struct StepConstants {
     /// Adam: 1 - rate * weightDecay, the decoupled decay factor.
     var keep: Float
 
-    init(settings: OptimizerSettings, step: Int, gradientScale: Float) {
-        let rate = settings.schedule.learningRate(atStep: step)
-        let t = step + 1
+    init(settings: OptimizerSettings, step: Step, gradientScale: Float) {
+        let rate = settings.schedule.learningRate(at: step)
+        // Adam's t counts the updates including this one: 1 for the first step.
+        let t = step.ordinal
         let correction1 = 1 - PortableMath.power(settings.momentum, t)
         let correction2 = 1 - PortableMath.power(settings.beta2, t)
         self.gradientScale = gradientScale

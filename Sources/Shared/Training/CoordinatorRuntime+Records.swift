@@ -54,7 +54,7 @@ extension CoordinatorRuntime {
         case .abandoned(let attempt):
             let cause = RedoneWork.Cause(attempt.cause)
             logger.warning("step \(attempt.step) will be dealt again (\(cause.rawValue))")
-            let work = RedoneWork(step: attempt.step, cause: cause, generation: attempt.generation.rawValue,
+            let work = RedoneWork(step: attempt.step.ordinal, cause: cause, generation: attempt.generation.rawValue,
                                   microBatches: plan.microBatchesPerStep, samples: config.training.globalBatch,
                                   wallSeconds: attempt.dealtAt.duration(to: .now).inSeconds, workers: attempt.members)
             do { try redoneLog?.append(work) } catch { logger.warning("could not record redone work: \(error)") }
@@ -79,10 +79,10 @@ extension CoordinatorRuntime {
         if config.dataset.quarantinesCorruptSamples { countQuarantined(step: step, reported: losses) }
         for sample in losses {
             if let id = setup.training.catalogID(at: Int(sample.sample)) {
-                pendingLosses.append((id, Double(sample.loss), step))
+                pendingLosses.append((id, Double(sample.loss), step.ordinal))
             }
         }
-        if pendingLosses.count >= 1024 || step == totalSteps { flushLosses() }
+        if pendingLosses.count >= 1024 || step.ordinal == totalSteps { flushLosses() }
         // A step whose samples were all left out has no loss: recorded as none, not as NaN.
         let loss: Double? = losses.isEmpty ? nil : losses.reduce(0.0) { $0 + Double($1.loss) } / Double(losses.count)
         if let loss {
@@ -93,8 +93,8 @@ extension CoordinatorRuntime {
         let seconds = commit.dealtAt.duration(to: now).inSeconds
         let results = Array(commit.results.values)
         let line = StepMetrics(
-            step: step, dataEpoch: plan.ledger(afterCommitted: step - 1).dataEpoch, samples: step * config.training.globalBatch,
-            loss: loss, learningRate: state.optimizer.learningRate(atStep: step - 1), workers: commit.members.count,
+            step: step.ordinal, dataEpoch: plan.ledger(afterCommitted: step.index).dataEpoch, samples: step.ordinal * config.training.globalBatch,
+            loss: loss, learningRate: state.optimizer.learningRate(at: step), workers: commit.members.count,
             generation: commit.generation.rawValue,
             stepSeconds: seconds, samplesPerSecond: Double(config.training.globalBatch) / max(seconds, 1e-9),
             dataSeconds: Double(results.map(\.dataNanos).max() ?? 0) / 1e9,
@@ -120,7 +120,7 @@ extension CoordinatorRuntime {
         }
         pendingRecords.append(PendingStepRecord(
             metrics: line, record: record, dealtAt: commit.dealtAt, committedAt: now, phases: phases, spans: spans,
-            awaitingEvaluation: core.policy.evaluationDue(step)))
+            awaitingEvaluation: core.policy.evaluationDue(step.ordinal)))
         flushRecords()
     }
 
@@ -179,10 +179,10 @@ extension CoordinatorRuntime {
 
     /// Workers leave a sample they could not read out of the gradient and out of their losses:
     /// every dealt sample without a loss was quarantined.
-    func countQuarantined(step: Int, reported: [Wire.SampleLoss]) {
+    func countQuarantined(step: Step, reported: [Wire.SampleLoss]) {
         var missing: [Int: Int] = [:]
         for index in 0..<plan.microBatchesPerStep {
-            for sample in plan.microBatch(index, ofStep: step - 1) { missing[sample, default: 0] += 1 }
+            for sample in plan.microBatch(index, ofStep: step) { missing[sample, default: 0] += 1 }
         }
         for loss in reported { missing[Int(loss.sample), default: 0] -= 1 }
         for (sample, count) in missing.sorted(by: { $0.key < $1.key }) where count > 0 {

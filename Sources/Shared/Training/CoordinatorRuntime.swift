@@ -212,10 +212,10 @@ public final class CoordinatorRuntime {
             let bytes = encode(.state(state.wireState))
             for peer in peers { loop.sendControl(bytes, to: peer) }
         case .commit(let commit):
-            FaultPoint.reached(.coordinatorBeforeCommit, step: commit.step)
+            FaultPoint.reached(.coordinatorBeforeCommit, step: commit.step.ordinal)
             // In the attempt's generation: a member commits only the attempt it ran, and ejecting
             // a dissenter may already have started the next generation.
-            let bytes = Wire.encode(.commit(Wire.Commit(step: UInt64(commit.step))), generation: commit.generation,
+            let bytes = Wire.encode(.commit(Wire.Commit(step: commit.step.wire)), generation: commit.generation,
                                     sender: WorkerID(0), incarnation: incarnation)
             for member in core.table.live { loop.sendControl(bytes, to: member.peer) }
             record(commit)
@@ -226,7 +226,7 @@ public final class CoordinatorRuntime {
         case .evaluate(let step):
             evaluations.submit(step: step, state: state)
         case .rollback(let from, let to):
-            logger.warning("no live worker holds the state of step \(from): going back to step \(to), the newest state this coordinator holds; steps \(to + 1)...\(from) are trained again")
+            logger.warning("no live worker holds the state of step \(from): going back to step \(to), the newest state this coordinator holds; steps \(Step(after: to))...\(from) are trained again")
             recordRedone(after: to, cause: .rollback)
             pendingRecords.removeAll { $0.metrics.step > to }
             try? directory.truncateMetrics(after: to)
@@ -245,7 +245,8 @@ public final class CoordinatorRuntime {
                 carry(core.onStateRejected(from: id, reason: "its weights hash \(received.weightsHash.prefix(12)) is not the committed \(hash.hexString.prefix(12))", now: now))
                 return
             }
-            received.commit(step: step)
+            // It is the state after `step` commits, whatever its own step says.
+            if step > 0 { received.commit(step: Step(ordinal: step)) }
             state = received
             carry(core.onStateStored(step: step, now: now))
         } catch {

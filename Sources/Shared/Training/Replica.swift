@@ -1,6 +1,7 @@
 import Checkpoint
 import Collective
 import Config
+import Core
 import Model
 import Optim
 import Wire
@@ -15,12 +16,12 @@ public struct Replica: Sendable {
     public let layout: ParameterLayout
     public private(set) var parameters: [Float]
     public private(set) var optimizer: Optimizer
-    /// Steps committed so far; the next step to run is `committedStep + 1`.
+    /// Steps committed so far; the next step to run is `Step(after: committedStep)`.
     public private(set) var committedStep: Int
     /// The `fp16` mode's loss scale, which every replica adjusts the same way after every step (it
     /// travels with the state as `optim/loss_scale`); nil in the other modes.
     public var lossScale: DynamicLossScale?
-    private var beforeUpdate: (step: Int, parameters: [Float], optimizer: Optimizer, lossScale: DynamicLossScale?)?
+    private var beforeUpdate: (step: Step, parameters: [Float], optimizer: Optimizer, lossScale: DynamicLossScale?)?
 
     /// The state tensor that carries `lossScale`.
     public static let lossScaleTensor = Checkpoint.optimizerPrefix + "loss_scale"
@@ -34,7 +35,7 @@ public struct Replica: Sendable {
     }
 
     /// Makes the state ready to run `step`: undoes an uncommitted update of that same step.
-    public mutating func prepare(step: Int) {
+    public mutating func prepare(step: Step) {
         if let saved = beforeUpdate, saved.step == step {
             parameters = saved.parameters
             optimizer = saved.optimizer
@@ -44,26 +45,25 @@ public struct Replica: Sendable {
     }
 
     /// Applies the summed gradient of `step`, divided by the global batch.
-    public mutating func apply(sum: [Float], globalBatch: Int, step: Int) {
+    public mutating func apply(sum: [Float], globalBatch: Int, step: Step) {
         precondition(sum.count == parameters.count, "gradient does not match the parameters")
         beforeUpdate = (step, parameters, optimizer, lossScale)
-        // The optimizer counts steps already committed before this update: step 1 is its step 0.
-        optimizer.apply(gradient: sum, to: &parameters, step: step - 1, gradientScale: 1 / Float(globalBatch))
+        optimizer.apply(gradient: sum, to: &parameters, step: step, gradientScale: 1 / Float(globalBatch))
         lossScale?.record(overflow: false)
     }
 
     /// `step`'s gradient sum overflowed (`fp16`): no update, and the loss scale backs off. Every
     /// replica saw the same overflow, so all of them skip the step and agree on the new scale; a
     /// redo of the step starts from before this (`prepare`).
-    public mutating func skip(step: Int) {
+    public mutating func skip(step: Step) {
         beforeUpdate = (step, parameters, optimizer, lossScale)
         lossScale?.record(overflow: true)
     }
 
     /// The coordinator committed `step`: the pre-update copy is no longer needed.
-    public mutating func commit(step: Int) {
+    public mutating func commit(step: Step) {
         if beforeUpdate?.step == step { beforeUpdate = nil }
-        committedStep = max(committedStep, step)
+        committedStep = max(committedStep, step.ordinal)
     }
 
     /// SHA-256 of the parameters as little-endian float32 in layout order, hex.
@@ -129,7 +129,7 @@ public struct Replica: Sendable {
     /// and not yet committed, if there is one (a coordinator that stops, or refuses a non-finite
     /// step, asks for the last good state).
     public var committedWireState: Wire.State {
-        guard let saved = beforeUpdate, saved.step == committedStep + 1 else { return wireState }
+        guard let saved = beforeUpdate, saved.step == Step(after: committedStep) else { return wireState }
         var copy = self
         copy.parameters = saved.parameters
         copy.optimizer = saved.optimizer

@@ -98,13 +98,14 @@ extension RunSetup {
                  microBatch: config.training.microBatch, seed: config.training.seed)
     }
 
-    /// The data epoch of every sample of micro-batches `microBatches` of `step` (1-based, as on
-    /// the wire), in the shape of their sample lists: what `SampleSet` augments them by. A step
-    /// may straddle two data epochs, so it is per sample.
-    public func dataEpochs(ofStep step: Int, microBatches: [MicroBatchID]) -> [[Int]] {
-        let global = config.training.globalBatch, micro = config.training.microBatch, count = training.count
+    /// The data epoch of every sample of micro-batches `microBatches` of `step`, in the shape of
+    /// their sample lists: what `SampleSet` augments them by. A step may straddle two data
+    /// epochs, so it is per sample.
+    public func dataEpochs(ofStep step: Step, microBatches: [MicroBatchID]) -> [[Int]] {
+        let start = makeStepPlan().streamStart(of: step)
+        let micro = config.training.microBatch, count = training.count
         return microBatches.map { id in
-            let first = (step - 1) * global + Int(id.rawValue) * micro
+            let first = start + Int(id.rawValue) * micro
             return (first..<first + micro).map { $0 / count }
         }
     }

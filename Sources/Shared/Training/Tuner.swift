@@ -249,7 +249,7 @@ extension Tuner {
 
     /// The micro-batches of worker rank 0's lease for `step`, when a run's global batch is dealt to
     /// `members` workers: the share one worker trains on between two all-reduces.
-    public static func lease(plan: inout StepPlan, step: Int, members: Int) -> [[Int]] {
+    public static func lease(plan: inout StepPlan, step: Step, members: Int) -> [[Int]] {
         let share = StepPlan.deal(microBatches: plan.microBatchesPerStep, members: max(1, members))[0]
         return share.map { plan.microBatch($0, ofStep: step) }
     }
@@ -259,9 +259,9 @@ extension Tuner {
     ///
     /// - Parameters:
     ///   - members: workers the global batch is dealt to (`workers.local`, at least 1).
-    ///   - nextStep: the plan step of the next lease; advanced so that successive trials read
+    ///   - nextStep: the step of the next lease; advanced so that successive trials read
     ///     different samples.
-    public static func measure(_ candidate: Candidate, setup: RunSetup, plan: inout StepPlan, nextStep: inout Int,
+    public static func measure(_ candidate: Candidate, setup: RunSetup, plan: inout StepPlan, nextStep: inout Step,
                                members: Int, seconds: Double, minimumSteps: Int = 3) throws -> Trial? {
         var modelSettings = setup.config.model
         modelSettings.threads = candidate.computeThreads
@@ -274,7 +274,7 @@ extension Tuner {
         var leases = 0
         while leases <= minimumSteps || start.duration(to: clock.now) < .seconds(seconds) {
             let batches = lease(plan: &plan, step: nextStep, members: members)
-            nextStep += 1
+            nextStep = nextStep.next
             let stepStart = clock.now
             // Epoch 0 for all: the tuner times the augmentation a run would do, not its draws.
             let waited = try executor.gradients(batches, parameters: parameters, dataEpochs: batches.map { $0.map { _ in 0 } }).waited

@@ -55,7 +55,7 @@ public final class WorkerRuntime {
     /// The run's step plan, to predict this worker's next lease.
     var plan: StepPlan?
     /// The predicted next lease, already being read and decoded.
-    var nextLease: (step: Int, prepared: SampleSet.PreparedLease)?
+    var nextLease: (step: Step, prepared: SampleSet.PreparedLease)?
     var replica: Replica?
     var allReduceSettings = AllReduceSettings()
     /// The coordinator's minor protocol version, from its runConfig: spans go only to minor 1+.
@@ -221,8 +221,8 @@ public final class WorkerRuntime {
             try runLease(order, logger: logger)
         case .commit(let step):
             replica?.commit(step: step)
-            heartbeatStep.value = UInt64(step)
-            FaultPoint.reached(.afterCommit, step: step)
+            heartbeatStep.value = step.wire
+            FaultPoint.reached(.afterCommit, step: step.ordinal)
         case .sendState(let step):
             guard let replica else { return nil }
             logger.info("sending the state after step \(step) to the coordinator")
@@ -253,7 +253,7 @@ public final class WorkerRuntime {
         let timeline = sendsSpans ? StepTimeline(leaseReceived: clock.now) : nil
         guard var replica else { return }  // the instance refuses leases before the state
         let step = order.step, rank = order.rank
-        FaultPoint.reached(.beforeLease, step: step)
+        FaultPoint.reached(.beforeLease, step: step.ordinal)
         replica.prepare(step: step)
 
         let computeStart = clock.now
@@ -274,9 +274,9 @@ public final class WorkerRuntime {
                 },
                 onForwardEnded: { index in
                     if index == 0 {
-                        FaultPoint.reached(.midForward, step: step)
+                        FaultPoint.reached(.midForward, step: step.ordinal)
                         // The model marks only the boundary: the backward pass starts here.
-                        FaultPoint.reached(.midBackward, step: step)
+                        FaultPoint.reached(.midBackward, step: step.ordinal)
                     }
                 },
                 onMicroBatch: { timing in
@@ -289,7 +289,7 @@ public final class WorkerRuntime {
         } catch let error as DatasetError {
             // A sample this worker cannot read: the coordinator decides whether the data or this
             // worker is at fault (a second member that cannot read it either stops the run).
-            send(.stepFailed(Wire.StepFailed(code: error.code, step: UInt64(step), text: error.message, suspect: WorkerID(0),
+            send(.stepFailed(Wire.StepFailed(code: error.code, step: step.wire, text: error.message, suspect: WorkerID(0),
                                              framesFromSuspect: 0)))
             logger.error("step \(step): \(error)")
             return
@@ -303,8 +303,8 @@ public final class WorkerRuntime {
         let zmqLink = try ZeroMQRingLink(loop: loop, generation: generation, rank: rank, worldSize: order.ring.count, next: next,
                                          lendsPayloads: coordinatorMinor >= Wire.ringMinor, stallTimeout: allReduceSettings.timeout)
         let link = WatchedRingLink(zmqLink)
-        link.discardsSends = FaultPoint.active(.cutRing, at: .beforeLease, step: step)
-        let reducer = try RingAllReduce(link: link, settings: allReduceSettings, firstSequence: UInt64(step))
+        link.discardsSends = FaultPoint.active(.cutRing, at: .beforeLease, step: step.ordinal)
+        let reducer = try RingAllReduce(link: link, settings: allReduceSettings, firstSequence: step.wire)
         if timeline != nil || FaultPoint.armed?.point == .midAllReduce {
             var transfers = 0
             reducer.observer = { event in
@@ -312,7 +312,7 @@ public final class WorkerRuntime {
                 if case .transfer = event {
                     transfers += 1
                     // The first ring step is done (its frames sent and received); the sum is not.
-                    if transfers == 1 { FaultPoint.reached(.midAllReduce, step: step) }
+                    if transfers == 1 { FaultPoint.reached(.midAllReduce, step: step.ordinal) }
                 }
             }
         }
@@ -347,15 +347,15 @@ public final class WorkerRuntime {
         let reportStart = clock.now
         timeline?.record(.optimizer, start: reduceEnd, end: reportStart)
         var weightsHash = hexBytes(replica.weightsHash)
-        if FaultPoint.active(.lie, at: .beforeCommit, step: step) { weightsHash[0] ^= 0xFF }
-        let state = order.attachState ? Wire.State(step: UInt64(step), tensors: replica.wireState.tensors) : nil
+        if FaultPoint.active(.lie, at: .beforeCommit, step: step.ordinal) { weightsHash[0] ^= 0xFF }
+        let state = order.attachState ? Wire.State(step: step.wire, tensors: replica.wireState.tensors) : nil
         timeline?.record(.report, start: reportStart, end: clock.now)
         send(.stepResult(Wire.StepResult(
-            step: UInt64(step), losses: losses, weightsHash: weightsHash,
+            step: step.wire, losses: losses, weightsHash: weightsHash,
             dataNanos: UInt64(waited.inSeconds * 1e9), computeNanos: UInt64(max(0, (computeStart.duration(to: reduceStart) - waited).inSeconds * 1e9)),
             reduceNanos: nanos(reduceStart, reduceEnd), reduceBytes: UInt64(zmqLink.bytesSent),
             state: state, spans: timeline?.spans)))
-        FaultPoint.reached(.beforeCommit, step: step)
+        FaultPoint.reached(.beforeCommit, step: step.ordinal)
     }
 
     /// Tells the coordinator that this attempt's collective failed here, naming the neighbour it
@@ -369,13 +369,13 @@ public final class WorkerRuntime {
         let suspect = size > 1 ? order.ring[neighbour].worker : WorkerID(0)
         let code = (error as? CollectiveError)?.code ?? "collective.failed"
         send(.stepFailed(Wire.StepFailed(
-            code: code, step: UInt64(order.step), text: "\(error)", suspect: suspect,
+            code: code, step: order.step.wire, text: "\(error)", suspect: suspect,
             framesFromSuspect: UInt32(clamping: link.failedDirection == .send ? Int(UInt32.max) : link.framesReceived))))
     }
 
     /// Ring frames that could not be decoded were dropped (garbage from a stranger, a broken
     /// peer): the sum went on without them; the operator should know.
-    func noteDroppedFrames(_ link: ZeroMQRingLink, step: Int, logger: Logger) {
+    func noteDroppedFrames(_ link: ZeroMQRingLink, step: Step, logger: Logger) {
         guard link.droppedFrames > 0 else { return }
         logger.warning("step \(step): dropped \(link.droppedFrames) ring frames that could not be decoded (last: \(link.lastDropReason ?? "unknown"))")
     }
@@ -383,16 +383,15 @@ public final class WorkerRuntime {
     /// Starts reading the samples this worker will most likely be dealt for the next step: with
     /// the same ring the coordinator deals it the same share of the next step's micro-batches.
     /// A wrong guess (the ring changed) costs only the reads; the lease that comes decides.
-    func prepareNextLease(after step: Int, rank: Int, members: Int, microBatches: Int) {
+    func prepareNextLease(after step: Step, rank: Int, members: Int, microBatches: Int) {
         let config = setup.config
         var plan = self.plan ?? setup.makeStepPlan()
         guard plan.microBatchesPerStep == microBatches else { return }
         let share = StepPlan.deal(microBatches: microBatches, members: members)[rank]
-        // Steps are 1-based on the wire, 0-based in the plan: the next step, step + 1, is `step`.
-        let batches = share.map { plan.microBatch($0, ofStep: step) }
+        let batches = share.map { plan.microBatch($0, ofStep: step.next) }
         self.plan = plan
         if let prepared = try? setup.training.prepare(batches, threads: config.dataset.decodeThreads, prefetch: config.dataset.prefetch) {
-            nextLease = (step + 1, prepared)
+            nextLease = (step.next, prepared)
         }
     }
 

@@ -38,7 +38,7 @@ struct Ledger {
 
     /// The samples of `step` (1-based) by the plan, sorted.
     mutating func planned(step: Int) -> [Int] {
-        (0..<plan.microBatchesPerStep).flatMap { plan.microBatch($0, ofStep: step - 1) }.sorted()
+        (0..<plan.microBatchesPerStep).flatMap { plan.microBatch($0, ofStep: Step(ordinal: step)) }.sorted()
     }
 
     /// Checks and records a commit.
@@ -47,7 +47,7 @@ struct Ledger {
     ///   - onlyCorrupt: every member that agreed on the hash computes corrupt weights, so the hash
     ///     may legitimately differ from the honest chain (nobody honest was there to out-vote it).
     mutating func commit(_ record: CoordinatorInstance.CommitRecord, applied: [Int]?, onlyCorrupt: Bool) -> String? {
-        let step = record.step
+        let step = record.step.ordinal
         guard step == committed + 1 else { return "step \(step) committed after step \(committed): not contiguous" }
         guard record.results.count * 2 > record.members.count || record.results.count == record.members.count else {
             return "step \(step) committed with \(record.results.count) agreeing of \(record.members.count) members: no majority"

@@ -12,7 +12,7 @@ import Wire
         let result = Wire.StepResult(step: UInt64(step), losses: [], weightsHash: Ledger.bytes(of: hash), dataNanos: 0, computeNanos: 0,
                                      reduceNanos: 0, reduceBytes: 0, state: nil)
         return CoordinatorInstance.CommitRecord(
-            step: step, generation: Generation(1), hash: Ledger.bytes(of: hash), members: members.map { WorkerID($0) },
+            step: Step(ordinal: step), generation: Generation(1), hash: Ledger.bytes(of: hash), members: members.map { WorkerID($0) },
             results: Dictionary(uniqueKeysWithValues: agreeing.map { (WorkerID($0), result) }), dealtAt: t0, leaseSent: [:])
     }
 

@@ -42,7 +42,7 @@ extension Simulator {
         case .commit(let record):
             onCommit(record)
             for member in coordinator.table.live {
-                sendFromCoordinator(.commit(Wire.Commit(step: UInt64(record.step))), to: member.peer, generation: record.generation)
+                sendFromCoordinator(.commit(Wire.Commit(step: record.step.wire)), to: member.peer, generation: record.generation)
             }
             passCoordinatorPoint(.committed)
         case .verifyState(let state, let from, let step, let hash):
@@ -99,7 +99,7 @@ extension Simulator {
 
     private func onCommit(_ record: CoordinatorInstance.CommitRecord) {
         note("commit step \(record.step) in \(record.generation) by \(record.results.keys.sorted())")
-        let session = sessionIndex[SessionKey(generation: record.generation, step: record.step)].map { sessions[$0] }
+        let session = sessionIndex[SessionKey(generation: record.generation, step: record.step.ordinal)].map { sessions[$0] }
         let applied = session.flatMap { $0.succeeded ? $0.samples.sorted() : nil }
         // The hash may leave the honest chain only if no honest replica was among those who agreed.
         let onlyCorrupt = record.results.keys.allSatisfy { id in
@@ -110,7 +110,7 @@ extension Simulator {
         // Every agreeing member still alive holds the committed weights as its pending update.
         for id in record.results.keys {
             guard let home = slotOf[id], workers[home.slot].life == home.life, let pending = workers[home.slot].pending else { continue }
-            if pending.step == record.step, Ledger.bytes(of: pending.weights) != record.hash {
+            if pending.step == record.step.ordinal, Ledger.bytes(of: pending.weights) != record.hash {
                 fail("\(id) agreed on step \(record.step) but holds other weights")
             }
         }

@@ -6,7 +6,7 @@ import Wire
 extension Simulator {
     func startRing(_ slot: Int, _ order: WorkerInstance.StepOrder) {
         leaveSession(slot, reportsLater: false)
-        let key = SessionKey(generation: order.generation, step: order.step)
+        let key = SessionKey(generation: order.generation, step: order.step.ordinal)
         let ring = order.ring.map(\.worker)
         let id: Int
         if let existing = sessionIndex[key] {

@@ -83,11 +83,11 @@ extension Simulator {
             startRing(slot, order)
         case .commit(let step):
             let worker = workers[slot]
-            guard let before = committedBefore, step > before else { return }  // a repeat
-            if let pending = worker.pending, pending.step == step {
+            guard let before = committedBefore, step.ordinal > before else { return }  // a repeat
+            if let pending = worker.pending, pending.step == step.ordinal {
                 workers[slot].weights = pending.weights
                 workers[slot].pending = nil
-                if !worker.corrupt, let committed = ledger.hash(after: step), committed != pending.weights {
+                if !worker.corrupt, let committed = ledger.hash(after: step.ordinal), committed != pending.weights {
                     fail("w-slot \(slot) committed step \(step) with weights the ledger did not commit")
                 }
             } else {

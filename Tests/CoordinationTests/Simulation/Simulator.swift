@@ -308,7 +308,7 @@ final class Simulator {
             }
         case .nonFinite(let step, _):
             // Only where the plan put it, and nothing of that step (or after it) is committed.
-            if step != plan.nonFiniteStep || coordinator.committed != step - 1 {
+            if step.ordinal != plan.nonFiniteStep || Step(after: coordinator.committed) != step {
                 fail("stopped as not finite at step \(step) with \(coordinator.committed) committed; the plan says \(plan.nonFiniteStep.map(String.init) ?? "never")")
             }
         case .requested, .dataFault:
