@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Grove builds against, if any is missing: libzmq (transport),
 # SQLite (dataset catalog), zlib (sample files), libpng (tile import) and OpenBLAS (the reference
-# the tensor benchmark measures against; no Grove target links it).
+# the tensor benchmark measures against; no Grove target links it); iproute2, nftables and ethtool
+# for the multi-host tests' test hosts (scripts/testhosts.py).
 set -euo pipefail
-packages=(libzmq3-dev libsqlite3-dev zlib1g-dev libpng-dev libopenblas-dev pkg-config)
+packages=(libzmq3-dev libsqlite3-dev zlib1g-dev libpng-dev libopenblas-dev pkg-config iproute2 nftables ethtool)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -12,6 +12,8 @@ that lives in a namespace of its own, with per-host impairments and partitions.
     testhosts.py show --name NAME               hosts, addresses and impairments, as JSON
     testhosts.py check                          exit 0 if this machine can make test hosts, else
                                                 exit 2 saying why
+    testhosts.py selftest --name NAME           makes 3 hosts, measures that every impairment does
+                                                what it says, removes them; prints the figures
 
 Host i (1-based) has 10.77.0.(10+i)/24 and fd77::(10+i)/64 on `eth0` and its own loopback; no
 host has a route anywhere else, and nothing here touches the machine's own network namespace
@@ -129,7 +131,7 @@ def no_offloads(ns, device):
     in_ns(ns, "ethtool", "-K", device, "tx", "off", "tso", "off", "gso", "off", "gro", "off", check=False)
 
 
-def up(args):
+def up(args, quiet=False):
     require_namespaces()
     name = args.name
     if not 1 <= args.hosts <= 200:
@@ -160,7 +162,8 @@ def up(args):
     except BaseException:
         teardown(name, quiet=True)
         raise
-    print(json.dumps(describe(state), indent=2))
+    if not quiet:
+        print(json.dumps(describe(state), indent=2))
 
 
 def teardown(name, quiet=False):
@@ -258,7 +261,7 @@ def apply_rate(ns, device, bits):
     in_ns(ns, "tc", "qdisc", "add", "dev", device, "root", "tbf", "rate", f"{int(bits)}bit", "burst", str(burst), "latency", "50ms")
 
 
-def impair(args):
+def impair(args, quiet=False):
     state = load(args.name)
     i = host_index(state, args.host)
     me = f"h{i}"
@@ -286,10 +289,13 @@ def impair(args):
     set_relay(state, i, current.get("delay_ms", 0))
     rate = current.get("rate")
     apply_rate(ns, "eth0", rate)
-    apply_rate(sw, f"p{i}" if me not in state["relays"] else f"d{i}", rate)
+    apply_rate(sw, f"p{i}", None if me in state["relays"] else rate)
+    if me in state["relays"]:
+        apply_rate(sw, f"d{i}", rate)
     render_rules(state, i)
     save(state)
-    print(json.dumps(describe(state)["hosts"][me]))
+    if not quiet:
+        print(json.dumps(describe(state)["hosts"][me]))
 
 
 def set_relay(state, i, delay_ms):
@@ -394,6 +400,72 @@ def execute(args):
     os.execvp("ip", ["ip", "netns", "exec", host_ns(state["name"], host_index(state, args.host))] + command)
 
 
+PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "testhosts_probe.py")
+
+
+def selftest(args):
+    """Makes three hosts and checks each impairment against a measurement; exit 2 on a miss."""
+    name = args.name
+    up(argparse.Namespace(name=name, hosts=3), quiet=True)
+    servers = []
+    figures, misses = {}, []
+    try:
+        state = load(name)
+        for i in (2, 3):
+            servers.append(subprocess.Popen(["ip", "netns", "exec", host_ns(name, i), sys.executable, PROBE, "serve", "9000"],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        time.sleep(0.5)
+
+        def probe(verb, target, *extra, source=1):
+            result = in_ns(host_ns(name, source), sys.executable, PROBE, verb, target, "9000", *map(str, extra), check=False)
+            return result.returncode, result.stdout.strip()
+
+        def expect(label, ok, detail):
+            figures[label] = detail
+            if not ok:
+                misses.append(f"{label}: {detail}")
+
+        expect("h1 reaches h2", probe("reach", address4(2))[0] == 0, "connected")
+        expect("h1 reaches h3 over IPv6", probe("reach", address6(3))[0] == 0, "connected")
+        # Nothing outside the hosts: the machine's own loopback is not a host's loopback.
+        expect("h1's loopback is its own", probe("reach", "127.0.0.1")[0] != 0, "no listener on h1's 127.0.0.1:9000")
+        partition(argparse.Namespace(name=name, a="h1", b="h2"))
+        expect("partition h1 h2 cuts h1-h2", probe("reach", address4(2))[0] != 0 and probe("reach", address6(2))[0] != 0, "no connection")
+        expect("partition h1 h2 leaves h1-h3", probe("reach", address4(3))[0] == 0, "connected")
+        heal(argparse.Namespace(name=name, a="h1", b="h2"))
+        expect("heal h1 h2", probe("reach", address4(2))[0] == 0, "connected")
+        isolate(argparse.Namespace(name=name, a="h3"))
+        expect("isolate h3", probe("reach", address4(3))[0] != 0 and probe("reach", address4(3), source=2)[0] != 0, "no connection from h1 or h2")
+        expect("isolate h3 leaves h1-h2", probe("reach", address4(2))[0] == 0, "connected")
+        heal(argparse.Namespace(name=name, a=None, b=None))
+        base_rtt = float(probe("rtt", address4(2))[1])
+        figures["round trip h1-h2, no impairment (ms)"] = base_rtt
+        for rate_mbit in (100, 10):
+            impair(argparse.Namespace(name=name, host="h2", rate=f"{rate_mbit}mbit", loss=None, delay=None, clear=True), quiet=True)
+            measured = float(probe("rate", address4(2), 4 if rate_mbit == 10 else 24)[1])
+            expect(f"rate {rate_mbit} Mbit/s on h2 (measured Mbit/s)", 0.8 * rate_mbit <= measured <= 1.05 * rate_mbit, measured)
+        for delay in (5.0, 0.25):
+            impair(argparse.Namespace(name=name, host="h2", rate=None, loss=None, delay=delay, clear=True), quiet=True)
+            rtt = float(probe("rtt", address4(2))[1])
+            # Each way through the relay once: twice the delay, plus what the relay itself costs.
+            expect(f"delay {delay} ms on h2 (round trip ms)", 2 * delay <= rtt <= 2 * delay + 1.0, rtt)
+        figures["relay throughput h1->h2 with 0.25 ms (Mbit/s)"] = float(probe("rate", address4(2), 32)[1])
+        impair(argparse.Namespace(name=name, host="h2", rate=None, loss=10.0, delay=None, clear=True), quiet=True)
+        code, received = probe("udp", address4(2), 4000)
+        delivered = int(received) / 4000 if code == 0 and received.isdigit() else 0
+        expect("loss 10 % on h2 (datagrams delivered)", 0.86 <= delivered <= 0.94, round(delivered, 4))
+    finally:
+        for server in servers:
+            server.kill()
+            server.wait()
+        teardown(name, quiet=True)
+    left = [line for line in run("ip", "netns", "list", check=False).stdout.split("\n") if line.startswith(name + "-")]
+    expect("down removes every namespace", not left, left or "none left")
+    print(json.dumps(figures, indent=2))
+    if misses:
+        raise HarnessError("self-test failed: " + "; ".join(misses))
+
+
 def check(_args):
     require_namespaces()
     print("test hosts can be made here")
@@ -428,6 +500,7 @@ def main():
     p = verb("heal", heal); p.add_argument("a", nargs="?"); p.add_argument("b", nargs="?")
     p = verb("exec", execute); p.add_argument("host"); p.add_argument("command", nargs=argparse.REMAINDER)
     verb("show", show)
+    verb("selftest", selftest)
     args = parser.parse_args()
     if "-" in args.name and args.name.rsplit("-", 1)[1] in ("sw",) or not args.name.replace("-", "").replace("_", "").isalnum() or len(args.name) > 20:
         print(f"testhosts: --name '{args.name}': letters, digits, '-' and '_', at most 20 characters", file=sys.stderr)

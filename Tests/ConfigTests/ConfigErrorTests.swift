@@ -107,6 +107,19 @@ func refusal(_ yaml: String, overrides: [String] = []) -> ConfigError? {
         #expect(error.origin.line == 2)
     }
 
+    @Test(arguments: ["0.0.0.0", "\"::\"", "\"*\"", "tcp://0.0.0.0:7070", "tcp://trainer.example", "tcp://trainer.example:0", "two words", "http://h:1"])
+    func anAdvertisedAddressPeersCannotDialIsRefused(_ value: String) throws {
+        let error = try #require(refusal("coordinator:\n  advertise: \(value)\n"), "\(value)")
+        #expect(error.kind == .outOfRange)
+        #expect(error.keyPath == "coordinator.advertise")
+        #expect(error.expected.contains("not 0.0.0.0 or ::"))
+    }
+
+    @Test(arguments: ["\"\"", "trainer.example", "10.1.2.3", "\"fd00::7\"", "tcp://203.0.113.9:17070", "tcp://[fd00::7]:7070"])
+    func advertisedAddressesPeersCanDialAreAccepted(_ value: String) throws {
+        #expect(refusal("coordinator:\n  advertise: \(value)\n") == nil, "\(value)")
+    }
+
     @Test func integerTooLargeForItsTypeIsOutOfRange() throws {
         let error = try #require(refusal("training:\n  steps: 99999999999999999999999\n"))
         #expect(error.kind == .outOfRange)

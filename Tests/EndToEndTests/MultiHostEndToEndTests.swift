@@ -42,6 +42,15 @@ struct MultiHostEndToEndTests {
         return line[colon.upperBound...].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
     }
 
+    /// The harness itself, as the tests below rely on it: partitions, isolation and healing cut
+    /// and restore exactly what they name, rates, delays and loss measure as set, and nothing is
+    /// left behind.
+    @Test func testHostsCutDelayAndLimitWhatTheySay() throws {
+        let result = try TestHosts.selfTest()
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("\"down removes every namespace\": \"none left\""), "\(result.output)")
+    }
+
     /// Everyone binds a wildcard; nobody is told an address by hand except the IPv6 worker, which
     /// is told only its own. Before, a worker bound to 0.0.0.0 announced tcp://0.0.0.0:PORT, and
     /// its neighbour on another host dialled itself.

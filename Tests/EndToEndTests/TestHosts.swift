@@ -55,6 +55,11 @@ final class TestHosts {
                              directory: directory, environment: environment)
     }
 
+    /// `testhosts.py selftest`: makes three hosts, measures every impairment, removes them.
+    static func selfTest() throws -> (status: Int32, output: String) {
+        try script(["selftest", "--name", "gt\(getpid() % 100_000)self"])
+    }
+
     private static func script(_ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
