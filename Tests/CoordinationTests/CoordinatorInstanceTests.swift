@@ -47,6 +47,54 @@ import Wire
                 "a process not yet welcomed is not a stranger")
     }
 
+    /// Results of step 1 from `members` (peer = member id), all with the same weights hash.
+    func report(_ c: inout CoordinatorInstance, _ members: [WorkerID], step: UInt64, at now: ContinuousClock.Instant) throws -> [CoordinatorInstance.Directive] {
+        let attempt = try #require(c.attempt)
+        var out: [CoordinatorInstance.Directive] = []
+        for id in members {
+            let result = Wire.StepResult(step: step, losses: [], weightsHash: [7], dataNanos: 0, computeNanos: 0, reduceNanos: 0,
+                                         reduceBytes: 0, state: nil)
+            out += c.onMessage(.stepResult(result), envelope: envelope(.stepResult, id.rawValue, generation: attempt.generation),
+                               from: [UInt8(id.rawValue)], now: now)
+        }
+        return out
+    }
+
+    /// A preempted member whose result is in drains: the step commits with its share and the next
+    /// is dealt without it — nothing is redone.
+    @Test func aMemberDrainingAfterItsResultCostsNoStep() throws {
+        var c = coordinator()
+        let a = try #require(join(&c, 1, at: t0)), b = try #require(join(&c, 2, at: t0))
+        _ = c.onTick(now: t0 + .milliseconds(100))
+        let first = try #require(c.attempt)
+        #expect(first.members == [a, b])
+        _ = try report(&c, [b], step: 1, at: t0 + .milliseconds(150))
+        let left = c.onMessage(.leave(Wire.Leave(reason: .drain, text: "spot")), envelope: envelope(.leave, b.rawValue), from: [2],
+                               now: t0 + .milliseconds(160))
+        #expect(!left.contains { if case .event(.abandoned) = $0 { true } else { false } }, "\(left)")
+        #expect(c.attempt?.step == Step.first, "the attempt goes on")
+        #expect(c.table.members[b]?.status == .draining)
+        let out = try report(&c, [a], step: 1, at: t0 + .milliseconds(200))
+        #expect(out.contains { if case .commit(let record) = $0 { record.members == [a, b] } else { false } }, "\(out)")
+        #expect(c.committed == 1 && c.counters.redealtSteps == 0 && c.counters.drains == 1)
+        #expect(c.table.members[b]?.status == .down, "out of the run once its step is decided")
+        _ = c.onTick(now: t0 + .milliseconds(300))
+        let next = try #require(c.attempt)
+        #expect(next.step == Step(ordinal: 2) && next.members == [a] && next.generation > first.generation)
+    }
+
+    /// Without its result in, a drain ends the attempt as before: its share must be computed again.
+    @Test func aMemberDrainingBeforeItsResultHasItsStepDealtAgain() throws {
+        var c = coordinator()
+        let a = try #require(join(&c, 1, at: t0)), b = try #require(join(&c, 2, at: t0))
+        _ = c.onTick(now: t0 + .milliseconds(100))
+        _ = try report(&c, [a], step: 1, at: t0 + .milliseconds(150))
+        let left = c.onMessage(.leave(Wire.Leave(reason: .drain, text: "spot")), envelope: envelope(.leave, b.rawValue), from: [2],
+                               now: t0 + .milliseconds(160))
+        #expect(left.contains { if case .event(.abandoned) = $0 { true } else { false } }, "\(left)")
+        #expect(c.committed == 0 && c.counters.redealtSteps == 1 && c.table.members[b]?.status == .down)
+    }
+
     @Test func joinersBelowTheQuorumGetTheStateFromTheRing() throws {
         // Two members train; step 1 commits without a state (nothing due); one leaves, the ring
         // is below workers.min = 2; a joiner arrives. The coordinator must fetch the state.

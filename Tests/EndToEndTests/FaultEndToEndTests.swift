@@ -40,6 +40,30 @@ import Testing
         #expect(output.contains("exited with codes") && output.contains("75"), "the drained worker exits 75:\n\(output)")
     }
 
+    /// A preemption notice (SIGTERM) that lands mid-backward: the worker finishes its step, waits
+    /// for its commit and leaves; the step commits with its share and nothing is computed twice.
+    @Test func aWorkerPreemptedMidStepFinishesItAndNoStepIsDealtAgain() throws {
+        let expected = try Self.reference()
+        try DisturbedRun.with("drain-mid-step", localWorkers: 2) { run in
+            try run.waitForStep(10)
+            let worker = try run.startWorker(environment: ["GROVE_FAULT_POINT": "mid-backward", "GROVE_FAULT_STEP": "15",
+                                                           "GROVE_FAULT_ACTION": "term"])
+            try run.waitForEnd()
+            let deadline = ContinuousClock.now + .seconds(30)
+            while worker.process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            #expect(worker.process.terminationStatus == 75, "\(worker.output)")
+            #expect(worker.output.contains("waiting for the commit of step") && worker.output.contains("committed with this worker's share"),
+                    "\(worker.output)")
+            let summary = try run.summary
+            #expect(summary["drains"] as? Int == 1, "\(run.output)")
+            #expect(summary["workers_max"] as? Int == 3, "\(run.output)")
+            let redone = (summary["goodput"] as? [String: Any])?["redone"] as? [String: Any] ?? [:]
+            #expect(redone["drain"] == nil, "the drained worker's step was not dealt again: \(summary)")
+            #expect(try run.recordedSteps == Array(1...40))
+            try run.expectWeights(expected, "3 then 2 workers equal 2 workers throughout")
+        }
+    }
+
     @Test func aKilledWorkerIsDetectedAndTheRunEndsOnTheSameWeights() throws {
         let expected = try Self.reference()
         let (summary, output) = try Self.runLosingAWorker(to: SIGKILL)

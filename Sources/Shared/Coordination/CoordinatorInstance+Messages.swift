@@ -60,6 +60,12 @@ extension CoordinatorInstance {
             case .drain:
                 counters.drains += 1
                 cause = .drain
+                // A member whose result for the attempt in flight is in need not cost that step:
+                // it drains — dealt nothing more, out of the ring once the attempt is decided.
+                if let attempt, attempt.results[member.id] != nil, stopReason == nil {
+                    table.markDraining(member.id)
+                    return out
+                }
             case .error:
                 counters.failures += 1
                 cause = .memberFault

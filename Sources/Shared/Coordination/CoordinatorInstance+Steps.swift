@@ -160,7 +160,18 @@ extension CoordinatorInstance {
         if let (id, result) = agreeing.sorted(by: { $0.key < $1.key }).first(where: { $0.value.state != nil }), let state = result.state {
             out.append(.verifyState(state, from: id, step: attempt.step.ordinal, hash: hash))
         }
-        return out
+        return out + removeDrained()
+    }
+
+    /// Takes members that announced a drain out of the ring once the attempt they were in is
+    /// decided (committed or given up): a new generation without them.
+    mutating func removeDrained() -> [Directive] {
+        var generation: Generation?
+        for member in table.live where member.status == .draining {
+            generation = table.remove(member.id, reason: "drained") ?? generation
+        }
+        guard let generation else { return [] }
+        return [.event(.generation(generation, ring: table.ring.map(\.id)))]
     }
 
     /// Gives up the attempt in flight (if any) and records why.
@@ -174,7 +185,7 @@ extension CoordinatorInstance {
             let generation = table.startGeneration()
             out.append(.event(.generation(generation, ring: table.ring.map(\.id))))
         }
-        return out
+        return out + removeDrained()
     }
 
     // MARK: Members leaving

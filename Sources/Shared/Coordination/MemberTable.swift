@@ -111,8 +111,9 @@ public struct MemberTable: Sendable {
         return changed ? startGeneration() : nil
     }
 
-    /// A ring member announced that it will leave soon (a preemption notice): it stays in the ring
-    /// until it leaves, but is dealt no new work after the step in flight.
+    /// A ring member announced that it will leave soon (a preemption notice) after reporting the
+    /// step in flight: it stays a member of this generation until that attempt is decided, but is
+    /// no longer in `ring`, so it is dealt nothing more and asked for no state.
     public mutating func markDraining(_ id: WorkerID) {
         if members[id]?.status == .up { members[id]!.status = .draining }
     }

@@ -86,6 +86,13 @@ public struct WorkerInstance: Sendable {
 
     public init(settings: Settings) { self.settings = settings }
 
+    /// The step this replica ran and whose commit has not come yet: a worker told to leave
+    /// waits for it, so that the step costs the others nothing.
+    public var awaitingCommit: Step? {
+        guard let committed, let ran = accepted?.step, ran == Step(after: committed) else { return nil }
+        return ran
+    }
+
     public mutating func onWelcome(_ welcome: Wire.Welcome) { id = welcome.worker }
 
     public mutating func onMessage(_ message: Wire.Message, envelope: Wire.Envelope) -> [Directive] {

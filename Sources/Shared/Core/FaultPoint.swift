@@ -66,10 +66,17 @@ public enum FaultPoint: String, CaseIterable, Sendable {
         case .hang:
             FileHandle.standardError.write(Data("fault point \(point.rawValue) reached at step \(step): this thread hangs\n".utf8))
             while true { sleep(3600) }
+        case .term:
+            // Once: the notice is what is tested, not a storm of them.
+            guard !termSent.swap(true) else { return }
+            FileHandle.standardError.write(Data("fault point \(point.rawValue) reached at step \(step): sending SIGTERM to this process\n".utf8))
+            kill(getpid(), SIGTERM)
         case .lie, .cutRing:
             return  // acted on where the process asks `active`
         }
     }
+
+    private static let termSent = OnceFlag()
 
     /// Whether the gray fault `action` is armed at `point` for `step`.
     @inline(__always)
@@ -91,4 +98,20 @@ public enum FaultAction: String, CaseIterable, Sendable {
     /// The worker's ring sends are dropped from this step on, while its control channel works:
     /// a cut link between two workers whose heartbeats still reach the coordinator.
     case cutRing = "cut-ring"
+    /// SIGTERM to this process once, as a preemption notice arriving at exactly that point.
+    case term
+}
+
+/// A flag set at most once, from any thread.
+final class OnceFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    /// Sets the flag; returns what it was before.
+    func swap(_ new: Bool) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        let old = value
+        value = new
+        return old
+    }
 }

@@ -229,7 +229,11 @@ public final class CoordinatorRuntime {
             logger.warning("no live worker holds the state of step \(from): going back to step \(to), the newest state this coordinator holds; steps \(Step(after: to))...\(from) are trained again")
             recordRedone(after: to, cause: .rollback)
             pendingRecords.removeAll { $0.metrics.step > to }
-            try? directory.truncateMetrics(after: to)
+            do {
+                try metrics.truncate(afterStep: to, in: directory)
+            } catch {
+                logger.error("could not drop the records of the steps after \(to) from \(directory.metrics): \(error)")
+            }
         case .event(let event):
             report(event)
         case .finish(let reason):

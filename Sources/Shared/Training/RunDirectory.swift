@@ -66,10 +66,12 @@ public struct RunDirectory: Sendable {
 /// Appends one JSON object per line, flushed at every line so that a crash loses at most the line
 /// being written.
 public final class JSONLinesWriter {
-    private let handle: FileHandle
+    private var handle: FileHandle
     private let encoder: JSONEncoder
+    private let path: String
 
     public init(path: String) throws {
+        self.path = path
         if !FileManager.default.fileExists(atPath: path) {
             FileManager.default.createFile(atPath: path, contents: nil)
         }
@@ -87,6 +89,19 @@ public final class JSONLinesWriter {
         var data = try encoder.encode(value)
         data.append(0x0A)
         try handle.write(contentsOf: data)
+    }
+
+    /// Drops every line whose `step` is above `step`, keeping the file whole at every moment (a
+    /// new file renamed over the old), and goes on appending to the new file. Appending through
+    /// the handle of the replaced file would write into a file no longer in the directory.
+    public func truncate(afterStep step: Int, in directory: RunDirectory) throws {
+        try directory.truncateMetrics(after: step)
+        try? handle.close()
+        guard let reopened = FileHandle(forWritingAtPath: path) else {
+            throw TrainingError(code: "run.metrics", "cannot open \(path) for writing")
+        }
+        reopened.seekToEndOfFile()
+        handle = reopened
     }
 
     public func close() { try? handle.close() }

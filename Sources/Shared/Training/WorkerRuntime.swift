@@ -164,12 +164,32 @@ public final class WorkerRuntime {
         return monitor
     }
 
-    /// Leaves the run because of a notice: the coordinator re-deals this worker's share from the
-    /// next step on, and counts a drain, not a failure.
+    /// Leaves the run because of a notice; the coordinator counts a drain, not a failure. A worker
+    /// whose result for the step in flight is in waits (within half the time the notice leaves,
+    /// at most `drain_timeout`) for that step's commit: the coordinator then commits it with this
+    /// worker's share and deals the next step without it, so nothing is computed twice.
     func drain(_ notice: PreemptionNotice, logger: Logger) -> Outcome {
         let left = notice.secondsLeft(now: .now)
         send(.leave(Wire.Leave(reason: .drain, text: "preempted (\(notice.source)): \(notice.detail); \(String(format: "%.0f", left)) s left")))
-        logger.notice("draining after a \(notice.source) notice with \(String(format: "%.1f", left)) s left")
+        guard let step = instance.awaitingCommit else {
+            logger.notice("draining after a \(notice.source) notice with \(String(format: "%.1f", left)) s left")
+            return .preempted(notice)
+        }
+        logger.notice("draining after a \(notice.source) notice with \(String(format: "%.1f", left)) s left; waiting for the commit of step \(step)")
+        let deadline = ContinuousClock.now + .seconds(max(0, min(left / 2, setup.config.faultTolerance.drainTimeout)))
+        while instance.awaitingCommit == step, ContinuousClock.now < deadline, monitor?.stopRequested != true {
+            guard case .item(let frame) = loop.control.pop(until: min(deadline, .now + .milliseconds(200))),
+                  let (envelope, message) = decode(frame) else { continue }
+            // Only a commit matters now; leases, state requests and the rest are for the ring
+            // this worker is leaving.
+            guard case .commit = message else { continue }
+            for directive in instance.onMessage(message, envelope: envelope) {
+                if case .commit(let committed) = directive {
+                    replica?.commit(step: committed)
+                    logger.notice("step \(committed) committed with this worker's share; leaving")
+                }
+            }
+        }
         return .preempted(notice)
     }
 
