@@ -106,7 +106,7 @@ struct PredictCommand: ParsableCommand {
             "coordinates": world == nil ? "pixel" : "world file",
         ]
         if let pixelArea { report["canopy_area_m2"] = Double(canopyPixels) * pixelArea }
-        print("\(loaded.net.schemaName), checkpoint step \(loaded.step): \(w)x\(h) image in \(report["windows"]!) windows of \(tile) px (margin \(margin), \(stitch)), "
+        print("\(loaded.net.schemaName), checkpoint step \(loaded.step): \(w)x\(h) image in \(report["windows"]!) window\(report["windows"] as? Int == 1 ? "" : "s") of \(tile) px (margin \(margin), \(stitch)), "
               + String(format: "%.1f s", (predicted - began).inSeconds))
         print("\(trees.count) trees, canopy \(String(format: "%.1f", 100 * Double(canopyPixels) / Double(w * h))) % of the image"
               + (pixelArea.map { String(format: " (%.1f m²)", Double(canopyPixels) * $0) } ?? ""))

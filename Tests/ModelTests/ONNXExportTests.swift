@@ -95,13 +95,15 @@ enum ONNXRuntime {
 
     @Test(.enabled(if: ONNXRuntime.isAvailable, "python3 with onnxruntime, onnx and numpy is not installed (pip install onnxruntime onnx numpy)"))
     func onnxRuntimeAgreesWithGrovesForwardPass() throws {
-        // Stated tolerance (docs/model.md): logits within 2e-3, probabilities within 5e-4. The
+        // Stated tolerance (docs/model.md): logits within 1e-4, probabilities within 2e-5 (measured
+        // about 1e-5 and 2e-6 with onnxruntime 1.32 on x86-64). The
         // runtimes sum the convolutions in different orders, so the bits differ.
         for (settings, width, height) in [(CanopyNet.Settings(inputBands: 3, baseWidth: 8, depth: 3), 64, 48),
                                           (CanopyNet.Settings(inputBands: 4, baseWidth: 4, depth: 2), 36, 20)] {
             let errors = try #require(try Self.compare(settings, width: width, height: height))
-            #expect(errors.logits < 2e-3, "\(net(settings)): largest logit difference \(errors.logits)")
-            #expect(errors.probabilities < 5e-4, "\(net(settings)): largest probability difference \(errors.probabilities)")
+            print("onnxruntime against Grove, \(net(settings)) on \(width)x\(height): largest logit difference \(errors.logits), probability \(errors.probabilities)")
+            #expect(errors.logits < 1e-4, "\(net(settings)): largest logit difference \(errors.logits)")
+            #expect(errors.probabilities < 2e-5, "\(net(settings)): largest probability difference \(errors.probabilities)")
         }
     }
 

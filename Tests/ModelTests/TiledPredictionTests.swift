@@ -125,6 +125,7 @@ import Testing
         // Blend: cores start every 24 px; crop: every 48.
         let blendSteps = Self.steps(blended, width: width, height: height, period: 24)
         let cropSteps = Self.steps(cropped, width: width, height: height, period: 48)
+        print("CanopyNet stitched, mean step at core edges against elsewhere: blend \(blendSteps), crop \(cropSteps)")
         #expect(blendSteps.atEdges < 1.3 * blendSteps.elsewhere, "blend: \(blendSteps)")
         #expect(cropSteps.atEdges > 1.5 * cropSteps.elsewhere, "crop: \(cropSteps)")
     }
@@ -141,6 +142,7 @@ import Testing
         let agreeing = zip(reference, other).filter { ($0 >= 0.5) == ($1 >= 0.5) }.count
         let share = Double(agreeing) / Double(reference.count)
         let meanDifference = zip(reference, other).reduce(0.0) { $0 + Double(abs($1.0 - $1.1)) } / Double(reference.count)
+        print("CanopyNet blended, margin 16 against 32: mask agreement \(share), mean probability difference \(meanDifference)")
         #expect(share > 0.97, "mask agreement \(share), mean probability difference \(meanDifference)")
     }
 
