@@ -33,6 +33,8 @@ import Testing
         }
         #expect(abs(shares.reduce(0, +) - 100) < 1e-9, "\(shares)")
         #expect(html.contains("Validation canopy IoU"), "the run evaluated at steps 2 and 4")
+        #expect(html.contains("<h2>Held-out tiles at step 4</h2>") && html.contains("src=\"data:image/png;base64,"),
+                "the report shows held-out tiles with their outlines")
 
         // A synthetic orchard rendered at a size no tile divides, with its world file.
         let image = dir + "/orchard.png"

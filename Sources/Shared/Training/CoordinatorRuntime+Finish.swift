@@ -43,7 +43,7 @@ extension CoordinatorRuntime {
             try observer.finish(phase: phase, metricsPath: directory.metrics, cpuSeconds: cpu,
                                 cpuSamples: (committed - (resumedFrom ?? 0)) * config.training.globalBatch,
                                 // summary.json's count, so that the report says the same.
-                                generationsStarted: core.table.generationsStarted)
+                                generationsStarted: core.table.generationsStarted, extraReportHTML: validationSheetHTML())
             try writeLossCurve()
         } catch {
             logger.warning("could not finish the run's reports: \(error)")
