@@ -4,9 +4,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 # The interop tests read Grove's files with the reference Python readers (safetensors,
-# TensorBoard's event reader, the Prometheus text parser); they skip, saying why, without them.
-if command -v python3 >/dev/null && ! python3 -c "import safetensors, numpy, tensorboard, prometheus_client" 2>/dev/null; then
-  python3 -m pip install --quiet --disable-pip-version-check safetensors numpy tensorboard prometheus_client \
+# TensorBoard's event reader, the Prometheus text parser) and run its ONNX export with onnxruntime
+# (checked by onnx's checker); they skip, saying why, without them.
+if command -v python3 >/dev/null && ! python3 -c "import safetensors, numpy, tensorboard, prometheus_client, onnxruntime, onnx" 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check safetensors numpy tensorboard prometheus_client onnxruntime onnx \
     || echo "warning: could not install the Python readers; their interop tests will skip"
 fi
 # One optimized build of everything, tests included; tests that train start its binaries.

@@ -9,7 +9,7 @@ struct DatasetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dataset",
         abstract: "Build the sample catalog, freeze manifests, and inspect them.",
-        subcommands: [Import.self, Synth.self, Freeze.self, List.self, Show.self, Scan.self]
+        subcommands: [Import.self, Synth.self, Freeze.self, List.self, Show.self, Scan.self, Mosaic.self, Render.self, Score.self]
     )
 
     /// The option every subcommand shares.

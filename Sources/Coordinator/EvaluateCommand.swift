@@ -47,16 +47,8 @@ struct EvaluateCommand: ParsableCommand {
     var split: String?
 
     func run() throws {
-        let checkpointPath = URL(fileURLWithPath: checkpoint).standardizedFileURL.path
-        let runDirectory = URL(fileURLWithPath: checkpointPath).deletingLastPathComponent().deletingLastPathComponent().path
-        let configPath = config ?? runDirectory + "/config.yaml"
-        let settings: ClusterConfig
-        do { settings = try ClusterConfig.load(path: configPath) } catch {
-            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
-            throw ExitCode(ConfigError.exitCode)
-        }
-        let directory = CheckpointStore(directory: URL(fileURLWithPath: checkpointPath).deletingLastPathComponent().path, keep: 1)
-        let (loaded, info) = try directory.load(path: checkpointPath)
+        let loaded = try CheckpointedCanopyNet.load(checkpoint: checkpoint, config: config, bands: nil, threads: nil)
+        let (checkpointPath, settings) = (loaded.path, loaded.config)
         var tiles: [Tile]
         var groups: [(name: String, range: Range<Int>)] = []
         var notes: [String] = []
@@ -78,14 +70,10 @@ struct EvaluateCommand: ParsableCommand {
             throw ValidationError("give exactly one of --data (a tile directory) and --manifest (a frozen manifest)")
         }
         guard let first = tiles.first else { throw ValidationError("no tiles to evaluate in \(scored)") }
-        let model = try ModelFactory.make(settings.model, bands: first.bands)
-        guard let net = model as? CanopyNet else {
-            throw ValidationError("model \(model.schemaName) does not find trees; evaluate scores canopy-net checkpoints")
+        guard first.bands == loaded.net.inputBands else {
+            throw ValidationError("the tiles of \(scored) have \(first.bands) bands; \(loaded.net.schemaName) of \(checkpointPath) takes \(loaded.net.inputBands)")
         }
-        let parameters = loaded.flatValues(prefix: Checkpoint.parameterPrefix)
-        guard parameters.count == net.layout.count else {
-            throw ValidationError("checkpoint \(checkpointPath) has \(parameters.count) parameters; \(net.schemaName) has \(net.layout.count)")
-        }
+        let (net, parameters) = (loaded.net, loaded.parameters)
         let (report, parts) = Evaluation.evaluate(model: net, parameters: parameters, tiles: tiles, parts: groups.map(\.range))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -96,7 +84,7 @@ struct EvaluateCommand: ParsableCommand {
                                                    notes: notes))
         let destination = output ?? checkpointPath + "/evaluation.json"
         try json.write(to: URL(fileURLWithPath: destination))
-        print("checkpoint \(checkpointPath) (step \(info.step)), \(report.tiles) tiles of \(scored)")
+        print("checkpoint \(checkpointPath) (step \(loaded.step)), \(report.tiles) tiles of \(scored)")
         for note in notes { print("note: \(note)") }
         print(Self.describe(report))
         for (group, part) in zip(groups, parts) {

@@ -107,3 +107,32 @@ import Testing
         #expect(quarantined.output.contains("quarantined"), "\(quarantined.output)")
     }
 }
+
+/// The curation loop's score pass writes every sample's loss, newer than any visit.
+@Suite struct ScoreEndToEndTests {
+    @Test func scoreWritesALossForEverySampleOfTheManifest() throws {
+        let dir = Grove.temporaryDirectory("score")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let catalog = dir + "/catalog"
+        for arguments in [["dataset", "import", "data/aerial-sample", "--catalog", catalog],
+                          ["dataset", "freeze", "--catalog", catalog, "--name", "train", "--query", "site = 'YELL' AND tile_x <= 640"],
+                          ["dataset", "freeze", "--catalog", catalog, "--name", "pool", "--query", "site = 'SJER' OR tile_x >= 768"]] {
+            let result = try Grove.run("coordinator", arguments)
+            try #require(result.status == 0, "\(result.output)")
+        }
+        let trained = try Grove.run("coordinator", [
+            "run", "--config", "cluster.yaml", "--run-dir", dir + "/run", "--set", "coordinator.port=0", "--set", "model.base_width=2",
+            "--set", "model.depth=1", "--set", "training.steps=3", "--set", "workers.local=1", "--set", "dataset.validation_every=0",
+            "--set", "dataset.manifest=\(catalog)/manifests/train.json"])
+        try #require(trained.status == 0, "\(trained.output)")
+        let scored = try Grove.run("coordinator", ["dataset", "score", "--checkpoint", dir + "/run/checkpoints/step-000003",
+                                                   "--manifest", "\(catalog)/manifests/pool.json", "--batch", "5"])
+        try #require(scored.status == 0, "\(scored.output)")
+        // 24 YELL tiles of columns 768-1024 and the 9 SJER tiles; training recorded steps 1-3.
+        #expect(scored.output.contains("scored 33 samples of pool"), "\(scored.output)")
+        #expect(scored.output.contains("recorded at step 4"), "\(scored.output)")
+        let hard = try Grove.run("coordinator", ["dataset", "freeze", "--catalog", catalog, "--name", "hard", "--query",
+                                                 "SELECT id FROM samples WHERE last_seen_step = 4 ORDER BY last_loss DESC LIMIT 10"])
+        #expect(hard.status == 0 && hard.output.contains("froze hard: 10 samples"), "\(hard.output)")
+    }
+}

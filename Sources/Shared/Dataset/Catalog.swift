@@ -212,3 +212,10 @@ private func catalogCall<T: BinaryInteger>(_ what: String, _ body: () -> T) thro
         throw DatasetError(code: "catalog.unwritable", error.message)
     }
 }
+
+extension Catalog {
+    /// The largest `last_seen_step` of any sample, or 0 when no loss was ever recorded.
+    public func newestVisitStep() throws(DatasetError) -> Int {
+        try db.rows("SELECT max(last_seen_step) FROM samples").first?.first?.int ?? 0
+    }
+}

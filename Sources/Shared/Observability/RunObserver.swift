@@ -156,7 +156,8 @@ public final class RunObserver: Sendable {
     /// closed, `trace.json` written (if tracing), `report.html` written from `metricsPath` (if
     /// given, with `redone.jsonl` beside it and the CPU figures), and the status server stopped.
     /// Every step is attempted; the first failure is thrown afterwards.
-    public func finish(phase: RunStatus.Phase, metricsPath: String?, cpuSeconds: Double? = nil, cpuSamples: Int? = nil) throws {
+    public func finish(phase: RunStatus.Phase, metricsPath: String?, cpuSeconds: Double? = nil, cpuSamples: Int? = nil,
+                       generationsStarted: Int? = nil, extraReportHTML: String = "") throws {
         board.update { $0.phase = phase }
         progress?.finish()
         var failures: [any Error] = []
@@ -165,7 +166,8 @@ public final class RunObserver: Sendable {
         if let metricsPath {
             do {
                 try RunReport.load(run: run, metricsPath: metricsPath, pricePerWorkerHour: settings.pricePerWorkerHour,
-                                   cpuSeconds: cpuSeconds, cpuSamples: cpuSamples).write(to: reportPath)
+                                   cpuSeconds: cpuSeconds, cpuSamples: cpuSamples, generationsStarted: generationsStarted)
+                    .write(to: reportPath, extraHTML: extraReportHTML)
             } catch { failures.append(error) }
         }
         server?.stop()

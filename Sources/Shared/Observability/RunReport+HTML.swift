@@ -2,15 +2,18 @@ import Foundation
 
 extension RunReport {
     /// The report as one self-contained HTML page: a table of the summary and inline SVG charts
-    /// of loss, throughput and workers per step. Open it in any browser; it loads nothing.
-    public func html() -> String {
+    /// of loss, held-out scores, throughput and workers per step. Open it in any browser; it
+    /// loads nothing. `extraHTML` (a caller's section, e.g. a grid of validation tiles) goes
+    /// after the charts as given.
+    public func html(extraHTML: String = "") -> String {
         let s = summary
         func number(_ value: Double?, _ format: String) -> String {
             guard let value, value.isFinite else { return "-" }
             return String(format: format, value)
         }
-        func share(_ part: Double) -> String { s.stepSeconds > 0 ? number(100 * part / s.stepSeconds, "%.1f %%") : "-" }
-        let other = max(0, s.stepSeconds - s.dataSeconds - s.computeSeconds - s.allReduceSeconds)
+        let shares = Self.roundedShares([s.stepShares.data, s.stepShares.compute, s.stepShares.allReduce, s.stepShares.other])
+        func share(_ index: Int) -> String { s.stepSeconds > 0 ? number(shares[index], "%.1f %%") : "-" }
+        let generations = generationsStarted.map { "\($0) (\(s.generationsCommitting) with committed steps)" } ?? "\(s.generations)"
         var rows: [(String, String)] = [
             ("steps committed", "\(s.steps)"),
             ("samples", "\(s.samples)"),
@@ -18,14 +21,14 @@ extension RunReport {
             ("wall time", ProgressLine.duration(s.wallSeconds)),
             ("throughput", number(s.samplesPerSecond, "%.1f samples/s")),
             ("workers, most at once", "\(s.maxWorkers)"),
-            ("generations", "\(s.generations)"),
+            ("generations", generations),
             ("resumes", "\(s.resumes)"),
             ("worker time paid", number(s.workerSeconds / 3600, "%.3f worker-hours")),
             ("useful (inside committed steps)", number(100 * s.efficiency, "%.1f %%")),
-            ("step time: data", share(s.dataSeconds)),
-            ("step time: compute", share(s.computeSeconds)),
-            ("step time: all-reduce", share(s.allReduceSeconds)),
-            ("step time: other (coordination, stragglers)", share(other)),
+            ("step time: data", share(0)),
+            ("step time: compute", share(1)),
+            ("step time: all-reduce", share(2)),
+            ("step time: other (coordination, stragglers)", share(3)),
         ]
         rows += goodputRows()
         let table = rows.map { "<tr><td>\(SVGPlot.escape($0.0))</td><td>\(SVGPlot.escape($0.1))</td></tr>" }.joined(separator: "\n")
@@ -52,10 +55,14 @@ extension RunReport {
         <table>
         \(table)
         </table>
+        <p>Step-time shares: each phase is the slowest worker's time in it, summed over committed steps; a step whose \
+        phases (possibly from different workers) add up to more than the step counts as their sum.</p>
         \(loss)
+        \(validationCharts().joined(separator: "\n"))
         \(rate)
         \(phases)
         \(workers)
+        \(extraHTML)
         </body>
         </html>
 
@@ -93,8 +100,8 @@ extension RunReport {
     }
 
     /// Writes `html()` to `path`, atomically.
-    public func write(to path: String) throws {
-        do { try html().write(toFile: path, atomically: true, encoding: .utf8) } catch {
+    public func write(to path: String, extraHTML: String = "") throws {
+        do { try html(extraHTML: extraHTML).write(toFile: path, atomically: true, encoding: .utf8) } catch {
             throw ObservabilityError(.io, "cannot write the run report to \(path): \(error.localizedDescription)")
         }
     }

@@ -21,15 +21,24 @@ public struct RunReport: Sendable {
     public var cpuSeconds: Double?
     /// Samples committed by the processes `cpuSeconds` covers (after a resume, this invocation's).
     public var cpuSamples: Int?
+    /// Generations the coordinator started, as `summary.json` counts them (membership changes
+    /// and fenced attempts, including those that committed nothing); nil when the caller does not
+    /// know, and the report then counts the generations that committed steps.
+    public var generationsStarted: Int?
+    /// The held-out evaluations `metrics.jsonl` holds, in step order.
+    public var validation: [ValidationPoint]
 
     public init(run: String, steps: [StepRecord], redone: [RedoneWork] = [], pricePerWorkerHour: Double? = nil,
-                cpuSeconds: Double? = nil, cpuSamples: Int? = nil) {
+                cpuSeconds: Double? = nil, cpuSamples: Int? = nil, generationsStarted: Int? = nil,
+                validation: [ValidationPoint] = []) {
         self.run = run
         self.steps = steps
         self.redone = redone
         self.pricePerWorkerHour = pricePerWorkerHour
         self.cpuSeconds = cpuSeconds
         self.cpuSamples = cpuSamples
+        self.generationsStarted = generationsStarted
+        self.validation = validation
     }
 
     /// `redone.jsonl` beside a `metrics.jsonl`.
@@ -41,13 +50,15 @@ public struct RunReport: Sendable {
     /// Reads `metrics.jsonl` and, when present, `redone.jsonl` beside it; a line that does not
     /// decode is an error naming its file and line number.
     public static func load(run: String, metricsPath: String, pricePerWorkerHour: Double? = nil,
-                            cpuSeconds: Double? = nil, cpuSamples: Int? = nil) throws -> RunReport {
+                            cpuSeconds: Double? = nil, cpuSamples: Int? = nil, generationsStarted: Int? = nil) throws -> RunReport {
         let steps = try readLines(StepRecord.self, path: metricsPath, what: "metrics line")
+        let validation = try readLines(ValidationLine.self, path: metricsPath, what: "metrics line").compactMap(\.point)
         let redonePath = redonePath(besideMetrics: metricsPath)
         let redone = FileManager.default.fileExists(atPath: redonePath)
             ? try readLines(RedoneWork.self, path: redonePath, what: "redone-work line") : []
         return RunReport(run: run, steps: steps, redone: redone, pricePerWorkerHour: pricePerWorkerHour,
-                         cpuSeconds: cpuSeconds, cpuSamples: cpuSamples)
+                         cpuSeconds: cpuSeconds, cpuSamples: cpuSamples, generationsStarted: generationsStarted,
+                         validation: validation)
     }
 
     static func readLines<T: Decodable>(_ type: T.Type, path: String, what: String) throws -> [T] {
@@ -92,7 +103,15 @@ public struct RunReport: Sendable {
         public var computeSeconds = 0.0
         public var allReduceSeconds = 0.0
         public var stepSeconds = 0.0
+        /// Shares of step time in percent: data, compute, all-reduce and the rest (coordination,
+        /// stragglers), adding up to 100. The phase times are each the slowest worker's, so in
+        /// one step they can come from different workers and add up to more than the step; such a
+        /// step counts as lasting their sum, and has no rest.
+        public var stepShares = StepShares()
+        /// Generations started (`summary.json`'s figure) when known, else those that committed steps.
         public var generations = 0
+        /// Distinct generations among the committed steps.
+        public var generationsCommitting = 0
         public var maxWorkers = 0
         public var resumes = 0
         public var cost: Double?
@@ -137,7 +156,9 @@ public struct RunReport: Sendable {
         s.samples = steps.last?.samples ?? 0
         s.firstLoss = steps.first?.loss
         s.lastLoss = steps.last?.loss
-        s.generations = Set(steps.map(\.generation)).count
+        s.generationsCommitting = Set(steps.map(\.generation)).count
+        s.generations = generationsStarted ?? s.generationsCommitting
+        s.stepShares = stepShares
         s.samplesPerSecond = s.wallSeconds > 0 ? Double(applied) / s.wallSeconds : 0
         if let price = pricePerWorkerHour {
             let cost = s.workerSeconds / 3600 * price
@@ -160,5 +181,48 @@ public struct RunReport: Sendable {
             s.cpuSecondsPerSample = samples > 0 ? cpuSeconds / Double(samples) : nil
         }
         return s
+    }
+}
+
+/// Where step time went, in percent of it: the four add up to 100 (`RunReport.Summary.stepShares`).
+public struct StepShares: Sendable, Equatable {
+    public var data = 0.0
+    public var compute = 0.0
+    public var allReduce = 0.0
+    public var other = 0.0
+
+    public init(data: Double = 0, compute: Double = 0, allReduce: Double = 0, other: Double = 0) {
+        (self.data, self.compute, self.allReduce, self.other) = (data, compute, allReduce, other)
+    }
+}
+
+extension RunReport {
+    /// Step-time shares in percent that add up to 100 (see `Summary.stepShares`).
+    var stepShares: StepShares {
+        var data = 0.0, compute = 0.0, allReduce = 0.0, other = 0.0
+        for step in steps {
+            let phases = step.dataSeconds + step.computeSeconds + step.allReduceSeconds
+            data += step.dataSeconds
+            compute += step.computeSeconds
+            allReduce += step.allReduceSeconds
+            other += max(0, step.stepSeconds - phases)
+        }
+        let total = data + compute + allReduce + other
+        guard total > 0 else { return StepShares() }
+        return StepShares(data: 100 * data / total, compute: 100 * compute / total, allReduce: 100 * allReduce / total,
+                          other: 100 * other / total)
+    }
+
+    /// Percentages rounded to `decimals` so that the printed figures still add up to exactly 100
+    /// (largest remainder: the parts that lost most to rounding get the missing units).
+    public static func roundedShares(_ shares: [Double], decimals: Int = 1) -> [Double] {
+        let unit = pow(10, Double(decimals))
+        let scaled = shares.map { $0 * unit }
+        var floors = scaled.map { $0.rounded(.down) }
+        let target = (shares.reduce(0, +) * unit).rounded()
+        let missing = Int(target - floors.reduce(0, +))
+        let order = scaled.indices.sorted { scaled[$0] - floors[$0] > scaled[$1] - floors[$1] }
+        for index in order.prefix(max(0, missing)) { floors[index] += 1 }
+        return floors.map { $0 / unit }
     }
 }

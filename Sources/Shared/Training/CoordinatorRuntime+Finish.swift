@@ -41,7 +41,9 @@ extension CoordinatorRuntime {
         }
         do {
             try observer.finish(phase: phase, metricsPath: directory.metrics, cpuSeconds: cpu,
-                                cpuSamples: (committed - (resumedFrom ?? 0)) * config.training.globalBatch)
+                                cpuSamples: (committed - (resumedFrom ?? 0)) * config.training.globalBatch,
+                                // summary.json's count, so that the report says the same.
+                                generationsStarted: core.table.generationsStarted, extraReportHTML: validationSheetHTML())
             try writeLossCurve()
         } catch {
             logger.warning("could not finish the run's reports: \(error)")
@@ -78,7 +80,9 @@ extension CoordinatorRuntime {
         let price = config.logging.pricePerWorkerHour > 0 ? config.logging.pricePerWorkerHour : nil
         let report = (try? RunReport.load(run: config.run.name, metricsPath: directory.metrics, pricePerWorkerHour: price,
                                           cpuSeconds: cpuSeconds,
-                                          cpuSamples: (committed - (resumedFrom ?? 0)) * config.training.globalBatch))
+                                          cpuSamples: (committed - (resumedFrom ?? 0)) * config.training.globalBatch,
+                                // summary.json's count, so that the report says the same.
+                                generationsStarted: core.table.generationsStarted))
             ?? RunReport(run: config.run.name, steps: [])
         let s = report.summary
         var byCause: [String: RedoneByCause] = [:]
