@@ -66,6 +66,8 @@ public final class CoordinatorRuntime {
     var localWorkers: LocalWorkers?
     var stopReason: CoordinatorInstance.StopReason?
     var lastPublished = ContinuousClock.now
+    /// Where workers without the files fetch them; announced in the run configuration.
+    var sampleChannel: Wire.SampleChannel?
 
     public init(settings: Settings, logger: Logger) throws {
         self.settings = settings
@@ -94,6 +96,9 @@ public final class CoordinatorRuntime {
             return done
         }
         try prepareDirectory()
+        let samples = try startSampleServer()
+        defer { samples?.server.close() }
+        sampleChannel = samples?.channel
         core = CoordinatorInstance(settings: makeInstanceSettings(), committed: state.committedStep)
         observer = try makeObserver()
         if let url = observer.statusURL { logger.notice("status page at \(url)") }
