@@ -61,8 +61,10 @@ enum Grove {
         let process = Process()
         let log: String
 
-        /// - Parameter environment: variables added to this process's environment.
-        init(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+        /// - Parameters:
+        ///   - environment: variables added to this process's environment.
+        ///   - directory: the working directory (default: the repository root).
+        init(_ name: String, _ arguments: [String], environment: [String: String] = [:], directory: String = Grove.root) throws {
             log = Grove.temporaryDirectory("bg") + "/output.log"
             FileManager.default.createFile(atPath: log, contents: nil)
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -71,10 +73,21 @@ enum Grove {
             if !environment.isEmpty {
                 process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
             }
-            process.currentDirectoryURL = URL(fileURLWithPath: Grove.root)
+            process.currentDirectoryURL = URL(fileURLWithPath: directory)
             process.standardOutput = handle
             process.standardError = handle
             try process.run()
+        }
+
+        /// Waits for the process to end; its exit status, or nil (and the process killed) after `timeout`.
+        func waitForExit(timeout: Duration = .seconds(180)) -> Int32? {
+            let deadline = ContinuousClock.now + timeout
+            while process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            if process.isRunning {
+                stop()
+                return nil
+            }
+            return process.terminationStatus
         }
 
         var output: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
