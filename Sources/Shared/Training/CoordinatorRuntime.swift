@@ -96,10 +96,6 @@ public final class CoordinatorRuntime {
             return done
         }
         try prepareDirectory()
-        let samples = try startSampleServer()
-        defer { samples?.server.close() }
-        sampleChannel = samples?.channel
-        core = CoordinatorInstance(settings: makeInstanceSettings(), committed: state.committedStep)
         observer = try makeObserver()
         if let url = observer.statusURL { logger.notice("status page at \(url)") }
         writer = BackgroundCheckpointWriter(
@@ -115,6 +111,9 @@ public final class CoordinatorRuntime {
         let redone = try JSONLinesWriter(path: directory.redone)
         redoneLog = redone
         defer { redone.close() }
+        // After the control socket, so that a bad coordinator.bind is named with the control port.
+        var samples: (server: ReplyServer, channel: Wire.SampleChannel)?
+        defer { samples?.server.close() }
         let local = LocalWorkers(logger: logger)
         localWorkers = local
         defer { loop.close() }
@@ -127,6 +126,9 @@ public final class CoordinatorRuntime {
             let endpoint = try loop.bindControl(Endpoint(host: config.coordinator.bind, port: UInt16(config.coordinator.port)).description,
                                                 origin: "coordinator.bind and coordinator.port")
             logger.info("coordinator listening on \(endpoint)", metadata: ["run": "\(config.run.name)"])
+            samples = try startSampleServer()
+            sampleChannel = samples?.channel
+            core = CoordinatorInstance(settings: makeInstanceSettings(), committed: state.committedStep)
             if config.workers.local > 0 {
                 let port = endpoint.split(separator: ":").last.map(String.init) ?? "\(config.coordinator.port)"
                 let host = config.coordinator.bind == "0.0.0.0" ? "127.0.0.1" : config.coordinator.bind
