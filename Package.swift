@@ -100,6 +100,7 @@ let package = Package(
             swiftSettings: numericFlags
         ),
 
+        .executableTarget(name: "sample-bench", dependencies: ["Training", "Config", "Dataset", "Transport", "Core"], path: "Benchmarks/SampleBench"),
         .executableTarget(name: "coordination-bench", dependencies: ["Coordination", "Wire", "Core"], path: "Benchmarks/CoordinationBench"),
 
         tests("CoreTests", ["Core"]),

@@ -38,6 +38,14 @@ struct WorkerCommand: ParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
+    @Option(name: .customLong("cache-dir"),
+            help: "Where samples fetched from the coordinator are kept (default: GROVE_CACHE_DIR, else $XDG_CACHE_HOME/grove/samples or ~/.cache/grove/samples).")
+    var cacheDirectory: String?
+
+    @Option(name: .customLong("cache-mib"),
+            help: "The most MiB the sample cache holds before it evicts the least recently used (1...16777216; default: GROVE_CACHE_MIB, else 4096).")
+    var cacheMiB: Int?
+
     func run() throws {
         let logger = GroveLogging.bootstrap(label: "grove.worker", level: logLevel)
         // Refused here, before any socket exists: a malformed address used to leave the worker
@@ -60,12 +68,26 @@ struct WorkerCommand: ParsableCommand {
             logger.critical("--connect-timeout: \(connectTimeout) is not a number of seconds in 0.1...86400")
             throw ExitCode(2)
         }
+        let environment = ProcessInfo.processInfo.environment
+        let cacheDirectory = self.cacheDirectory ?? environment["GROVE_CACHE_DIR"] ?? WorkerRuntime.defaultCacheDirectory()
+        let cacheOrigin = self.cacheMiB != nil ? "--cache-mib" : "GROVE_CACHE_MIB"
+        let cacheText = self.cacheMiB.map(String.init) ?? environment["GROVE_CACHE_MIB"] ?? "4096"
+        guard let cacheMiB = Int(cacheText), (1...(1 << 24)).contains(cacheMiB) else {
+            logger.critical("\(cacheOrigin): '\(cacheText.escapedForLog)' is not a number of MiB in 1...16777216")
+            throw ExitCode(2)
+        }
+        guard !cacheDirectory.isEmpty else {
+            logger.critical("--cache-dir (or GROVE_CACHE_DIR) is empty; name a directory")
+            throw ExitCode(2)
+        }
         ParentWatch.startIfRequested { parent in
             logger.error("the coordinator that started this worker (pid \(parent)) is gone; exiting")
         }
         var settings = WorkerRuntime.Settings(coordinator: coordinator, bindHost: bind)
         settings.advertiseHost = advertise
         settings.connectTimeout = .seconds(connectTimeout)
+        settings.cacheDirectory = cacheDirectory
+        settings.cacheMaxBytes = cacheMiB << 20
         let runtime = WorkerRuntime(settings: settings, logger: logger)
         do {
             switch try runtime.run() {

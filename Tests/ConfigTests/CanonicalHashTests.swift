@@ -30,6 +30,17 @@ import Testing
         // Runs made before augmentation existed keep the hash their checkpoints recorded.
         #expect(!ClusterConfig().canonicalText.contains("augment"))
         #expect(!ClusterConfig().canonicalText.contains("validation_manifests"))
+        for key in ["dataset.source", "dataset.serve_port", "dataset.serve_rate_mib"] {
+            #expect(!ClusterConfig().canonicalText.contains(key), "\(key) is in the default canonical text")
+        }
+        let fetched = try ClusterConfig.parse(yaml: "dataset:\n  source: coordinator\n", source: "d")
+        #expect(fetched.canonicalText.contains("dataset.source=\"coordinator\"\n"), "\(fetched.canonicalText)")
+        do {
+            _ = try ClusterConfig.parse(yaml: "dataset:\n  source: nfs\n", source: "e")
+            Issue.record("dataset.source nfs was accepted")
+        } catch {
+            #expect(error.description.contains("dataset.source") && error.description.contains("nfs"), "\(error.description)")
+        }
         let flipped = try ClusterConfig.parse(yaml: "training:\n  augment_flip: true\n", source: "a")
         #expect(flipped.canonicalText.contains("training.augment_flip=true\n"))
         let off = try ClusterConfig.parse(yaml: "training:\n  augment_flip: false\n  augment_contrast: 0.0\n", source: "b")

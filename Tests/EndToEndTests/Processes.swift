@@ -61,9 +61,11 @@ enum Grove {
         let process = Process()
         let log: String
 
-        /// - Parameter environment: variables added to this process's environment.
-        convenience init(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws {
-            try self.init(path: Grove.executable(name), arguments, environment: environment)
+        /// - Parameters:
+        ///   - environment: variables added to this process's environment.
+        ///   - directory: the working directory (default: the repository root).
+        convenience init(_ name: String, _ arguments: [String], environment: [String: String] = [:], directory: String = Grove.root) throws {
+            try self.init(path: Grove.executable(name), arguments, directory: directory, environment: environment)
         }
 
         /// Any executable, started in `directory`.
@@ -80,6 +82,17 @@ enum Grove {
             process.standardOutput = handle
             process.standardError = handle
             try process.run()
+        }
+
+        /// Waits for the process to end; its exit status, or nil (and the process killed) after `timeout`.
+        func waitForExit(timeout: Duration = .seconds(180)) -> Int32? {
+            let deadline = ContinuousClock.now + timeout
+            while process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            if process.isRunning {
+                stop()
+                return nil
+            }
+            return process.terminationStatus
         }
 
         var output: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }

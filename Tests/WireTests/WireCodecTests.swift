@@ -6,24 +6,29 @@ import Testing
     /// One pinned byte string per kind: a change to any layout breaks this test and must come with a
     /// new protocol version and an update of docs/wire-protocol.md.
     static let golden: [Wire.Kind: String] = [
-        .hello: "47524f560103010003000000000000000200000008070605040302010103",
-        .runConfig: "47524f56010302000300000000000000020000000807060504030201010000007204000000613a2031",
-        .join: "47524f560103030003000000000000000200000008070605040302010103bbaa000000000000090000007463703a2f2f683a3901000000684d000000",
-        .welcome: "47524f5601030400030000000000000002000000080706050403020105000000e8030000",
-        .reject: "47524f560103050003000000000000000200000008070605040302010200020000006e6f",
-        .heartbeat: "47524f560103060003000000000000000200000008070605040302010900000000000000",
-        .lease: "47524f560103070003000000000000000200000008070605040302010400000000000000010000000100000001000000650100000001000000020000000700000008000000020000000400000001",
-        .state: "47524f560103080003000000000000000200000008070605040302010600000000000000010000000100000077010000000000803f",
-        .stepResult: "47524f56010309000300000000000000020000000807060504030201040000000000000001000000070000000000003f01000000ab010000000000000002000000000000000300000000000000040000000000000000",
-        .commit: "47524f5601030a0003000000000000000200000008070605040302010400000000000000",
-        .leave: "47524f5601030b000300000000000000020000000807060504030201020003000000627965",
-        .stepFailed: "47524f5601030c0003000000000000000200000008070605040302010100000063040000000000000001000000740100000002000000",
-        .stateRequest: "47524f5601030d0003000000000000000200000008070605040302010600000000000000",
+        .hello: "47524f560104010003000000000000000200000008070605040302010104",
+        .runConfig: "47524f56010402000300000000000000020000000807060504030201010000007204000000613a2031",
+        .join: "47524f560104030003000000000000000200000008070605040302010104bbaa000000000000090000007463703a2f2f683a3901000000684d000000",
+        .welcome: "47524f5601040400030000000000000002000000080706050403020105000000e8030000",
+        .reject: "47524f560104050003000000000000000200000008070605040302010200020000006e6f",
+        .heartbeat: "47524f560104060003000000000000000200000008070605040302010900000000000000",
+        .lease: "47524f560104070003000000000000000200000008070605040302010400000000000000010000000100000001000000650100000001000000020000000700000008000000020000000400000001",
+        .state: "47524f560104080003000000000000000200000008070605040302010600000000000000010000000100000077010000000000803f",
+        .stepResult: "47524f56010409000300000000000000020000000807060504030201040000000000000001000000070000000000003f01000000ab010000000000000002000000000000000300000000000000040000000000000000",
+        .commit: "47524f5601040a0003000000000000000200000008070605040302010400000000000000",
+        .leave: "47524f5601040b000300000000000000020000000807060504030201020003000000627965",
+        .stepFailed: "47524f5601040c0003000000000000000200000008070605040302010100000063040000000000000001000000740100000002000000",
+        .stateRequest: "47524f5601040d0003000000000000000200000008070605040302010600000000000000",
+        .indexRequest: "47524f5601040e0003000000000000000200000008070605040302010900000000000000",
+        .sampleIndex: "47524f5601040f00030000000000000002000000080706050403020109000000000000000100000005000000742e637376030000000000000002000000abcd",
+        .sampleRequest: "47524f560104100003000000000000000200000008070605040302010a0000000000000003000000612f62",
+        .sampleData: "47524f560104110003000000000000000200000008070605040302010a0000000000000003000000010203",
+        .sampleRefused: "47524f560104120003000000000000000200000008070605040302010b000000000000000100020000006e6f",
     ]
 
     /// A step result with spans (protocol 1.1): flag 0x01 in the envelope, then the body of a
     /// step result without them, then `spans [span]` — phase u8, index u32, start u64, duration u64.
-    static let stepResultWithSpans = "47524f5601030901" + "0300000000000000" + "02000000" + "0807060504030201"
+    static let stepResultWithSpans = "47524f5601040901" + "0300000000000000" + "02000000" + "0807060504030201"
         + "0400000000000000" + "01000000" + "07000000" + "0000003f" + "01000000ab"
         + "0100000000000000" + "0200000000000000" + "0300000000000000" + "0400000000000000" + "00"
         + "02000000"
@@ -101,6 +106,44 @@ import Testing
         bytes = WireSamples.encode(Self.spansSample)
         bytes[7] = 0x03
         do { _ = try Wire.decode(bytes); Issue.record("accepted flag 0x02") } catch { #expect(error.code == "wire.flags") }
+    }
+
+    /// A run configuration that announces the sample channel (protocol 1.4): flag 0x02, then the
+    /// body of a plain one, then `port u16`, `indexSha256 bytes`.
+    static let runConfigWithSamples = "47524f5601040202" + "0300000000000000" + "02000000" + "0807060504030201"
+        + "01000000" + "72" + "04000000" + "613a2031" + "901f" + "02000000" + "abcd"
+
+    static let samplesSample = Wire.Message.runConfig(Wire.RunConfig(
+        runName: "r", configYAML: "a: 1", samples: Wire.SampleChannel(port: 8080, indexSha256: [0xAB, 0xCD])))
+
+    @Test func runConfigWithTheSampleChannelEncodesToGoldenBytesAndRoundTrips() throws {
+        let bytes = WireSamples.encode(Self.samplesSample)
+        #expect(bytes.hexString == Self.runConfigWithSamples)
+        #expect(try Wire.decode(bytes).1 == Self.samplesSample)
+        for length in 0..<bytes.count {
+            #expect(throws: WireError.self, "cut to \(length) bytes") { try Wire.decode(Array(bytes[..<length])) }
+        }
+    }
+
+    /// The samples flag means something only on a run configuration, the spans flag only on a
+    /// step result.
+    @Test func theSamplesFlagOnAnotherKindIsRejected() {
+        for message in [Wire.Message.commit(Wire.Commit(step: 1)), WireSamples.messages.first { $0.kind == .stepResult }!] {
+            var bytes = WireSamples.encode(message)
+            bytes[7] = Wire.flagSamples
+            do { _ = try Wire.decode(bytes); Issue.record("accepted the samples flag on \(message.kind)") } catch { #expect(error.code == "wire.flags") }
+        }
+        var bytes = WireSamples.encode(Self.samplesSample)
+        bytes[7] = Wire.flagSpans
+        #expect(throws: WireError.self) { try Wire.decode(bytes) }
+    }
+
+    @Test func anUnknownRefusalReasonAndAnOverlongPathAreRejected() {
+        var bytes = WireSamples.encode(.sampleRefused(Wire.SampleRefused(request: 1, reason: .tooLarge, text: "")))
+        bytes[Wire.headerSize + 8] = 99
+        do { _ = try Wire.decode(bytes); Issue.record("accepted reason 99") } catch { #expect(error.code == "wire.value") }
+        let long = WireSamples.encode(.sampleRequest(Wire.SampleRequest(request: 1, path: String(repeating: "x", count: Wire.maxSamplePathBytes + 1))))
+        do { _ = try Wire.decode(long); Issue.record("accepted a 1025-byte path") } catch { #expect(error.code == "wire.limit") }
     }
 
     @Test func everyKindHasAGoldenSample() {

@@ -24,6 +24,11 @@ enum WireSamples {
         .leave(Wire.Leave(reason: .drain, text: "bye")),
         .stepFailed(Wire.StepFailed(code: "c", step: 4, text: "t", suspect: WorkerID(1), framesFromSuspect: 2)),
         .stateRequest(Wire.StateRequest(step: 6)),
+        .indexRequest(Wire.IndexRequest(request: 9)),
+        .sampleIndex(Wire.SampleIndex(request: 9, files: [Wire.IndexedFile(path: "t.csv", size: 3, sha256: [0xAB, 0xCD])])),
+        .sampleRequest(Wire.SampleRequest(request: 10, path: "a/b")),
+        .sampleData(Wire.SampleData(request: 10, bytes: [1, 2, 3])),
+        .sampleRefused(Wire.SampleRefused(request: 11, reason: .notInRun, text: "no")),
     ]
 
     static func encode(_ message: Wire.Message) -> [UInt8] {

@@ -90,6 +90,17 @@ public struct ClusterConfig: Sendable, Equatable {
         /// `quarantine` leaves it out of its step, logs it and lists it in the summary.
         public var onCorrupt = "fail"
         public static let corruptPolicies = ["fail", "quarantine"]
+        /// Where a worker reads the run's files: `local` from the configured paths on its own
+        /// machine (a shared filesystem, a copy); `coordinator` from the coordinator's sample
+        /// server, through its local cache; `auto` locally when the configured path exists there,
+        /// else from the coordinator.
+        public var source = "auto"
+        public static let sources = ["auto", "local", "coordinator"]
+        /// The coordinator's sample server port, on `coordinator.bind`: 0 = one the system picks
+        /// (announced to workers), -1 = no sample server (workers must have the files locally).
+        public var servePort = 0
+        /// The most each worker is sent by the sample server, MiB per second.
+        public var serveRateMiB = 128.0
         /// `onCorrupt` is `quarantine`.
         public var quarantinesCorruptSamples: Bool { onCorrupt == "quarantine" }
     }

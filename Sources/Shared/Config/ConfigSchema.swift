@@ -30,6 +30,9 @@ enum ConfigSchema {
         .text("dataset", "expect_sha256", \.dataset.expectSha256, allowEmpty: true),
         .integer("dataset", "decode_threads", \.dataset.decodeThreads, 1...64),
         .choice("dataset", "on_corrupt", \.dataset.onCorrupt, ClusterConfig.Dataset.corruptPolicies),
+        .choice("dataset", "source", \.dataset.source, ClusterConfig.Dataset.sources),
+        .integer("dataset", "serve_port", \.dataset.servePort, -1...65535),
+        .number("dataset", "serve_rate_mib", \.dataset.serveRateMiB, .between(0.01, 1_000_000)),
 
         .choice("model", "name", \.model.name, ClusterConfig.Model.knownNames),
         .integer("model", "hidden", \.model.hidden, 1...4096),
@@ -93,6 +96,7 @@ enum ConfigSchema {
     static let hashedOnlyWhenSet: Set<String> = [
         "dataset.validation_manifests", "training.augment_flip", "training.augment_rotate90",
         "training.augment_brightness", "training.augment_contrast", "training.augment_band_gain",
+        "dataset.source", "dataset.serve_port", "dataset.serve_rate_mib",
     ]
 
     /// Section names in file order.

@@ -25,7 +25,11 @@ extension CoordinatorInstance {
         }
         switch message {
         case .hello:
-            return [.send(.runConfig(settings.runConfig), to: peer)]
+            // The sample channel's announcement is an optional section a worker before minor 4
+            // cannot decode.
+            var runConfig = settings.runConfig
+            if envelope.minor < Wire.samplesMinor { runConfig.samples = nil }
+            return [.send(.runConfig(runConfig), to: peer)]
         case .join(let join):
             return onJoin(join, envelope: envelope, peer: peer, now: now)
         case .stepResult(let result):
@@ -83,7 +87,8 @@ extension CoordinatorInstance {
             return [.verifyState(state, from: member.id, step: request.step, hash: hash)]
         case .heartbeat:
             return []
-        case .runConfig, .welcome, .reject, .lease, .commit, .stateRequest:
+        case .runConfig, .welcome, .reject, .lease, .commit, .stateRequest,
+             .indexRequest, .sampleIndex, .sampleRequest, .sampleData, .sampleRefused:  // the sample channel has its own socket
             counters.staleMessages += 1
             return []
         }

@@ -161,7 +161,8 @@ public struct WorkerInstance: Sendable {
             // heartbeat interval first; admission's rate limit bounds the rest.
             if reject.reason == .full { return [.rejoin(reject.text)] }
             return [.exit(.rejected(reject.text))]
-        case .heartbeat, .hello, .runConfig, .join, .welcome, .stepResult, .stepFailed:
+        case .heartbeat, .hello, .runConfig, .join, .welcome, .stepResult, .stepFailed,
+             .indexRequest, .sampleIndex, .sampleRequest, .sampleData, .sampleRefused:
             return []
         }
     }

@@ -5,6 +5,12 @@ import Glibc
 public protocol SampleSource: Sendable {
     /// The bytes of the sample file at `path`; errors name the path and the problem.
     func read(path: String) throws(DatasetError) -> [UInt8]
+    /// Whether there is a file at `path` (a tile directory's optional `instances.csv`).
+    func exists(path: String) -> Bool
+}
+
+extension SampleSource {
+    public func exists(path: String) -> Bool { (try? read(path: path)) != nil }
 }
 
 /// Sample files under a local directory (a catalog directory or a copy of it).
@@ -16,6 +22,10 @@ public struct LocalDirectorySource: SampleSource {
     public init(root: String, maxFileBytes: Int = 1 << 30) {
         self.root = root
         self.maxFileBytes = maxFileBytes
+    }
+
+    public func exists(path: String) -> Bool {
+        !path.hasPrefix("/") && !path.split(separator: "/").contains("..") && access(root + "/" + path, F_OK) == 0
     }
 
     public func read(path: String) throws(DatasetError) -> [UInt8] {

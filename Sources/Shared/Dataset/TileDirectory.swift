@@ -5,6 +5,9 @@ import Foundation
 public struct TileDirectory: Sendable {
     public var root: String
     public var entries: [Entry]
+    /// Where the files come from when not from `root` on this machine: a source that serves them
+    /// by path relative to the directory (a worker's copy of the coordinator's directory).
+    public var files: (any SampleSource)?
 
     /// One row of `tiles.csv`.
     public struct Entry: Sendable, Equatable {
@@ -24,8 +27,16 @@ public struct TileDirectory: Sendable {
     }
 
     /// Reads the directory's tables; images are decoded on demand by `load`.
-    public static func open(_ root: String) throws(DatasetError) -> TileDirectory {
-        let table = try CSVTable.read(root + "/tiles.csv")
+    ///
+    /// - Parameter files: reads the files by relative path instead of under `root` (which then
+    ///   only names the directory in messages).
+    public static func open(_ root: String, files: (any SampleSource)? = nil) throws(DatasetError) -> TileDirectory {
+        let table: CSVTable
+        if let files {
+            table = try CSVTable.parse(String(decoding: try files.read(path: "tiles.csv"), as: UTF8.self), origin: root + "/tiles.csv")
+        } else {
+            table = try CSVTable.read(root + "/tiles.csv")
+        }
         let id = try table.column("tile_id"), split = try table.column("split"), site = try table.column("site")
         let gsd = try table.column("gsd_m"), image = try table.column("image")
         let mask = try table.column("mask"), instances = try table.column("instances")
@@ -51,7 +62,27 @@ public struct TileDirectory: Sendable {
                                  labelsComplete: complete.map { row[$0] != "0" } ?? true, crop: crop.map { row[$0] },
                                  origin: origin))
         }
-        return TileDirectory(root: root, entries: entries)
+        return TileDirectory(root: root, entries: entries, files: files)
+    }
+
+    /// Every file a worker needs to load the directory: the tables and each tile's three images,
+    /// relative to `root`, in a fixed order.
+    public var fileList: [String] {
+        var seen: Set<String> = ["tiles.csv"]
+        var list = ["tiles.csv"]
+        if files?.exists(path: "instances.csv") ?? FileManager.default.fileExists(atPath: root + "/instances.csv") {
+            list.append("instances.csv")
+            seen.insert("instances.csv")
+        }
+        for entry in entries {
+            for path in [entry.image, entry.mask, entry.instances] where seen.insert(path).inserted { list.append(path) }
+        }
+        return list
+    }
+
+    private func png(_ path: String, as format: PNGImage.Format) throws(DatasetError) -> PNGImage {
+        guard let files else { return try PNGImage.read(root + "/" + path, as: format) }
+        return try PNGImage.decode(Data(try files.read(path: path)), as: format, origin: root + "/" + path)
     }
 
     /// Decodes every tile with its masks and the tree table of `instances.csv`.
@@ -64,9 +95,9 @@ public struct TileDirectory: Sendable {
     }
 
     func load(_ entry: Entry, trees: [TreeInstance]) throws(DatasetError) -> Tile {
-        let rgb = try PNGImage.read(root + "/" + entry.image, as: .rgb)
-        let mask = try PNGImage.read(root + "/" + entry.mask, as: .gray)
-        let ids = try PNGImage.read(root + "/" + entry.instances, as: .gray)
+        let rgb = try png(entry.image, as: .rgb)
+        let mask = try png(entry.mask, as: .gray)
+        let ids = try png(entry.instances, as: .gray)
         guard mask.width == rgb.width, mask.height == rgb.height, ids.width == rgb.width, ids.height == rgb.height else {
             throw DatasetError(code: "tiles.size-mismatch",
                                "\(entry.id): image is \(rgb.width)x\(rgb.height) but its masks are \(mask.width)x\(mask.height) and \(ids.width)x\(ids.height)")
@@ -87,8 +118,14 @@ public struct TileDirectory: Sendable {
     /// Trees per tile from `instances.csv`: the centre and radius of each annotated box.
     func treeTable() throws(DatasetError) -> [String: [TreeInstance]] {
         let path = root + "/instances.csv"
-        guard FileManager.default.fileExists(atPath: path) else { return [:] }
-        let table = try CSVTable.read(path)
+        let table: CSVTable
+        if let files {
+            guard files.exists(path: "instances.csv") else { return [:] }
+            table = try CSVTable.parse(String(decoding: try files.read(path: "instances.csv"), as: UTF8.self), origin: path)
+        } else {
+            guard FileManager.default.fileExists(atPath: path) else { return [:] }
+            table = try CSVTable.read(path)
+        }
         let tile = try table.column("tile_id"), inst = try table.column("inst_id"), visible = try table.column("visible_px")
         let x0 = try table.column("box_xmin"), y0 = try table.column("box_ymin")
         let x1 = try table.column("box_xmax"), y1 = try table.column("box_ymax")

@@ -12,7 +12,7 @@ extension CoordinatorRuntime {
         var pinned = config
         pinned.dataset.expectSha256 = setup.datasetHash
         return CoordinatorInstance.Settings(
-            runConfig: Wire.RunConfig(runName: config.run.name, configYAML: pinned.rendered()),
+            runConfig: Wire.RunConfig(runName: config.run.name, configYAML: pinned.rendered(), samples: sampleChannel),
             members: MemberTable.Settings(heartbeatInterval: runSettings.heartbeatInterval, missedHeartbeats: runSettings.missedHeartbeats,
                                           maxMembers: config.workers.max),
             admission: Admission.Settings(schemaHash: setup.model.schemaHash, schemaName: setup.model.schemaName),

@@ -66,6 +66,8 @@ public final class CoordinatorRuntime {
     var localWorkers: LocalWorkers?
     var stopReason: CoordinatorInstance.StopReason?
     var lastPublished = ContinuousClock.now
+    /// Where workers without the files fetch them; announced in the run configuration.
+    var sampleChannel: Wire.SampleChannel?
 
     public init(settings: Settings, logger: Logger) throws {
         self.settings = settings
@@ -94,7 +96,6 @@ public final class CoordinatorRuntime {
             return done
         }
         try prepareDirectory()
-        core = CoordinatorInstance(settings: makeInstanceSettings(), committed: state.committedStep)
         observer = try makeObserver()
         if let url = observer.statusURL { logger.notice("status page at \(url)") }
         writer = BackgroundCheckpointWriter(
@@ -110,6 +111,9 @@ public final class CoordinatorRuntime {
         let redone = try JSONLinesWriter(path: directory.redone)
         redoneLog = redone
         defer { redone.close() }
+        // After the control socket, so that a bad coordinator.bind is named with the control port.
+        var samples: (server: ReplyServer, channel: Wire.SampleChannel)?
+        defer { samples?.server.close() }
         let local = LocalWorkers(logger: logger)
         localWorkers = local
         defer { loop.close() }
@@ -127,6 +131,9 @@ public final class CoordinatorRuntime {
                 logger.notice("workers join with: worker --coordinator \(advertised)")
             }
             observer.board.update { $0.coordinator = advertised.description }
+            samples = try startSampleServer()
+            sampleChannel = samples?.channel
+            core = CoordinatorInstance(settings: makeInstanceSettings(), committed: state.committedStep)
             if config.workers.local > 0 {
                 let port = endpoint.split(separator: ":").last.map(String.init) ?? "\(config.coordinator.port)"
                 let bind = config.coordinator.bind

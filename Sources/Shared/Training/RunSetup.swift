@@ -18,15 +18,15 @@ public struct RunSetup: Sendable {
     /// SHA-256 over the training and validation sample ids in order.
     public let datasetHash: String
 
-    public init(config: ClusterConfig) throws {
+    /// - Parameter reader: where the files come from (this machine's paths by default).
+    public init(config: ClusterConfig, reader: DatasetReader = .local) throws {
         self.config = config
         let every = config.dataset.validationEvery
         func held(_ index: Int) -> Bool { every > 0 && index % every == every - 1 }
         var hasher = SHA256()
         let bands: Int
         if config.dataset.manifest.isEmpty {
-            let directory = try TileDirectory.open(config.dataset.path)
-            let tiles = try directory.loadAll().sorted { $0.id < $1.id }
+            let tiles = try reader.tiles(config.dataset.path).sorted { $0.id < $1.id }
             guard let first = tiles.first else {
                 throw DatasetError(code: "dataset.empty", "\(config.dataset.path) holds no tiles (dataset.path)")
             }
@@ -42,11 +42,11 @@ public struct RunSetup: Sendable {
             for tile in validation { hasher.update(Array("v:\(tile.id)\n".utf8)) }
         } else {
             let path = config.dataset.manifest
-            let manifest = try Manifest.load(path)
+            let manifest = try reader.manifest(path)
             guard !manifest.entries.isEmpty else {
                 throw DatasetError(code: "dataset.empty", "manifest \(path) lists no samples (dataset.manifest)")
             }
-            let source = LocalDirectorySource(root: Manifest.catalogDirectory(ofManifestAt: path))
+            let source = reader.samples(ofManifestAt: path)
             var training: [Manifest.Entry] = [], validation: [Manifest.Entry] = []
             // The manifests' own hashes cover their ids and content hashes in order.
             let validationPath = config.dataset.validationManifest
@@ -65,7 +65,8 @@ public struct RunSetup: Sendable {
                 let named = (validationPath.isEmpty ? [] : [(validationPath, "dataset.validation_manifest")])
                     + extraPaths.map { ($0, "dataset.validation_manifests") }
                 for (heldPath, key) in named {
-                    let held = try Self.validationManifest(at: heldPath, key: key, trainingManifest: path, training: manifest.entries)
+                    let held = try Self.validationManifest(at: heldPath, key: key, trainingManifest: path, training: manifest.entries,
+                                                           reader: reader)
                     splits.append(ValidationSplit(name: held.name, manifest: heldPath, range: validation.count..<validation.count + held.entries.count))
                     validation += held.entries
                     hasher.update(Array("validation:\(held.sha256)\n".utf8))
@@ -119,8 +120,8 @@ extension RunSetup {
     /// The validation manifest at `path`, which must come from the same catalog as the training
     /// manifest and share no sample with it.
     static func validationManifest(at path: String, key: String = "dataset.validation_manifest", trainingManifest: String,
-                                   training: [Manifest.Entry]) throws -> Manifest {
-        let manifest = try Manifest.load(path)
+                                   training: [Manifest.Entry], reader: DatasetReader = .local) throws -> Manifest {
+        let manifest = try reader.manifest(path)
         guard !manifest.entries.isEmpty else {
             throw DatasetError(code: "dataset.empty", "manifest \(path) lists no samples (\(key))")
         }

@@ -25,6 +25,9 @@ public final class WorkerRuntime {
         public var advertiseHost: String?
         /// How long to wait for the coordinator's first answer (`worker --connect-timeout`).
         public var connectTimeout: Duration = .seconds(30)
+        /// Where fetched files are kept (`--cache-dir`), and how many bytes at most (`--cache-mib`).
+        public var cacheDirectory = WorkerRuntime.defaultCacheDirectory()
+        public var cacheMaxBytes = 4096 << 20
         public init(coordinator: String, bindHost: String? = nil) {
             self.coordinator = coordinator
             self.bindHost = bindHost
@@ -64,6 +67,8 @@ public final class WorkerRuntime {
     var staleMessages = 0
     let heartbeatStep = Locked<UInt64>(0)
     var monitor: PreemptionMonitor?
+    /// The coordinator's files, when this worker fetches them.
+    var remote: RemoteDataset?
 
     public init(settings: Settings, logger: Logger) {
         self.settings = settings
@@ -100,7 +105,7 @@ public final class WorkerRuntime {
             throw CoordinatorUnreachable(endpoint: settings.coordinator, waited: settings.connectTimeout)
         }
         let config = try ClusterConfig.parse(yaml: runConfig.configYAML, source: "configuration from \(settings.coordinator)")
-        setup = try RunSetup(config: config)
+        setup = try makeSetup(config, samples: runConfig.samples)
         runSettings = try RunSettings(config)
         allReduceSettings = try makeAllReduceSettings(config)
         instance = WorkerInstance(settings: WorkerInstance.Settings(
@@ -256,6 +261,7 @@ public final class WorkerRuntime {
         case .rejoin(let text):
             throw DeclaredDown(text: text)
         case .exit(.finished(let text)):
+            logDatasetStatistics(logger)
             logger.info("the coordinator ended the run: \(LogText.escape(text, limit: 400))", metadata: ["stale_messages_dropped": "\(staleMessages)"])
             return .finished
         case .exit(.rejected(let text)):

@@ -11,12 +11,15 @@ public enum TransportError: GroveError, Equatable {
     case bind(endpoint: String, origin: String, errno: Int32)
     /// A connect was refused by libzmq before any traffic (a malformed or unresolvable address).
     case connect(endpoint: String, origin: String, errno: Int32)
+    /// Settings out of their range, named.
+    case settings(String)
 
     public var code: String {
         switch self {
         case .closed: "transport.closed"
         case .bind: "transport.bind"
         case .connect: "transport.connect"
+        case .settings: "transport.settings"
         }
     }
 
@@ -28,6 +31,8 @@ public enum TransportError: GroveError, Equatable {
             return "cannot bind \(endpoint.escapedForLog) (\(origin)): \(Self.reason(errno))\(Self.hint(errno))"
         case let .connect(endpoint, origin, errno):
             return "cannot connect to \(endpoint.escapedForLog) (\(origin)): \(Self.reason(errno))"
+        case let .settings(text):
+            return text
         }
     }
 

@@ -16,6 +16,11 @@ extension Wire {
         case leave(Leave)
         case stepFailed(StepFailed)
         case stateRequest(StateRequest)
+        case indexRequest(IndexRequest)
+        case sampleIndex(SampleIndex)
+        case sampleRequest(SampleRequest)
+        case sampleData(SampleData)
+        case sampleRefused(SampleRefused)
 
         public var kind: Kind {
             switch self {
@@ -32,6 +37,11 @@ extension Wire {
             case .leave: .leave
             case .stepFailed: .stepFailed
             case .stateRequest: .stateRequest
+            case .indexRequest: .indexRequest
+            case .sampleIndex: .sampleIndex
+            case .sampleRequest: .sampleRequest
+            case .sampleData: .sampleData
+            case .sampleRefused: .sampleRefused
             }
         }
     }
@@ -43,11 +53,16 @@ extension Wire {
         public init(major: UInt8 = Wire.major, minor: UInt8 = Wire.minor) { self.major = major; self.minor = minor }
     }
 
-    /// Coordinator → worker: the effective configuration (YAML) every replica builds from.
+    /// Coordinator → worker: the effective configuration (YAML) every replica builds from, and
+    /// (minor 4, envelope flag `flagSamples`) where the coordinator serves the run's samples.
     public struct RunConfig: Sendable, Equatable {
         public var runName: String
         public var configYAML: String
-        public init(runName: String, configYAML: String) { self.runName = runName; self.configYAML = configYAML }
+        /// Sent only to a worker of minor 4 or later, and only when the coordinator serves samples.
+        public var samples: SampleChannel?
+        public init(runName: String, configYAML: String, samples: SampleChannel? = nil) {
+            self.runName = runName; self.configYAML = configYAML; self.samples = samples
+        }
     }
 
     /// Worker → coordinator: asks to become a member.

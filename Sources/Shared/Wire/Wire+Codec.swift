@@ -38,7 +38,7 @@ extension Wire {
             throw WireError(code: "wire.kind", "unknown message kind \(rawKind) (protocol \(peerMajor).\(peerMinor))")
         }
         let flags = try r.u8("flags")
-        let known = kind == .stepResult ? flagSpans : 0
+        let known = kind == .stepResult ? flagSpans : kind == .runConfig ? flagSamples : 0
         guard flags & ~known == 0 else {
             throw WireError(code: "wire.flags", "\(kind): unknown envelope flags 0x\(String(flags, radix: 16)) (protocol \(peerMajor).\(peerMinor))")
         }
@@ -51,6 +51,10 @@ extension Wire {
             result.spans = try decodeSpans(&r)
             message = .stepResult(result)
         }
+        if flags & flagSamples != 0, case .runConfig(var config) = message {
+            config.samples = try decodeSampleChannel(&r)
+            message = .runConfig(config)
+        }
         try r.finish()
         return (envelope, message)
     }
@@ -61,6 +65,7 @@ extension Wire {
             w.u8(m.major); w.u8(m.minor)
         case .runConfig(let m):
             w.string(m.runName); w.string(m.configYAML)
+            if let samples = m.samples { w.u16(samples.port); w.blob(samples.indexSha256) }
         case .join(let m):
             w.u8(m.major); w.u8(m.minor); w.u64(m.schemaHash); w.string(m.ringEndpoint); w.string(m.host); w.u32(m.pid)
         case .welcome(let m):
@@ -101,12 +106,24 @@ extension Wire {
             w.string(m.code); w.u64(m.step); w.string(m.text); w.u32(m.suspect.rawValue); w.u32(m.framesFromSuspect)
         case .stateRequest(let m):
             w.u64(m.step)
+        case .indexRequest(let m):
+            w.u64(m.request)
+        case .sampleIndex(let m):
+            w.u64(m.request); encodeFiles(m.files, into: &w)
+        case .sampleRequest(let m):
+            w.u64(m.request); w.string(m.path)
+        case .sampleData(let m):
+            w.u64(m.request); w.blob(m.bytes)
+        case .sampleRefused(let m):
+            w.u64(m.request); w.u16(m.reason.rawValue); w.string(m.text)
         }
     }
 
-    /// The envelope flags a message needs: `flagSpans` for a step result that carries spans.
+    /// The envelope flags a message needs: `flagSpans` for a step result that carries spans,
+    /// `flagSamples` for a run configuration that announces the sample channel.
     static func flags(of message: Message) -> UInt8 {
         if case .stepResult(let m) = message, m.spans != nil { return flagSpans }
+        if case .runConfig(let m) = message, m.samples != nil { return flagSamples }
         return 0
     }
 
@@ -216,6 +233,21 @@ extension Wire {
                                           framesFromSuspect: try r.u32("framesFromSuspect")))
         case .stateRequest:
             return .stateRequest(StateRequest(step: try r.u64("step")))
+        case .indexRequest:
+            return .indexRequest(IndexRequest(request: try r.u64("request")))
+        case .sampleIndex:
+            return .sampleIndex(SampleIndex(request: try r.u64("request"), files: try decodeFiles(&r)))
+        case .sampleRequest:
+            return .sampleRequest(SampleRequest(request: try r.u64("request"), path: try r.string("path", limit: maxSamplePathBytes)))
+        case .sampleData:
+            return .sampleData(SampleData(request: try r.u64("request"), bytes: try r.blob("bytes")))
+        case .sampleRefused:
+            let request = try r.u64("request")
+            let raw = try r.u16("reason")
+            guard let reason = SampleRefused.Reason(rawValue: raw) else {
+                throw WireError(code: "wire.value", "sampleRefused.reason: unknown reason \(raw)")
+            }
+            return .sampleRefused(SampleRefused(request: request, reason: reason, text: try r.string("text", limit: 4096)))
         }
     }
 

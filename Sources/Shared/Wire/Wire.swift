@@ -9,12 +9,16 @@ public enum Wire {
     /// sections announced by an envelope flag that a sender sets only for a peer of that minor
     /// or later (docs/wire-protocol.md, "Versions").
     public static let major: UInt8 = 1
-    public static let minor: UInt8 = 3
+    public static let minor: UInt8 = 4
     /// The oldest minor whose workers can share a ring with this build's: from minor 2, ring
     /// frames may come in three parts (a lent payload), which older workers drop.
     public static let ringMinor: UInt8 = 2
     /// Envelope flag (minor 1): a `stepResult` body ends with a span list.
     public static let flagSpans: UInt8 = 1
+    /// Envelope flag (minor 4): a `runConfig` body ends with the sample channel's announcement.
+    public static let flagSamples: UInt8 = 2
+    /// The oldest minor that knows the sample channel (kinds 14–18 and `flagSamples`).
+    public static let samplesMinor: UInt8 = 4
     /// Bytes of the envelope before the body.
     public static let headerSize = 28
     /// The largest control frame accepted (state transfers carry whole models).
@@ -37,6 +41,16 @@ public enum Wire {
         case stepFailed = 12
         /// Minor 3: the coordinator asks a member for the committed state.
         case stateRequest = 13
+        /// Minor 4, sample channel: a worker asks the sample server for the run's file index.
+        case indexRequest = 14
+        /// Minor 4, sample channel: the file index.
+        case sampleIndex = 15
+        /// Minor 4, sample channel: a worker asks for one file of the dataset.
+        case sampleRequest = 16
+        /// Minor 4, sample channel: the file's bytes.
+        case sampleData = 17
+        /// Minor 4, sample channel: the server will not serve that request, and why.
+        case sampleRefused = 18
     }
 
     /// Who sent a frame, for which generation.
