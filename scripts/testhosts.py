@@ -447,8 +447,9 @@ def selftest(args):
         for delay in (5.0, 0.25):
             impair(argparse.Namespace(name=name, host="h2", rate=None, loss=None, delay=delay, clear=True), quiet=True)
             rtt = float(probe("rtt", address4(2))[1])
-            # Each way through the relay once: twice the delay, plus what the relay itself costs.
-            expect(f"delay {delay} ms on h2 (round trip ms)", 2 * delay <= rtt <= 2 * delay + 1.0, rtt)
+            # Each way through the relay once: twice the delay, plus what the relay costs (on a busy
+            # machine, its scheduling too).
+            expect(f"delay {delay} ms on h2 (round trip ms)", 2 * delay <= rtt <= 2 * delay + 5.0, rtt)
         figures["relay throughput h1->h2 with 0.25 ms (Mbit/s)"] = float(probe("rate", address4(2), 32)[1])
         impair(argparse.Namespace(name=name, host="h2", rate=None, loss=10.0, delay=None, clear=True), quiet=True)
         code, received = probe("udp", address4(2), 4000)

@@ -83,16 +83,35 @@ import Wire
         #expect(next.step == Step(ordinal: 2) && next.members == [a] && next.generation > first.generation)
     }
 
-    /// Without its result in, a drain ends the attempt as before: its share must be computed again.
-    @Test func aMemberDrainingBeforeItsResultHasItsStepDealtAgain() throws {
+    /// A drain announced before the member's result (the notice came mid-step): the result still
+    /// counts when it comes.
+    @Test func aMemberDrainingBeforeItsResultStillCounts() throws {
         var c = coordinator()
         let a = try #require(join(&c, 1, at: t0)), b = try #require(join(&c, 2, at: t0))
         _ = c.onTick(now: t0 + .milliseconds(100))
+        _ = c.onMessage(.leave(Wire.Leave(reason: .drain, text: "spot")), envelope: envelope(.leave, b.rawValue), from: [2],
+                        now: t0 + .milliseconds(110))
+        #expect(c.table.members[b]?.status == .draining && c.attempt != nil)
+        _ = try report(&c, [a, b], step: 1, at: t0 + .milliseconds(150))
+        #expect(c.committed == 1 && c.counters.redealtSteps == 0 && c.table.members[b]?.status == .down)
+    }
+
+    /// A draining member whose result never comes: its silence ends the attempt, which is dealt
+    /// again without it.
+    @Test func aDrainingMemberThatFallsSilentCostsOnlyItsAttempt() throws {
+        var c = coordinator()
+        let a = try #require(join(&c, 1, at: t0)), b = try #require(join(&c, 2, at: t0))
+        _ = c.onTick(now: t0 + .milliseconds(100))
+        _ = c.onMessage(.leave(Wire.Leave(reason: .drain, text: "spot")), envelope: envelope(.leave, b.rawValue), from: [2],
+                        now: t0 + .milliseconds(110))
         _ = try report(&c, [a], step: 1, at: t0 + .milliseconds(150))
-        let left = c.onMessage(.leave(Wire.Leave(reason: .drain, text: "spot")), envelope: envelope(.leave, b.rawValue), from: [2],
-                               now: t0 + .milliseconds(160))
-        #expect(left.contains { if case .event(.abandoned) = $0 { true } else { false } }, "\(left)")
-        #expect(c.committed == 0 && c.counters.redealtSteps == 1 && c.table.members[b]?.status == .down)
+        for tick in 1...40 {
+            let now = t0 + .milliseconds(150 + 250 * tick)
+            _ = c.onMessage(.heartbeat(Wire.Heartbeat(committedStep: 0)), envelope: envelope(.heartbeat, a.rawValue), from: [1], now: now)
+            _ = c.onTick(now: now)
+        }
+        #expect(c.table.members[b]?.status == .down)
+        #expect(c.counters.redealtSteps >= 1 && c.attempt?.members == [a], "step 1 is dealt again to the other member: \(String(describing: c.attempt))")
     }
 
     @Test func joinersBelowTheQuorumGetTheStateFromTheRing() throws {

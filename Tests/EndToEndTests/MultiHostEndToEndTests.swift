@@ -77,8 +77,9 @@ struct MultiHostEndToEndTests {
         #expect(summary["ejections"] as? Int ?? 0 == 0, "\(coordinator.output)")
     }
 
-    /// Three workers on three hosts, a fourth joining mid-run; then two workers stop hearing each
-    /// other while both still reach the coordinator (a cut ring link), and the partition heals.
+    /// Three workers on three hosts, a fourth joining mid-run from an empty working directory (it
+    /// fetches the run's files from the coordinator); then two workers stop hearing each other
+    /// while both still reach the coordinator (a cut ring link), and the partition heals.
     /// The link fault costs one member, which rejoins after its quarantine.
     @Test func aJoinAndAPartitionBetweenTwoWorkersCostOneMemberAndNoWeights() throws {
         let hosts = try TestHosts(hosts: 5)
@@ -96,7 +97,11 @@ struct MultiHostEndToEndTests {
             workers.append(try hosts.start("worker", on: host, ["--coordinator", address, "--bind", "0.0.0.0"]))
         }
         _ = try coordinator.waitFor("step 10/")
-        workers.append(try hosts.start("worker", on: 5, ["--coordinator", address, "--bind", "0.0.0.0"]))
+        // The joiner has only the binary: an empty working directory and an empty cache.
+        let empty = Grove.temporaryDirectory("multihost-empty")
+        defer { try? FileManager.default.removeItem(atPath: empty) }
+        workers.append(try hosts.start("worker", on: 5, ["--coordinator", address, "--bind", "0.0.0.0", "--cache-dir", empty + "/cache"],
+                                       directory: empty))
         _ = try coordinator.waitFor("w4 joined from ")
         _ = try coordinator.waitFor("step 30/")
         // Two members next to each other in the ring (the generation's order), by their hosts.
@@ -111,6 +116,11 @@ struct MultiHostEndToEndTests {
         try Self.waitForEnd(coordinator)
         let summary = try Self.checkRun(dir, output: coordinator.output)
         #expect(summary["workers_max"] as? Int == 4, "the fourth worker was admitted: \(coordinator.output)")
+        let exited = ContinuousClock.now + .seconds(20)
+        while workers[3].process.isRunning && ContinuousClock.now < exited { Thread.sleep(forTimeInterval: 0.05) }
+        let joiner = workers[3].output
+        #expect(joiner.contains("fetching the run's files from the coordinator's sample server tcp://\(hosts.ipv4(1)):"), "\(joiner)")
+        #expect(joiner.range(of: #"samples: [1-9][0-9]* fetched"#, options: .regularExpression) != nil, "\(joiner)")
         #expect((summary["ejections"] as? Int ?? 0) >= 1, "\(coordinator.output)")
         #expect(coordinator.output.contains("its ring link failed"), "\(coordinator.output)")
         // Only the two workers on either side of the cut can be blamed for it.

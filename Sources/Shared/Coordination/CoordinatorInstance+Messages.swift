@@ -64,9 +64,11 @@ extension CoordinatorInstance {
             case .drain:
                 counters.drains += 1
                 cause = .drain
-                // A member whose result for the attempt in flight is in need not cost that step:
-                // it drains — dealt nothing more, out of the ring once the attempt is decided.
-                if let attempt, attempt.results[member.id] != nil, stopReason == nil {
+                // A member of the attempt in flight that has not failed it need not cost that
+                // step: it drains — its result still counts, it is dealt nothing more, and it is
+                // out of the ring once the attempt is decided. (If its result never comes, its
+                // silence ends the attempt as any member's would.)
+                if let attempt, attempt.members.contains(member.id), attempt.failures[member.id] == nil, stopReason == nil {
                     table.markDraining(member.id)
                     return out
                 }

@@ -224,7 +224,10 @@ public final class CoordinatorRuntime {
             // a dissenter may already have started the next generation.
             let bytes = Wire.encode(.commit(Wire.Commit(step: commit.step.wire)), generation: commit.generation,
                                     sender: WorkerID(0), incarnation: incarnation)
-            for member in core.table.live { loop.sendControl(bytes, to: member.peer) }
+            // A member that drained during the attempt is out of the table's live set by now, but
+            // waits for this commit before it leaves.
+            let drained = commit.members.compactMap { core.table.members[$0] }.filter { $0.downReason == "drained" }
+            for member in core.table.live + drained { loop.sendControl(bytes, to: member.peer) }
             record(commit)
         case .verifyState(let wire, let from, let step, let hash):
             verify(wire, from: from, step: step, hash: hash)

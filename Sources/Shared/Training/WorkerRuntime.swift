@@ -67,6 +67,8 @@ public final class WorkerRuntime {
     var staleMessages = 0
     let heartbeatStep = Locked<UInt64>(0)
     var monitor: PreemptionMonitor?
+    /// The coordinator has been told this worker is leaving.
+    var drainAnnounced = false
     /// The coordinator's files, when this worker fetches them.
     var remote: RemoteDataset?
 
@@ -175,7 +177,7 @@ public final class WorkerRuntime {
     /// worker's share and deals the next step without it, so nothing is computed twice.
     func drain(_ notice: PreemptionNotice, logger: Logger) -> Outcome {
         let left = notice.secondsLeft(now: .now)
-        send(.leave(Wire.Leave(reason: .drain, text: "preempted (\(notice.source)): \(notice.detail); \(String(format: "%.0f", left)) s left")))
+        if !drainAnnounced { announceDrain(notice) }
         guard let step = instance.awaitingCommit else {
             logger.notice("draining after a \(notice.source) notice with \(String(format: "%.1f", left)) s left")
             return .preempted(notice)
@@ -196,6 +198,13 @@ public final class WorkerRuntime {
             }
         }
         return .preempted(notice)
+    }
+
+    /// Tells the coordinator this worker is leaving (once).
+    func announceDrain(_ notice: PreemptionNotice) {
+        drainAnnounced = true
+        let left = notice.secondsLeft(now: .now)
+        send(.leave(Wire.Leave(reason: .drain, text: "preempted (\(notice.source)): \(notice.detail); \(String(format: "%.0f", left)) s left")))
     }
 
     /// The main loop: one control message at a time, until the coordinator says the run is over or
@@ -376,6 +385,9 @@ public final class WorkerRuntime {
         if FaultPoint.active(.lie, at: .beforeCommit, step: step.ordinal) { weightsHash[0] ^= 0xFF }
         let state = order.attachState ? Wire.State(step: step.wire, tensors: replica.wireState.tensors) : nil
         timeline?.record(.report, start: reportStart, end: clock.now)
+        // A notice that came during the step is announced before its result, so that the
+        // coordinator deals the next step without this worker instead of finding out after.
+        if let notice = monitor?.notice, !drainAnnounced { announceDrain(notice) }
         send(.stepResult(Wire.StepResult(
             step: step.wire, losses: losses, weightsHash: weightsHash,
             dataNanos: UInt64(waited.inSeconds * 1e9), computeNanos: UInt64(max(0, (computeStart.duration(to: reduceStart) - waited).inSeconds * 1e9)),
