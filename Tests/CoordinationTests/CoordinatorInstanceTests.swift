@@ -105,9 +105,10 @@ import Wire
         _ = c.onMessage(.leave(Wire.Leave(reason: .drain, text: "spot")), envelope: envelope(.leave, b.rawValue), from: [2],
                         now: t0 + .milliseconds(110))
         _ = try report(&c, [a], step: 1, at: t0 + .milliseconds(150))
-        for tick in 1...40 {
+        for tick in 1...20 {
             let now = t0 + .milliseconds(150 + 250 * tick)
-            _ = c.onMessage(.heartbeat(Wire.Heartbeat(committedStep: 0)), envelope: envelope(.heartbeat, a.rawValue), from: [1], now: now)
+            // The incarnation it joined with (`join` sends sender 0).
+            _ = c.onMessage(.heartbeat(Wire.Heartbeat(committedStep: 0)), envelope: envelope(.heartbeat, 0), from: [1], now: now)
             _ = c.onTick(now: now)
         }
         #expect(c.table.members[b]?.status == .down)
