@@ -212,6 +212,7 @@ def run_grove(hosts, mode, workers, args, tmp, port):
             "data_median": statistics.median(t["data_seconds"] for t in timed),
             "all_reduce_median": statistics.median(t["all_reduce_seconds"] for t in timed),
             "step_median": statistics.median(t["step_seconds"] for t in timed),
+            # metrics.jsonl sums the bytes every worker sent.
             "all_reduce_bytes": statistics.median(t["all_reduce_bytes"] for t in timed)}
 
 
@@ -314,7 +315,7 @@ def main():
           f"{args.steps} timed steps per run, 1 compute thread per worker", flush=True)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="grove-ddp-bench-")
-    results, port = [], 7100
+    results, failures, port = [], [], 7100
     try:
         with open(args.out, "w") as out:
             for round_ in range(1, args.rounds + 1):
@@ -325,13 +326,21 @@ def main():
                         for workers in rotate(args.workers, round_):
                             for system in rotate(args.systems, round_ + workers):
                                 port += 1
-                                with LoadMeter(hosts.relay_pids()) as meter:
-                                    if system.startswith("grove"):
-                                        figures = run_grove(hosts, GROVE_MODES[system], workers, args, tmp, port)
-                                    else:
-                                        figures = run_ddp(hosts, system == "ddp-fp16", workers, args, tmp, port)
                                 record = dict(round=round_, rate=rate, delay_ms=delay, workers=workers, system=system,
-                                              batch=args.batch, **figures, **meter.figures)
+                                              batch=args.batch)
+                                try:
+                                    with LoadMeter(hosts.relay_pids()) as meter:
+                                        if system.startswith("grove"):
+                                            figures = run_grove(hosts, GROVE_MODES[system], workers, args, tmp, port)
+                                        else:
+                                            figures = run_ddp(hosts, system == "ddp-fp16", workers, args, tmp, port)
+                                except Failed as error:
+                                    # Reported with the point, not fatal: one failed run does not void the others.
+                                    failures.append(dict(record, error=str(error)))
+                                    out.write(json.dumps(failures[-1]) + "\n")
+                                    print(f"  round {round_} {rate:>7} N={workers} {system:<10} FAILED: {error}", flush=True)
+                                    continue
+                                record.update(figures, **meter.figures)
                                 results.append(record)
                                 out.write(json.dumps(record) + "\n")
                                 out.flush()
@@ -347,8 +356,8 @@ def main():
     finally:
         testhosts("down", "--name", args.name, check=False)
         shutil.rmtree(tmp, ignore_errors=True)
-    report(results, args, rates)
-    return 0
+    report(results, failures, args, rates)
+    return 1 if failures else 0
 
 
 def rate_bits(text):
@@ -365,7 +374,7 @@ def rotate(items, by):
     return items[k:] + items[:k]
 
 
-def report(results, args, rates):
+def report(results, failures, args, rates):
     def median(system, rate, workers, key):
         values = [r[key] for r in results if (r["system"], r["rate"], r["workers"]) == (system, rate, workers)]
         return statistics.median(values) if values else None
@@ -377,7 +386,7 @@ def report(results, args, rates):
     header = ["link", "workers", "Grove samples/s", "DDP samples/s", "Grove / DDP", "Grove ms/step", "DDP ms/step"]
     for s in others:
         header += [f"{s} samples/s", f"{s} / DDP"]
-    header += ["load average", "other cores"]
+    header += ["runs", "load average", "other cores"]
     print("\n| " + " | ".join(header) + " |")
     print("|" + " --- |" * len(header))
     for rate in rates:
@@ -394,7 +403,9 @@ def report(results, args, rates):
             point = [r for r in results if (r["rate"], r["workers"]) == (rate, workers)]
             loads = [r[k] for r in point for k in ("load_start", "load_end")]
             other = [r["other_cores"] for r in point]
-            row += [f"{min(loads):.1f}–{max(loads):.1f}" if loads else "—",
+            row += [f"{len(point)}" + (f" ({sum(1 for f in failures if (f['rate'], f['workers']) == (rate, workers))} failed)"
+                                       if any((f["rate"], f["workers"]) == (rate, workers) for f in failures) else ""),
+                    f"{min(loads):.1f}–{max(loads):.1f}" if loads else "—",
                     f"{statistics.median(other):.2f}" if other else "—"]
             print("| " + " | ".join(row) + " |")
 
@@ -412,11 +423,14 @@ def report(results, args, rates):
                     continue
                 if system.startswith("grove"):
                     row = [fmt(m("compute_median"), 1000), fmt(m("all_reduce_median"), 1000), fmt(m("step_median"), 1000),
-                           fmt(m("all_reduce_bytes"), 1e-3, 0) + " kB", "", "", ""]
+                           fmt(m("all_reduce_bytes"), 1e-3 / workers, 0) + " kB", "", "", ""]
                 else:
                     row = ["", "", fmt(m("step_median"), 1000), "", fmt(m("forward_median"), 1000),
                            fmt(m("backward_median"), 1000), fmt(m("optimizer_median"), 1000)]
                 print(f"| {rate} | {workers} | {system} | " + " | ".join(row) + f" | {fmt(m('relay_cores'), 1, 2)} |")
+    for failure in failures:
+        print(f"\nFAILED: round {failure['round']} {failure['rate']} N={failure['workers']} {failure['system']}: "
+              f"{failure['error']}")
     loads = [r[k] for r in results for k in ("load_start", "load_end")]
     if loads:
         print(f"\n1-minute load average during the runs {min(loads):.1f}–{max(loads):.1f} "
