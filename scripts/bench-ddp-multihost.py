@@ -175,6 +175,7 @@ def run_grove(hosts, mode, workers, args, tmp, port):
         "dataset.path": os.path.join(ROOT, "data", "aerial-sample"), "dataset.validation_every": 0,
         "dataset.decode_threads": 1, "reduce.mode": mode,
     }
+    settings.update(item.split("=", 1) for item in args.grove_set)
     command = [COORDINATOR, "run"] + [a for k, v in settings.items() for a in ("--set", f"{k}={v}")]
     processes = Processes()
     logs = []
@@ -286,8 +287,13 @@ def main():
     parser.add_argument("--name", default="ddpb", help="prefix of the test hosts' namespaces")
     parser.add_argument("--python", default=default_python, help="a python with torch")
     parser.add_argument("--out", default=os.path.join(ROOT, "runs", "bench", "ddp-multihost.jsonl"))
+    parser.add_argument("--grove-set", action="append", default=[], metavar="KEY=VALUE",
+                        help="another cluster.yaml setting for Grove's runs (repeatable), e.g. reduce.chunk_kib=64")
     parser.add_argument("--no-build", action="store_true", help="use the release build as it is")
     args = parser.parse_args()
+    for item in args.grove_set:
+        if "=" not in item:
+            parser.error(f"--grove-set {item}: expected KEY=VALUE")
 
     def stop(signum, _frame):
         raise KeyboardInterrupt(f"signal {signum}")
@@ -312,7 +318,8 @@ def main():
     print(f"machine: {machine()}; torch {torch_version}")
     print(f"workers {args.workers}, rates {rates} (at {slowest}: {args.delay_at_slowest} ms one-way delay per host), "
           f"systems {args.systems}, {args.rounds} rounds, batch {args.batch}/worker, {args.warmup} warm-up + "
-          f"{args.steps} timed steps per run, 1 compute thread per worker", flush=True)
+          f"{args.steps} timed steps per run, 1 compute thread per worker"
+          + (f"; Grove also with {' '.join(args.grove_set)}" if args.grove_set else ""), flush=True)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="grove-ddp-bench-")
     results, failures, port = [], [], 7100
