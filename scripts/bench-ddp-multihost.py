@@ -390,7 +390,7 @@ def report(results, failures, args, rates):
         return "—" if value is None else f"{value * scale:.{digits}f}"
 
     others = [s for s in args.systems if s not in ("grove", "ddp")]
-    header = ["link", "workers", "Grove samples/s", "DDP samples/s", "Grove / DDP", "Grove ms/step", "DDP ms/step"]
+    header = ["link", "workers", "Grove samples/s", "DDP samples/s", "Grove / DDP (per-round range)", "Grove ms/step", "DDP ms/step"]
     for s in others:
         header += [f"{s} samples/s", f"{s} / DDP"]
     header += ["runs", "load average", "other cores"]
@@ -401,8 +401,14 @@ def report(results, failures, args, rates):
         link = rate.replace("gbit", " Gbit/s").replace("mbit", " Mbit/s") + (f" + {delay} ms" if delay else "")
         for workers in sorted(args.workers):
             grove, ddp = median("grove", rate, workers, "samples_per_s"), median("ddp", rate, workers, "samples_per_s")
+            per_round = {}
+            for r in results:
+                if (r["rate"], r["workers"]) == (rate, workers) and r["system"] in ("grove", "ddp"):
+                    per_round.setdefault(r["round"], {})[r["system"]] = r["samples_per_s"]
+            ratios = [v["grove"] / v["ddp"] for v in per_round.values() if len(v) == 2]
+            spread = f" ({min(ratios):.2f}–{max(ratios):.2f})" if len(ratios) > 1 else ""
             row = [link, str(workers), fmt(grove), fmt(ddp),
-                   f"**{grove / ddp:.2f}**" if grove and ddp else "—",
+                   f"**{grove / ddp:.2f}**{spread}" if grove and ddp else "—",
                    fmt(median("grove", rate, workers, "step_seconds"), 1000), fmt(median("ddp", rate, workers, "step_seconds"), 1000)]
             for s in others:
                 value = median(s, rate, workers, "samples_per_s")
@@ -435,6 +441,18 @@ def report(results, failures, args, rates):
                     row = ["", "", fmt(m("step_median"), 1000), "", fmt(m("forward_median"), 1000),
                            fmt(m("backward_median"), 1000), fmt(m("optimizer_median"), 1000)]
                 print(f"| {rate} | {workers} | {system} | " + " | ".join(row) + f" | {fmt(m('relay_cores'), 1, 2)} |")
+    if len(rates) > 1:
+        # What a slower link adds to a step, per system: where Grove's lead comes from.
+        print(f"\nTime a slower link adds to a step (median ms/step at that rate minus at {rates[0]}):")
+        print("\n| link | workers | " + " | ".join(args.systems) + " |")
+        print("|" + " --- |" * (2 + len(args.systems)))
+        for rate in rates[1:]:
+            for workers in sorted(args.workers):
+                cells = []
+                for system in args.systems:
+                    slow, fast = median(system, rate, workers, "step_seconds"), median(system, rates[0], workers, "step_seconds")
+                    cells.append("—" if slow is None or fast is None else f"{1000 * (slow - fast):+.1f}")
+                print(f"| {rate} | {workers} | " + " | ".join(cells) + " |")
     for failure in failures:
         print(f"\nFAILED: round {failure['round']} {failure['rate']} N={failure['workers']} {failure['system']}: "
               f"{failure['error']}")
