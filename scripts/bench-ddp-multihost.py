@@ -207,8 +207,10 @@ def run_grove(hosts, mode, workers, args, tmp, port):
     wall = last["wall_seconds"] - first["wall_seconds"]
     timed = [by_step[s] for s in range(args.warmup + 1, total + 1)]
     samples = last["samples"] - first["samples"]
+    with open(os.path.join(run_dir, "summary.json")) as f:
+        parameters = json.load(f).get("parameters")
     shutil.rmtree(run_dir, ignore_errors=True)
-    return {"samples_per_s": samples / wall, "step_seconds": wall / args.steps, "wall": wall,
+    return {"samples_per_s": samples / wall, "step_seconds": wall / args.steps, "wall": wall, "parameters": parameters,
             "compute_median": statistics.median(t["compute_seconds"] for t in timed),
             "data_median": statistics.median(t["data_seconds"] for t in timed),
             "all_reduce_median": statistics.median(t["all_reduce_seconds"] for t in timed),
@@ -244,7 +246,8 @@ def run_ddp(hosts, fp16, workers, args, tmp, port):
     r = results[0]
     return {"samples_per_s": r["samples_per_s"], "step_seconds": r["step_seconds"], "wall": r["wall"],
             "forward_median": r["forward_median"], "backward_median": r["backward_median"],
-            "optimizer_median": r["optimizer_median"], "step_median": r["step_median"], "torch": r["version"]}
+            "optimizer_median": r["optimizer_median"], "step_median": r["step_median"], "torch": r["version"],
+            "parameters": r["parameters"]}
 
 
 def tail(path, lines=12):
@@ -389,6 +392,9 @@ def report(results, failures, args, rates):
     def fmt(value, scale=1.0, digits=1):
         return "—" if value is None else f"{value * scale:.{digits}f}"
 
+    counts = {("Grove" if r["system"].startswith("grove") else "DDP"): r["parameters"] for r in results}
+    print(f"\nparameters: Grove {counts.get('Grove')}, DDP {counts.get('DDP')}"
+          + ("" if len(set(counts.values())) <= 1 else "  !! MISMATCH: not the same network"))
     others = [s for s in args.systems if s not in ("grove", "ddp")]
     header = ["link", "workers", "Grove samples/s", "DDP samples/s", "Grove / DDP (per-round range)", "Grove ms/step", "DDP ms/step"]
     for s in others:
