@@ -430,10 +430,11 @@ def report(results, failures, args, rates):
 
     print("\nProfile (medians over the timed steps and rounds, ms): Grove's slowest worker per step "
           "(compute = forward + backward, all-reduce, the step as the coordinator saw it); DDP's rank 0 "
-          "(backward includes waiting for the all-reduce)")
+          "(backward includes waiting for the all-reduce); cores: CPU time of the run's processes "
+          "(coordinator and workers, or the ranks) over the run's wall time, start-up included")
     print("\n| link | workers | system | compute | all-reduce | step | bytes sent per worker | "
-          "DDP forward | DDP backward + all-reduce | DDP optimizer | relay cores |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "DDP forward | DDP backward + all-reduce | DDP optimizer | cores used by the run | relay cores |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for rate in rates:
         for workers in sorted(args.workers):
             for system in args.systems:
@@ -446,7 +447,8 @@ def report(results, failures, args, rates):
                 else:
                     row = ["", "", fmt(m("step_median"), 1000), "", fmt(m("forward_median"), 1000),
                            fmt(m("backward_median"), 1000), fmt(m("optimizer_median"), 1000)]
-                print(f"| {rate} | {workers} | {system} | " + " | ".join(row) + f" | {fmt(m('relay_cores'), 1, 2)} |")
+                print(f"| {rate} | {workers} | {system} | " + " | ".join(row)
+                      + f" | {fmt(m('run_cores'), 1, 2)} | {fmt(m('relay_cores'), 1, 2)} |")
     if len(rates) > 1:
         # What a slower link adds to a step, per system: where Grove's lead comes from.
         print(f"\nTime a slower link adds to a step (median ms/step at that rate minus at {rates[0]}):")
