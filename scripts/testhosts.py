@@ -192,10 +192,12 @@ def teardown(name, quiet=False):
             except (ProcessLookupError, ValueError):
                 pass
         run("ip", "netns", "del", ns, check=False)
-    try:
-        os.remove(state_path(name))
-    except FileNotFoundError:
-        pass
+    for leftover in [state_path(name)] + [os.path.join(STATE_DIR, n) for n in (os.listdir(STATE_DIR) if os.path.isdir(STATE_DIR) else [])
+                                          if n.startswith(f"{name}-relay-h") and n.endswith(".log")]:
+        try:
+            os.remove(leftover)
+        except FileNotFoundError:
+            pass
     if not quiet:
         print(f"removed {len(mine)} namespaces of '{name}'")
 
