@@ -7,7 +7,10 @@ import Testing
 /// run on one machine that never saw a fault.
 @Suite(.serialized, .enabled(if: TestHosts.available, Comment(rawValue: TestHosts.unavailable ?? "")))
 struct MultiHostEndToEndTests {
-    static let settings = ["--set", "coordinator.port=7070", "--set", "workers.local=0", "--set", "training.steps=100",
+    /// Long enough that a joiner fetching the run's files on a busy machine is in the ring well
+    /// before the end.
+    static let steps = 200
+    static let settings = ["--set", "coordinator.port=7070", "--set", "workers.local=0", "--set", "training.steps=\(steps)",
                            "--set", "checkpoint.interval=20", "--set", "model.name=pixel-mlp", "--set", "model.pixels_per_tile=4096",
                            "--set", "logging.status_port=-1", "--set", "logging.tensorboard=false",
                            "--set", "fault_tolerance.heartbeat_interval=0.5", "--set", "fault_tolerance.collective_timeout=2"]
@@ -29,8 +32,8 @@ struct MultiHostEndToEndTests {
 
     static func checkRun(_ dir: String, output: String) throws -> [String: Any] {
         let summary = try RunFiles(directory: dir).summary
-        let steps = try RunFiles(directory: dir).metrics.compactMap { $0["step"] as? Int }
-        #expect(steps == Array(1...100), "every step committed once, in order:\n\(output)")
+        let recorded = try RunFiles(directory: dir).metrics.compactMap { $0["step"] as? Int }
+        #expect(recorded == Array(1...steps), "every step committed once, in order:\n\(output)")
         #expect(summary["weights_sha256"] as? String == (try reference.get()), "the weights differ from one machine's:\n\(output)")
         return summary
     }
@@ -46,7 +49,16 @@ struct MultiHostEndToEndTests {
     /// and restore exactly what they name, rates, delays and loss measure as set, and nothing is
     /// left behind.
     @Test func testHostsCutDelayAndLimitWhatTheySay() throws {
-        let result = try TestHosts.selfTest()
+        // Rates, delays and loss are measured on a shared machine: a busy moment can push one
+        // measurement out of its bounds, so a miss is measured once more; partitions and teardown
+        // are checked in both runs.
+        var result = try TestHosts.selfTest()
+        let misses = result.output.components(separatedBy: "self-test failed: ").dropFirst().first?
+            .split(separator: "\n").first?.components(separatedBy: "; ") ?? []
+        let onlyMeasurements = !misses.isEmpty && misses.allSatisfy { $0.hasPrefix("rate ") || $0.hasPrefix("delay ") || $0.hasPrefix("loss ") }
+        if result.status != 0 && onlyMeasurements {
+            result = try TestHosts.selfTest()
+        }
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.contains("\"down removes every namespace\": \"none left\""), "\(result.output)")
     }
@@ -103,11 +115,16 @@ struct MultiHostEndToEndTests {
         workers.append(try hosts.start("worker", on: 5, ["--coordinator", address, "--bind", "0.0.0.0", "--cache-dir", empty + "/cache"],
                                        directory: empty))
         _ = try coordinator.waitFor("w4 joined from ")
-        _ = try coordinator.waitFor("step 30/")
+        // The joiner is in the ring once it has the state (and, from its empty directory, the
+        // run's files): a generation of four.
+        let inRing = ContinuousClock.now + .seconds(90)
+        while Self.lastGeneration(coordinator.output)?.count != 4 && coordinator.process.isRunning && ContinuousClock.now < inRing {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
         // Two members next to each other in the ring (the generation's order), by their hosts.
         let ids = try workers.map { try $0.waitFor("joined canopy as ") }
         let ring = try #require(Self.lastGeneration(coordinator.output), "\(coordinator.output)")
-        try #require(ring.count == 4, "\(coordinator.output)")
+        try #require(ring.count == 4, "the joiner entered the ring:\n\(coordinator.output)\n\(workers[3].output)")
         let cut = try ring.prefix(2).map { id in try #require(ids.firstIndex(of: id), "\(id) in \(ids)") + 2 }
         try hosts.apply("partition", ["h\(cut[0])", "h\(cut[1])"])
         _ = try coordinator.waitFor("ejected")
