@@ -96,7 +96,7 @@ let package = Package(
             name: "tensor-bench",
             dependencies: ["Core", "Tensor", "Model", "Dataset", "COpenBLAS"],
             path: "Benchmarks/TensorBench",
-            exclude: ["canopynet_torch.py"],  // the PyTorch twin the CanopyNet comparison runs
+            exclude: ["canopynet_torch.py", "canopynet_ddp.py"],  // the PyTorch twins the CanopyNet comparisons run
             swiftSettings: numericFlags
         ),
 
