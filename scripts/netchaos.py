@@ -32,6 +32,8 @@ KINDS = ["partition-workers", "heal-mid-step", "cut-worker", "straggler", "isola
 GLOBAL_BATCH = 32
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTHOSTS = os.path.join(HERE, "testhosts.py")
+sys.path.insert(0, HERE)
+import chaos  # noqa: E402  (its process handling, ledger reading and fault schedule)
 
 
 def settings(steps):
@@ -59,49 +61,27 @@ def ip(host):
     return f"10.77.0.{10 + host}"
 
 
-class Process:
+class Process(chaos.Coordinator):
+    """A Grove process inside test host `host`; output and wait_for as chaos.py's coordinator."""
     def __init__(self, name, host, command, log):
         self.log_path = log
-        self.host = host
-        with open(log, "a") as out:
-            self.proc = subprocess.Popen(["ip", "netns", "exec", f"{name}-h{host}"] + command, stdout=out,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-
-    def output(self):
-        with open(self.log_path) as f:
-            return f.read()
-
-    def wait_for(self, pattern, timeout=60, start=0):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            m = re.search(pattern, self.output()[start:])
-            if m:
-                return m
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.02)
-        raise RuntimeError(f"no /{pattern}/ in {self.log_path}")
+        self.log = open(log, "a")  # a restarted worker goes on in its host's log
+        self.proc = subprocess.Popen(["ip", "netns", "exec", f"{name}-h{host}"] + command, stdout=self.log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
 
 def committed_steps(run_dir):
+    """The steps in metrics.jsonl so far; none while the file is missing or a line half-written."""
     try:
-        with open(os.path.join(run_dir, "metrics.jsonl")) as f:
-            return [json.loads(line)["step"] for line in f if line.strip()]
+        return chaos.committed_steps(run_dir)
     except (FileNotFoundError, json.JSONDecodeError, KeyError):
         return []
-
-
-def schedule(rng, kinds, faults, steps):
-    first, last = 3, steps - 8
-    width = (last - first + 1) / faults
-    return [(rng.choice(kinds), rng.randint(first + int(i * width), max(first + int(i * width), first + int((i + 1) * width) - 3)))
-            for i in range(faults)]
 
 
 def run_one(seed, args, reference, scratch):
     rng = random.Random(seed)
     steps = steps_for(args.faults_per_run)
-    plan = schedule(rng, args.kinds, args.faults_per_run, steps)
+    plan = chaos.schedule(rng, args.kinds, args.faults_per_run, steps)
     name = f"nc{os.getpid() % 10000}s{seed % 1000}"
     run_dir = os.path.join(scratch, f"run-{seed}")
     exe = lambda n: os.path.abspath(os.path.join(args.build_dir, n))

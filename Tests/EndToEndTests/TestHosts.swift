@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Testing
 
@@ -20,7 +21,7 @@ final class TestHosts {
     private static let counter = Locked(0)
 
     init(hosts: Int) throws {
-        let serial = Self.counter.next()
+        let serial = Self.counter.update { $0 += 1; return $0 }
         name = "gt\(getpid() % 100_000)x\(serial)"
         count = hosts
         let result = try Self.script(["up", "--name", name, "--hosts", "\(hosts)"])
@@ -71,18 +72,5 @@ final class TestHosts {
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-}
-
-/// A counter shared by tests that run in parallel.
-final class Locked: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Int
-    init(_ value: Int) { self.value = value }
-    func next() -> Int {
-        lock.lock()
-        defer { lock.unlock() }
-        value += 1
-        return value
     }
 }
