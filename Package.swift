@@ -3,6 +3,7 @@
 // Grove: a data-parallel training cluster. Library targets live under Sources/Shared/, one folder
 // each, in data-flow order; a target imports only targets listed above it (see DESIGN.md).
 
+import Foundation
 import PackageDescription
 
 /// Hot numeric code is compiled for one fixed instruction set (AVX2 + FMA + F16C). Without it,
@@ -121,3 +122,17 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Fuzz targets (Fuzz/, docs/fuzzing.md): libFuzzer's driver replaces `main` and every module is
+// built with `-sanitize=fuzzer,address`, so they exist only in the build that scripts/fuzz.sh runs
+// (GROVE_FUZZ=1, a scratch path of its own) and never in the ordinary one.
+if ProcessInfo.processInfo.environment["GROVE_FUZZ"] == "1" {
+    package.targets += [
+        .systemLibrary(name: "CLibFuzzer", path: "Fuzz/CLibFuzzer"),
+        .executableTarget(
+            name: "grove-fuzz",
+            dependencies: ["CLibFuzzer", "Core", "Config", "Dataset", "Collective", "Checkpoint", "Wire", "Observability", "Preemption"],
+            path: "Fuzz/grove-fuzz"
+        ),
+    ]
+}
