@@ -100,6 +100,44 @@ import Testing
         expectError(expected, Gzip.compress(content))
     }
 
+    /// A header within the format's limits that claims far more content than its file can hold:
+    /// 8 bands of 8192x8192 (755 MB of planes and targets) in about 100 bytes. It is refused from
+    /// the header, before anything is allocated for the claimed sections (it used to allocate all
+    /// of them and then fail as truncated).
+    @Test func refusesAHeaderClaimingMoreThanTheCompressedBytesCanHold() throws {
+        let layout = SampleFile.Layout(width: 8192, height: 8192, bands: 8, idBytes: 0, trees: 0)
+        var content = SampleFile.content(Fixtures.tile())
+        content.replaceSubrange(12..<16, with: [0x00, 0x20, 0x00, 0x00])
+        content.replaceSubrange(16..<20, with: [0x00, 0x20, 0x00, 0x00])
+        content[20] = 8
+        content.replaceSubrange(22..<24, with: [0, 0])
+        content.replaceSubrange(28..<32, with: [0, 0, 0, 0])
+        withUnsafeBytes(of: UInt64(layout.payload).littleEndian) { content.replaceSubrange(32..<40, with: $0) }
+        let file = Gzip.compress(Array(content.prefix(SampleFile.headerSize)) + [UInt8](repeating: 7, count: 32))
+        #expect(file.count < 100)
+        do {
+            _ = try SampleFile.decode(file, origin: "x/huge.gts.gz")
+            Issue.record("a header claiming \(layout.total) bytes decoded")
+        } catch {
+            #expect(error.code == "sample.impossible-size")
+            #expect(error.message.contains("x/huge.gts.gz"))
+            #expect(error.message.contains("\(layout.total) bytes"))
+            #expect(error.message.contains("8192x8192, 8 bands"))
+        }
+    }
+
+    @Test func acceptsContentAtTheLimitOfCompression() throws {
+        // A tile of zeros compresses about as far as deflate goes; it must still decode.
+        var tile = Fixtures.tile(width: 512, height: 512, bands: 8)
+        tile.pixels = [UInt8](repeating: 0, count: tile.pixels.count)
+        tile.canopy = [UInt8](repeating: 0, count: tile.canopy.count)
+        tile.instances = [UInt16](repeating: 0, count: tile.instances.count)
+        tile.trees = []
+        let bytes = SampleFile.encode(tile)
+        #expect(SampleFile.content(tile).count > 200 * bytes.count)
+        #expect(try SampleFile.decode(bytes, origin: "zeros") == tile)
+    }
+
     @Test func rejectsEveryTruncation() {
         let bytes = SampleFile.encode(Fixtures.tile())
         for cut in [0, 1, 2, 10, 20, bytes.count / 2, bytes.count - 9, bytes.count - 4, bytes.count - 1] {

@@ -5,6 +5,9 @@ import CZlib
 enum Gzip {
     /// zlib's window bits with 16 added: write and expect a gzip header and CRC-32 trailer.
     static let gzipWindowBits: Int32 = 15 + 16
+    /// The most bytes deflate can inflate from one compressed byte (1032: a 258-byte match coded
+    /// in two bits), so a reader can bound a size claimed by compressed data before it allocates.
+    static let maximumExpansion = 1032
 
     /// Compresses `input` into one gzip member.
     static func compress(_ input: [UInt8], level: Int32 = 1) -> [UInt8] {

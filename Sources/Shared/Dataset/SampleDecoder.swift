@@ -23,19 +23,27 @@ struct SampleDecoder {
         var header = [UInt8](repeating: 0, count: SampleFile.headerSize)
         try read(&header, "header", reader, &hasher)
         let (layout, gsd) = try parseHeader(header)
+        // The header's sizes are within the format's limits, but a few bytes of gzip can still
+        // claim 755 MB (8 bands of 8192x8192): the content must also fit in what these compressed
+        // bytes can inflate to, and each section is allocated only once the ones before it have
+        // arrived, so a file cut short never costs more than it holds.
+        let inflatable = input.count * Gzip.maximumExpansion
+        guard layout.total <= inflatable else {
+            throw fail("impossible-size", "header claims \(layout.total) bytes of content (\(layout.width)x\(layout.height), \(layout.bands) bands, \(layout.trees) trees) but its \(input.count) compressed bytes inflate to at most \(inflatable)")
+        }
 
         var idBytes = [UInt8](repeating: 0, count: layout.idBytes)
-        var pixels = [UInt8](repeating: 0, count: layout.pixelCount * layout.bands)
-        var canopy = [UInt8](repeating: 0, count: layout.pixelCount)
-        var instances = [UInt16](repeating: 0, count: layout.pixelCount)
-        var treeBytes = [UInt8](repeating: 0, count: layout.trees * SampleFile.treeRecordSize)
         try read(&idBytes, "sample id", reader, &hasher)
+        var pixels = [UInt8](repeating: 0, count: layout.pixelCount * layout.bands)
         try read(&pixels, "image planes", reader, &hasher)
+        var canopy = [UInt8](repeating: 0, count: layout.pixelCount)
         try read(&canopy, "canopy mask", reader, &hasher)
+        var instances = [UInt16](repeating: 0, count: layout.pixelCount)
         try read(&instances, "instance ids", reader, &hasher)
         #if _endian(big)
         for i in instances.indices { instances[i] = UInt16(littleEndian: instances[i]) }
         #endif
+        var treeBytes = [UInt8](repeating: 0, count: layout.trees * SampleFile.treeRecordSize)
         try read(&treeBytes, "tree table", reader, &hasher)
         var trailer = [UInt8](repeating: 0, count: SampleFile.trailerSize)
         try withMutableBytes(of: &trailer) { (buffer) throws(DatasetError) in
