@@ -29,6 +29,17 @@ import Testing
         #expect(throws: PreemptionError.self) { try parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n") }
     }
 
+    /// Fuzz finding (metadata target): a chunk size near Int.max overflowed the offset arithmetic
+    /// and trapped. It is a size the bytes present cannot hold: more is awaited while the
+    /// connection is open (the client caps a response at 1 MiB), and it is refused at its end.
+    @Test func chunkSizeNearIntMaxWaitsOrFailsInsteadOfTrapping() throws {
+        let raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7fffffffffffffff\r\nabc"
+        #expect(try parse(raw) == nil)
+        let error = #expect(throws: PreemptionError.self) { try parse(raw, atEOF: true) }
+        #expect(error?.message.contains("inside a chunked body") == true)
+        #expect(try parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7ffffffffffffffe\r\n\r\n") == nil)
+    }
+
     @Test func bodyWithoutLengthRunsToEOF() throws {
         #expect(try parse("HTTP/1.0 200 OK\r\n\r\nFALSE") == nil)
         #expect(try parse("HTTP/1.0 200 OK\r\n\r\nFALSE", atEOF: true)?.text == "FALSE")

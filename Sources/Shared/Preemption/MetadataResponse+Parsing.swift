@@ -82,7 +82,9 @@ extension MetadataResponse {
             }
             at = lineEnd + 2
             if size == 0 { return body }  // trailers, if any, are not needed
-            guard raw.count >= at + size + 2 else { return nil }
+            // The size is the peer's claim (up to Int.max): compare it with what is left, never add
+            // it to an offset, which can overflow.
+            guard raw.count - at >= size, raw.count - at - size >= 2 else { return nil }
             body.append(contentsOf: raw[at..<(at + size)])
             at += size + 2
         }
