@@ -24,6 +24,12 @@ enum WireSamples {
         .leave(Wire.Leave(reason: .drain, text: "bye")),
         .stepFailed(Wire.StepFailed(code: "c", step: 4, text: "t", suspect: WorkerID(1), framesFromSuspect: 2)),
         .stateRequest(Wire.StateRequest(step: 6)),
+        .stateGrant(Wire.StateGrant(step: 6, token: [0xC1, 0xC2])),
+        .stateSource(Wire.StateSource(step: 6, weightsHash: [0xAB], token: [0xC1],
+                                      sources: [Wire.Member(worker: WorkerID(1), ringEndpoint: "s")])),
+        .stateFetch(Wire.StateFetch(step: 6, token: [0xC1], offset: 8, length: 4)),
+        .stateChunk(Wire.StateChunk(step: 6, totalBytes: 12, stateHash: [0xEE], offset: 8, data: [1, 2, 3, 4])),
+        .stateRefused(Wire.StateRefused(reason: .staleStep, heldStep: 7, text: "old")),
     ]
 
     static func encode(_ message: Wire.Message) -> [UInt8] {

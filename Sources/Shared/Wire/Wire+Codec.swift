@@ -38,7 +38,7 @@ extension Wire {
             throw WireError(code: "wire.kind", "unknown message kind \(rawKind) (protocol \(peerMajor).\(peerMinor))")
         }
         let flags = try r.u8("flags")
-        let known = kind == .stepResult ? flagSpans : 0
+        let known = kind == .stepResult ? flagSpans : kind == .join ? flagStateEndpoint : 0
         guard flags & ~known == 0 else {
             throw WireError(code: "wire.flags", "\(kind): unknown envelope flags 0x\(String(flags, radix: 16)) (protocol \(peerMajor).\(peerMinor))")
         }
@@ -50,6 +50,10 @@ extension Wire {
         if flags & flagSpans != 0, case .stepResult(var result) = message {
             result.spans = try decodeSpans(&r)
             message = .stepResult(result)
+        }
+        if flags & flagStateEndpoint != 0, case .join(var join) = message {
+            join.stateEndpoint = try r.string("stateEndpoint", limit: 1024)
+            message = .join(join)
         }
         try r.finish()
         return (envelope, message)
@@ -63,6 +67,7 @@ extension Wire {
             w.string(m.runName); w.string(m.configYAML)
         case .join(let m):
             w.u8(m.major); w.u8(m.minor); w.u64(m.schemaHash); w.string(m.ringEndpoint); w.string(m.host); w.u32(m.pid)
+            if let endpoint = m.stateEndpoint { w.string(endpoint) }
         case .welcome(let m):
             w.u32(m.worker.rawValue); w.u32(m.heartbeatIntervalMillis)
         case .reject(let m):
@@ -101,12 +106,25 @@ extension Wire {
             w.string(m.code); w.u64(m.step); w.string(m.text); w.u32(m.suspect.rawValue); w.u32(m.framesFromSuspect)
         case .stateRequest(let m):
             w.u64(m.step)
+        case .stateGrant(let m):
+            w.u64(m.step); w.blob(m.token)
+        case .stateSource(let m):
+            w.u64(m.step); w.blob(m.weightsHash); w.blob(m.token)
+            w.count(m.sources.count)
+            for member in m.sources { w.u32(member.worker.rawValue); w.string(member.ringEndpoint) }
+        case .stateFetch(let m):
+            w.u64(m.step); w.blob(m.token); w.u64(m.offset); w.u32(m.length)
+        case .stateChunk(let m):
+            w.u64(m.step); w.u64(m.totalBytes); w.blob(m.stateHash); w.u64(m.offset); w.blob(m.data)
+        case .stateRefused(let m):
+            w.u16(m.reason.rawValue); w.u64(m.heldStep); w.string(m.text)
         }
     }
 
     /// The envelope flags a message needs: `flagSpans` for a step result that carries spans.
     static func flags(of message: Message) -> UInt8 {
         if case .stepResult(let m) = message, m.spans != nil { return flagSpans }
+        if case .join(let m) = message, m.stateEndpoint != nil { return flagStateEndpoint }
         return 0
     }
 
@@ -216,6 +234,31 @@ extension Wire {
                                           framesFromSuspect: try r.u32("framesFromSuspect")))
         case .stateRequest:
             return .stateRequest(StateRequest(step: try r.u64("step")))
+        case .stateGrant:
+            return .stateGrant(StateGrant(step: try r.u64("step"), token: try r.blob("token", limit: 64)))
+        case .stateSource:
+            let step = try r.u64("step")
+            let hash = try r.blob("weightsHash", limit: 64), token = try r.blob("token", limit: 64)
+            let n = try r.count("sources", elementSize: 8, limit: 1024)
+            var sources: [Member] = []
+            for _ in 0..<n {
+                sources.append(Member(worker: WorkerID(try r.u32("source.worker")), ringEndpoint: try r.string("source.endpoint", limit: 1024)))
+            }
+            return .stateSource(StateSource(step: step, weightsHash: hash, token: token, sources: sources))
+        case .stateFetch:
+            return .stateFetch(StateFetch(step: try r.u64("step"), token: try r.blob("token", limit: 64), offset: try r.u64("offset"),
+                                          length: try r.u32("length")))
+        case .stateChunk:
+            let step = try r.u64("step"), total = try r.u64("totalBytes")
+            let hash = try r.blob("stateHash", limit: 64), offset = try r.u64("offset")
+            return .stateChunk(StateChunk(step: step, totalBytes: total, stateHash: hash, offset: offset,
+                                          data: try r.blob("data", limit: maxChunkBytes)))
+        case .stateRefused:
+            let raw = try r.u16("reason")
+            guard let reason = StateRefused.Reason(rawValue: raw) else {
+                throw WireError(code: "wire.value", "stateRefused.reason: unknown reason \(raw)")
+            }
+            return .stateRefused(StateRefused(reason: reason, heldStep: try r.u64("heldStep"), text: try r.string("text", limit: 4096)))
         }
     }
 
