@@ -32,7 +32,7 @@ enum ConfigSchema {
         .choice("dataset", "on_corrupt", \.dataset.onCorrupt, ClusterConfig.Dataset.corruptPolicies),
 
         .choice("model", "name", \.model.name, ClusterConfig.Model.knownNames),
-        .integer("model", "hidden", \.model.hidden, 1...4096),
+        .integer("model", "hidden", \.model.hidden, 1...1_048_576),
         .integer("model", "window", \.model.window, 0...16),
         .integer("model", "pixels_per_tile", \.model.pixelsPerTile, 0...(1 << 24)),
         .integer("model", "base_width", \.model.baseWidth, 1...256),
