@@ -101,6 +101,9 @@ let package = Package(
         ),
 
         .executableTarget(name: "coordination-bench", dependencies: ["Coordination", "Wire", "Core"], path: "Benchmarks/CoordinationBench"),
+        // The reference copy is plain libzmq on purpose: Grove's own code path is what is measured.
+        .executableTarget(name: "state-transfer-bench", dependencies: ["Transport", "Wire", "Core", "CZeroMQ"],
+                          path: "Benchmarks/StateTransferBench"),
 
         tests("CoreTests", ["Core"]),
         tests("ConfigTests", ["Config"]),
