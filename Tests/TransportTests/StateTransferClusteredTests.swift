@@ -56,6 +56,7 @@ import Wire
         let server = try server()
         defer { server.close() }
         server.grant(token: Self.token, step: 5, generation: 4)
+        let started = ContinuousClock.now
         do {
             _ = try fetch(server, fetcher(), token: [9, 9, 9])
             Issue.record("a stranger got the state")
@@ -63,17 +64,21 @@ import Wire
             #expect(error.code == "state.refused")
             #expect(error.message.contains("the test server") && error.message.contains("notGranted"), "\(error.message)")
         }
+        #expect(started.duration(to: .now) < .seconds(5), "a stranger is refused once the grant could have arrived")
         #expect(server.served.chunks == 0)
     }
 
-    @Test func aRequestOfAnotherGenerationIsRefused() throws {
-        let server = try server(generation: 5)  // the owner has moved on to generation 5
+    @Test func aRequestOfAnotherGenerationThanItsGrantIsRefused() throws {
+        let server = try server(generation: 5)
         defer { server.close() }
         server.grant(token: Self.token, step: 5, generation: 4)
-        #expect(throws: StateTransferError.self) { _ = try fetch(server, fetcher(), generation: 4) }
-        server.grant(token: Self.token, step: 5, generation: 5)
-        #expect(throws: StateTransferError.self) { _ = try fetch(server, fetcher(), generation: 4) }
-        #expect(try fetch(server, fetcher(), generation: 5).state == Self.state)
+        #expect(throws: StateTransferError.self, "a token replayed under another generation") { _ = try fetch(server, fetcher(), generation: 5) }
+        server.grant(token: Self.token, step: 5, generation: 6)
+        #expect(throws: StateTransferError.self, "a generation the owner has not seen") { _ = try fetch(server, fetcher(), generation: 6) }
+        // A grant of the previous generation still serves its fetcher: a joiner stays a member
+        // when others join at the next boundary.
+        server.grant(token: Self.token, step: 5, generation: 4)
+        #expect(try fetch(server, fetcher(), generation: 4).state == Self.state)
     }
 
     @Test func aStaleStepIsRefusedAndAFutureOneIsWaitedFor() throws {

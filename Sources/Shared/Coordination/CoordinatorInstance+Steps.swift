@@ -70,7 +70,9 @@ extension CoordinatorInstance {
     mutating func deal(step: Step, now: ContinuousClock.Instant) -> [Directive] {
         let ring = table.ring
         let generation = table.generation
-        // Joiners fetch from the members, so only a checkpoint or an evaluation needs the state here.
+        // Joiners fetch from the members, so only a checkpoint or an evaluation needs the state
+        // here. The lease says so: members keep serving that step's state after the next commit,
+        // for the fetch that follows this one's commit (workers of minor 5 never attach it).
         let wantState = policy.checkpointDue(step.ordinal) || policy.evaluationDue(step.ordinal)
         let members = ring.map { Wire.Member(worker: $0.id, ringEndpoint: $0.ringEndpoint) }
         let perStep = plan.microBatchesPerStep
@@ -82,7 +84,7 @@ extension CoordinatorInstance {
                 Wire.MicroBatch(id: MicroBatchID(UInt32(index)), samples: plan.microBatch(index, ofStep: step).map { UInt32($0) })
             }
             let lease = Wire.Lease(step: step.wire, ring: members, microBatches: batches, totalMicroBatches: UInt32(perStep),
-                                   globalBatch: UInt32(plan.globalBatch), wantState: false)
+                                   globalBatch: UInt32(plan.globalBatch), wantState: wantState)
             leaseSent[member.id] = now
             out.append(.send(.lease(lease), to: member.peer))
         }
@@ -149,7 +151,10 @@ extension CoordinatorInstance {
             results: agreeing, dealtAt: attempt.dealtAt, leaseSent: leaseSent))]
         if attempt.wantState {
             // Any member that agreed holds the state; the shell streams it from one of them.
-            out.append(.fetchState(step: attempt.step.ordinal, hash: hash, sources: stateSources(among: agreeing.keys.sorted())))
+            let sources = stateSources(among: agreeing.keys.sorted())
+            out.append(.fetchState(step: attempt.step.ordinal, hash: hash, sources: sources))
+            // A stop that begins meanwhile waits for this fetch instead of starting another.
+            if let first = sources.first { stateRequest = (first.worker, attempt.step.ordinal, now + policy.stepDeadlineFloor) }
         }
         return out
     }

@@ -150,6 +150,7 @@ public struct CoordinatorInstance: Sendable {
     var plan: StepPlan
     var leaseSent: [WorkerID: ContinuousClock.Instant] = [:]
     var lastCheckpointed: Int
+    var lastEvaluated: Int
     var startedTraining = false
     var waitingSince: ContinuousClock.Instant?
     var lastHeartbeat: ContinuousClock.Instant?
@@ -174,6 +175,7 @@ public struct CoordinatorInstance: Sendable {
         self.committed = committed
         heldStateStep = committed
         lastCheckpointed = committed
+        lastEvaluated = committed
     }
 
     public var policy: RunPolicy { settings.policy }
@@ -218,8 +220,12 @@ public struct CoordinatorInstance: Sendable {
         guard step >= heldStateStep else { return [] }
         heldStateStep = step
         var out: [Directive] = []
-        guard step == committed else { return out }
-        if policy.evaluationDue(step) { out.append(.evaluate(step: step)) }
+        // A streamed state may arrive after later steps committed: it is still the state of its
+        // step, verified against that step's hash, and is checkpointed and evaluated as such.
+        if policy.evaluationDue(step) && step > lastEvaluated {
+            lastEvaluated = step
+            out.append(.evaluate(step: step))
+        }
         if policy.checkpointDue(step) && step > lastCheckpointed {
             lastCheckpointed = step
             out.append(.checkpoint(step: step))

@@ -49,8 +49,11 @@ public struct WorkerInstance: Sendable {
         public var microBatches: [Wire.MicroBatch]
         public var totalMicroBatches: Int
         public var globalBatch: Int
-        /// This worker attaches its state to its result.
+        /// This worker attaches its state to its result (a coordinator older than minor 5).
         public var attachState: Bool
+        /// The coordinator will fetch the state after this step (minor 5): keep serving it after
+        /// the next commit, until its grant comes.
+        public var retainState: Bool
     }
 
     public enum Directive: Sendable, Equatable {
@@ -111,10 +114,11 @@ public struct WorkerInstance: Sendable {
                 self.committed = ran.ordinal
                 return [.commit(step: ran), .serve(step: ran.ordinal, token: grant.token, generation: envelope.generation)]
             }
-            guard let committed, grant.step == UInt64(committed) else {
+            // An earlier step may still be served, if the lease asked to keep it; the server says.
+            guard let committed, grant.step <= UInt64(committed) else {
                 return [.drop("a grant for the state after step \(grant.step); this replica has \(committed.map(String.init) ?? "none")")]
             }
-            return [.serve(step: committed, token: grant.token, generation: envelope.generation)]
+            return [.serve(step: Int(grant.step), token: grant.token, generation: envelope.generation)]
         case .lease(let lease):
             if envelope.generation < generation {
                 staleMessages += 1
@@ -125,7 +129,7 @@ public struct WorkerInstance: Sendable {
                 return [.drop("a repeated lease for step \(lease.step) of \(envelope.generation)")]
             }
             generation = envelope.generation
-            let directives = onLease(lease, generation: envelope.generation)
+            let directives = onLease(lease, generation: envelope.generation, minor: envelope.minor)
             if case .run(let order) = directives.first { accepted = (envelope.generation, order.step) }
             return directives
         case .commit(let commit):
@@ -189,7 +193,7 @@ public struct WorkerInstance: Sendable {
         return [.install(state, lossScale: start)]
     }
 
-    mutating func onLease(_ lease: Wire.Lease, generation: Generation) -> [Directive] {
+    mutating func onLease(_ lease: Wire.Lease, generation: Generation, minor: UInt8 = Wire.minor) -> [Directive] {
         guard lease.step <= UInt64(Int.max) else { return refuse(lease, "step \(lease.step) is out of range") }
         guard let committed else {
             return [.report(failure(lease.step, code: "worker.no-state", "a lease for step \(lease.step) came before the training state"))]
@@ -206,7 +210,8 @@ public struct WorkerInstance: Sendable {
         let rank = lease.ring.firstIndex { $0.worker == id }!
         return [.run(StepOrder(step: step, generation: generation, rank: rank, ring: lease.ring, microBatches: lease.microBatches,
                                totalMicroBatches: Int(lease.totalMicroBatches), globalBatch: Int(lease.globalBatch),
-                               attachState: lease.wantState && rank == 0))]
+                               attachState: lease.wantState && rank == 0 && minor < Wire.stateMinor,
+                               retainState: lease.wantState && minor >= Wire.stateMinor))]
     }
 
     /// What is wrong with a lease, checked before any of it is used.

@@ -69,6 +69,8 @@ public final class WorkerRuntime {
     var stateServer: StateServer?
     /// A fetched state already checked and built, for the `install` that follows.
     var fetched: Replica?
+    /// The step whose state the coordinator will fetch after it commits (the lease said so).
+    var retainStep: Step?
 
     public init(settings: Settings, logger: Logger) {
         self.settings = settings
@@ -239,10 +241,11 @@ public final class WorkerRuntime {
             logger.info("received state after step \(state.step)")
         case .run(let order):
             generation = max(generation, order.generation)
+            retainStep = order.retainState ? order.step : nil
             try runLease(order, logger: logger)
         case .commit(let step):
             replica?.commit(step: step)
-            if let replica { stateServer?.publish(replica.image) }
+            if let replica { stateServer?.publish(replica.image, keep: retainStep == step) }
             heartbeatStep.value = step.wire
             FaultPoint.reached(.afterCommit, step: step.ordinal)
         case .sendState(let step):

@@ -17,7 +17,8 @@ public struct StateFetcher: Sendable {
         public var firstReplyTimeout: Duration = .seconds(120)
         /// How long any later answer may take before the server counts as gone.
         public var chunkTimeout: Duration = .seconds(10)
-        /// How long a server that does not hold the state yet (`notReady`) is asked again.
+        /// How long a server that does not hold the state yet (`notReady`), or has not yet received
+        /// its grant (`notGranted`), is asked again before the first chunk.
         public var notReadyWait: Duration = .seconds(10)
         public init() {}
 
@@ -167,7 +168,10 @@ public struct StateFetcher: Sendable {
             _ = envelope
             switch message {
             case .stateRefused(let refused):
-                if refused.reason == .notReady, ContinuousClock.now < notReadyUntil, total == nil {
+                // Before the first chunk, a server that does not hold the state yet, or has not yet
+                // read the grant (it travels on the coordinator's control channel, this request
+                // on another socket), is asked again for a while.
+                if refused.reason == .notReady || refused.reason == .notGranted, ContinuousClock.now < notReadyUntil, total == nil {
                     outstanding.removeAll()
                     Thread.sleep(forTimeInterval: 0.05)
                     return

@@ -7,8 +7,8 @@ import Wire
 /// ROUTER socket of its own, from a thread of its own, so that moving a large state never holds up
 /// the control loop or the ring.
 ///
-/// It answers only `stateFetch` requests that carry a token the coordinator granted (`grant`) for
-/// the request's generation, while that generation is current, and for the granted step. A grant
+/// It answers only `stateFetch` requests that carry a token the coordinator granted (`grant`),
+/// with the generation the grant was given in (one the owner has seen), for the granted step. A grant
 /// keeps the state of its step served (pinned) even after the owner publishes a newer one, until
 /// it has been idle for `Settings.grantIdle`; at most `Settings.maxGrants` grants are kept (the
 /// oldest goes first), which bounds the memory pinned states can hold.
@@ -42,6 +42,10 @@ public final class StateServer: @unchecked Sendable {
     private let currentGeneration: @Sendable () -> UInt64
     private let lock = NSLock()
     private var published: StateImage?  // lock
+    /// States published with `keep`, served to a grant that comes after a newer publish (the
+    /// coordinator grants a checkpoint's state once the step has committed, and the owner may have
+    /// committed the next one by then); at most two, each until `grantIdle` has passed.
+    private var kept: [(image: StateImage, since: ContinuousClock.Instant)] = []  // lock
     private var grants: [Grant] = []  // lock
     private var stopping = false  // lock
     private var thread: Thread?
@@ -94,9 +98,16 @@ public final class StateServer: @unchecked Sendable {
     public var served: Counters { counters.value }
 
     /// The state fetches may be granted for from now on (the owner's committed state).
-    public func publish(_ image: StateImage) {
+    ///
+    /// - Parameter keep: keep serving this state to a grant that arrives after a newer publish
+    ///   (for `grantIdle`): the coordinator asked for it (a checkpoint or an evaluation is due).
+    public func publish(_ image: StateImage, keep: Bool = false) {
         lock.lock()
         published = image
+        if keep {
+            kept.append((image, .now))
+            if kept.count > 2 { kept.removeFirst(kept.count - 2) }
+        }
         for index in grants.indices where grants[index].image == nil && grants[index].step == image.step {
             grants[index].image = image
         }
@@ -113,7 +124,7 @@ public final class StateServer: @unchecked Sendable {
     /// Lets fetches carrying `token` in `generation` read the state after `step`.
     public func grant(token: [UInt8], step: UInt64, generation: UInt64) {
         lock.lock()
-        let image = published?.step == step ? published : nil
+        let image = published?.step == step ? published : kept.last { $0.image.step == step }?.image
         grants.removeAll { $0.token == token }
         grants.append(Grant(token: token, step: step, generation: generation, image: image, lastUsed: .now))
         if grants.count > settings.maxGrants { grants.removeFirst(grants.count - settings.maxGrants) }
@@ -140,6 +151,7 @@ public final class StateServer: @unchecked Sendable {
             let stop = stopping
             let now = ContinuousClock.now
             grants.removeAll { $0.lastUsed.duration(to: now) > settings.grantIdle }
+            kept.removeAll { $0.since.duration(to: now) > settings.grantIdle }
             lock.unlock()
             if stop { break }
             var items = [zmq_pollitem_t(socket: socket.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)]
@@ -231,7 +243,11 @@ public final class StateServer: @unchecked Sendable {
             return .refused(.notGranted, held: held, text: "no grant for this token (it expired, or was never given)")
         }
         let grant = grants[index]
-        guard generation == grant.generation, grant.generation >= current else {
+        // The request must name the generation its grant was given in, one the owner has seen:
+        // a token cannot be replayed under another. A newer generation does not revoke a grant:
+        // a joiner admitted in one generation is still a member when the next one starts (others
+        // joined at the same boundary), and its transfer must not fail for that.
+        guard generation == grant.generation, grant.generation <= current else {
             return .refused(.notGranted, held: held,
                             text: "the request names generation \(generation), the grant is for \(grant.generation) and the current is \(current)")
         }
