@@ -78,10 +78,10 @@ import Wire
             let peer = try Peer(endpoint: endpoint)
             let hash = try peer.schemaHash()
             peer.send(.join(Wire.Join(schemaHash: hash, ringEndpoint: "tcp://127.0.0.1:1", host: "evil\nstep 99/40 forged\u{1b}[2J",
-                                      pid: 1)))
+                                      pid: 1, stateEndpoint: "tcp://127.0.0.1:2")))
             guard case .welcome(let welcome) = try peer.receive([.welcome]).1 else { throw TestFailure("not welcomed") }
             peer.id = welcome.worker
-            _ = try peer.receive([.state])
+            _ = try peer.receive([.stateSource])
             let (envelope, _) = try peer.receive([.lease])
             peer.send(.leave(Wire.Leave(reason: .error, text: "something broke\non purpose")), generation: envelope.generation)
             try run.waitForEnd(within: .seconds(120))
