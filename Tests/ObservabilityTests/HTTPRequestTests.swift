@@ -22,6 +22,22 @@ import Testing
         #expect(consumed == text.utf8.count - 4)
     }
 
+    /// Fuzz finding (http-request target): a request line ending in CR CR LF was refused while the
+    /// head was incomplete and accepted once it was complete, because the complete head had its
+    /// line ends stripped twice. A stray CR is now refused the same way either way.
+    @Test func strayCarriageReturnInTheRequestLineIsRefusedWhetherOrNotTheHeadIsComplete() {
+        let incomplete = parse("GET /s HTTP/1.1\r\r\nHo")
+        let complete = parse("GET /s HTTP/1.1\r\r\nHost: a\r\n\r\n")
+        for result in [incomplete, complete] {
+            guard case .invalid(let reason) = result else {
+                Issue.record("a request line with a stray CR gave \(result)")
+                continue
+            }
+            #expect(reason.contains("is not HTTP/1.0 or HTTP/1.1"))
+        }
+        #expect(incomplete == complete)
+    }
+
     @Test func acceptsBareLineFeeds() {
         guard case .complete(let request, _) = parse("HEAD / HTTP/1.0\nHost: x\n\n") else {
             Issue.record("bare LF head refused")

@@ -38,14 +38,13 @@ public struct HTTPRequest: Sendable, Equatable {
     public static func parse(_ bytes: [UInt8]) -> ParseResult {
         guard let end = headEnd(bytes) else {
             // A head whose first line is already wrong need not wait for more bytes.
-            if let firstLineEnd = bytes.firstIndex(of: 0x0A), case .invalid(let reason) = requestLine(bytes[..<firstLineEnd]) {
+            if let firstLineEnd = bytes.firstIndex(of: 0x0A), case .invalid(let reason) = requestLine(withoutCR(bytes[..<firstLineEnd])) {
                 return .invalid(reason)
             }
             return .incomplete
         }
         // Lines are split on bytes: as Characters, "\r\n" is one grapheme and never ends in "\r".
-        let lines = bytes[..<end.head].split(separator: 0x0A, omittingEmptySubsequences: false)
-            .map { $0.last == 0x0D ? $0.dropLast() : $0 }
+        let lines = bytes[..<end.head].split(separator: 0x0A, omittingEmptySubsequences: false).map(withoutCR)
         guard let first = lines.first else { return .invalid("empty request") }
         var request: HTTPRequest
         switch requestLine(first) {
@@ -82,9 +81,14 @@ public struct HTTPRequest: Sendable, Equatable {
         return nil
     }
 
+    /// A line without the CR of its CRLF: one CR, so that a stray one before it stays and is refused.
+    private static func withoutCR(_ line: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        line.last == 0x0D ? line.dropLast() : line
+    }
+
+    /// The request line, without its line end.
     private static func requestLine(_ line: ArraySlice<UInt8>) -> ParseResult {
-        let trimmed = line.last == 0x0D ? line.dropLast() : line
-        guard let text = String(validating: trimmed, as: UTF8.self) else { return .invalid("the request line is not UTF-8") }
+        guard let text = String(validating: line, as: UTF8.self) else { return .invalid("the request line is not UTF-8") }
         let parts = text.split(separator: " ", omittingEmptySubsequences: false)
         guard parts.count == 3 else {
             return .invalid("request line '\(text.prefix(60))' is not 'METHOD target HTTP/1.x'")
