@@ -332,7 +332,7 @@ def main():
     failed = None
     try:
         slurm.start()
-        print(f"slurm: munged, slurmctld and slurmd on {', '.join(NODES)} up in {time.time() - started:.0f} s", flush=True)
+        print(f"slurm: munged, slurmctld and slurmd on {', '.join(NODES)} up ({time.time() - started:.0f} s since the start)", flush=True)
         scenario(slurm, args, scratch, reference, results)
     except Skip as reason:
         print(f"slurm: skipped: Slurm cannot start here: {reason}")
