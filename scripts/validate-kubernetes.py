@@ -5,7 +5,8 @@ For the base and each overlay:
   - every resource validates strictly (no unknown field) against the Kubernetes schemas bundled
     with kubernetes-validate (PyPI), for the oldest and the newest version Grove's manifests
     target (--versions);
-  - the pieces fit together: the workers dial the Service's name and control port; the Service
+  - the pieces fit together: the workers dial the Service's name and control port, and the
+    coordinator announces its pod address (its state server's port is not in the Service); the Service
     selects the coordinator's pod and exposes the configuration's control, sample and status
     ports; both Jobs ignore disruptions and exit code 75 (a clean drain) in their pod failure
     policy and use restartPolicy Never; each worker pod's terminationGracePeriodSeconds is a few
@@ -134,6 +135,9 @@ def check_fit(docs, overlay):
     labels = coordinator["spec"]["template"]["metadata"]["labels"]
     assert all(labels.get(k) == v for k, v in service["spec"]["selector"].items()), f"the Service selects {service['spec']['selector']}, the coordinator pod is {labels}"
     assert config["workers"]["local"] == 0, "cluster.yaml: workers.local must be 0 (workers are the Job's pods)"
+    # Workers fetch a joiner's state from the coordinator's state server, on a port the system
+    # picks, at the host the coordinator advertises: that must be its pod address, not the Service.
+    assert not config["coordinator"].get("advertise"), "cluster.yaml: coordinator.advertise must stay empty (the state server's port is not in the Service)"
     command = containers(workers)[0]["command"]
     dial = command[command.index("--coordinator") + 1]
     assert dial == f"tcp://{service['metadata']['name']}:{config['coordinator']['port']}", f"workers dial {dial}, not the Service"
