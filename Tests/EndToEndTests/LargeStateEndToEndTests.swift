@@ -11,7 +11,8 @@ import Testing
     static let settings = ["--set", "coordinator.port=0", "--set", "model.name=pixel-mlp", "--set", "model.hidden=40000",
                            "--set", "model.window=16", "--set", "model.pixels_per_tile=2", "--set", "model.threads=2",
                            "--set", "dataset.validation_every=0", "--set", "training.steps=8", "--set", "training.global_batch=4",
-                           "--set", "training.micro_batch=2", "--set", "training.optimizer=adam", "--set", "reduce.mode=fp32",
+                           "--set", "training.micro_batch=2", "--set", "training.optimizer=adam", "--set", "training.learning_rate=0.0005",
+                           "--set", "reduce.mode=fp32",
                            "--set", "checkpoint.interval=6", "--set", "checkpoint.keep=1", "--set", "logging.level=info",
                            "--set", "fault_tolerance.heartbeat_interval=1", "--set", "fault_tolerance.collective_timeout=60"]
 
@@ -29,7 +30,7 @@ import Testing
 
     @Test(.timeLimit(.minutes(10))) func aWorkerJoinsAndACheckpointIsWrittenWithAStateOfOnePointFiveGigabytes() throws {
         try DisturbedRun.with("large-state", localWorkers: 1, settings: Self.settings) { run in
-            try run.waitForStep(2)
+            try run.waitForRecordedStep(2, timeout: .seconds(240))
             let joiner = try run.startWorker()
             _ = try joiner.waitFor("fetched the state after step ", timeout: .seconds(240))
             try run.waitForEnd(within: .seconds(480))

@@ -105,8 +105,9 @@ extension CoordinatorRuntime {
         thread.start()
     }
 
-    /// Hands the states fetched since the last turn of the loop to the instance.
-    func takeFetchedStates() {
+    /// Hands the states fetched since the last turn of the loop to the instance; true if there were any.
+    @discardableResult
+    func takeFetchedStates() -> Bool {
         let outcomes = fetchedStates.update { list -> [StateFetchOutcome] in
             defer { list.removeAll() }
             return list
@@ -127,5 +128,6 @@ extension CoordinatorRuntime {
                 carry(core.onStateFetchFailed(from: from, step: outcome.step, reason: reason, now: now))
             }
         }
+        return !outcomes.isEmpty
     }
 }

@@ -189,7 +189,15 @@ public final class CoordinatorRuntime {
                 handle(frame)
                 next = loop.control.pop(until: .now)
             }
-            takeFetchedStates()
+            if takeFetchedStates() {
+                // Installing a fetched state can hold this loop for seconds (a large model): the
+                // heartbeats that queued meanwhile are read before anyone's silence is judged.
+                next = loop.control.pop(until: .now)
+                while case .item(let frame) = next {
+                    handle(frame)
+                    next = loop.control.pop(until: .now)
+                }
+            }
             let now = ContinuousClock.now
             if !signalled, let name = signals.stopRequested {
                 signalled = true
