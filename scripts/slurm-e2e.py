@@ -329,6 +329,8 @@ def main():
         reference = json.load(f)["weights_sha256"]
     print(f"slurm: reference run of {args.steps} steps in {time.time() - started:.0f} s", flush=True)
     slurm = LocalSlurm(os.path.join(scratch, "slurm"))
+    # A CI that runs out of time sends SIGTERM: stop the daemons on the way out (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     failed = None
     try:
         slurm.start()
