@@ -255,6 +255,11 @@ def scenario(slurm, args, scratch, reference, results):
         warned_at = max(committed_steps(run_dir))
         slurm.run(["scancel", "--batch", "--signal=TERM", job_id])
         wait_until("the job to be requeued", lambda: slurm.job(job_id).get("Restarts") == "1", 60)
+        # Slurm counts the restart when scontrol requeue is called; the coordinator logs it after.
+        try:
+            wait_until("the coordinator's requeue line", lambda: f"requeued job {job_id}" in log(), 20)
+        except RuntimeError:
+            pass  # the check below says what is missing
         first = log()
         check(results, "the warning drained the coordinator with a checkpoint", "SIGTERM received" in first, first[-2000:])
         check(results, "the coordinator requeued its job", f"requeued job {job_id}" in first, first[-2000:])
