@@ -11,7 +11,8 @@ struct WorkerCommand: ParsableCommand {
         commandName: "worker",
         abstract: "Joins a Grove coordinator and trains until the run ends.",
         discussion: """
-            Exit codes: 0 the run finished; 1 failure; 3 refused by the coordinator; 4 the \
+            Exit codes: 0 the run finished; 1 failure, here or of the run (a loss that is not \
+            finite, a sample that cannot be read: starting again would not help); 3 refused by the coordinator; 4 the \
             coordinator went silent, or nobody answered at its address within --connect-timeout, \
             or the coordinator that started this worker died; 75 start me again: preempted \
             (SIGTERM or a cloud notice: the worker finished its step and left cleanly), or the \
@@ -99,6 +100,9 @@ struct WorkerCommand: ParsableCommand {
                 // worker again, and not count it as done, so that it rejoins the resumed run.
                 logger.notice("left the run: the coordinator stopped before its end; start this worker again to rejoin it when it resumes")
                 throw ExitCode(PreemptionExit.code)
+            case .runFailed:
+                // Logged by the runtime; a supervisor should count this, not retry it forever.
+                throw ExitCode(1)
             case .rejected(let reason):
                 logger.error("the coordinator refused this worker: \(reason.escapedForLog)")
                 throw ExitCode(3)

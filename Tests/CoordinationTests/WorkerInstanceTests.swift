@@ -200,5 +200,11 @@ import Wire
         guard case .exit(.coordinatorStopped("stopped after 3 steps: SIGTERM received")) = stopped.first, stopped.count == 1 else {
             Issue.record("\(stopped)"); return
         }
+        // A failed run (its loss not finite): a restart would fail again, so it is not "start me again".
+        let failed = w.onMessage(.leave(Wire.Leave(reason: .error, text: "failed at step 4: the loss is not finite")),
+                                 envelope: envelope(.leave, 5))
+        guard case .exit(.runFailed("failed at step 4: the loss is not finite")) = failed.first, failed.count == 1 else {
+            Issue.record("\(failed)"); return
+        }
     }
 }

@@ -55,6 +55,9 @@ import Testing
         #expect(result.status == 1, "\(result.output)")
         #expect(result.output.contains("training.non-finite"), "\(result.output)")
         #expect(!result.output.contains("EncodingError"), "\(result.output)")
+        // The workers are told the run failed, and exit 1: not 75, which would have a supervisor
+        // start them again for a run that would fail the same way.
+        #expect(result.output.contains("local workers exited with codes [1, 1]"), "\(result.output)")
         let summary = try RunFiles(directory: dir).summary
         let steps = try #require(summary["steps"] as? Int, "\(summary)")
         #expect(result.output.contains("failed at step \(steps + 1)"), "names the step: \(result.output)")
