@@ -20,7 +20,8 @@ extension ClusterConfig {
                 suggestion = NameSuggestion.nearest(to: text, in: choices)
             }
             throw ConfigError(problem, keyPath: field.path, origin: origin(field.path),
-                              expected: field.expected, found: value.literal, suggestion: suggestion)
+                              expected: field.expected, found: value.literal + (field.problemDetail(value).map { " (\($0))" } ?? ""),
+                              suggestion: suggestion)
         }
 
         // A rule between two keys blames the first, unless only the second was written: the

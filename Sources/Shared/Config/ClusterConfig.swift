@@ -186,6 +186,10 @@ public struct ClusterConfig: Sendable, Equatable {
         public var interval = 10
         /// How many checkpoints to keep.
         public var keep = 3
+        /// `s3://BUCKET/PREFIX` to upload every checkpoint to, or empty for none.
+        public var remote = ""
+        /// Part size of multipart uploads and ranged downloads, in MiB.
+        public var remotePartMiB = 16
     }
 
     public struct FaultTolerance: Sendable, Equatable {

@@ -69,6 +69,8 @@ enum ConfigSchema {
         .text("checkpoint", "directory", \.checkpoint.directory),
         .integer("checkpoint", "interval", \.checkpoint.interval, 0...Limits.steps),
         .integer("checkpoint", "keep", \.checkpoint.keep, 1...1000),
+        .objectLocation("checkpoint", "remote", \.checkpoint.remote),
+        .integer("checkpoint", "remote_part_mib", \.checkpoint.remotePartMiB, 5...5120),
 
         .number("fault_tolerance", "heartbeat_interval", \.faultTolerance.heartbeatInterval, .between(0.01, 3600)),
         .integer("fault_tolerance", "missed_heartbeats", \.faultTolerance.missedHeartbeats, 1...1000),
@@ -97,6 +99,7 @@ enum ConfigSchema {
         "dataset.validation_manifests", "training.augment_flip", "training.augment_rotate90",
         "training.augment_brightness", "training.augment_contrast", "training.augment_band_gain",
         "dataset.source", "dataset.serve_port", "dataset.serve_rate_mib",
+        "checkpoint.remote", "checkpoint.remote_part_mib",
     ]
 
     /// Section names in file order.
@@ -164,6 +167,10 @@ extension ConfigField {
 
     static func name(_ section: String, _ key: String, _ path: Path<String>) -> ConfigField {
         textual(section, key, path, .name)
+    }
+
+    static func objectLocation(_ section: String, _ key: String, _ path: Path<String>) -> ConfigField {
+        textual(section, key, path, .objectLocation)
     }
 
     static func choice(_ section: String, _ key: String, _ path: Path<String>, _ choices: [String]) -> ConfigField {
