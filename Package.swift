@@ -36,6 +36,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // SHA-256 with the CPU's SHA extensions (BoringSSL's assembly): several times the portable
+        // Swift hasher it replaced, which made hashing half of a verified sample decode
+        // (hash-bench; docs/benchmarks.md, "Hashing").
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -44,7 +48,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
 
-        shared("Core"),
+        shared("Core", [.product(name: "Crypto", package: "swift-crypto")]),
         // S3: locations, credentials, Signature V4; below Config so that `checkpoint.remote` is
         // validated with the same parser the client uses.
         shared("ObjectStore", ["Core"]),
@@ -104,6 +108,7 @@ let package = Package(
         ),
 
         .executableTarget(name: "sample-bench", dependencies: ["Training", "Config", "Dataset", "Transport", "Core"], path: "Benchmarks/SampleBench"),
+        .executableTarget(name: "hash-bench", dependencies: ["Core"], path: "Benchmarks/HashBench"),
         .executableTarget(name: "coordination-bench", dependencies: ["Coordination", "Wire", "Core"], path: "Benchmarks/CoordinationBench"),
 
         tests("CoreTests", ["Core"]),
