@@ -29,7 +29,7 @@ import Testing
     }
 
     @Test func pathStyleAndVirtualHostedURLs() throws {
-        let transport = Scripted([Self.ok(), Self.ok()])
+        let transport = Scripted([Self.ok(), Self.ok(), Self.ok()])
         try Self.client(transport).put("p/step-000010/a b.bin", [1, 2])
         #expect(transport.sent[0].url.absoluteString == "http://127.0.0.1:9000/runs/p/step-000010/a%20b.bin")
         #expect(transport.sent[0].method == "PUT")
@@ -38,6 +38,11 @@ import Testing
         #expect(auth.hasPrefix("AWS4-HMAC-SHA256 Credential=AKID/19700101/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, "))
         try Self.client(transport, endpoint: "https://s3.us-east-1.amazonaws.com", pathStyle: false).put("k", [])
         #expect(transport.sent[1].url.absoluteString == "https://runs.s3.us-east-1.amazonaws.com/k")
+        let aws = AWSEnvironment(credentials: AWSCredentials(accessKeyID: "AKID", secretAccessKey: "secret"), region: "us-east-1",
+                                 endpoint: URL(string: "https://s3.us-east-1.amazonaws.com")!, pathStyle: false)
+        try S3Client(bucket: "runs.example", environment: aws, transport: transport).put("k", [])
+        #expect(transport.sent[2].url.absoluteString == "https://s3.us-east-1.amazonaws.com/runs.example/k",
+                "a dotted bucket goes path-style, or TLS would not match the certificate")
     }
 
     @Test func aRefusalNamesTheRequestStatusCodeAndServerMessage() {

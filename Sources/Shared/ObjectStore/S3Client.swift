@@ -160,7 +160,8 @@ public final class S3Client: ObjectStorage {
             host += ":\(port)"
         }
         let path: String
-        if environment.pathStyle {
+        // A dotted bucket name as a host name would not match S3's wildcard TLS certificate.
+        if environment.pathStyle || bucket.contains(".") {
             path = "/" + bucket + (key.map { "/" + $0 } ?? "")
         } else {
             host = bucket + "." + host
