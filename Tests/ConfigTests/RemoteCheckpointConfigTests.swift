@@ -35,4 +35,18 @@ import Testing
         #expect(!plain.canonicalText.contains("checkpoint.remote"), "runs without it keep their hash")
         #expect(remote.canonicalText.contains("checkpoint.remote=\"s3://grove-runs/a\""))
     }
+
+    @Test func datasetSourceTakesAChoiceOrALocation() throws {
+        for value in ["auto", "local", "coordinator", "s3://grove-data/tiles"] {
+            let config = try ClusterConfig.parse(yaml: "", source: "cluster.yaml", overrides: ["dataset.source=\(value)"])
+            #expect(config.dataset.source == value)
+        }
+        let typo = try #require(refusal("", overrides: ["dataset.source=coordinatr"]))
+        #expect(typo.kind == .unknownValue)
+        #expect(typo.suggestion == "coordinator")
+        #expect(typo.expected == "one of auto, local, coordinator, or s3://BUCKET/PREFIX")
+        let bad = try #require(refusal("", overrides: ["dataset.source=s3://x/tiles"]))
+        #expect(bad.kind == .outOfRange)
+        #expect(bad.found.contains("must have 3 to 63 characters"), "\(bad.found)")
+    }
 }

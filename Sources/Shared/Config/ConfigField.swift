@@ -35,6 +35,8 @@ struct ConfigField: Sendable {
         case flag
         /// Empty, or an object store location `s3://BUCKET[/PREFIX]` (`ObjectLocation`).
         case objectLocation
+        /// One of the choices, or an object store location.
+        case choiceOrLocation([String])
     }
 
     let section: String
@@ -62,14 +64,19 @@ struct ConfigField: Sendable {
         case let .choice(choices): return "one of " + choices.joined(separator: ", ")
         case .flag: return "true or false"
         case .objectLocation: return "empty or s3://BUCKET/PREFIX"
+        case let .choiceOrLocation(choices): return "one of " + choices.joined(separator: ", ") + ", or s3://BUCKET/PREFIX"
         }
     }
 
     /// What exactly is wrong with a value whose range check failed, when there is more to say
     /// than `expected` (which part of an `s3://` location).
     func problemDetail(_ value: Value) -> String? {
-        guard case .objectLocation = kind, case let .text(string) = value else { return nil }
-        return ObjectLocation.problem(with: string)
+        guard case let .text(string) = value else { return nil }
+        switch kind {
+        case .objectLocation: return ObjectLocation.problem(with: string)
+        case .choiceOrLocation: return string.hasPrefix("s3://") ? ObjectLocation.problem(with: string) : nil
+        default: return nil
+        }
     }
 
     /// Checks a value's range (not its type). Returns the problem kind, or nil when it is valid.
@@ -100,6 +107,10 @@ struct ConfigField: Sendable {
                 host = string
             }
             return ["*", "0.0.0.0", "::"].contains(host) ? .outOfRange : nil
+        case let (.choiceOrLocation(choices), .text(string)):
+            if choices.contains(string) { return nil }
+            if string.hasPrefix("s3://") { return ObjectLocation.problem(with: string) == nil ? nil : .outOfRange }
+            return .unknownValue
         case let (.objectLocation, .text(string)):
             return string.isEmpty || ObjectLocation.problem(with: string) == nil ? nil : .outOfRange
         case let (.choice(choices), .text(string)):

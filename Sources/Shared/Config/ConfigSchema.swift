@@ -30,7 +30,7 @@ enum ConfigSchema {
         .text("dataset", "expect_sha256", \.dataset.expectSha256, allowEmpty: true),
         .integer("dataset", "decode_threads", \.dataset.decodeThreads, 1...64),
         .choice("dataset", "on_corrupt", \.dataset.onCorrupt, ClusterConfig.Dataset.corruptPolicies),
-        .choice("dataset", "source", \.dataset.source, ClusterConfig.Dataset.sources),
+        .choiceOrLocation("dataset", "source", \.dataset.source, ClusterConfig.Dataset.sources),
         .integer("dataset", "serve_port", \.dataset.servePort, -1...65535),
         .number("dataset", "serve_rate_mib", \.dataset.serveRateMiB, .between(0.01, 1_000_000)),
 
@@ -171,6 +171,10 @@ extension ConfigField {
 
     static func objectLocation(_ section: String, _ key: String, _ path: Path<String>) -> ConfigField {
         textual(section, key, path, .objectLocation)
+    }
+
+    static func choiceOrLocation(_ section: String, _ key: String, _ path: Path<String>, _ choices: [String]) -> ConfigField {
+        textual(section, key, path, .choiceOrLocation(choices))
     }
 
     static func choice(_ section: String, _ key: String, _ path: Path<String>, _ choices: [String]) -> ConfigField {
