@@ -110,6 +110,9 @@ let package = Package(
         .executableTarget(name: "sample-bench", dependencies: ["Training", "Config", "Dataset", "Transport", "Core"], path: "Benchmarks/SampleBench"),
         .executableTarget(name: "hash-bench", dependencies: ["Core"], path: "Benchmarks/HashBench"),
         .executableTarget(name: "coordination-bench", dependencies: ["Coordination", "Wire", "Core"], path: "Benchmarks/CoordinationBench"),
+        // The reference copy is plain libzmq on purpose: Grove's own code path is what is measured.
+        .executableTarget(name: "state-transfer-bench", dependencies: ["Transport", "Wire", "Core", "CZeroMQ"],
+                          path: "Benchmarks/StateTransferBench"),
 
         tests("CoreTests", ["Core"]),
         tests("ObjectStoreTests", ["ObjectStore"]),
