@@ -67,7 +67,8 @@ struct ObjectStoreEndToEndTests {
         let size = 64 << 20
         let bytes = Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) })
         var started = ContinuousClock.now
-        let handle = try #require(FileHandle(forWritingAtPath: { FileManager.default.createFile(atPath: scratch + "/local", contents: nil); return scratch + "/local" }()))
+        try #require(FileManager.default.createFile(atPath: scratch + "/local", contents: nil))
+        let handle = try #require(FileHandle(forWritingAtPath: scratch + "/local"))
         try handle.write(contentsOf: bytes)
         try handle.synchronize()
         try handle.close()

@@ -7,8 +7,8 @@ import Testing
     static func home(credentials: String? = nil, config: String? = nil) -> String {
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("grove-aws-\(UUID().uuidString)").path
         try? FileManager.default.createDirectory(atPath: home + "/.aws", withIntermediateDirectories: true)
-        if let credentials { FileManager.default.createFile(atPath: home + "/.aws/credentials", contents: Data(credentials.utf8)) }
-        if let config { FileManager.default.createFile(atPath: home + "/.aws/config", contents: Data(config.utf8)) }
+        if let credentials { #expect(FileManager.default.createFile(atPath: home + "/.aws/credentials", contents: Data(credentials.utf8))) }
+        if let config { #expect(FileManager.default.createFile(atPath: home + "/.aws/config", contents: Data(config.utf8))) }
         return home
     }
 

@@ -19,7 +19,7 @@ import Testing
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let file = scratch + "/big"
-        FileManager.default.createFile(atPath: file, contents: Data(count: 2 * MultipartUpload.minimumPartSize + 1))
+        try #require(FileManager.default.createFile(atPath: file, contents: Data(count: 2 * MultipartUpload.minimumPartSize + 1)))
         let storage = MemoryObjectStorage()
         storage.fail(after: 2, count: 1)  // start and part 1 succeed, part 2 fails, the abort succeeds
         #expect(throws: ObjectStoreError.self) { try storage.upload(file: file, to: "big", partSize: MultipartUpload.minimumPartSize) }
