@@ -79,7 +79,11 @@ public struct WorkerInstance: Sendable {
     }
 
     public enum Outcome: Equatable, Sendable {
+        /// The coordinator ended the run.
         case finished(String)
+        /// The coordinator stopped before the run's end (it was told to stop, or it failed): a
+        /// coordinator that resumes the run takes this worker again if it is started again.
+        case coordinatorStopped(String)
         case rejected(String)
     }
 
@@ -166,7 +170,7 @@ public struct WorkerInstance: Sendable {
             }
             return [.sendState(step: committed)]
         case .leave(let leave):
-            return [.exit(.finished(leave.text))]
+            return [.exit(leave.reason == .shutdown ? .coordinatorStopped(leave.text) : .finished(leave.text))]
         case .reject(let reject):
             if reject.reason == .declaredDown { return [.rejoin(reject.text)] }
             // A full run frees places as silent members are declared down (within the heartbeat

@@ -26,6 +26,9 @@ public final class CoordinatorRuntime {
         public var fromScratch = false
         /// The worker executable for `workers.local`; nil for the one beside this executable.
         public var workerExecutable: String?
+        /// Called once the control socket is bound, with the endpoint workers dial: a launcher
+        /// that starts its own workers (`coordinator slurm`) starts them here. An error ends the run.
+        public var onListening: (@Sendable (Endpoint) throws -> Void)?
         public init(config: ClusterConfig) { self.config = config }
     }
 
@@ -167,6 +170,7 @@ public final class CoordinatorRuntime {
             sampleChannel = samples?.channel
             core = CoordinatorInstance(settings: makeInstanceSettings(), committed: state.committedStep)
             try startStateServer(advertisedHost: advertised.host)
+            try settings.onListening?(advertised)
             if config.workers.local > 0 {
                 let port = endpoint.split(separator: ":").last.map(String.init) ?? "\(config.coordinator.port)"
                 let bind = config.coordinator.bind

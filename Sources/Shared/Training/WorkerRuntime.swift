@@ -37,6 +37,8 @@ public final class WorkerRuntime {
     /// How a worker's life ended.
     public enum Outcome: Equatable, Sendable {
         case finished
+        /// The coordinator stopped before the run's end; the run can be resumed.
+        case coordinatorStopped(String)
         case rejected(String)
         case coordinatorLost
         /// A preemption notice arrived; the worker finished its step and left.
@@ -306,6 +308,10 @@ public final class WorkerRuntime {
             logDatasetStatistics(logger)
             logger.info("the coordinator ended the run: \(LogText.escape(text, limit: 400))", metadata: ["stale_messages_dropped": "\(staleMessages)"])
             return .finished
+        case .exit(.coordinatorStopped(let text)):
+            logDatasetStatistics(logger)
+            logger.notice("the coordinator stopped before the run's end: \(LogText.escape(text, limit: 400))", metadata: ["stale_messages_dropped": "\(staleMessages)"])
+            return .coordinatorStopped(text)
         case .exit(.rejected(let text)):
             return .rejected(text)
         }
