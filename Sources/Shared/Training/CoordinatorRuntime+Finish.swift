@@ -18,6 +18,9 @@ extension CoordinatorRuntime {
         takeEvaluations()
         flushRecords()
         writer.waitUntilIdle()
+        if let uploader, !uploader.waitUntilIdle(timeout: config.faultTolerance.drainTimeout + 60) {
+            logger.warning("the last checkpoint's upload to \(config.checkpoint.remote) has not finished; it goes on while the run closes")
+        }
         flushLosses()
         let committed = core.committed
         let text: String
