@@ -29,6 +29,7 @@ enum WireSamples {
         .sampleRequest(Wire.SampleRequest(request: 10, path: "a/b")),
         .sampleData(Wire.SampleData(request: 10, bytes: [1, 2, 3])),
         .sampleRefused(Wire.SampleRefused(request: 11, reason: .notInRun, text: "no")),
+        .ringKeys(Wire.RingKeys(members: [Wire.RingKeys.Entry(worker: WorkerID(5), key: Array(0..<32))])),
     ]
 
     static func encode(_ message: Wire.Message) -> [UInt8] {

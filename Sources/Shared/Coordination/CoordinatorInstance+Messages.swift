@@ -90,7 +90,8 @@ extension CoordinatorInstance {
         case .heartbeat:
             return []
         case .runConfig, .welcome, .reject, .lease, .commit, .stateRequest,
-             .indexRequest, .sampleIndex, .sampleRequest, .sampleData, .sampleRefused:  // the sample channel has its own socket
+             .indexRequest, .sampleIndex, .sampleRequest, .sampleData, .sampleRefused,  // the sample channel has its own socket
+             .ringKeys:
             counters.staleMessages += 1
             return []
         }

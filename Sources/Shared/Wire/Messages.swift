@@ -21,6 +21,7 @@ extension Wire {
         case sampleRequest(SampleRequest)
         case sampleData(SampleData)
         case sampleRefused(SampleRefused)
+        case ringKeys(RingKeys)
 
         public var kind: Kind {
             switch self {
@@ -42,6 +43,7 @@ extension Wire {
             case .sampleRequest: .sampleRequest
             case .sampleData: .sampleData
             case .sampleRefused: .sampleRefused
+            case .ringKeys: .ringKeys
             }
         }
     }
@@ -289,5 +291,22 @@ extension Wire {
     public struct StateRequest: Sendable, Equatable {
         public var step: UInt64
         public init(step: UInt64) { self.step = step }
+    }
+}
+
+extension Wire {
+    /// Coordinator → worker (minor 6, CurveZMQ runs only): the public key of every member of the
+    /// envelope's generation, as each one's control handshake proved it. A member's ring socket
+    /// admits exactly these keys, and dials the next member expecting its key, so that nobody
+    /// else can push frames into the ring or receive one. Sent before the generation's leases.
+    public struct RingKeys: Sendable, Equatable {
+        public struct Entry: Sendable, Equatable {
+            public var worker: WorkerID
+            /// 32 bytes: a CurveZMQ public key.
+            public var key: [UInt8]
+            public init(worker: WorkerID, key: [UInt8]) { self.worker = worker; self.key = key }
+        }
+        public var members: [Entry]
+        public init(members: [Entry]) { self.members = members }
     }
 }

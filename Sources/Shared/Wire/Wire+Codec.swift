@@ -116,6 +116,9 @@ extension Wire {
             w.u64(m.request); w.blob(m.bytes)
         case .sampleRefused(let m):
             w.u64(m.request); w.u16(m.reason.rawValue); w.string(m.text)
+        case .ringKeys(let m):
+            w.count(m.members.count)
+            for member in m.members { w.u32(member.worker.rawValue); w.blob(member.key) }
         }
     }
 
@@ -248,6 +251,20 @@ extension Wire {
                 throw WireError(code: "wire.value", "sampleRefused.reason: unknown reason \(raw)")
             }
             return .sampleRefused(SampleRefused(request: request, reason: reason, text: try r.string("text", limit: 4096)))
+        case .ringKeys:
+            // A member is a worker id, a key length and 32 key bytes: 40 bytes.
+            let n = try r.count("members", elementSize: 40, limit: 65_536)
+            var members: [RingKeys.Entry] = []
+            members.reserveCapacity(n)
+            for _ in 0..<n {
+                let worker = WorkerID(try r.u32("member.worker"))
+                let key = try r.blob("member.key", limit: 32)
+                guard key.count == 32 else {
+                    throw WireError(code: "wire.value", "ringKeys.member.key: expected 32 bytes, found \(key.count)")
+                }
+                members.append(RingKeys.Entry(worker: worker, key: key))
+            }
+            return .ringKeys(RingKeys(members: members))
         }
     }
 

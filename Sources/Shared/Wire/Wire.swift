@@ -9,7 +9,7 @@ public enum Wire {
     /// sections announced by an envelope flag that a sender sets only for a peer of that minor
     /// or later (docs/wire-protocol.md, "Versions").
     public static let major: UInt8 = 1
-    public static let minor: UInt8 = 4
+    public static let minor: UInt8 = 6
     /// The oldest minor whose workers can share a ring with this build's: from minor 2, ring
     /// frames may come in three parts (a lent payload), which older workers drop.
     public static let ringMinor: UInt8 = 2
@@ -19,6 +19,8 @@ public enum Wire {
     public static let flagSamples: UInt8 = 2
     /// The oldest minor that knows the sample channel (kinds 14–18 and `flagSamples`).
     public static let samplesMinor: UInt8 = 4
+    /// The oldest minor that knows `ringKeys` (kind 25): the ring's CurveZMQ allow-list.
+    public static let ringKeysMinor: UInt8 = 6
     /// Bytes of the envelope before the body.
     public static let headerSize = 28
     /// The largest control frame accepted (state transfers carry whole models).
@@ -51,6 +53,8 @@ public enum Wire {
         case sampleData = 17
         /// Minor 4, sample channel: the server will not serve that request, and why.
         case sampleRefused = 18
+        /// Minor 6: the public keys of a generation's ring members (CurveZMQ runs only).
+        case ringKeys = 25
     }
 
     /// Who sent a frame, for which generation.
