@@ -88,6 +88,10 @@ enum ConfigSchema {
         .integer("logging", "status_port", \.logging.statusPort, -1...65535),
         .number("logging", "price_per_worker_hour", \.logging.pricePerWorkerHour, .between(0, 1_000_000)),
         .flag("logging", "timeline", \.logging.timeline),
+
+        .text("security", "keys", \.security.keys, allowEmpty: true),
+        .flag("security", "insecure", \.security.insecure),
+        .text("security", "metrics_token_file", \.security.metricsTokenFile, allowEmpty: true),
     ]
 
     /// Keys added after the canonical format was fixed: at their default they are left out of
@@ -97,6 +101,7 @@ enum ConfigSchema {
         "dataset.validation_manifests", "training.augment_flip", "training.augment_rotate90",
         "training.augment_brightness", "training.augment_contrast", "training.augment_band_gain",
         "dataset.source", "dataset.serve_port", "dataset.serve_rate_mib",
+        "security.keys", "security.insecure", "security.metrics_token_file",
     ]
 
     /// Section names in file order.
