@@ -31,7 +31,7 @@ extension WorkerRuntime {
         let server = try Endpoint(host: coordinator.host, port: samples.port)
         let cache = try SampleCache(directory: settings.cacheDirectory, maxBytes: settings.cacheMaxBytes)
         let held = cache.statistics
-        let remote = try RemoteDataset(server: server, indexHash: samples.indexSha256, cache: cache)
+        let remote = try RemoteDataset(server: server, indexHash: samples.indexSha256, cache: cache, security: settings.security)
         logger.notice("dataset: fetching the run's files from the coordinator's sample server \(server) (dataset.source \(dataset.source))",
                       metadata: ["cache": "\(cache.directory)", "cache_limit_mib": "\(settings.cacheMaxBytes >> 20)",
                                  "cache_files": "\(held.entries)", "cache_mib": "\(held.bytes >> 20)"])
