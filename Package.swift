@@ -40,6 +40,8 @@ let package = Package(
     targets: [
         // C libraries from Debian's -dev packages.
         .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ"),
+        // libsodium (libzmq is built with it): AES-256-GCM for the sealed ring (SealedRingLink).
+        .systemLibrary(name: "CSodium", path: "Sources/CSodium"),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
@@ -55,7 +57,7 @@ let package = Package(
         shared("Wire", ["Core"]),
         shared("Coordination", ["Core", "Wire"]),
         shared("Observability", ["Core"]),
-        shared("Transport", ["Core", "Wire", "Collective", "CZeroMQ"]),
+        shared("Transport", ["Core", "Wire", "Collective", "CZeroMQ", "CSodium"]),
         shared("Preemption", ["Core"]),
         shared("Training", [
             "Core", "Config", "Dataset", "Tensor", "Model", "Collective", "Optim", "Checkpoint",
