@@ -36,6 +36,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // SHA-256 with the CPU's SHA extensions (BoringSSL's assembly): several times the portable
+        // Swift hasher it replaced, which made hashing half of a verified sample decode
+        // (hash-bench; docs/benchmarks.md, "Hashing").
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -46,7 +50,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
 
-        shared("Core"),
+        shared("Core", [.product(name: "Crypto", package: "swift-crypto")]),
         shared("Config", ["Core", .product(name: "Yams", package: "Yams")]),
         shared("Dataset", ["Core", "CSQLite", "CZlib", "CPNG"]),
         shared("Tensor", ["Core"], numeric: true),
@@ -103,7 +107,11 @@ let package = Package(
         ),
 
         .executableTarget(name: "sample-bench", dependencies: ["Training", "Config", "Dataset", "Transport", "Core"], path: "Benchmarks/SampleBench"),
+        .executableTarget(name: "hash-bench", dependencies: ["Core"], path: "Benchmarks/HashBench"),
         .executableTarget(name: "coordination-bench", dependencies: ["Coordination", "Wire", "Core"], path: "Benchmarks/CoordinationBench"),
+        // The reference copy is plain libzmq on purpose: Grove's own code path is what is measured.
+        .executableTarget(name: "state-transfer-bench", dependencies: ["Transport", "Wire", "Core", "CZeroMQ"],
+                          path: "Benchmarks/StateTransferBench"),
 
         tests("CoreTests", ["Core"]),
         tests("ConfigTests", ["Config"]),

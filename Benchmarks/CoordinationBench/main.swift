@@ -55,7 +55,7 @@ func cluster(_ n: Int, steps: Int = 1_000_000) -> (CoordinatorInstance, [WorkerI
     var c = coordinator(members: n, steps: steps, microBatches: max(n, 8))
     var ids: [WorkerID] = []
     for i in 0..<n {
-        let join = Wire.Join(schemaHash: 1, ringEndpoint: "tcp://h\(i):4000", host: "h\(i)", pid: UInt32(i))
+        let join = Wire.Join(schemaHash: 1, ringEndpoint: "tcp://h\(i):4000", host: "h\(i)", pid: UInt32(i), stateEndpoint: "tcp://h\(i):4001")
         for d in c.onMessage(.join(join), envelope: envelope(.join, .none, WorkerID(0), i), from: peer(i), now: t0) {
             if case .send(.welcome(let w), _) = d { ids.append(w.worker) }
         }
@@ -79,19 +79,19 @@ func schedule(workers: Int, steps: Int) -> Int {
             switch d {
             case .send(let m, let to): inbox.append((Int(to[0]) << 8 | Int(to[1]), m, envelope(m.kind, c.generation, WorkerID(0), 0)))
             case .broadcast(let m): for i in 0..<workers { inbox.append((i, m, envelope(m.kind, c.generation, WorkerID(0), 0))) }
-            case .sendState(let to, let step):
+            case .sendState(let to, let step, _, _):
                 for p in to { inbox.append((Int(p[0]) << 8 | Int(p[1]), .state(Wire.State(step: UInt64(step), tensors: [])), envelope(.state, c.generation, WorkerID(0), 0))) }
             case .commit(let record):
                 for i in 0..<workers {
                     inbox.append((i, .commit(Wire.Commit(step: record.step.wire)), envelope(.commit, record.generation, WorkerID(0), 0)))
                 }
-            case .verifyState(_, _, let step, _): carry(c.onStateStored(step: step, now: now))
+            case .fetchState(let step, _, _): carry(c.onStateStored(step: step, now: now))
             default: break
             }
         }
     }
     for i in 0..<workers {
-        let join = Wire.Join(schemaHash: 1, ringEndpoint: "tcp://h\(i):4000", host: "h\(i)", pid: UInt32(i))
+        let join = Wire.Join(schemaHash: 1, ringEndpoint: "tcp://h\(i):4000", host: "h\(i)", pid: UInt32(i), stateEndpoint: "tcp://h\(i):4001")
         carry(c.onMessage(.join(join), envelope: envelope(.join, .none, WorkerID(0), i), from: peer(i), now: now))
     }
     while !c.isFinished {

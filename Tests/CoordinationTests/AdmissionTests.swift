@@ -14,8 +14,8 @@ import Wire
     }
 
     func join(major: UInt8 = Wire.major, minor: UInt8 = Wire.minor, schema: UInt64 = 0xABC, endpoint: String = "tcp://10.0.0.5:4000",
-              pid: UInt32 = 42) -> Wire.Join {
-        Wire.Join(major: major, minor: minor, schemaHash: schema, ringEndpoint: endpoint, host: "node-1", pid: pid)
+              pid: UInt32 = 42, stateEndpoint: String? = "tcp://10.0.0.5:4001") -> Wire.Join {
+        Wire.Join(major: major, minor: minor, schemaHash: schema, ringEndpoint: endpoint, host: "node-1", pid: pid, stateEndpoint: stateEndpoint)
     }
 
     @Test func aGoodJoinIsAdmittedAtOnce() {

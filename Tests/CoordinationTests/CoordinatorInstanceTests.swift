@@ -24,7 +24,7 @@ import Wire
 
     @discardableResult
     func join(_ c: inout CoordinatorInstance, _ n: UInt8, at now: ContinuousClock.Instant) -> WorkerID? {
-        let join = Wire.Join(schemaHash: 1, ringEndpoint: "tcp://h\(n):1", host: "h\(n)", pid: UInt32(n))
+        let join = Wire.Join(schemaHash: 1, ringEndpoint: "tcp://h\(n):1", host: "h\(n)", pid: UInt32(n), stateEndpoint: "tcp://h\(n):2")
         for d in c.onMessage(.join(join), envelope: envelope(.join, 0), from: [n], now: now) {
             if case .send(.welcome(let w), _) = d { return w.worker }
         }
@@ -115,33 +115,71 @@ import Wire
         #expect(c.counters.redealtSteps >= 1 && c.attempt?.members == [a], "step 1 is dealt again to the other member: \(String(describing: c.attempt))")
     }
 
-    @Test func joinersBelowTheQuorumGetTheStateFromTheRing() throws {
-        // Two members train; step 1 commits without a state (nothing due); one leaves, the ring
-        // is below workers.min = 2; a joiner arrives. The coordinator must fetch the state.
-        var c = coordinator(workersMin: 2, startQuorum: 2)
+    /// Two members train and commit step 1 (nothing due: the shell still holds step 0).
+    func twoMembersCommitOneStep(_ c: inout CoordinatorInstance) throws -> (WorkerID, WorkerID, [CoordinatorInstance.Directive]) {
         let a = try #require(join(&c, 1, at: t0)), b = try #require(join(&c, 2, at: t0))
-        _ = c.onTick(now: t0 + .milliseconds(100))
+        let first = c.onTick(now: t0 + .milliseconds(100))
+        let source = first.compactMap { if case .sendState(_, let step, _, let sources) = $0 { (step, sources) } else { nil } }.first
+        #expect(source?.0 == 0 && source?.1.map(\.worker) == [WorkerID(0)], "the first state comes from the shell's own server: \(first)")
         let attempt = try #require(c.attempt)
+        var out: [CoordinatorInstance.Directive] = []
         for (id, peer) in [(a, UInt8(1)), (b, UInt8(2))] {
             let result = Wire.StepResult(step: 1, losses: [], weightsHash: [7], dataNanos: 0, computeNanos: 0, reduceNanos: 0,
                                          reduceBytes: 0, state: nil)
-            _ = c.onMessage(.stepResult(result), envelope: envelope(.stepResult, id.rawValue, generation: attempt.generation), from: [peer],
-                            now: t0 + .milliseconds(200))
+            out += c.onMessage(.stepResult(result), envelope: envelope(.stepResult, id.rawValue, generation: attempt.generation), from: [peer],
+                               now: t0 + .milliseconds(200))
         }
         #expect(c.committed == 1 && c.heldStateStep == 0)
+        return (a, b, out)
+    }
+
+    @Test func joinersBelowTheQuorumFetchTheStateFromTheRing() throws {
+        // A member leaves after step 1, the ring is below workers.min = 2; a joiner arrives. The
+        // shell holds only step 0, so the joiner is pointed at the ring member alone.
+        var c = coordinator(workersMin: 2, startQuorum: 2)
+        let (a, b, _) = try twoMembersCommitOneStep(&c)
         _ = c.onMessage(.leave(Wire.Leave(reason: .drain, text: "spot")), envelope: envelope(.leave, b.rawValue), from: [2],
                         now: t0 + .milliseconds(300))
         join(&c, 3, at: t0 + .milliseconds(400))
         let out = c.onTick(now: t0 + .milliseconds(500))
-        let asked = sends(out).filter { if case .stateRequest(let r) = $0.0 { r.step == 1 } else { false } }
-        #expect(asked.map(\.1) == [[1]], "the ring member is asked for the state after step 1: \(out)")
-        let state = Wire.State(step: 1, tensors: [])
-        let verify = c.onMessage(.state(state), envelope: envelope(.state, a.rawValue), from: [1], now: t0 + .milliseconds(510))
-        guard case .verifyState(_, let from, 1, [7]) = verify.first else { Issue.record("\(verify)"); return }
-        #expect(from == a)
-        _ = c.onStateStored(step: 1, now: t0 + .milliseconds(520))
-        let admitted = c.onTick(now: t0 + .milliseconds(600))
-        #expect(admitted.contains { if case .sendState(_, 1) = $0 { true } else { false } }, "the joiner gets the state and the ring")
-        #expect(c.attempt?.step == Step(ordinal: 2) && c.attempt?.members.count == 2)
+        let sent = out.compactMap { if case .sendState(let to, let step, let hash, let sources) = $0 { (to, step, hash, sources) } else { nil } }
+        #expect(sent.count == 1, "\(out)")
+        #expect(sent.first?.0 == [[3]] && sent.first?.1 == 1 && sent.first?.2 == [7])
+        #expect(sent.first?.3 == [Wire.Member(worker: a, ringEndpoint: "tcp://h1:2")], "only the ring member holds step 1")
+        #expect(c.attempt?.step == Step(ordinal: 2) && c.attempt?.members.count == 2, "the joiner enters the ring at once")
+        #expect(!out.contains { if case .fetchState = $0 { true } else { false } }, "the coordinator does not fetch it for the joiner")
+    }
+
+    @Test func aDueCheckpointStreamsTheStateFromAnAgreeingMember() throws {
+        let policy = RunPolicy(totalSteps: 10, checkpointInterval: 1, evaluationInterval: 0, hasValidation: false, workersMin: 2,
+                               startQuorum: 2, waitForWorkers: .seconds(60), collectiveTimeout: .seconds(1),
+                               heartbeatTimeout: .seconds(3), stepTimeout: .seconds(10), drainTimeout: .seconds(3))
+        var c = CoordinatorInstance(settings: CoordinatorInstance.Settings(
+            runConfig: Wire.RunConfig(runName: "t", configYAML: ""), members: MemberTable.Settings(),
+            admission: Admission.Settings(schemaHash: 1, schemaName: "m"), policy: policy,
+            plan: StepPlan(sampleCount: 100, globalBatch: 4, microBatch: 2, seed: 1)))
+        let (a, b, out) = try twoMembersCommitOneStep(&c)
+        let fetch = out.compactMap { if case .fetchState(let step, let hash, let sources) = $0 { (step, hash, sources) } else { nil } }
+        #expect(fetch.count == 1, "\(out)")
+        #expect(fetch.first?.0 == 1 && fetch.first?.1 == [7])
+        #expect(fetch.first?.2.map(\.worker) == [a, b] && fetch.first?.2.first?.ringEndpoint == "tcp://h1:2")
+        // A source that fails is not blamed; one whose state does not match is ejected.
+        let failed = c.onStateFetchFailed(from: a, step: 1, reason: "gone", now: t0 + .milliseconds(300))
+        #expect(failed.allSatisfy { if case .event = $0 { true } else { false } }, "\(failed)")
+        #expect(c.table.members[a]?.status == .up)
+        let stored = c.onStateStored(step: 1, now: t0 + .milliseconds(400))
+        #expect(stored.contains { if case .checkpoint(step: 1) = $0 { true } else { false } }, "\(stored)")
+    }
+
+    @Test func theStopStreamsTheLastCommitFromOneMemberAtATime() throws {
+        var c = coordinator(workersMin: 2, startQuorum: 2)
+        let (a, b, _) = try twoMembersCommitOneStep(&c)
+        let out = c.onStopRequested("test", now: t0 + .milliseconds(300))
+        let fetch = out.compactMap { if case .fetchState(let step, _, let sources) = $0 { (step, sources) } else { nil } }
+        #expect(fetch.first?.0 == 1 && fetch.first?.1.map(\.worker) == [a], "\(out)")
+        // That member cannot serve it: the next turn asks the other.
+        let next = c.onStateFetchFailed(from: a, step: 1, reason: "timed out", now: t0 + .milliseconds(400))
+        let again = next.compactMap { if case .fetchState(_, _, let sources) = $0 { sources.map(\.worker) } else { nil } }
+        #expect(again == [[b]], "\(next)")
     }
 }

@@ -39,7 +39,8 @@ import Wire
             send(loop, .hello(Wire.Hello()))
             guard case .runConfig(let config) = try receive(loop) else { throw TestFailure("expected the run's configuration") }
             #expect(config.configYAML.contains("canopy-net"))
-            send(loop, .join(Wire.Join(schemaHash: 0xDEAD_BEEF, ringEndpoint: "tcp://127.0.0.1:1", host: "test", pid: 1)))
+            send(loop, .join(Wire.Join(schemaHash: 0xDEAD_BEEF, ringEndpoint: "tcp://127.0.0.1:1", host: "test", pid: 1,
+                                       stateEndpoint: "tcp://127.0.0.1:2")))
             guard case .reject(let reject) = try receive(loop) else { throw TestFailure("expected a reject") }
             #expect(reject.reason == .modelSchema)
             #expect(reject.text.contains("deadbeef"), "names the worker's schema: \(reject.text)")

@@ -47,6 +47,18 @@ final class DisturbedRun {
     /// Waits until the coordinator reports step `step` committed.
     func waitForStep(_ step: Int) throws { _ = try coordinator.waitFor("step \(step)/") }
 
+    /// Waits until `metrics.jsonl` records step `step` (the progress line is printed only now and
+    /// then, so slow steps are watched in the run's records instead).
+    func waitForRecordedStep(_ step: Int, timeout: Duration) throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if (try? recordedSteps)?.contains(where: { $0 >= step }) == true { return }
+            guard coordinator.process.isRunning else { break }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        throw TestFailure("step \(step) was not recorded within \(timeout):\n\(output)")
+    }
+
     /// Starts a worker that joins the run; `environment` arms a fault in it.
     func startWorker(environment: [String: String] = [:]) throws -> Grove.Background {
         let worker = try Grove.Background("worker", ["--coordinator", try endpoint()], environment: environment)

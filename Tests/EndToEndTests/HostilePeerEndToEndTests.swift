@@ -34,7 +34,7 @@ import Wire
         func schemaHash() throws -> UInt64 {
             send(.hello(Wire.Hello()))
             _ = try receive([.runConfig])
-            send(.join(Wire.Join(schemaHash: 1, ringEndpoint: "tcp://127.0.0.1:1", host: "probe", pid: 1)))
+            send(.join(Wire.Join(schemaHash: 1, ringEndpoint: "tcp://127.0.0.1:1", host: "probe", pid: 1, stateEndpoint: "tcp://127.0.0.1:2")))
             guard case .reject(let reject) = try receive([.welcome]).1,
                   let range = reject.text.range(of: "the coordinator's ") else { throw TestFailure("no schema refusal") }
             let hex = reject.text[range.upperBound...].prefix { $0.isHexDigit }
@@ -52,17 +52,17 @@ import Wire
         let peer = try Peer(endpoint: try coordinator.waitFor("coordinator listening on "))
         let hash = try peer.schemaHash()
         for endpoint in ["tcp://", "tcp://[::1:7000", "udp://h:1", "tcp://h:99999", "tcp://0.0.0.0:5000", "tcp://h\n:1"] {
-            peer.send(.join(Wire.Join(schemaHash: hash, ringEndpoint: endpoint, host: "probe", pid: 1)))
+            peer.send(.join(Wire.Join(schemaHash: hash, ringEndpoint: endpoint, host: "probe", pid: 1, stateEndpoint: "tcp://127.0.0.1:2")))
             guard case .reject(let reject) = try peer.receive([.welcome]).1 else { throw TestFailure("\(endpoint) was admitted") }
             #expect(reject.reason == .malformed, "\(endpoint): \(reject)")
             #expect(reject.text.contains("ring endpoint"), "\(reject.text)")
             Thread.sleep(forTimeInterval: 2.6)  // stay under the join rate limit (5 per 10 s)
         }
         // A valid one is welcomed, and a second join on the same connection is refused.
-        peer.send(.join(Wire.Join(schemaHash: hash, ringEndpoint: "tcp://[::1]:7000", host: "probe", pid: 1)))
+        peer.send(.join(Wire.Join(schemaHash: hash, ringEndpoint: "tcp://[::1]:7000", host: "probe", pid: 1, stateEndpoint: "tcp://127.0.0.1:2")))
         guard case .welcome = try peer.receive([.welcome]).1 else { throw TestFailure("a valid IPv6 endpoint was refused") }
         Thread.sleep(forTimeInterval: 2.6)
-        peer.send(.join(Wire.Join(schemaHash: hash, ringEndpoint: "tcp://127.0.0.1:7001", host: "probe", pid: 1)))
+        peer.send(.join(Wire.Join(schemaHash: hash, ringEndpoint: "tcp://127.0.0.1:7001", host: "probe", pid: 1, stateEndpoint: "tcp://127.0.0.1:2")))
         guard case .reject(let reject) = try peer.receive([.welcome]).1 else { throw TestFailure("one connection took two slots") }
         #expect(reject.text.contains("one connection, one member"), "\(reject.text)")
         #expect(coordinator.process.isRunning, "\(coordinator.output)")
@@ -78,10 +78,10 @@ import Wire
             let peer = try Peer(endpoint: endpoint)
             let hash = try peer.schemaHash()
             peer.send(.join(Wire.Join(schemaHash: hash, ringEndpoint: "tcp://127.0.0.1:1", host: "evil\nstep 99/40 forged\u{1b}[2J",
-                                      pid: 1)))
+                                      pid: 1, stateEndpoint: "tcp://127.0.0.1:2")))
             guard case .welcome(let welcome) = try peer.receive([.welcome]).1 else { throw TestFailure("not welcomed") }
             peer.id = welcome.worker
-            _ = try peer.receive([.state])
+            _ = try peer.receive([.stateSource])
             let (envelope, _) = try peer.receive([.lease])
             peer.send(.leave(Wire.Leave(reason: .error, text: "something broke\non purpose")), generation: envelope.generation)
             try run.waitForEnd(within: .seconds(120))

@@ -24,8 +24,29 @@ import Testing
         .sampleRequest: "47524f560106100003000000000000000200000008070605040302010a0000000000000003000000612f62",
         .sampleData: "47524f560106110003000000000000000200000008070605040302010a0000000000000003000000010203",
         .sampleRefused: "47524f560106120003000000000000000200000008070605040302010b000000000000000100020000006e6f",
+        .stateGrant: "47524f56010614000300000000000000020000000807060504030201060000000000000002000000c1c2",
+        .stateSource: "47524f56010615000300000000000000020000000807060504030201060000000000000001000000ab01000000c101000000010000000100000073",
+        .stateFetch: "47524f56010616000300000000000000020000000807060504030201060000000000000001000000c1080000000000000004000000",
+        .stateChunk: "47524f5601061700030000000000000002000000080706050403020106000000000000000c0000000000000001000000ee08000000000000000400000001020304",
+        .stateRefused: "47524f5601061800030000000000000002000000080706050403020102000700000000000000030000006f6c64",
         .ringKeys: "47524f56010619000300000000000000020000000807060504030201010000000500000020000000000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
     ]
+
+    /// A join of minor 5: flag 0x04, then the body of a join without it, then `stateEndpoint string`.
+    @Test func aJoinWithAStateEndpointCarriesItBehindItsFlag() throws {
+        let join = Wire.Message.join(Wire.Join(schemaHash: 0xAABB, ringEndpoint: "tcp://h:9", host: "h", pid: 77, stateEndpoint: "tcp://h:8"))
+        let bytes = WireSamples.encode(join)
+        #expect(bytes[7] == Wire.flagStateEndpoint)
+        #expect(bytes.hexString == Self.golden[.join]!.replacingOccurrences(of: "47524f56010603000300", with: "47524f56010603040300")
+            + "090000007463703a2f2f683a38")
+        #expect(try Wire.decode(bytes).1 == join)
+        for length in 0..<bytes.count {
+            #expect(throws: WireError.self, "cut to \(length) bytes") { try Wire.decode(Array(bytes[..<length])) }
+        }
+        var unflagged = bytes
+        unflagged[7] = 0
+        #expect(throws: WireError.self, "an endpoint without its flag is trailing bytes") { try Wire.decode(unflagged) }
+    }
 
     /// A step result with spans (protocol 1.1): flag 0x01 in the envelope, then the body of a
     /// step result without them, then `spans [span]` — phase u8, index u32, start u64, duration u64.

@@ -29,6 +29,12 @@ enum WireSamples {
         .sampleRequest(Wire.SampleRequest(request: 10, path: "a/b")),
         .sampleData(Wire.SampleData(request: 10, bytes: [1, 2, 3])),
         .sampleRefused(Wire.SampleRefused(request: 11, reason: .notInRun, text: "no")),
+        .stateGrant(Wire.StateGrant(step: 6, token: [0xC1, 0xC2])),
+        .stateSource(Wire.StateSource(step: 6, weightsHash: [0xAB], token: [0xC1],
+                                      sources: [Wire.Member(worker: WorkerID(1), ringEndpoint: "s")])),
+        .stateFetch(Wire.StateFetch(step: 6, token: [0xC1], offset: 8, length: 4)),
+        .stateChunk(Wire.StateChunk(step: 6, totalBytes: 12, stateHash: [0xEE], offset: 8, data: [1, 2, 3, 4])),
+        .stateRefused(Wire.StateRefused(reason: .staleStep, heldStep: 7, text: "old")),
         .ringKeys(Wire.RingKeys(members: [Wire.RingKeys.Entry(worker: WorkerID(5), key: Array(0..<32))])),
     ]
 

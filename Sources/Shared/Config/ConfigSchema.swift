@@ -35,7 +35,7 @@ enum ConfigSchema {
         .number("dataset", "serve_rate_mib", \.dataset.serveRateMiB, .between(0.01, 1_000_000)),
 
         .choice("model", "name", \.model.name, ClusterConfig.Model.knownNames),
-        .integer("model", "hidden", \.model.hidden, 1...4096),
+        .integer("model", "hidden", \.model.hidden, 1...1_048_576),
         .integer("model", "window", \.model.window, 0...16),
         .integer("model", "pixels_per_tile", \.model.pixelsPerTile, 0...(1 << 24)),
         .integer("model", "base_width", \.model.baseWidth, 1...256),

@@ -54,12 +54,20 @@ public struct Admission: Sendable {
             return .refuse(.protocolVersion, "worker speaks protocol \(join.major).\(join.minor); the ring of protocol "
                 + "\(Wire.major).\(Wire.ringMinor) and later sends frames the worker cannot read: run the same Grove build on every machine")
         }
+        guard join.minor >= Wire.stateMinor, let stateEndpoint = join.stateEndpoint else {
+            return .refuse(.protocolVersion, "worker speaks protocol \(join.major).\(join.minor) and serves no state; the coordinator "
+                + "(\(Wire.major).\(Wire.minor)) streams a joiner's state from members' state servers (protocol \(Wire.major).\(Wire.stateMinor) and later): "
+                + "run the same Grove build on every machine")
+        }
         guard join.schemaHash == settings.schemaHash else {
             return .refuse(.modelSchema, "worker's model schema \(String(join.schemaHash, radix: 16)) differs from the coordinator's "
                 + "\(String(settings.schemaHash, radix: 16)) (\(settings.schemaName))")
         }
         do { _ = try Endpoint.parseAdvertised(join.ringEndpoint, origin: "ring endpoint") } catch {
             return .refuse(.malformed, "ring endpoint '\(LogText.escape(join.ringEndpoint))' \(error.problem)")
+        }
+        do { _ = try Endpoint.parseAdvertised(stateEndpoint, origin: "state endpoint") } catch {
+            return .refuse(.malformed, "state endpoint '\(LogText.escape(stateEndpoint))' \(error.problem)")
         }
         if let live = liveAtPeer {
             return .refuse(.malformed, "this connection already holds member \(live); one connection, one member")

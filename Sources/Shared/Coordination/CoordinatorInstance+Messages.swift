@@ -80,18 +80,17 @@ extension CoordinatorInstance {
             }
             out += removeMember(member.id, reason: "left", cause: cause, now: now)
             return out + (stopReason != nil ? advanceStop(now: now) : [])
-        case .state(let state):
-            guard let member = table.member(peer: peer), let request = stateRequest, request.from == member.id,
-                  state.step == UInt64(request.step), request.step == committed, let hash = committedHash else {
-                counters.staleMessages += 1
-                return []
-            }
-            return [.verifyState(state, from: member.id, step: request.step, hash: hash)]
         case .heartbeat:
             return []
-        case .runConfig, .welcome, .reject, .lease, .commit, .stateRequest,
-             .indexRequest, .sampleIndex, .sampleRequest, .sampleData, .sampleRefused,  // the sample channel has its own socket
-             .ringKeys:
+        case .state:
+            // States stream from members' state servers (`fetchState`); this coordinator never
+            // asks for one on the control channel.
+            counters.staleMessages += 1
+            return []
+        case .runConfig, .welcome, .reject, .lease, .commit, .stateRequest, .stateGrant, .stateSource,
+             .stateFetch, .stateChunk, .stateRefused,  // the state socket's kinds
+             .indexRequest, .sampleIndex, .sampleRequest, .sampleData, .sampleRefused,  // the sample channel's
+             .ringKeys:  // a coordinator's own message
             counters.staleMessages += 1
             return []
         }
@@ -153,7 +152,8 @@ extension CoordinatorInstance {
             let process = "\(join.host) pid \(join.pid)"
             let earlier = table.formerMember(process: process)
             if earlier != nil { counters.rejoins += 1 }
-            let id = table.add(incarnation: envelope.incarnation, peer: peer, ringEndpoint: join.ringEndpoint, host: host,
+            let id = table.add(incarnation: envelope.incarnation, peer: peer, ringEndpoint: join.ringEndpoint,
+                               stateEndpoint: join.stateEndpoint ?? "", host: host,
                                pid: join.pid, admitAfter: after, now: now)
             let millis = UInt32(min(settings.members.heartbeatInterval.inSeconds * 1000, Double(UInt32.max)))
             return [

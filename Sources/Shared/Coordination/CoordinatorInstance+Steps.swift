@@ -23,10 +23,6 @@ extension CoordinatorInstance {
             waitingSince = nil
             return out + deal(step: Step(after: committed), now: now)
         }
-        // Joiners wait for the committed state, and below the quorum no step is dealt that could
-        // bring it (a lease's `wantState`): ask a ring member for it, or the run deadlocks until
-        // wait_for_workers ends it with members ready to join.
-        out += requestStateForJoiners(now: now)
         guard let since = waitingSince else {
             waitingSince = now
             if startedTraining {
@@ -45,43 +41,39 @@ extension CoordinatorInstance {
         return out + beginStop(.noWorkers(text), now: now)
     }
 
-    /// Joiners get the exact current state and enter the ring at a step boundary, when the shell
-    /// holds the state of the last commit (otherwise the next step asks rank 0 for it, or, below
-    /// the quorum, `requestStateForJoiners` asks a ring member).
+    /// Joiners get the exact current state and enter the ring at a step boundary: they fetch it
+    /// from the ring members, which all hold the last commit there, or from the shell's own state
+    /// server when it holds that state (the first start, a resume, a ring that emptied).
     mutating func admitJoiners(now: ContinuousClock.Instant) -> [Directive] {
         let eligible = table.joining.filter { $0.admitAfter <= now }
-        guard !eligible.isEmpty, heldStateStep == committed else { return [] }
-        var out: [Directive] = [.sendState(to: eligible.map(\.peer), step: committed)]
+        let shellHolds = heldStateStep == committed
+        guard !eligible.isEmpty, shellHolds || !table.ring.isEmpty else { return [] }
+        var sources = table.ring.map { Wire.Member(worker: $0.id, ringEndpoint: $0.stateEndpoint) }
+        if shellHolds { sources.append(Wire.Member(worker: WorkerID(0), ringEndpoint: "")) }
+        var out: [Directive] = [.sendState(to: eligible.map(\.peer), step: committed, hash: committedHash, sources: sources)]
         if let generation = table.admit(eligible.map(\.id)) {
             out.append(.event(.generation(generation, ring: table.ring.map(\.id))))
         }
         return out
     }
 
-    /// Asks a ring member for the committed state when joiners are eligible but the shell holds
-    /// an older one; at most one request at a time, asked again of another member if it lapses.
-    mutating func requestStateForJoiners(now: ContinuousClock.Instant) -> [Directive] {
-        guard heldStateStep < committed, committedHash != nil, table.joining.contains(where: { $0.admitAfter <= now }) else {
-            return []
-        }
-        if let request = stateRequest, request.step == committed, now < request.until,
-           table.ring.contains(where: { $0.id == request.from }) {
-            return []
-        }
-        let ring = table.ring
-        guard !ring.isEmpty else { return [] }
-        // Take turns, so that a member that does not answer is not asked forever.
-        let member = ring.first { $0.id > (stateRequest?.from ?? WorkerID(0)) } ?? ring[0]
-        stateRequest = (member.id, committed, now + policy.stepDeadlineFloor)
-        return [.event(.stateRequested(step: committed, from: member.id)),
-                .send(.stateRequest(Wire.StateRequest(step: UInt64(committed))), to: member.peer)]
+    /// The members asked for a state, in order: the member a request went to last goes last, so
+    /// that one that does not answer is not asked forever.
+    func stateSources(among ids: [WorkerID]) -> [Wire.Member] {
+        let members = ids.compactMap { table.members[$0] }.filter { $0.status < .down }
+        let last = lastAsked ?? WorkerID(0)
+        let after = members.filter { $0.id > last }
+        let before = members.filter { $0.id <= last }
+        return (after + before).map { Wire.Member(worker: $0.id, ringEndpoint: $0.stateEndpoint) }
     }
 
     mutating func deal(step: Step, now: ContinuousClock.Instant) -> [Directive] {
         let ring = table.ring
         let generation = table.generation
-        let waitingJoiner = !table.joining.isEmpty
-        let wantState = policy.checkpointDue(step.ordinal) || policy.evaluationDue(step.ordinal) || waitingJoiner
+        // Joiners fetch from the members, so only a checkpoint or an evaluation needs the state
+        // here. The lease says so: members keep serving that step's state after the next commit,
+        // for the fetch that follows this one's commit (workers of minor 5 never attach it).
+        let wantState = policy.checkpointDue(step.ordinal) || policy.evaluationDue(step.ordinal)
         let members = ring.map { Wire.Member(worker: $0.id, ringEndpoint: $0.ringEndpoint) }
         let perStep = plan.microBatchesPerStep
         let shares = StepPlan.deal(microBatches: perStep, members: ring.count)
@@ -157,8 +149,12 @@ extension CoordinatorInstance {
         var out: [Directive] = [.commit(CommitRecord(
             step: attempt.step, generation: attempt.generation, hash: hash, members: attempt.members,
             results: agreeing, dealtAt: attempt.dealtAt, leaseSent: leaseSent))]
-        if let (id, result) = agreeing.sorted(by: { $0.key < $1.key }).first(where: { $0.value.state != nil }), let state = result.state {
-            out.append(.verifyState(state, from: id, step: attempt.step.ordinal, hash: hash))
+        if attempt.wantState {
+            // Any member that agreed holds the state; the shell streams it from one of them.
+            let sources = stateSources(among: agreeing.keys.sorted())
+            out.append(.fetchState(step: attempt.step.ordinal, hash: hash, sources: sources))
+            // A stop that begins meanwhile waits for this fetch instead of starting another.
+            if let first = sources.first { stateRequest = (first.worker, attempt.step.ordinal, now + policy.stepDeadlineFloor) }
         }
         return out + removeDrained()
     }
@@ -257,12 +253,12 @@ extension CoordinatorInstance {
             }
             // One member at a time, each for at most the step deadline floor: a member that does
             // not answer (stopped, cut off) must not cost the run its last state.
-            let ring = table.ring
-            if !ring.isEmpty {
-                let member = ring.first { $0.id > (stateRequest?.from ?? WorkerID(0)) } ?? ring[0]
-                stateRequest = (member.id, committed, min(deadline, now + policy.stepDeadlineFloor))
-                return out + [.event(.stateRequested(step: committed, from: member.id)),
-                              .send(.stateRequest(Wire.StateRequest(step: UInt64(committed))), to: member.peer)]
+            let sources = stateSources(among: table.ring.map(\.id))
+            if let first = sources.first, let hash = committedHash {
+                stateRequest = (first.worker, committed, min(deadline, now + policy.stepDeadlineFloor))
+                lastAsked = first.worker
+                return out + [.event(.stateRequested(step: committed, from: first.worker)),
+                              .fetchState(step: committed, hash: hash, sources: [first])]
             }
         }
         if heldStateStep > lastCheckpointed {

@@ -31,16 +31,23 @@ public struct CoordinatorInstance: Sendable {
         case send(Wire.Message, to: [UInt8])
         /// To every live member.
         case broadcast(Wire.Message)
-        /// Send the state the shell holds (after `step` committed steps) to these connections.
-        case sendState(to: [[UInt8]], step: Int)
+        /// Joiners at these connections fetch the state after `step` committed steps (its weights
+        /// hash to `hash`; nil before the first commit, when only the shell's state exists) from
+        /// the first of `sources` that serves it: ring members' state servers, and worker 0 for
+        /// the shell's own (listed only while the shell holds that state). The shell grants each
+        /// source a token and sends the joiners a `stateSource`; the state never crosses the
+        /// control channel.
+        case sendState(to: [[UInt8]], step: Int, hash: [UInt8]?, sources: [Wire.Member])
         /// Commit: broadcast `commit` with the attempt's generation (`record.generation`) in the
         /// envelope — a replica commits only the attempt it ran, and ejecting a dissenter may
         /// already have started a newer generation — and record the step. The shell then
         /// verifies and stores any state that came with it (`verifyState`).
         case commit(CommitRecord)
-        /// A member sent the state after `step`: check it against `hash`, keep it, and call
-        /// `onStateStored` (or `onStateRejected`).
-        case verifyState(Wire.State, from: WorkerID, step: Int, hash: [UInt8])
+        /// Fetch the state after `step` from a member's state server (the first of `sources` that
+        /// serves it), off the event loop; check its weights against `hash`, keep it, and call
+        /// `onStateStored` — or `onStateRejected` (it does not match) or `onStateFetchFailed` (no
+        /// source served it).
+        case fetchState(step: Int, hash: [UInt8], sources: [Wire.Member])
         /// Write a checkpoint of the held state (after `step` committed steps).
         case checkpoint(step: Int)
         /// Evaluate the held state (after `step`) on the held-out samples, off the event loop.
@@ -89,6 +96,7 @@ public struct CoordinatorInstance: Sendable {
         case paused(ready: Int, needed: Int, waitSeconds: Double)
         case stateRequested(step: Int, from: WorkerID)
         case stateRejected(WorkerID, reason: String)
+        case stateFetchFailed(WorkerID, step: Int, reason: String)
         case stopping(String)
     }
 
@@ -142,6 +150,7 @@ public struct CoordinatorInstance: Sendable {
     var plan: StepPlan
     var leaseSent: [WorkerID: ContinuousClock.Instant] = [:]
     var lastCheckpointed: Int
+    var lastEvaluated: Int
     var startedTraining = false
     var waitingSince: ContinuousClock.Instant?
     var lastHeartbeat: ContinuousClock.Instant?
@@ -149,6 +158,8 @@ public struct CoordinatorInstance: Sendable {
     var toldDown: [[UInt8]: ContinuousClock.Instant] = [:]
     /// A state asked of a member, for the stop or a rollback-free admission: who, which step, until when.
     var stateRequest: (from: WorkerID, step: Int, until: ContinuousClock.Instant)?
+    /// The member the last state request went to: the next goes to another first.
+    var lastAsked: WorkerID?
     var stopDeadline: ContinuousClock.Instant?
     var finished = false
     /// Members that reported each unreadable sample (by the report's text): one member's word
@@ -164,6 +175,7 @@ public struct CoordinatorInstance: Sendable {
         self.committed = committed
         heldStateStep = committed
         lastCheckpointed = committed
+        lastEvaluated = committed
     }
 
     public var policy: RunPolicy { settings.policy }
@@ -208,13 +220,24 @@ public struct CoordinatorInstance: Sendable {
         guard step >= heldStateStep else { return [] }
         heldStateStep = step
         var out: [Directive] = []
-        guard step == committed else { return out }
-        if policy.evaluationDue(step) { out.append(.evaluate(step: step)) }
+        // A streamed state may arrive after later steps committed: it is still the state of its
+        // step, verified against that step's hash, and is checkpointed and evaluated as such.
+        if policy.evaluationDue(step) && step > lastEvaluated {
+            lastEvaluated = step
+            out.append(.evaluate(step: step))
+        }
         if policy.checkpointDue(step) && step > lastCheckpointed {
             lastCheckpointed = step
             out.append(.checkpoint(step: step))
         }
         return out + (stopReason != nil ? advanceStop(now: now) : [])
+    }
+
+    /// No source served the state after `step` (gone, refused, a transfer that broke or did not
+    /// verify): the next stage of the stop, or the next due checkpoint, asks again.
+    public mutating func onStateFetchFailed(from id: WorkerID, step: Int, reason: String, now: ContinuousClock.Instant) -> [Directive] {
+        if stateRequest?.from == id && stateRequest?.step == step { stateRequest = nil }
+        return [.event(.stateFetchFailed(id, step: step, reason: reason))] + (stopReason != nil ? advanceStop(now: now) : [])
     }
 
     /// A state a member sent did not match the committed weights: that member is ejected.

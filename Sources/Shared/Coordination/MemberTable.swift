@@ -27,6 +27,8 @@ public struct MemberTable: Sendable {
         /// The transport's address of the member's connection (the ROUTER routing id).
         public var peer: [UInt8]
         public var ringEndpoint: String
+        /// Where the member's state server listens (joiners and the coordinator fetch from it).
+        public var stateEndpoint: String
         public var host: String
         public var pid: UInt32
         public var status: Status
@@ -82,13 +84,13 @@ public struct MemberTable: Sendable {
     public var isFull: Bool { members.values.filter { $0.status < .down }.count >= settings.maxMembers }
 
     /// Adds a member as `joining` and returns its id (admission has checked capacity).
-    public mutating func add(incarnation: Incarnation, peer: [UInt8], ringEndpoint: String, host: String, pid: UInt32,
+    public mutating func add(incarnation: Incarnation, peer: [UInt8], ringEndpoint: String, stateEndpoint: String = "", host: String, pid: UInt32,
                              admitAfter: ContinuousClock.Instant, now: ContinuousClock.Instant) -> WorkerID {
         let id = WorkerID(nextID)
         nextID += 1
         livePeers[peer] = id
-        members[id] = Member(id: id, incarnation: incarnation, peer: peer, ringEndpoint: ringEndpoint, host: host, pid: pid,
-                             status: .joining, lastHeard: now, admitAfter: admitAfter)
+        members[id] = Member(id: id, incarnation: incarnation, peer: peer, ringEndpoint: ringEndpoint, stateEndpoint: stateEndpoint,
+                             host: host, pid: pid, status: .joining, lastHeard: now, admitAfter: admitAfter)
         return id
     }
 

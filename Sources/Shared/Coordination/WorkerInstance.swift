@@ -49,8 +49,11 @@ public struct WorkerInstance: Sendable {
         public var microBatches: [Wire.MicroBatch]
         public var totalMicroBatches: Int
         public var globalBatch: Int
-        /// This worker attaches its state to its result.
+        /// This worker attaches its state to its result (a coordinator older than minor 5).
         public var attachState: Bool
+        /// The coordinator will fetch the state after this step (minor 5): keep serving it after
+        /// the next commit, until its grant comes.
+        public var retainState: Bool
     }
 
     public enum Directive: Sendable, Equatable {
@@ -60,6 +63,12 @@ public struct WorkerInstance: Sendable {
         /// Send the state after `step` committed steps (the pre-update copy if an uncommitted
         /// update was applied since).
         case sendState(step: Int)
+        /// Fetch the state `source` names from its servers (in order), with its token and
+        /// `generation`; hand it to `onStateFetched` (or `onStateFetchFailed`).
+        case fetch(Wire.StateSource, generation: Generation)
+        /// Let this worker's state server serve its committed state (after `step`) to fetches that
+        /// carry `token` in `generation`.
+        case serve(step: Int, token: [UInt8], generation: Generation)
         /// Tell the coordinator this attempt failed here (the lease could not be run).
         case report(Wire.StepFailed)
         /// Dropped, with why (for the log and the counters).
@@ -98,20 +107,25 @@ public struct WorkerInstance: Sendable {
     public mutating func onMessage(_ message: Wire.Message, envelope: Wire.Envelope) -> [Directive] {
         switch message {
         case .state(let state):
-            // The coordinator sends a state only to a new incarnation, so one no newer than what
-            // this replica holds is a repeat; installing it would discard an update applied since.
-            if let committed, state.step <= UInt64(committed) {
+            return install(state)
+        case .stateSource(let source):
+            if let committed, source.step <= UInt64(committed) {
                 staleMessages += 1
-                return [.drop("a state after step \(state.step), not newer than this replica's \(committed)")]
+                return [.drop("a state source for step \(source.step), not newer than this replica's \(committed)")]
             }
-            guard state.step <= UInt64(Int.max) else { return [.drop("a state after step \(state.step)")] }
-            committed = Int(state.step)
-            // Installing replaces the weights, and with them any update applied but not yet
-            // committed: the lease that produced it no longer counts for a commit.
-            accepted = nil
-            let carries = state.tensors.contains { $0.name == settings.lossScaleTensor }
-            let start: LossScaleStart = settings.lossScaled ? (carries ? .restored : .startDefault) : .none
-            return [.install(state, lossScale: start)]
+            return [.fetch(source, generation: envelope.generation)]
+        case .stateGrant(let grant):
+            if let committed, let ran = accepted?.step, grant.step == ran.wire, ran == Step(after: committed) {
+                // Granted only for the last commit, which needed this replica's result: the grant
+                // proves the commit whose message was lost (as a state request does).
+                self.committed = ran.ordinal
+                return [.commit(step: ran), .serve(step: ran.ordinal, token: grant.token, generation: envelope.generation)]
+            }
+            // An earlier step may still be served, if the lease asked to keep it; the server says.
+            guard let committed, grant.step <= UInt64(committed) else {
+                return [.drop("a grant for the state after step \(grant.step); this replica has \(committed.map(String.init) ?? "none")")]
+            }
+            return [.serve(step: Int(grant.step), token: grant.token, generation: envelope.generation)]
         case .lease(let lease):
             if envelope.generation < generation {
                 staleMessages += 1
@@ -122,7 +136,7 @@ public struct WorkerInstance: Sendable {
                 return [.drop("a repeated lease for step \(lease.step) of \(envelope.generation)")]
             }
             generation = envelope.generation
-            let directives = onLease(lease, generation: envelope.generation)
+            let directives = onLease(lease, generation: envelope.generation, minor: envelope.minor)
             if case .run(let order) = directives.first { accepted = (envelope.generation, order.step) }
             return directives
         case .commit(let commit):
@@ -161,14 +175,34 @@ public struct WorkerInstance: Sendable {
             // heartbeat interval first; admission's rate limit bounds the rest.
             if reject.reason == .full { return [.rejoin(reject.text)] }
             return [.exit(.rejected(reject.text))]
-        case .heartbeat, .hello, .runConfig, .join, .welcome, .stepResult, .stepFailed,
+        case .heartbeat, .hello, .runConfig, .join, .welcome, .stepResult, .stepFailed, .stateFetch, .stateChunk, .stateRefused,
              .indexRequest, .sampleIndex, .sampleRequest, .sampleData, .sampleRefused,
              .ringKeys:  // taken by the runtime, which owns the ring socket
             return []
         }
     }
 
-    mutating func onLease(_ lease: Wire.Lease, generation: Generation) -> [Directive] {
+    /// The state a `fetch` brought: installed, unless this replica already holds one as new.
+    public mutating func onStateFetched(_ state: Wire.State) -> [Directive] { install(state) }
+
+    mutating func install(_ state: Wire.State) -> [Directive] {
+        // A state no newer than what this replica holds is a repeat; installing it would discard
+        // an update applied since.
+        if let committed, state.step <= UInt64(committed) {
+            staleMessages += 1
+            return [.drop("a state after step \(state.step), not newer than this replica's \(committed)")]
+        }
+        guard state.step <= UInt64(Int.max) else { return [.drop("a state after step \(state.step)")] }
+        committed = Int(state.step)
+        // Installing replaces the weights, and with them any update applied but not yet
+        // committed: the lease that produced it no longer counts for a commit.
+        accepted = nil
+        let carries = state.tensors.contains { $0.name == settings.lossScaleTensor }
+        let start: LossScaleStart = settings.lossScaled ? (carries ? .restored : .startDefault) : .none
+        return [.install(state, lossScale: start)]
+    }
+
+    mutating func onLease(_ lease: Wire.Lease, generation: Generation, minor: UInt8 = Wire.minor) -> [Directive] {
         guard lease.step <= UInt64(Int.max) else { return refuse(lease, "step \(lease.step) is out of range") }
         guard let committed else {
             return [.report(failure(lease.step, code: "worker.no-state", "a lease for step \(lease.step) came before the training state"))]
@@ -185,7 +219,8 @@ public struct WorkerInstance: Sendable {
         let rank = lease.ring.firstIndex { $0.worker == id }!
         return [.run(StepOrder(step: step, generation: generation, rank: rank, ring: lease.ring, microBatches: lease.microBatches,
                                totalMicroBatches: Int(lease.totalMicroBatches), globalBatch: Int(lease.globalBatch),
-                               attachState: lease.wantState && rank == 0))]
+                               attachState: lease.wantState && rank == 0 && minor < Wire.stateMinor,
+                               retainState: lease.wantState && minor >= Wire.stateMinor))]
     }
 
     /// What is wrong with a lease, checked before any of it is used.

@@ -66,6 +66,8 @@ extension CoordinatorRuntime {
             logger.info("asking \(from) for the state after step \(step)")
         case .stateRejected(let id, let reason):
             logger.warning("the state \(id) sent was refused: \(reason)")
+        case .stateFetchFailed(let id, let step, let reason):
+            logger.warning("no state after step \(step) could be fetched (last tried \(id)): \(LogText.escape(reason, limit: 400))")
         case .stopping(let why):
             logger.notice("stopping: \(why)")
         }

@@ -73,6 +73,15 @@ public final class CoordinatorRuntime {
     var lastPublished = ContinuousClock.now
     /// Where workers without the files fetch them; announced in the run configuration.
     var sampleChannel: Wire.SampleChannel?
+    /// Serves the state this coordinator holds to joiners when no member holds it (the first
+    /// start, a resume); its own socket and thread.
+    var stateServer: StateServer?
+    /// The endpoint workers reach `stateServer` at.
+    var stateEndpoint = ""
+    /// The generation the state server checks requests against, kept by the event loop.
+    let currentGeneration = Locked<UInt64>(0)
+    /// States streamed from members, handed from the fetching threads to the event loop.
+    let fetchedStates = Locked<[StateFetchOutcome]>([])
 
     public init(settings: Settings, logger: Logger) throws {
         self.settings = settings
@@ -133,7 +142,10 @@ public final class CoordinatorRuntime {
         defer { samples?.server.close() }
         let local = LocalWorkers(logger: logger)
         localWorkers = local
-        defer { loop.close() }
+        defer {
+            stateServer?.close()
+            loop.close()
+        }
         let signals = StopSignals(onSecond: { [logger] name in
             logger.critical("a second signal (\(name)): stopping at once")
             local.killAll()
@@ -151,6 +163,7 @@ public final class CoordinatorRuntime {
             samples = try startSampleServer()
             sampleChannel = samples?.channel
             core = CoordinatorInstance(settings: makeInstanceSettings(), committed: state.committedStep)
+            try startStateServer(advertisedHost: advertised.host)
             if config.workers.local > 0 {
                 let port = endpoint.split(separator: ":").last.map(String.init) ?? "\(config.coordinator.port)"
                 let bind = config.coordinator.bind
@@ -190,6 +203,15 @@ public final class CoordinatorRuntime {
             while case .item(let frame) = next {
                 handle(frame)
                 next = loop.control.pop(until: .now)
+            }
+            if takeFetchedStates() {
+                // Installing a fetched state can hold this loop for seconds (a large model): the
+                // heartbeats that queued meanwhile are read before anyone's silence is judged.
+                next = loop.control.pop(until: .now)
+                while case .item(let frame) = next {
+                    handle(frame)
+                    next = loop.control.pop(until: .now)
+                }
             }
             let now = ContinuousClock.now
             if !signalled, let name = signals.stopRequested {
@@ -254,10 +276,8 @@ public final class CoordinatorRuntime {
         case .broadcast(let message):
             let bytes = encode(message)
             for member in core.table.live { loop.sendControl(bytes, to: member.peer) }
-        case .sendState(let peers, let step):
-            precondition(state.committedStep == step, "the instance asked for the state of step \(step); the shell holds \(state.committedStep)")
-            let bytes = encode(.state(state.wireState))
-            for peer in peers { loop.sendControl(bytes, to: peer) }
+        case .sendState(let peers, let step, let hash, let sources):
+            sendStateSource(to: peers, step: step, hash: hash, sources: sources)
         case .commit(let commit):
             FaultPoint.reached(.coordinatorBeforeCommit, step: commit.step.ordinal)
             // In the attempt's generation: a member commits only the attempt it ran, and ejecting
@@ -269,8 +289,8 @@ public final class CoordinatorRuntime {
             let drained = commit.members.compactMap { core.table.members[$0] }.filter { $0.downReason == "drained" }
             for member in core.table.live + drained { loop.sendControl(bytes, to: member.peer) }
             record(commit)
-        case .verifyState(let wire, let from, let step, let hash):
-            verify(wire, from: from, step: step, hash: hash)
+        case .fetchState(let step, let hash, let sources):
+            fetchState(step: step, hash: hash, sources: sources)
         case .checkpoint(let step):
             checkpoint(step: step)
         case .evaluate(let step):
@@ -288,23 +308,6 @@ public final class CoordinatorRuntime {
             report(event)
         case .finish(let reason):
             stopReason = reason
-        }
-    }
-
-    func verify(_ wire: Wire.State, from id: WorkerID, step: Int, hash: [UInt8]) {
-        let now = ContinuousClock.now
-        do {
-            var received = try Replica(layout: setup.model.layout, wire: wire, optimizer: try makeOptimizer(setup, totalSteps: totalSteps))
-            guard received.weightsHash == hash.hexString else {
-                carry(core.onStateRejected(from: id, reason: "its weights hash \(received.weightsHash.prefix(12)) is not the committed \(hash.hexString.prefix(12))", now: now))
-                return
-            }
-            // It is the state after `step` commits, whatever its own step says.
-            if step > 0 { received.commit(step: Step(ordinal: step)) }
-            state = received
-            carry(core.onStateStored(step: step, now: now))
-        } catch {
-            carry(core.onStateRejected(from: id, reason: "\(error)", now: now))
         }
     }
 
@@ -326,6 +329,7 @@ public final class CoordinatorRuntime {
     }
 
     func encode(_ message: Wire.Message) -> [UInt8] {
-        Wire.encode(message, generation: core.generation, sender: WorkerID(0), incarnation: incarnation)
+        currentGeneration.value = core.generation.rawValue
+        return Wire.encode(message, generation: core.generation, sender: WorkerID(0), incarnation: incarnation)
     }
 }

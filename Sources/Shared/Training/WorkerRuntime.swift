@@ -78,6 +78,13 @@ public final class WorkerRuntime {
     var drainAnnounced = false
     /// The coordinator's files, when this worker fetches them.
     var remote: RemoteDataset?
+    /// Serves this replica's committed state to joiners and the coordinator (its own socket and
+    /// thread); published after every install and commit.
+    var stateServer: StateServer?
+    /// A fetched state already checked and built, for the `install` that follows.
+    var fetched: Replica?
+    /// The step whose state the coordinator will fetch after it commits (the lease said so).
+    var retainStep: Step?
 
     public init(settings: Settings, logger: Logger) {
         self.settings = settings
@@ -107,7 +114,10 @@ public final class WorkerRuntime {
     struct DeclaredDown: Error { var text: String }
 
     func runIncarnation() throws -> Outcome {
-        defer { loop.close() }
+        defer {
+            stateServer?.close()
+            loop.close()
+        }
         logger.notice("connecting to \(settings.coordinator)")
         try loop.connectControl(settings.coordinator, origin: "--coordinator")
         send(.hello(Wire.Hello()))
@@ -139,8 +149,14 @@ public final class WorkerRuntime {
         if ringEndpoint != bound {
             logger.info("ring socket listens on \(bound); peers are told \(ringEndpoint)")
         }
+        let generations = loop.newestControlGeneration
+        let server = try StateServer(host: settings.bindHost ?? config.workers.bind, origin: "the state server's address (workers.bind or --bind)",
+                                     currentGeneration: { generations.value })
+        stateServer = server
+        let stateEndpoint = try AdvertisedAddress.endpoint(bound: server.endpoint, advertise: settings.advertiseHost,
+                                                           peer: (coordinatorEndpoint.host, coordinatorEndpoint.port ?? 0)).description
         send(.join(Wire.Join(schemaHash: setup.model.schemaHash, ringEndpoint: ringEndpoint,
-                             host: ProcessInfo.processInfo.hostName, pid: UInt32(getpid()))))
+                             host: ProcessInfo.processInfo.hostName, pid: UInt32(getpid()), stateEndpoint: stateEndpoint)))
         switch try awaitMessage(kind: .welcome, timeout: settings.connectTimeout) {
         case .welcome(let welcome)?:
             id = welcome.worker
@@ -263,26 +279,43 @@ public final class WorkerRuntime {
     func carry(_ directive: WorkerInstance.Directive, logger: Logger) throws -> Outcome? {
         switch directive {
         case .install(let state, let lossScale):
-            var received = try Replica(layout: setup.model.layout, wire: state, optimizer: try makeOptimizer(setup, totalSteps: runSettings.totalSteps))
+            var received: Replica
+            if let fetched, fetched.committedStep == Int(state.step) {
+                received = fetched
+            } else {
+                received = try Replica(layout: setup.model.layout, wire: state, optimizer: try makeOptimizer(setup, totalSteps: runSettings.totalSteps))
+            }
+            fetched = nil
             switch lossScale {
             case .restored: break
             case .startDefault: received.lossScale = DynamicLossScale()
             case .none: received.lossScale = nil
             }
             replica = received
+            stateServer?.publish(received.image)
             heartbeatStep.value = state.step
             logger.info("received state after step \(state.step)")
         case .run(let order):
             generation = max(generation, order.generation)
+            retainStep = order.retainState ? order.step : nil
             try runLease(order, logger: logger)
         case .commit(let step):
             replica?.commit(step: step)
+            if let replica { stateServer?.publish(replica.image, keep: retainStep == step) }
             heartbeatStep.value = step.wire
             FaultPoint.reached(.afterCommit, step: step.ordinal)
         case .sendState(let step):
             guard let replica else { return nil }
             logger.info("sending the state after step \(step) to the coordinator")
             send(.state(replica.committedWireState))
+        case .fetch(let source, let generation):
+            guard let state = fetchState(source, generation: generation, logger: logger) else { return nil }
+            for next in instance.onStateFetched(state) {
+                if let outcome = try carry(next, logger: logger) { return outcome }
+            }
+        case .serve(let step, let token, let generation):
+            stateServer?.grant(token: token, step: UInt64(step), generation: generation.rawValue)
+            logger.debug("serving the state after step \(step) in \(generation)")
         case .report(let failure):
             logger.warning("step \(failure.step) failed here: \(failure.text)")
             send(.stepFailed(failure))
@@ -462,6 +495,40 @@ public final class WorkerRuntime {
         if let prepared = try? setup.training.prepare(batches, threads: config.dataset.decodeThreads, prefetch: config.dataset.prefetch) {
             nextLease = (step.next, prepared)
         }
+    }
+
+    /// Fetches the state a `stateSource` names from the first of its servers that serves one
+    /// that verifies (its stream's SHA-256, then its weights against the committed hash); nil when
+    /// none does — the lease that follows is then answered `worker.no-state`, and the coordinator
+    /// lets this worker join again.
+    func fetchState(_ source: Wire.StateSource, generation: Generation, logger: Logger) -> Wire.State? {
+        let optimizer: Optimizer
+        do { optimizer = try makeOptimizer(setup, totalSteps: runSettings.totalSteps) } catch {
+            logger.error("cannot build the optimizer for the state: \(error)")
+            return nil
+        }
+        let fetcher = StateFetcher(sender: id, incarnation: incarnation)
+        for server in source.sources {
+            let origin = server.worker == WorkerID(0) ? "the coordinator's state server" : "\(server.worker)'s state server"
+            do {
+                let got = try fetcher.fetch(from: server.ringEndpoint, origin: "\(origin) (\(LogText.escape(server.ringEndpoint)))",
+                                            step: source.step, token: source.token, generation: generation,
+                                            maxValues: Replica.valueBudget(layout: setup.model.layout, optimizer: optimizer))
+                let replica = try Replica(layout: setup.model.layout, wire: got.state, optimizer: optimizer)
+                if !source.weightsHash.isEmpty, replica.weightsHash != source.weightsHash.hexString {
+                    logger.warning("refused the state after step \(source.step) from \(origin): its weights hash \(replica.weightsHash.prefix(12)) is not the committed \(source.weightsHash.hexString.prefix(12))")
+                    continue
+                }
+                let rate = Double(got.bytes) / max(got.seconds, 1e-9) / 1e9
+                logger.info("fetched the state after step \(source.step) from \(origin): \(got.bytes) bytes in \(String(format: "%.2f", got.seconds)) s (\(String(format: "%.2f", rate)) GB/s)")
+                fetched = replica
+                return got.state
+            } catch {
+                logger.warning("could not fetch the state after step \(source.step) from \(origin): \(error)")
+            }
+        }
+        logger.error("no server served the state after step \(source.step); the coordinator will let this worker join again")
+        return nil
     }
 
     // MARK: Helpers

@@ -21,6 +21,11 @@ extension Wire {
         case sampleRequest(SampleRequest)
         case sampleData(SampleData)
         case sampleRefused(SampleRefused)
+        case stateGrant(StateGrant)
+        case stateSource(StateSource)
+        case stateFetch(StateFetch)
+        case stateChunk(StateChunk)
+        case stateRefused(StateRefused)
         case ringKeys(RingKeys)
 
         public var kind: Kind {
@@ -43,6 +48,11 @@ extension Wire {
             case .sampleRequest: .sampleRequest
             case .sampleData: .sampleData
             case .sampleRefused: .sampleRefused
+            case .stateGrant: .stateGrant
+            case .stateSource: .stateSource
+            case .stateFetch: .stateFetch
+            case .stateChunk: .stateChunk
+            case .stateRefused: .stateRefused
             case .ringKeys: .ringKeys
             }
         }
@@ -77,9 +87,13 @@ extension Wire {
         public var ringEndpoint: String
         public var host: String
         public var pid: UInt32
-        public init(major: UInt8 = Wire.major, minor: UInt8 = Wire.minor, schemaHash: UInt64, ringEndpoint: String, host: String, pid: UInt32) {
+        /// Where the worker's state server listens (minor 5, envelope flag `flagStateEndpoint`);
+        /// nil from a worker of an older minor.
+        public var stateEndpoint: String?
+        public init(major: UInt8 = Wire.major, minor: UInt8 = Wire.minor, schemaHash: UInt64, ringEndpoint: String, host: String, pid: UInt32,
+                    stateEndpoint: String? = nil) {
             self.major = major; self.minor = minor; self.schemaHash = schemaHash
-            self.ringEndpoint = ringEndpoint; self.host = host; self.pid = pid
+            self.ringEndpoint = ringEndpoint; self.host = host; self.pid = pid; self.stateEndpoint = stateEndpoint
         }
     }
 
@@ -291,6 +305,76 @@ extension Wire {
     public struct StateRequest: Sendable, Equatable {
         public var step: UInt64
         public init(step: UInt64) { self.step = step }
+    }
+
+    /// Coordinator → member (minor 5): let your state server serve the state after `step`
+    /// committed steps to fetches that carry `token` and the envelope's generation. A grant for
+    /// the step this member ran and has not yet seen committed proves that commit, as a
+    /// `stateRequest` does.
+    public struct StateGrant: Sendable, Equatable {
+        public var step: UInt64
+        public var token: [UInt8]
+        public init(step: UInt64, token: [UInt8]) { self.step = step; self.token = token }
+    }
+
+    /// Coordinator → joiner (minor 5): fetch the state after `step` committed steps from one of
+    /// `sources` (in order; worker 0 is the coordinator's own state server), with `token` and the
+    /// envelope's generation; its parameters must hash to `weightsHash`.
+    public struct StateSource: Sendable, Equatable {
+        public var step: UInt64
+        public var weightsHash: [UInt8]
+        public var token: [UInt8]
+        /// Each source's worker id and state endpoint.
+        public var sources: [Member]
+        public init(step: UInt64, weightsHash: [UInt8], token: [UInt8], sources: [Member]) {
+            self.step = step; self.weightsHash = weightsHash; self.token = token; self.sources = sources
+        }
+    }
+
+    /// Fetcher → state server (minor 5): the bytes `offset ..< offset + length` of the state after
+    /// `step`, under a grant (`token`, and the envelope's generation).
+    public struct StateFetch: Sendable, Equatable {
+        public var step: UInt64
+        public var token: [UInt8]
+        public var offset: UInt64
+        public var length: UInt32
+        public init(step: UInt64, token: [UInt8], offset: UInt64, length: UInt32) {
+            self.step = step; self.token = token; self.offset = offset; self.length = length
+        }
+    }
+
+    /// State server → fetcher (minor 5): one range of the state's bytes (the body of a `state`
+    /// message, docs/wire-protocol.md), with the length and SHA-256 of the whole.
+    public struct StateChunk: Sendable, Equatable {
+        public var step: UInt64
+        public var totalBytes: UInt64
+        /// SHA-256 of all `totalBytes` bytes of the state.
+        public var stateHash: [UInt8]
+        public var offset: UInt64
+        public var data: [UInt8]
+        public init(step: UInt64, totalBytes: UInt64, stateHash: [UInt8], offset: UInt64, data: [UInt8]) {
+            self.step = step; self.totalBytes = totalBytes; self.stateHash = stateHash; self.offset = offset; self.data = data
+        }
+    }
+
+    /// State server → fetcher (minor 5): the fetch is refused.
+    public struct StateRefused: Sendable, Equatable {
+        public enum Reason: UInt16, Sendable {
+            /// No grant carries this token for the request's generation (a stranger, a stale
+            /// generation, an expired grant).
+            case notGranted = 1
+            /// The server holds a newer state than the one asked for: the step is stale.
+            case staleStep = 2
+            /// The server does not hold the state yet (its commit has not arrived): ask again.
+            case notReady = 3
+            /// The range is empty, too long, or outside the state.
+            case badRange = 4
+        }
+        public var reason: Reason
+        /// The newest step whose state the server holds.
+        public var heldStep: UInt64
+        public var text: String
+        public init(reason: Reason, heldStep: UInt64, text: String) { self.reason = reason; self.heldStep = heldStep; self.text = text }
     }
 }
 

@@ -38,7 +38,12 @@ extension Wire {
             throw WireError(code: "wire.kind", "unknown message kind \(rawKind) (protocol \(peerMajor).\(peerMinor))")
         }
         let flags = try r.u8("flags")
-        let known = kind == .stepResult ? flagSpans : kind == .runConfig ? flagSamples : 0
+        let known: UInt8 = switch kind {
+        case .stepResult: flagSpans
+        case .runConfig: flagSamples
+        case .join: flagStateEndpoint
+        default: 0
+        }
         guard flags & ~known == 0 else {
             throw WireError(code: "wire.flags", "\(kind): unknown envelope flags 0x\(String(flags, radix: 16)) (protocol \(peerMajor).\(peerMinor))")
         }
@@ -55,6 +60,10 @@ extension Wire {
             config.samples = try decodeSampleChannel(&r)
             message = .runConfig(config)
         }
+        if flags & flagStateEndpoint != 0, case .join(var join) = message {
+            join.stateEndpoint = try r.string("stateEndpoint", limit: 1024)
+            message = .join(join)
+        }
         try r.finish()
         return (envelope, message)
     }
@@ -68,6 +77,7 @@ extension Wire {
             if let samples = m.samples { w.u16(samples.port); w.blob(samples.indexSha256) }
         case .join(let m):
             w.u8(m.major); w.u8(m.minor); w.u64(m.schemaHash); w.string(m.ringEndpoint); w.string(m.host); w.u32(m.pid)
+            if let endpoint = m.stateEndpoint { w.string(endpoint) }
         case .welcome(let m):
             w.u32(m.worker.rawValue); w.u32(m.heartbeatIntervalMillis)
         case .reject(let m):
@@ -116,6 +126,18 @@ extension Wire {
             w.u64(m.request); w.blob(m.bytes)
         case .sampleRefused(let m):
             w.u64(m.request); w.u16(m.reason.rawValue); w.string(m.text)
+        case .stateGrant(let m):
+            w.u64(m.step); w.blob(m.token)
+        case .stateSource(let m):
+            w.u64(m.step); w.blob(m.weightsHash); w.blob(m.token)
+            w.count(m.sources.count)
+            for member in m.sources { w.u32(member.worker.rawValue); w.string(member.ringEndpoint) }
+        case .stateFetch(let m):
+            w.u64(m.step); w.blob(m.token); w.u64(m.offset); w.u32(m.length)
+        case .stateChunk(let m):
+            w.u64(m.step); w.u64(m.totalBytes); w.blob(m.stateHash); w.u64(m.offset); w.blob(m.data)
+        case .stateRefused(let m):
+            w.u16(m.reason.rawValue); w.u64(m.heldStep); w.string(m.text)
         case .ringKeys(let m):
             w.count(m.members.count)
             for member in m.members { w.u32(member.worker.rawValue); w.blob(member.key) }
@@ -127,6 +149,7 @@ extension Wire {
     static func flags(of message: Message) -> UInt8 {
         if case .stepResult(let m) = message, m.spans != nil { return flagSpans }
         if case .runConfig(let m) = message, m.samples != nil { return flagSamples }
+        if case .join(let m) = message, m.stateEndpoint != nil { return flagStateEndpoint }
         return 0
     }
 
@@ -251,6 +274,31 @@ extension Wire {
                 throw WireError(code: "wire.value", "sampleRefused.reason: unknown reason \(raw)")
             }
             return .sampleRefused(SampleRefused(request: request, reason: reason, text: try r.string("text", limit: 4096)))
+        case .stateGrant:
+            return .stateGrant(StateGrant(step: try r.u64("step"), token: try r.blob("token", limit: 64)))
+        case .stateSource:
+            let step = try r.u64("step")
+            let hash = try r.blob("weightsHash", limit: 64), token = try r.blob("token", limit: 64)
+            let n = try r.count("sources", elementSize: 8, limit: 1024)
+            var sources: [Member] = []
+            for _ in 0..<n {
+                sources.append(Member(worker: WorkerID(try r.u32("source.worker")), ringEndpoint: try r.string("source.endpoint", limit: 1024)))
+            }
+            return .stateSource(StateSource(step: step, weightsHash: hash, token: token, sources: sources))
+        case .stateFetch:
+            return .stateFetch(StateFetch(step: try r.u64("step"), token: try r.blob("token", limit: 64), offset: try r.u64("offset"),
+                                          length: try r.u32("length")))
+        case .stateChunk:
+            let step = try r.u64("step"), total = try r.u64("totalBytes")
+            let hash = try r.blob("stateHash", limit: 64), offset = try r.u64("offset")
+            return .stateChunk(StateChunk(step: step, totalBytes: total, stateHash: hash, offset: offset,
+                                          data: try r.blob("data", limit: maxChunkBytes)))
+        case .stateRefused:
+            let raw = try r.u16("reason")
+            guard let reason = StateRefused.Reason(rawValue: raw) else {
+                throw WireError(code: "wire.value", "stateRefused.reason: unknown reason \(raw)")
+            }
+            return .stateRefused(StateRefused(reason: reason, heldStep: try r.u64("heldStep"), text: try r.string("text", limit: 4096)))
         case .ringKeys:
             // A member is a worker id, a key length and 32 key bytes: 40 bytes.
             let n = try r.count("members", elementSize: 40, limit: 65_536)

@@ -19,12 +19,21 @@ public enum Wire {
     public static let flagSamples: UInt8 = 2
     /// The oldest minor that knows the sample channel (kinds 14–18 and `flagSamples`).
     public static let samplesMinor: UInt8 = 4
+    /// Envelope flag (minor 5): a `join` body ends with the endpoint of the worker's state server.
+    public static let flagStateEndpoint: UInt8 = 4
+    /// The oldest minor whose workers serve their state (`stateGrant`, the state socket): a
+    /// coordinator of this build streams joiners' state from members and refuses older joiners.
+    public static let stateMinor: UInt8 = 5
     /// The oldest minor that knows `ringKeys` (kind 25): the ring's CurveZMQ allow-list.
     public static let ringKeysMinor: UInt8 = 6
     /// Bytes of the envelope before the body.
     public static let headerSize = 28
-    /// The largest control frame accepted (state transfers carry whole models).
+    /// The largest frame accepted. States move in chunks (`stateChunk`) of at most
+    /// `maxChunkBytes`, so no frame carries a whole model any more; the limit stays for peers of
+    /// older minors, whose `state` frames do.
     public static let maxFrameBytes = 512 << 20
+    /// The largest range one `stateFetch` may ask for and one `stateChunk` may carry.
+    public static let maxChunkBytes = 64 << 20
 
     /// One numbered kind per message; numbers are never reused.
     public enum Kind: UInt8, Sendable, CaseIterable {
@@ -53,6 +62,16 @@ public enum Wire {
         case sampleData = 17
         /// Minor 4, sample channel: the server will not serve that request, and why.
         case sampleRefused = 18
+        /// Minor 5: the coordinator lets a member's state server serve one state to a token.
+        case stateGrant = 20
+        /// Minor 5: the coordinator tells a joiner where to fetch the state and what it must hash to.
+        case stateSource = 21
+        /// Minor 5, state socket: a fetcher asks a state server for a range of a state's bytes.
+        case stateFetch = 22
+        /// Minor 5, state socket: a state server's answer, one range of the state's bytes.
+        case stateChunk = 23
+        /// Minor 5, state socket: a state server refuses a fetch, saying why.
+        case stateRefused = 24
         /// Minor 6: the public keys of a generation's ring members (CurveZMQ runs only).
         case ringKeys = 25
     }

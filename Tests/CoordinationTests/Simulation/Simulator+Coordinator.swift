@@ -8,6 +8,19 @@ extension Simulator {
     func coordinatorReceives(_ packet: SimNetwork.Packet) {
         guard packet.epoch == coordinatorEpoch, !(packet.hostile && faultsOver) else { return }
         note("c <- \(packet.envelope.sender) \(packet.message.kind) g\(packet.envelope.generation.rawValue)")
+        if case .state(let state) = packet.message, let fetch = pendingFetch, fetch.sources.contains(packet.envelope.sender),
+           state.step == UInt64(fetch.step) {
+            // The end of a streamed fetch: the shell checks the weights and keeps the state.
+            pendingFetch = nil
+            note("fetched state of step \(fetch.step) from \(packet.envelope.sender)")
+            if let weights = Simulator.weights(in: state), Ledger.bytes(of: weights) == fetch.hash {
+                held = (fetch.step, weights)
+                perform(coordinator.onStateStored(step: fetch.step, now: instant))
+            } else {
+                perform(coordinator.onStateRejected(from: packet.envelope.sender, reason: "hash mismatch", now: instant))
+            }
+            return
+        }
         perform(coordinator.onMessage(packet.message, envelope: packet.envelope, from: SimWorker.peer(packet.process),
                                       now: instant))
     }
@@ -31,13 +44,21 @@ extension Simulator {
             }
             sendFromCoordinator(message, to: peer)
             if case .lease(let lease) = message, lease.microBatches.first?.id.rawValue == 0 { passCoordinatorPoint(.dealt) }
-            if case .stateRequest = message { passCoordinatorPoint(.stateRequested) }
         case .broadcast(let message):
             for member in coordinator.table.live { sendFromCoordinator(message, to: member.peer) }
-        case .sendState(let peers, let step):
-            guard held.step == step else { return fail("sendState of step \(step), but the shell holds step \(held.step)") }
-            let state = Simulator.state(step: step, weights: held.weights)
-            for peer in peers { sendFromCoordinator(.state(state), to: peer) }
+        case .sendState(let peers, let step, let hash, let sources):
+            for source in sources {
+                if source.worker == WorkerID(0) {
+                    guard held.step == step else { return fail("the shell is a source of step \(step), but it holds step \(held.step)") }
+                } else if let member = coordinator.table.members[source.worker] {
+                    sendFromCoordinator(.stateGrant(Wire.StateGrant(step: UInt64(step), token: Simulator.joinerToken)), to: member.peer)
+                }
+            }
+            let weightsHash = hash ?? Ledger.bytes(of: held.weights)
+            for peer in peers {
+                sendFromCoordinator(.stateSource(Wire.StateSource(step: UInt64(step), weightsHash: weightsHash, token: Simulator.joinerToken,
+                                                                  sources: sources)), to: peer)
+            }
             passCoordinatorPoint(.stateSent)
         case .commit(let record):
             onCommit(record)
@@ -45,14 +66,16 @@ extension Simulator {
                 sendFromCoordinator(.commit(Wire.Commit(step: record.step.wire)), to: member.peer, generation: record.generation)
             }
             passCoordinatorPoint(.committed)
-        case .verifyState(let state, let from, let step, let hash):
-            note("verify state of step \(step) from \(from)")
-            if state.step == UInt64(step), let weights = Simulator.weights(in: state), Ledger.bytes(of: weights) == hash {
-                held = (step, weights)
-                perform(coordinator.onStateStored(step: step, now: instant))
-            } else {
-                perform(coordinator.onStateRejected(from: from, reason: "hash mismatch", now: instant))
+        case .fetchState(let step, let hash, let sources):
+            note("fetch state of step \(step) from \(sources.map(\.worker))")
+            // A fetch that never completes (a lost grant, a dead source) is what a real shell's
+            // fetch deadline turns into `onStateFetchFailed`; the stop asks the next member.
+            pendingFetch = (step, hash, sources.map(\.worker))
+            for source in sources {
+                guard let member = coordinator.table.members[source.worker] else { continue }
+                sendFromCoordinator(.stateGrant(Wire.StateGrant(step: UInt64(step), token: Simulator.coordinatorToken)), to: member.peer)
             }
+            passCoordinatorPoint(.stateRequested)
         case .checkpoint(let step):
             note("checkpoint \(step)")
             stats.count("checkpoints written")
@@ -139,6 +162,11 @@ extension Simulator {
         default: "\(event)"
         }
     }
+
+    /// The token of the shell's own fetches, and of the joiners' (the simulator tells them apart
+    /// by it: a member streams to the shell only under the first).
+    static let coordinatorToken: [UInt8] = [1]
+    static let joinerToken: [UInt8] = [2]
 
     /// The state message that carries `weights` (as 16-bit pieces, each exact in a float).
     static func state(step: Int, weights: UInt64) -> Wire.State {

@@ -42,7 +42,8 @@ extension Simulator {
             guard workers[slot].phase == .connecting else { return }
             let worker = workers[slot]
             sendFromWorker(slot, .join(Wire.Join(schemaHash: 0x5EED, ringEndpoint: "tcp://\(worker.host):\(40_000 + slot)",
-                                                 host: worker.host, pid: worker.pid)))
+                                                 host: worker.host, pid: worker.pid,
+                                                 stateEndpoint: "tcp://\(worker.host):\(41_000 + slot)")))
         case .welcome(let welcome):
             guard workers[slot].phase == .connecting else { return }
             workers[slot].instance.onWelcome(welcome)
@@ -98,6 +99,21 @@ extension Simulator {
             if pass(slot, .stateRequested) { return }
             guard let weights = workers[slot].weights else { return }
             sendFromWorker(slot, .state(Simulator.state(step: step, weights: weights)))
+        case .serve(let step, let token, _):
+            // The shell's fetch streams from this member; a joiner's reads it directly (`fetch`).
+            guard token == Simulator.coordinatorToken else { return }
+            if pass(slot, .stateRequested) { return }
+            guard let weights = workers[slot].weights, workers[slot].instance.committed == step else { return }
+            sendFromWorker(slot, .state(Simulator.state(step: step, weights: weights)))
+        case .fetch(let source, _):
+            guard let weights = servedWeights(source) else {
+                note("w-slot \(slot) found no server for the state after step \(source.step)")
+                return
+            }
+            for next in workers[slot].instance.onStateFetched(Simulator.state(step: Int(source.step), weights: weights))
+            where workers[slot].isRunning {
+                carryOut(next, slot: slot, committedBefore: committedBefore, waitFirst: waitFirst)
+            }
         case .report(let failure):
             sendFromWorker(slot, .stepFailed(failure))
         case .drop:
@@ -111,6 +127,25 @@ extension Simulator {
             leaveSession(slot, reportsLater: false)
             workers[slot].phase = .exited
         }
+    }
+
+    /// The weights the first of a state source's servers would stream: the shell's held state
+    /// (worker 0) or a running member's committed state, when it is the step asked for and hashes
+    /// to the committed hash. A stopped or dead server serves nothing (the fetcher tries the next).
+    func servedWeights(_ source: Wire.StateSource) -> UInt64? {
+        for server in source.sources {
+            let weights: UInt64?
+            if server.worker == WorkerID(0) {
+                weights = held.step == Int(source.step) ? held.weights : nil
+            } else if let (slot, life) = slotOf[server.worker], workers[slot].life == life, workers[slot].isRunning,
+                      (workers[slot].pausedUntil ?? 0) <= now, workers[slot].instance.committed == Int(source.step) {
+                weights = workers[slot].weights
+            } else {
+                weights = nil
+            }
+            if let weights, Ledger.bytes(of: weights) == source.weightsHash { return weights }
+        }
+        return nil
     }
 
     func workerTimer(slot: Int, life: Int, _ timer: SimWorker.Timer) {

@@ -41,6 +41,9 @@ final class Simulator {
     var coordinator: CoordinatorInstance
     /// The training state the coordinator's shell holds: after which step, and its weights.
     var held: (step: Int, weights: UInt64)
+    /// A state the shell streams from members (`fetchState`): its step, hash and sources. The
+    /// stream is modelled as a `state` message from the member the grant reached.
+    var pendingFetch: (step: Int, hash: [UInt8], sources: [WorkerID])?
     var network: SimNetwork
     var workers: [SimWorker] = []
     var workerSettings: WorkerInstance.Settings
