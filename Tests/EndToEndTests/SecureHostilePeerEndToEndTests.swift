@@ -162,6 +162,30 @@ import Wire
         }
     }
 
+    /// A worker that joins a keyed run mid-way fetches the state over CurveZMQ from the server the
+    /// coordinator names, expecting the key it announced, and the run ends where it would have.
+    @Test func aJoinerFetchesTheStateOverCurve() throws {
+        let steps = ["--set", "training.steps=150", "--set", "logging.progress_every=1"]
+        let expected = try FaultEndToEndTests.reference(workers: 2, settings: FaultEndToEndTests.settings + steps)
+        let scratch = Grove.temporaryDirectory("secure-join")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let keys = try Self.makeKeys(in: scratch)
+        let settings = FaultEndToEndTests.settings + steps + ["--set", "security.keys=\(keys)"]
+        try DisturbedRun.with("secure-join", localWorkers: 2, settings: settings) { run in
+            try run.waitForStep(20)
+            let joiner = try run.startWorker(environment: ["GROVE_KEY_FILE": keys + "/worker-spare.key"])
+            try run.waitForEnd(within: .seconds(240))
+            try run.expectWeights(expected, "a joiner over CurveZMQ changed the weights")
+            #expect(try run.summary["workers_max"] as? Int == 3, "\(run.output)\n\(joiner.output)")
+            // From a ring member's server (members come first), expecting the key announced for it.
+            #expect(joiner.output.range(of: #"fetched the state after step [0-9]+ from w[0-9]+'s state server"#, options: .regularExpression) != nil,
+                    "\(joiner.output)")
+            #expect(!joiner.output.contains("could not fetch"), "\(joiner.output)")
+            // The coordinator fetches the states it checkpoints from members too.
+            #expect(!run.output.contains("could not fetch"), "\(run.output)")
+        }
+    }
+
     @Test func bindsBeyondLoopbackWithoutKeysRefuseToStartNamingTheSetting() throws {
         let dir = Grove.temporaryDirectory("fail-closed")
         defer { try? FileManager.default.removeItem(atPath: dir) }

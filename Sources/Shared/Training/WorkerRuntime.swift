@@ -150,8 +150,14 @@ public final class WorkerRuntime {
             logger.info("ring socket listens on \(bound); peers are told \(ringEndpoint)")
         }
         let generations = loop.newestControlGeneration
+        // Under CURVE the state server encrypts every chunk and admits any client with a key: what
+        // it serves is bound to a grant's token, which only the coordinator hands out, over the
+        // authenticated control channel. (A joiner's key cannot be announced in time: this
+        // worker may be inside a step when the joiner dials, and libzmq does not dial again after
+        // a refused handshake.)
         let server = try StateServer(host: settings.bindHost ?? config.workers.bind, origin: "the state server's address (workers.bind or --bind)",
-                                     currentGeneration: { generations.value })
+                                     security: settings.security, admits: { _ in true },
+                                     refusals: loop.refusals, currentGeneration: { generations.value })
         stateServer = server
         let stateEndpoint = try AdvertisedAddress.endpoint(bound: server.endpoint, advertise: settings.advertiseHost,
                                                            peer: (coordinatorEndpoint.host, coordinatorEndpoint.port ?? 0)).description
@@ -507,13 +513,14 @@ public final class WorkerRuntime {
             logger.error("cannot build the optimizer for the state: \(error)")
             return nil
         }
-        let fetcher = StateFetcher(sender: id, incarnation: incarnation)
+        let fetcher = StateFetcher(sender: id, incarnation: incarnation, security: settings.security)
         for server in source.sources {
             let origin = server.worker == WorkerID(0) ? "the coordinator's state server" : "\(server.worker)'s state server"
             do {
                 let got = try fetcher.fetch(from: server.ringEndpoint, origin: "\(origin) (\(LogText.escape(server.ringEndpoint)))",
                                             step: source.step, token: source.token, generation: generation,
-                                            maxValues: Replica.valueBudget(layout: setup.model.layout, optimizer: optimizer))
+                                            maxValues: Replica.valueBudget(layout: setup.model.layout, optimizer: optimizer),
+                                            serverKey: server.worker == WorkerID(0) ? settings.security.curve?.serverKey : ringKeys[server.worker])
                 let replica = try Replica(layout: setup.model.layout, wire: got.state, optimizer: optimizer)
                 if !source.weightsHash.isEmpty, replica.weightsHash != source.weightsHash.hexString {
                     logger.warning("refused the state after step \(source.step) from \(origin): its weights hash \(replica.weightsHash.prefix(12)) is not the committed \(source.weightsHash.hexString.prefix(12))")

@@ -2,6 +2,7 @@ import CZeroMQ
 import Collective
 import Core
 import Foundation
+import Wire
 
 /// The one thread of a process that owns the ZeroMQ context and the control socket, and the
 /// process's ring sockets (`RingSockets`, used directly by the thread that runs a collective).
@@ -167,6 +168,11 @@ public final class SocketLoop: @unchecked Sendable {
         ringMembers.value = keys
     }
 
+    /// Whether `key` is among those `admitRing` named last.
+    public func ringAdmits(_ key: CurveKey) -> Bool {
+        ringMembers.value.contains(key)
+    }
+
     /// Binds the ring's inbound socket (PULL) on `host` with a port the system picks.
     ///
     /// - Parameter origin: where the host came from, for errors (`workers.bind`, `--bind`).
@@ -312,6 +318,13 @@ public final class SocketLoop: @unchecked Sendable {
                     if parts[0].count >= 16 {
                         let generation = parts[0].withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
                         newestControlGeneration.update { $0 = max($0, generation) }
+                    }
+                    // The ring's allow-list changes as the announcement arrives, not when the
+                    // process's loop (perhaps inside a step) reads it: a neighbour that dials
+                    // first would be refused, and libzmq does not dial again after a refusal.
+                    if security.isCurve, parts[0].count > 6, parts[0][6] == Wire.Kind.ringKeys.rawValue,
+                       case .ringKeys(let announced)? = try? Wire.decode(parts[0]).1 {
+                        ringMembers.value = Set(announced.members.compactMap { CurveKey(bytes: $0.key) })
                     }
                     control.push(ControlFrame(peer: [], bytes: parts[0]))
                 }

@@ -42,6 +42,7 @@ enum ZAPDomain {
     static let control = "control"
     static let ring = "ring"
     static let samples = "samples"
+    static let state = "state"
 }
 
 extension ZMQSocket {
