@@ -14,11 +14,17 @@ struct ConfigOptions: ParsableArguments {
     var overrides: [String] = []
 
     /// Loads, applies overrides and validates; exits with code 2 and the error on a bad configuration.
-    func load(defaultPath: String? = nil) -> ClusterConfig {
-        var path = config ?? defaultPath
+    ///
+    /// - Parameters:
+    ///   - defaultPath: the file read when `--config` is not given.
+    ///   - path: a file read instead of `--config` (a run's own `config.yaml`).
+    ///   - forced: overrides applied after the user's, which they cannot undo.
+    func load(defaultPath: String? = nil, path forcedPath: String? = nil, forced: [String] = []) -> ClusterConfig {
+        var path = forcedPath ?? config ?? defaultPath
         if path == nil, FileManager.default.fileExists(atPath: "cluster.yaml") { path = "cluster.yaml" }
         var extra = overrides
         if let runDirectory { extra.append("run.directory=\(runDirectory)") }
+        extra += forced
         do {
             return try ClusterConfig.load(path: path, overrides: extra)
         } catch {

@@ -12,11 +12,13 @@ struct WorkerCommand: ParsableCommand {
         commandName: "worker",
         abstract: "Joins a Grove coordinator and trains until the run ends.",
         discussion: """
-            Exit codes: 0 the run finished; 1 failure; 3 refused by the coordinator; 4 the \
+            Exit codes: 0 the run finished; 1 failure, here or of the run (a loss that is not \
+            finite, a sample that cannot be read: starting again would not help); 3 refused by the coordinator; 4 the \
             coordinator went silent, or nobody answered at its address within --connect-timeout, \
-            or the coordinator that started this worker died; 75 preempted (SIGTERM or a cloud notice: the worker finished \
-            its step and left cleanly); 130 stopped at once by a second signal; 2 a malformed \
-            option.
+            or the coordinator that started this worker died; 75 start me again: preempted \
+            (SIGTERM or a cloud notice: the worker finished its step and left cleanly), or the \
+            coordinator stopped before the run's end (it can be resumed); 130 stopped at once by \
+            a second signal; 2 a malformed option.
             """,
         version: "worker \(GroveVersion.string) (wire protocol \(Wire.major).\(Wire.minor))"
     )
@@ -124,6 +126,14 @@ struct WorkerCommand: ParsableCommand {
             switch try runtime.run() {
             case .finished:
                 return
+            case .coordinatorStopped:
+                // Nothing is wrong here: a supervisor (a Kubernetes Job, systemd) should start this
+                // worker again, and not count it as done, so that it rejoins the resumed run.
+                logger.notice("left the run: the coordinator stopped before its end; start this worker again to rejoin it when it resumes")
+                throw ExitCode(PreemptionExit.code)
+            case .runFailed:
+                // Logged by the runtime; a supervisor should count this, not retry it forever.
+                throw ExitCode(1)
             case .rejected(let reason):
                 logger.error("the coordinator refused this worker: \(reason.escapedForLog)")
                 throw ExitCode(3)

@@ -185,4 +185,26 @@ import Wire
             Issue.record("no exit"); return
         }
     }
+
+    /// A supervisor restarts a worker that exits as preempted and not one that exits as done: the
+    /// coordinator's goodbye after a stop (it drained on SIGTERM, or failed) must not read as the
+    /// run's end.
+    @Test func aLeaveAtTheRunsEndFinishesAndAShutdownBeforeItDoesNot() {
+        var w = worker(committed: 3)
+        let done = w.onMessage(.leave(Wire.Leave(reason: .runFinished, text: "run finished")), envelope: envelope(.leave, 5))
+        guard case .exit(.finished("run finished")) = done.first, done.count == 1 else {
+            Issue.record("\(done)"); return
+        }
+        let stopped = w.onMessage(.leave(Wire.Leave(reason: .shutdown, text: "stopped after 3 steps: SIGTERM received")),
+                                  envelope: envelope(.leave, 5))
+        guard case .exit(.coordinatorStopped("stopped after 3 steps: SIGTERM received")) = stopped.first, stopped.count == 1 else {
+            Issue.record("\(stopped)"); return
+        }
+        // A failed run (its loss not finite): a restart would fail again, so it is not "start me again".
+        let failed = w.onMessage(.leave(Wire.Leave(reason: .error, text: "failed at step 4: the loss is not finite")),
+                                 envelope: envelope(.leave, 5))
+        guard case .exit(.runFailed("failed at step 4: the loss is not finite")) = failed.first, failed.count == 1 else {
+            Issue.record("\(failed)"); return
+        }
+    }
 }

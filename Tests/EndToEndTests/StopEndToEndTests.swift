@@ -21,12 +21,14 @@ import Testing
             let checkpoint = try #require(summary["checkpoint"] as? String)
             #expect(checkpoint.hasSuffix(String(format: "step-%06d", steps)), "the last commit is checkpointed: \(checkpoint)")
             #expect(FileManager.default.fileExists(atPath: run.directory + "/report.html"))
-            // The local workers were told and exited cleanly.
+            // The local workers were told, and left as from a run that will be resumed (exit 75,
+            // start again), not as from one that ended.
             let logs = try FileManager.default.contentsOfDirectory(atPath: run.directory + "/logs").filter { $0.hasPrefix("worker-") }
             #expect(logs.count == 2)
             for log in logs {
                 let text = try String(contentsOfFile: run.directory + "/logs/" + log, encoding: .utf8)
-                #expect(text.contains("the coordinator ended the run"), "\(log): \(text)")
+                #expect(text.contains("the coordinator stopped before the run's end"), "\(log): \(text)")
+                #expect(!text.contains("the coordinator ended the run"), "\(log): \(text)")
             }
 
             let resumed = try Grove.run("coordinator", ["resume", "--run-dir", run.directory])
@@ -53,6 +55,9 @@ import Testing
         #expect(result.status == 1, "\(result.output)")
         #expect(result.output.contains("training.non-finite"), "\(result.output)")
         #expect(!result.output.contains("EncodingError"), "\(result.output)")
+        // The workers are told the run failed, and exit 1: not 75, which would have a supervisor
+        // start them again for a run that would fail the same way.
+        #expect(result.output.contains("local workers exited with codes [1, 1]"), "\(result.output)")
         let summary = try RunFiles(directory: dir).summary
         let steps = try #require(summary["steps"] as? Int, "\(summary)")
         #expect(result.output.contains("failed at step \(steps + 1)"), "names the step: \(result.output)")

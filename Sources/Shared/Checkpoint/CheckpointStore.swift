@@ -199,7 +199,7 @@ public struct CheckpointStore: Sendable {
     /// Cleans up after a crashed write: deletes staging and retired directories, and finishes an
     /// interrupted replacement — the moved-aside copy is deleted if the new `step-` directory is
     /// in place, and moved back otherwise.
-    private func removeLeftovers() throws {
+    func removeLeftovers() throws {
         for name in try DurableFile.entries(of: directory).sorted() {
             if name.hasPrefix(Self.stagingPrefix + "step-") || name.hasPrefix(Self.retiredPrefix + "step-") {
                 try step { try DurableFile.removeTree(path(of: name)) }

@@ -19,8 +19,12 @@ extension ClusterConfig {
             if case let .choice(choices) = field.kind, case let .text(text) = value {
                 suggestion = NameSuggestion.nearest(to: text, in: choices)
             }
+            if case let .choiceOrLocation(choices) = field.kind, case let .text(text) = value, !text.hasPrefix("s3://") {
+                suggestion = NameSuggestion.nearest(to: text, in: choices)
+            }
             throw ConfigError(problem, keyPath: field.path, origin: origin(field.path),
-                              expected: field.expected, found: value.literal, suggestion: suggestion)
+                              expected: field.expected, found: value.literal + (field.problemDetail(value).map { " (\($0))" } ?? ""),
+                              suggestion: suggestion)
         }
 
         // A rule between two keys blames the first, unless only the second was written: the

@@ -93,8 +93,10 @@ public struct ClusterConfig: Sendable, Equatable {
         public static let corruptPolicies = ["fail", "quarantine"]
         /// Where a worker reads the run's files: `local` from the configured paths on its own
         /// machine (a shared filesystem, a copy); `coordinator` from the coordinator's sample
-        /// server, through its local cache; `auto` locally when the configured path exists there,
-        /// else from the coordinator.
+        /// server, through its local cache; `s3://BUCKET/PREFIX` from object storage, where the
+        /// run's files are kept under the prefix at their relative paths, through the same cache
+        /// and verified against the coordinator's index; `auto` locally when the configured path
+        /// exists there, else from the coordinator.
         public var source = "auto"
         public static let sources = ["auto", "local", "coordinator"]
         /// The coordinator's sample server port, on `coordinator.bind`: 0 = one the system picks
@@ -187,6 +189,10 @@ public struct ClusterConfig: Sendable, Equatable {
         public var interval = 10
         /// How many checkpoints to keep.
         public var keep = 3
+        /// `s3://BUCKET/PREFIX` to upload every checkpoint to, or empty for none.
+        public var remote = ""
+        /// Part size of multipart uploads and ranged downloads, in MiB.
+        public var remotePartMiB = 16
     }
 
     public struct FaultTolerance: Sendable, Equatable {

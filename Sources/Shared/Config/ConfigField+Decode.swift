@@ -27,7 +27,7 @@ extension ConfigField {
                 throw DecodeMismatch(kind: .wrongType)
             }
             return .number(value)
-        case .text, .name, .host, .advertise, .choice:
+        case .text, .name, .host, .advertise, .choice, .objectLocation, .choiceOrLocation:
             // Numbers are accepted as their literal text (a run named 2024); booleans and nulls
             // are not, because `name: no` almost never means the two letters.
             guard tag == .str || tag == .int || tag == .float else { throw DecodeMismatch(kind: .wrongType) }

@@ -1,4 +1,5 @@
 import Core
+import ObjectStore
 
 /// One key of `cluster.yaml`: where it lives, what it accepts, and how it reads and writes the
 /// typed `ClusterConfig`.
@@ -32,6 +33,10 @@ struct ConfigField: Sendable {
         case advertise
         case choice([String])
         case flag
+        /// Empty, or an object store location `s3://BUCKET[/PREFIX]` (`ObjectLocation`).
+        case objectLocation
+        /// One of the choices, or an object store location.
+        case choiceOrLocation([String])
     }
 
     let section: String
@@ -58,6 +63,19 @@ struct ConfigField: Sendable {
         case .advertise: return "empty, a host name or address peers can dial (not 0.0.0.0 or ::), or tcp://HOST:PORT"
         case let .choice(choices): return "one of " + choices.joined(separator: ", ")
         case .flag: return "true or false"
+        case .objectLocation: return "empty or s3://BUCKET/PREFIX"
+        case let .choiceOrLocation(choices): return "one of " + choices.joined(separator: ", ") + ", or s3://BUCKET/PREFIX"
+        }
+    }
+
+    /// What exactly is wrong with a value whose range check failed, when there is more to say
+    /// than `expected` (which part of an `s3://` location).
+    func problemDetail(_ value: Value) -> String? {
+        guard case let .text(string) = value else { return nil }
+        switch kind {
+        case .objectLocation: return ObjectLocation.problem(with: string)
+        case .choiceOrLocation: return string.hasPrefix("s3://") ? ObjectLocation.problem(with: string) : nil
+        default: return nil
         }
     }
 
@@ -89,6 +107,12 @@ struct ConfigField: Sendable {
                 host = string
             }
             return ["*", "0.0.0.0", "::"].contains(host) ? .outOfRange : nil
+        case let (.choiceOrLocation(choices), .text(string)):
+            if choices.contains(string) { return nil }
+            if string.hasPrefix("s3://") { return ObjectLocation.problem(with: string) == nil ? nil : .outOfRange }
+            return .unknownValue
+        case let (.objectLocation, .text(string)):
+            return string.isEmpty || ObjectLocation.problem(with: string) == nil ? nil : .outOfRange
         case let (.choice(choices), .text(string)):
             return choices.contains(string) ? nil : .unknownValue
         default:

@@ -30,7 +30,7 @@ enum ConfigSchema {
         .text("dataset", "expect_sha256", \.dataset.expectSha256, allowEmpty: true),
         .integer("dataset", "decode_threads", \.dataset.decodeThreads, 1...64),
         .choice("dataset", "on_corrupt", \.dataset.onCorrupt, ClusterConfig.Dataset.corruptPolicies),
-        .choice("dataset", "source", \.dataset.source, ClusterConfig.Dataset.sources),
+        .choiceOrLocation("dataset", "source", \.dataset.source, ClusterConfig.Dataset.sources),
         .integer("dataset", "serve_port", \.dataset.servePort, -1...65535),
         .number("dataset", "serve_rate_mib", \.dataset.serveRateMiB, .between(0.01, 1_000_000)),
 
@@ -69,6 +69,8 @@ enum ConfigSchema {
         .text("checkpoint", "directory", \.checkpoint.directory),
         .integer("checkpoint", "interval", \.checkpoint.interval, 0...Limits.steps),
         .integer("checkpoint", "keep", \.checkpoint.keep, 1...1000),
+        .objectLocation("checkpoint", "remote", \.checkpoint.remote),
+        .integer("checkpoint", "remote_part_mib", \.checkpoint.remotePartMiB, 5...5120),
 
         .number("fault_tolerance", "heartbeat_interval", \.faultTolerance.heartbeatInterval, .between(0.01, 3600)),
         .integer("fault_tolerance", "missed_heartbeats", \.faultTolerance.missedHeartbeats, 1...1000),
@@ -101,6 +103,7 @@ enum ConfigSchema {
         "dataset.validation_manifests", "training.augment_flip", "training.augment_rotate90",
         "training.augment_brightness", "training.augment_contrast", "training.augment_band_gain",
         "dataset.source", "dataset.serve_port", "dataset.serve_rate_mib",
+        "checkpoint.remote", "checkpoint.remote_part_mib",
         "security.keys", "security.insecure", "security.metrics_token_file",
     ]
 
@@ -169,6 +172,14 @@ extension ConfigField {
 
     static func name(_ section: String, _ key: String, _ path: Path<String>) -> ConfigField {
         textual(section, key, path, .name)
+    }
+
+    static func objectLocation(_ section: String, _ key: String, _ path: Path<String>) -> ConfigField {
+        textual(section, key, path, .objectLocation)
+    }
+
+    static func choiceOrLocation(_ section: String, _ key: String, _ path: Path<String>, _ choices: [String]) -> ConfigField {
+        textual(section, key, path, .choiceOrLocation(choices))
     }
 
     static func choice(_ section: String, _ key: String, _ path: Path<String>, _ choices: [String]) -> ConfigField {

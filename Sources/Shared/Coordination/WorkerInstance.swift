@@ -79,7 +79,14 @@ public struct WorkerInstance: Sendable {
     }
 
     public enum Outcome: Equatable, Sendable {
+        /// The coordinator ended the run.
         case finished(String)
+        /// The coordinator stopped before the run's end (it was told to stop, or it failed): a
+        /// coordinator that resumes the run takes this worker again if it is started again.
+        case coordinatorStopped(String)
+        /// The run failed in a way a restart would meet again (a loss that is not finite, a sample
+        /// that cannot be read): this worker should not be started again for it.
+        case runFailed(String)
         case rejected(String)
     }
 
@@ -166,7 +173,11 @@ public struct WorkerInstance: Sendable {
             }
             return [.sendState(step: committed)]
         case .leave(let leave):
-            return [.exit(.finished(leave.text))]
+            switch leave.reason {
+            case .shutdown: return [.exit(.coordinatorStopped(leave.text))]
+            case .error: return [.exit(.runFailed(leave.text))]
+            case .runFinished, .drain: return [.exit(.finished(leave.text))]
+            }
         case .reject(let reject):
             if reject.reason == .declaredDown { return [.rejoin(reject.text)] }
             // A full run frees places as silent members are declared down (within the heartbeat

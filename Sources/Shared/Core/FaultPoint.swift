@@ -33,6 +33,8 @@ public enum FaultPoint: String, CaseIterable, Sendable {
     case midCheckpoint = "mid-checkpoint"
     /// Every result of the step is in; the commit is not sent yet.
     case coordinatorBeforeCommit = "coordinator-before-commit"
+    /// A checkpoint's tensor files are uploaded to object storage, its manifest is not.
+    case midUpload = "mid-upload"
 
     /// The armed point of this process, read once from the environment; nil when none (the usual
     /// case) or when the variable names no known point (reported once on standard error).

@@ -18,6 +18,9 @@ extension CoordinatorRuntime {
         takeEvaluations()
         flushRecords()
         writer.waitUntilIdle()
+        if let uploader, !uploader.waitUntilIdle(timeout: config.faultTolerance.drainTimeout + 60) {
+            logger.warning("the last checkpoint's upload to \(config.checkpoint.remote) has not finished; it goes on while the run closes")
+        }
         flushLosses()
         let committed = core.committed
         let text: String
@@ -28,7 +31,14 @@ extension CoordinatorRuntime {
         case .noWorkers(let why): text = "run \(config.run.name) stopped: \(why)"
         case .dataFault(let what): text = "run \(config.run.name) failed: a sample cannot be read (\(what)); fix or remove it, or set dataset.on_corrupt: quarantine"
         }
-        let leave = Wire.Leave(reason: reason == .completed ? .runFinished : .shutdown, text: text)
+        // Workers tell their supervisors: done (0), start me again for the resumed run (75), or
+        // the run failed in a way a restart would meet again (1).
+        let leaveReason: Wire.Leave.Reason = switch reason {
+        case .completed: .runFinished
+        case .requested, .noWorkers: .shutdown
+        case .nonFinite, .dataFault: .error
+        }
+        let leave = Wire.Leave(reason: leaveReason, text: text)
         let bytes = encode(.leave(leave))
         for member in core.table.live { loop.sendControl(bytes, to: member.peer) }
         let codes = local.waitForExit(timeout: .seconds(15))

@@ -51,8 +51,12 @@ extension CoordinatorRuntime {
             try? FileManager.default.removeItem(atPath: directory.redone)
             for output in directory.readableOutputs { try? FileManager.default.removeItem(atPath: output) }
             try directory.create()
+            if let remote {
+                try remote.removeAll()
+                logger.notice("started over: removed the checkpoints in \(config.checkpoint.remote)")
+            }
         }
-        if let (checkpoint, info, damaged) = try store.loadNewestVerified() {
+        if let (checkpoint, info, damaged) = try newestCheckpoint() {
             for report in damaged { logger.warning("skipped a damaged checkpoint: \(report)") }
             guard checkpoint.metadata.datasetManifestHash == setup.datasetHash else {
                 throw TrainingError(code: "resume.dataset",
@@ -76,6 +80,28 @@ extension CoordinatorRuntime {
         if state.committedStep < totalSteps {
             try config.rendered().write(toFile: directory.config, atomically: true, encoding: .utf8)
         }
+    }
+
+    /// The newest verified checkpoint: the local store's, or — when the local store has none that
+    /// verifies and `checkpoint.remote` is set — the newest remote one that verifies, downloaded
+    /// into the local store first (a resume on a new machine).
+    func newestCheckpoint() throws -> (checkpoint: Checkpoint, info: CheckpointInfo, damaged: [DamageReport])? {
+        guard let remote, !settings.fromScratch else { return try store.loadNewestVerified() }
+        do {
+            if let local = try store.loadNewestVerified() { return local }
+        } catch let error as CheckpointError where error.kind == .noVerifiedCheckpoint {
+            logger.warning("\(error.message); looking in \(config.checkpoint.remote)")
+        }
+        let started = ContinuousClock.now
+        guard let restored = try remote.restoreNewestVerified(into: store) else {
+            logger.notice("no checkpoint in \(config.checkpoint.remote) either: starting from step 0")
+            return nil
+        }
+        for report in restored.damaged { logger.warning("skipped a damaged remote checkpoint: \(report)") }
+        let elapsed = started.duration(to: .now)
+        logger.notice("downloaded and verified the checkpoint of step \(restored.info.step) from \(config.checkpoint.remote)",
+                      metadata: ["seconds": "\(String(format: "%.3f", Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18))"])
+        return restored
     }
 
     /// The steps after `step` that were committed and will be run again (a coordinator restart,

@@ -26,6 +26,9 @@ public final class CoordinatorRuntime {
         public var fromScratch = false
         /// The worker executable for `workers.local`; nil for the one beside this executable.
         public var workerExecutable: String?
+        /// Called once the control socket is bound, with the endpoint workers dial: a launcher
+        /// that starts its own workers (`coordinator slurm`) starts them here. An error ends the run.
+        public var onListening: (@Sendable (Endpoint) throws -> Void)?
         public init(config: ClusterConfig) { self.config = config }
     }
 
@@ -55,6 +58,9 @@ public final class CoordinatorRuntime {
     let cpuAccount = CPUAccount()
     var observer: RunObserver!
     var writer: BackgroundCheckpointWriter!
+    /// The copy in object storage (`checkpoint.remote`), and what uploads to it.
+    let remote: RemoteCheckpoints?
+    var uploader: BackgroundUploader?
     var metrics: JSONLinesWriter!
     /// `redone.jsonl`: each attempt thrown away, with its cause.
     var redoneLog: JSONLinesWriter?
@@ -97,6 +103,7 @@ public final class CoordinatorRuntime {
         state = Replica(layout: setup.model.layout, parameters: setup.model.initialParameters(seed: config.training.seed),
                         optimizer: optimizer, committedStep: 0)
         evaluations = EvaluationQueue(setup: setup)
+        remote = try RemoteCheckpoints.configured(by: config)
     }
 
     var store: CheckpointStore { CheckpointStore(directory: directory.checkpoints, keep: config.checkpoint.keep) }
@@ -124,11 +131,27 @@ public final class CoordinatorRuntime {
             let token = observer.settings.statusAccess == nil ? "" : " (bearer token in \(directory.path)/\(StatusFile.tokenFileName))"
             logger.notice("status page at \(url)\(token)")
         }
+        uploader = remote.map { remote in
+            BackgroundUploader(
+                remote: remote,
+                onUploaded: { [logger] report in
+                    let megabytes = Double(report.bytes) / 1_048_576
+                    logger.notice("checkpoint of step \(report.step) uploaded to \(remote.storage.name)/\(remote.location.prefix)",
+                                  metadata: ["MiB": "\(String(format: "%.2f", megabytes))", "seconds": "\(String(format: "%.3f", report.seconds))",
+                                             "removed": "\(report.removed)"])
+                },
+                onError: { [logger] step, error in
+                    logger.error("upload of the checkpoint of step \(step) failed (the remote keeps its earlier ones): \(error)")
+                })
+        }
+        // Runs after the writer's close below: its last checkpoint is uploaded before the exit.
+        defer { uploader?.close(timeout: config.faultTolerance.drainTimeout + 60) }
         writer = BackgroundCheckpointWriter(
             store: store,
-            onWritten: { [logger, observer] info in
+            onWritten: { [logger, observer, uploader] info in
                 observer?.checkpointWritten(step: info.step)
                 logger.debug("checkpoint \(info.path) written", metadata: ["step": "\(info.step)"])
+                uploader?.submit(info)
             },
             onError: { [logger] step, error in logger.error("checkpoint of step \(step) failed: \(error)") })
         defer { writer.close() }
@@ -164,6 +187,7 @@ public final class CoordinatorRuntime {
             sampleChannel = samples?.channel
             core = CoordinatorInstance(settings: makeInstanceSettings(), committed: state.committedStep)
             try startStateServer(advertisedHost: advertised.host)
+            try settings.onListening?(advertised)
             if config.workers.local > 0 {
                 let port = endpoint.split(separator: ":").last.map(String.init) ?? "\(config.coordinator.port)"
                 let bind = config.coordinator.bind

@@ -1,6 +1,7 @@
 import Core
 import Dataset
 import Foundation
+import ObjectStore
 import Transport
 import Wire
 
@@ -14,6 +15,10 @@ import Wire
 /// which `RunSetup` checks). Bytes that do not match are fetched again, up to `attempts` times,
 /// then the read fails naming the file and the server. A path that is neither indexed nor in a
 /// manifest is not asked for at all.
+///
+/// With `objects` (`dataset.source: s3://BUCKET/PREFIX`), the files' bytes come from object
+/// storage instead, at `PREFIX/<path>`; the index — and so what every file must be — still comes
+/// from the coordinator, so the store is trusted no more than the sample server is.
 ///
 /// Reads come from the input pipeline's threads; the client multiplexes them over one socket.
 public final class RemoteDataset: SampleSource, @unchecked Sendable {
@@ -50,6 +55,8 @@ public final class RemoteDataset: SampleSource, @unchecked Sendable {
 
     /// The sample server, as dialled.
     public let server: String
+    /// Where the bytes come from when not from the sample server.
+    public let objects: (storage: any ObjectStorage, location: ObjectLocation)?
     public let index: [Wire.IndexedFile]
     public let cache: SampleCache
     let settings: Settings
@@ -65,8 +72,10 @@ public final class RemoteDataset: SampleSource, @unchecked Sendable {
     /// - Throws: `DatasetError` `source.unreachable` when no index comes, `source.index-mismatch`
     ///   when it is not the announced one.
     public init(server endpoint: Endpoint, indexHash: [UInt8], cache: SampleCache, settings: Settings = Settings(),
+                objects: (storage: any ObjectStorage, location: ObjectLocation)? = nil,
                 security: TransportSecurity = .none) throws {
         server = endpoint.description
+        self.objects = objects
         self.cache = cache
         self.settings = settings
         client = try RequestClient(connect: endpoint, origin: "the coordinator's sample server", security: security,
@@ -137,6 +146,9 @@ public final class RemoteDataset: SampleSource, @unchecked Sendable {
         }
         var problems: [String] = []
         var mismatched = false
+        if let objects {
+            return try readObject(path, expectation: expectation, from: objects)
+        }
         for _ in 0..<max(1, settings.attempts) {
             let id = requests.update { $0 += 1; return $0 }
             let reply = client.call(Self.encode(.sampleRequest(Wire.SampleRequest(request: id, path: path))), id: id, timeout: settings.timeout)
@@ -168,6 +180,43 @@ public final class RemoteDataset: SampleSource, @unchecked Sendable {
         }
         throw DatasetError(code: mismatched ? "source.hash-mismatch" : "source.unreachable",
                            "sample \(path) from the sample server \(server): \(problems.count) attempts failed: \(problems.joined(separator: "; "))")
+    }
+
+    /// A file from object storage at `PREFIX/<path>` (paths are relative to the tile directory or
+    /// the catalog), verified like an answer of the sample server and kept in the cache.
+    private func readObject(_ path: String, expectation: Expectation,
+                            from objects: (storage: any ObjectStorage, location: ObjectLocation)) throws(DatasetError) -> [UInt8] {
+        let key = objects.location.key(path)
+        let origin = "\(objects.storage.name)/\(key)"
+        var problems: [String] = []
+        var mismatched = false
+        for _ in 0..<max(1, settings.attempts) {
+            let problem: String
+            do {
+                guard let bytes = try objects.storage.get(key, range: nil) else {
+                    throw DatasetError(code: "source.missing", "\(path) is not in \(objects.storage.name)/\(objects.location.prefix) (no object \(key))")
+                }
+                if let wrong = Self.verify(bytes, against: expectation, size: indexed[path]?.size, origin: origin) {
+                    problem = wrong
+                    mismatched = true
+                } else {
+                    cache.store(expectation.key, bytes: bytes)
+                    counters.update {
+                        $0.fetched += 1
+                        $0.fetchedBytes += bytes.count
+                    }
+                    return bytes
+                }
+            } catch let error as DatasetError {
+                throw error
+            } catch {
+                problem = "\(error)"
+            }
+            counters.update { $0.rejectedAnswers += 1 }
+            problems.append(problem)
+        }
+        throw DatasetError(code: mismatched ? "source.hash-mismatch" : "source.unreachable",
+                           "sample \(path) from \(origin): \(problems.count) attempts failed: \(problems.joined(separator: "; "))")
     }
 
     /// Why `bytes` are not the file expected, or nil when they are.

@@ -3,6 +3,7 @@ import Core
 import Dataset
 import Foundation
 import Logging
+import ObjectStore
 import Wire
 
 extension WorkerRuntime {
@@ -12,9 +13,11 @@ extension WorkerRuntime {
         let dataset = config.dataset
         let localPath = dataset.manifest.isEmpty ? dataset.path + "/tiles.csv" : dataset.manifest
         let fetch: Bool
+        let store = dataset.source.hasPrefix("s3://") ? dataset.source : nil
         switch dataset.source {
         case "local": fetch = false
         case "coordinator": fetch = true
+        case _ where store != nil: fetch = true
         default: fetch = !FileManager.default.fileExists(atPath: localPath)
         }
         guard fetch else {
@@ -31,8 +34,16 @@ extension WorkerRuntime {
         let server = try Endpoint(host: coordinator.host, port: samples.port)
         let cache = try SampleCache(directory: settings.cacheDirectory, maxBytes: settings.cacheMaxBytes)
         let held = cache.statistics
-        let remote = try RemoteDataset(server: server, indexHash: samples.indexSha256, cache: cache, security: settings.security)
-        logger.notice("dataset: fetching the run's files from the coordinator's sample server \(server) (dataset.source \(dataset.source))",
+        var objects: (storage: any ObjectStorage, location: ObjectLocation)?
+        if let store {
+            let location = try ObjectLocation.parse(store, origin: "dataset.source")
+            objects = (S3Client(bucket: location.bucket, environment: try AWSEnvironment.resolve()), location)
+        }
+        let remote = try RemoteDataset(server: server, indexHash: samples.indexSha256, cache: cache, objects: objects,
+                                       security: settings.security)
+        let origin = store.map { "\($0), verified against the index of the coordinator's sample server \(server)" }
+            ?? "the coordinator's sample server \(server)"
+        logger.notice("dataset: fetching the run's files from \(origin) (dataset.source \(dataset.source))",
                       metadata: ["cache": "\(cache.directory)", "cache_limit_mib": "\(settings.cacheMaxBytes >> 20)",
                                  "cache_files": "\(held.entries)", "cache_mib": "\(held.bytes >> 20)"])
         self.remote = remote

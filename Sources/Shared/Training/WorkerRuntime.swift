@@ -41,6 +41,11 @@ public final class WorkerRuntime {
     /// How a worker's life ended.
     public enum Outcome: Equatable, Sendable {
         case finished
+        /// The coordinator stopped before the run's end; the run can be resumed.
+        case coordinatorStopped(String)
+        /// The coordinator ended the run as failed (a loss that is not finite, a sample that
+        /// cannot be read); starting this worker again would not help.
+        case runFailed(String)
         case rejected(String)
         case coordinatorLost
         /// A preemption notice arrived; the worker finished its step and left.
@@ -334,6 +339,14 @@ public final class WorkerRuntime {
             logDatasetStatistics(logger)
             logger.info("the coordinator ended the run: \(LogText.escape(text, limit: 400))", metadata: ["stale_messages_dropped": "\(staleMessages)"])
             return .finished
+        case .exit(.coordinatorStopped(let text)):
+            logDatasetStatistics(logger)
+            logger.notice("the coordinator stopped before the run's end: \(LogText.escape(text, limit: 400))", metadata: ["stale_messages_dropped": "\(staleMessages)"])
+            return .coordinatorStopped(text)
+        case .exit(.runFailed(let text)):
+            logDatasetStatistics(logger)
+            logger.error("the run failed: \(LogText.escape(text, limit: 400))", metadata: ["stale_messages_dropped": "\(staleMessages)"])
+            return .runFailed(text)
         case .exit(.rejected(let text)):
             return .rejected(text)
         }
