@@ -174,6 +174,8 @@ def run_grove(hosts, mode, workers, args, tmp, port):
         "training.eval_every": 0, "checkpoint.interval": 0, "model.name": "canopy-net", "model.threads": 1,
         "dataset.path": os.path.join(ROOT, "data", "aerial-sample"), "dataset.validation_every": 0,
         "dataset.decode_threads": 1, "reduce.mode": mode,
+        # Plaintext like the DDP run it is compared with (docs/security.md, insecure mode).
+        "security.insecure": "true",
     }
     settings.update(item.split("=", 1) for item in args.grove_set)
     command = [COORDINATOR, "run"] + [a for k, v in settings.items() for a in ("--set", f"{k}={v}")]
@@ -187,7 +189,7 @@ def run_grove(hosts, mode, workers, args, tmp, port):
         for w in range(workers):
             log = open(os.path.join(tmp, f"grove-{port}-worker{w}.log"), "w")
             logs.append(log)
-            processes.start(hosts.ns(2 + w), [WORKER, "--coordinator", endpoint, "--bind", "0.0.0.0"], log)
+            processes.start(hosts.ns(2 + w), [WORKER, "--coordinator", endpoint, "--bind", "0.0.0.0", "--insecure"], log)
         deadline = time.monotonic() + args.timeout
         rc = processes.wait(coordinator, deadline)
         for process in processes.running[1:]:

@@ -58,6 +58,14 @@ final class PerfDriver {
     private func printPreamble() {
         let modes = options.modes.map(\.rawValue).joined(separator: ", ")
         print("# allreduce-perf: N = \(options.worldSize) processes, ring all-reduce of float32 over ZeroMQ tcp://127.0.0.1")
+        let transports = options.securities.map { security in
+            switch security {
+            case .plain: "plain ZeroMQ (plain)"
+            case .curve: "CurveZMQ (curve)"
+            case .aead: "plain ZeroMQ with every frame sealed by AES-256-GCM (aead)"
+            }
+        }
+        print("# ring transport: \(transports.joined(separator: ", "))")
         print("# modes \(modes); frame \(ByteSize.format(options.frameBytes)), window \(options.window); "
               + "\(options.warmup) warm-up + \(options.iterations) measured iterations per size, a barrier before each")
         print("# machine: \(MachineLoad.cpuModel()), \(MachineLoad.cores) cores, load average \(Cell.number(MachineLoad.loadAverage(), 2))")
@@ -106,8 +114,23 @@ final class PerfDriver {
             throw PerfError(code: "perf.spawn", "cannot find this program's own executable to start the ranks")
         }
         var ranks: [Process] = []
+        var environment = ProcessInfo.processInfo.environment
+        if options.securities.contains(.curve) {
+            // One key pair for the whole benchmark, made now and never written anywhere: the
+            // ranks use it as their identity and admit only it on their rings.
+            do {
+                let pair = try CurveKeyPair.generate()
+                environment[RankProcess.keyVariable] = "\(pair.publicKey.z85) \(pair.secretKey.z85)"
+            } catch {
+                throw PerfError(code: "perf.spawn", "could not make a CurveZMQ key pair: \(error)")
+            }
+        }
+        if options.securities.contains(.aead) {
+            environment[RankProcess.ringKeyVariable] = SealedRingLink.newKey().map { String(format: "%02x", $0) }.joined()
+        }
         for rank in 0..<options.worldSize {
             let process = Process()
+            process.environment = environment
             process.executableURL = URL(fileURLWithPath: executable)
             process.arguments = options.rankArguments(rank: rank, control: control, parentPID: getpid())
             // Ranks print only errors; keep them off stdout, which may be parsed line by line.

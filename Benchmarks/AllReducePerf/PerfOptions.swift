@@ -29,12 +29,15 @@ struct PerfOptions: Sendable, Equatable {
     var peerFormat = false
     /// Skip the loopback reference measurement (it takes about a second).
     var skipLoopback = false
+    /// The ring's transports to measure, in order: plaintext, CurveZMQ, or both (each rank then
+    /// has a ring of each, and the runs of a size alternate between them).
+    var securities: [RingSecurity] = [.plain]
     var role = Role.driver
 
     static let usage = """
         usage: allreduce-perf [-n N] [--sizes 4KiB..256MiB | --sizes-mib 16 100] [--mode exact|fp32|fp16|all]
                               [--iters I] [--warmup W] [--frame-kib K] [--window F] [--timeout S]
-                              [--no-loopback] [--peer-format]
+                              [--no-loopback] [--peer-format] [--security plain,curve,aead]
 
           -n N           ring members, each a process on this machine (default 2)
           --sizes LIST   a doubling range A..B or a comma-separated list; units B, KiB, MiB, GiB
@@ -48,6 +51,9 @@ struct PerfOptions: Sendable, Equatable {
           --timeout S    longest wait for any one message, in seconds (default 60)
           --no-loopback  skip the loopback TCP reference
           --peer-format  print only RESULT lines for allreduce_peers.py --external (one mode)
+          --security S   the ring's transports, comma-separated: plain (default), curve (CurveZMQ),
+                         aead (plain sockets, frames sealed with AES-256-GCM); with plain among
+                         them each other row shows its busbw ratio to plain
         """
 
     /// Parses the arguments after the program name.
@@ -88,6 +94,17 @@ struct PerfOptions: Sendable, Equatable {
                 }
                 options.timeoutSeconds = seconds
             case "--no-loopback": options.skipLoopback = true
+            case "--security":
+                let text = try value(argument)
+                var securities: [RingSecurity] = []
+                for name in text.split(separator: ",") {
+                    guard let security = RingSecurity(rawValue: String(name)) else {
+                        throw PerfError(code: "perf.usage", "--security \(name) is not one of plain, curve, aead")
+                    }
+                    if !securities.contains(security) { securities.append(security) }
+                }
+                guard !securities.isEmpty else { throw PerfError(code: "perf.usage", "--security is empty") }
+                options.securities = securities
             case "--peer-format": options.peerFormat = true
             case "--rank": rank = try integer(try value(argument), argument, in: 0...63)
             case "--control": control = try value(argument)
@@ -116,6 +133,7 @@ struct PerfOptions: Sendable, Equatable {
             "--mode", modes.map(\.rawValue).joined(separator: ","),
             "--iters", "\(iterations)", "--warmup", "\(warmup)",
             "--frame-kib", "\(frameBytes >> 10)", "--window", "\(window)", "--timeout", "\(timeoutSeconds)",
+            "--security", securities.map(\.rawValue).joined(separator: ","),
             "--rank", "\(rank)", "--control", control, "--parent-pid", "\(parentPID)",
         ]
     }
@@ -144,4 +162,15 @@ struct PerfOptions: Sendable, Equatable {
         guard !modes.isEmpty else { throw PerfError(code: "perf.usage", "--mode is empty") }
         return modes
     }
+}
+
+/// The transport of the benchmark's ring.
+enum RingSecurity: String, Sendable, Equatable {
+    /// Plain ZeroMQ over TCP, as a run without keys.
+    case plain
+    /// CurveZMQ, as a run with keys: every frame encrypted and authenticated by libzmq.
+    case curve
+    /// Plain ZeroMQ sockets, every frame sealed with AES-256-GCM by the ring itself
+    /// (`SealedRingLink`) under a key shared by the ranks.
+    case aead
 }

@@ -1,11 +1,13 @@
 import Collective
 
-/// One measured configuration: a vector size in one mode. Runs are numbered in the order every
-/// rank executes them (sizes outer, modes inner), so a number names the same run everywhere.
+/// One measured configuration: a vector size in one mode over one transport. Runs are numbered in
+/// the order every rank executes them (sizes outer, then modes, then transports), so a number
+/// names the same run everywhere.
 struct PerfRun: Sendable, Equatable {
     var index: Int
     var bytes: Int
     var mode: ReduceMode
+    var security: RingSecurity = .plain
 
     /// Float32 elements in the vector.
     var count: Int { bytes / 4 }
@@ -14,7 +16,9 @@ struct PerfRun: Sendable, Equatable {
         var runs: [PerfRun] = []
         for bytes in options.sizes {
             for mode in options.modes {
-                runs.append(PerfRun(index: runs.count, bytes: bytes, mode: mode))
+                for security in options.securities {
+                    runs.append(PerfRun(index: runs.count, bytes: bytes, mode: mode, security: security))
+                }
             }
         }
         return runs

@@ -24,20 +24,58 @@ final class RankProcess {
     let rank: Int
     let control: String
     let parentPID: Int32
+    /// The control socket and the plaintext ring.
     private let loop = SocketLoop()
+    /// The CurveZMQ ring (`--security curve`): its own loop, because a loop's sockets are all
+    /// plaintext or all CURVE. Every rank holds the one key pair the driver made for this
+    /// invocation (`keyVariable`), and each admits only that key on its ring.
+    private let secureLoop: SocketLoop?
+    private let curveKey: CurveKeyPair?
+    /// The sealed ring's plain sockets and the ranks' shared ring key (`--security aead`).
+    private let sealedLoop: SocketLoop?
+    private let ringKey: [UInt8]?
+
+    /// The environment variable the driver hands the sealed ring's key in (hex).
+    static let ringKeyVariable = "GROVE_PERF_RING_KEY"
+
+    /// The environment variable the driver hands the benchmark's key pair in ("PUBLIC SECRET", Z85).
+    static let keyVariable = "GROVE_PERF_CURVE_KEY"
 
     init(options: PerfOptions, rank: Int, control: String, parentPID: Int32) {
         self.options = options
         self.rank = rank
         self.control = control
         self.parentPID = parentPID
+        let words = (ProcessInfo.processInfo.environment[Self.keyVariable] ?? "").split(separator: " ").map(String.init)
+        if options.securities.contains(.curve), words.count == 2, let pub = CurveKey(z85: words[0]), let secret = CurveKey(z85: words[1]) {
+            let pair = CurveKeyPair(publicKey: pub, secretKey: secret)
+            curveKey = pair
+            secureLoop = SocketLoop(security: .curve(CurveSettings(identity: pair, serverKey: pub)))
+        } else {
+            curveKey = nil
+            secureLoop = nil
+        }
+        let hex = Array((ProcessInfo.processInfo.environment[Self.ringKeyVariable] ?? "").utf8)
+        if options.securities.contains(.aead), hex.count == 2 * SealedRingLink.keyBytes {
+            ringKey = stride(from: 0, to: hex.count, by: 2).compactMap { UInt8(String(decoding: hex[$0..<$0 + 2], as: UTF8.self), radix: 16) }
+            sealedLoop = SocketLoop()
+        } else {
+            ringKey = nil
+            sealedLoop = nil
+        }
     }
 
     /// Runs the whole plan; returns normally once the driver says goodbye.
     func run() throws(PerfError) {
         Self.exitWhenOrphaned(parentPID: parentPID, rank: rank)
-        defer { loop.close() }
-        do {
+        defer { loop.close(); secureLoop?.close(); sealedLoop?.close() }
+        do throws(PerfError) {
+            if options.securities.contains(.curve) && secureLoop == nil {
+                throw PerfError(code: "perf.usage", "rank \(rank): --security curve without a key in \(Self.keyVariable)")
+            }
+            if options.securities.contains(.aead) && ringKey?.count != SealedRingLink.keyBytes {
+                throw PerfError(code: "perf.usage", "rank \(rank): --security aead without a key in \(Self.ringKeyVariable)")
+            }
             try runPlan()
         } catch {
             send(.failed(rank: rank, reason: error.message))
@@ -46,30 +84,57 @@ final class RankProcess {
     }
 
     private func runPlan() throws(PerfError) {
-        let ringEndpoint: String
+        var endpoints: [String] = []
         do {
             try loop.connectControl(control)
-            ringEndpoint = try loop.bindRing(host: "127.0.0.1")
+            // One ring per transport measured; the driver passes the joined endpoints on as one word.
+            for security in options.securities {
+                switch security {
+                case .plain: endpoints.append(try loop.bindRing(host: "127.0.0.1"))
+                case .curve:
+                    secureLoop!.admitRing(keys: [curveKey!.publicKey])
+                    endpoints.append(try secureLoop!.bindRing(host: "127.0.0.1"))
+                case .aead: endpoints.append(try sealedLoop!.bindRing(host: "127.0.0.1"))
+                }
+            }
         } catch {
             throw PerfError(code: "perf.socket", "rank \(rank) could not open its sockets (driver at \(control)): \(error)")
         }
-        send(.hello(rank: rank, ring: ringEndpoint))
-        guard case .ring(let next) = try receive(waitingFor: "the next rank's endpoint") else {
+        send(.hello(rank: rank, ring: endpoints.joined(separator: "|")))
+        guard case .ring(let joinedNext) = try receive(waitingFor: "the next rank's endpoint") else {
             throw PerfError(code: "perf.protocol", "rank \(rank) expected the next rank's endpoint first")
         }
-        let link: ZeroMQRingLink
-        var reducers: [ReduceMode: RingAllReduce] = [:]
-        do {
-            link = try ZeroMQRingLink(loop: loop, generation: Self.generation, rank: rank, worldSize: options.worldSize, next: next)
-            for mode in options.modes { reducers[mode] = try RingAllReduce(link: link, settings: options.settings(mode)) }
-        } catch {
-            throw PerfError(code: "perf.socket", "rank \(rank) could not connect its ring to \(next): \(error)")
+        let nexts = joinedNext.split(separator: "|").map(String.init)
+        guard nexts.count == options.securities.count else {
+            throw PerfError(code: "perf.protocol", "rank \(rank) was told \(nexts.count) next endpoints for \(options.securities.count) transports")
+        }
+        var reducers: [String: RingAllReduce] = [:]
+        for (security, next) in zip(options.securities, nexts) {
+            do {
+                let link: any ClosableRingLink
+                switch security {
+                case .plain:
+                    link = try ZeroMQRingLink(loop: loop, generation: Self.generation, rank: rank, worldSize: options.worldSize, next: next)
+                case .curve:
+                    link = try ZeroMQRingLink(loop: secureLoop!, generation: Self.generation, rank: rank, worldSize: options.worldSize,
+                                              next: next, nextKey: curveKey!.publicKey)
+                case .aead:
+                    let sockets = try ZeroMQRingLink(loop: sealedLoop!, generation: Self.generation, rank: rank, worldSize: options.worldSize,
+                                                     next: next)
+                    link = try SealedRingLink(sockets, key: ringKey!, generation: Self.generation.rawValue, epoch: 0)
+                }
+                for mode in options.modes {
+                    reducers["\(mode.rawValue)/\(security.rawValue)"] = try RingAllReduce(link: link, settings: options.settings(mode))
+                }
+            } catch {
+                throw PerfError(code: "perf.socket", "rank \(rank) could not connect its \(security) ring to \(next): \(error)")
+            }
         }
 
         var input: [Float] = []
         for run in PerfRun.plan(options) {
             if input.count != run.count { input = PerfVector.input(count: run.count, rank: rank) }
-            let times = try measure(run, input: input, reducer: reducers[run.mode]!)
+            let times = try measure(run, input: input, reducer: reducers["\(run.mode.rawValue)/\(run.security.rawValue)"]!)
             send(.times(run: run.index, seconds: times))
         }
         send(.done)

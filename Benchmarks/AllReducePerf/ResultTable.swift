@@ -23,8 +23,12 @@ final class ResultTable {
     func printHeader() {
         guard !options.peerFormat else { return }
         print("#")
-        let titles = [("size", 9), ("mode", 6), ("iters", 5), ("median ms", 10), ("min ms", 10),
+        var titles = [("size", 9), ("mode", 6), ("iters", 5), ("median ms", 10), ("min ms", 10),
                       ("algbw GB/s", 11), ("busbw GB/s", 11), ("of loopback", 11), ("of TCP", 7), ("vs fp32", 8)]
+        if options.securities.count > 1 || options.securities != [.plain] {
+            titles.insert(("ring", 5), at: 2)
+            titles.append(("vs plain", 8))
+        }
         print("# " + titles.map { Cell.text($0.0, $0.1) }.joined(separator: " "))
         flush()
     }
@@ -40,18 +44,24 @@ final class ResultTable {
         let sizeRuns = runs.filter { $0.bytes == figures.run.bytes }
         guard sizeRuns.allSatisfy({ pending[$0.index] != nil }) else { return }
         let row = sizeRuns.map { pending.removeValue(forKey: $0.index)! }
-        let fp32 = row.first { $0.run.mode == .fp32 }
+        let secured = options.securities != [.plain]
         for figures in row {
+            let fp32 = row.first { $0.run.mode == .fp32 && $0.run.security == figures.run.security }
+            let plain = row.first { $0.run.mode == figures.run.mode && $0.run.security == .plain }
             let ofLoopback = loopback.map { figures.busBandwidth / $0.bytesPerSecond }
             let ofTCP = plainTCP.map { figures.busBandwidth / $0.bytesPerSecond }
             let versusFP32 = fp32.map { figures.algorithmBandwidth / $0.algorithmBandwidth }
-            let cells: [String] = [
+            var cells: [String] = [
                 Cell.text(ByteSize.format(figures.run.bytes), 9), Cell.text(figures.run.mode.rawValue, 6),
                 Cell.text(figures.iterationSeconds.count, 5), Cell.number(figures.medianSeconds * 1e3, 3, 10),
                 Cell.number(figures.minimumSeconds * 1e3, 3, 10), Cell.number(figures.algorithmBandwidth / 1e9, 3, 11),
                 Cell.number(figures.busBandwidth / 1e9, 3, 11), Cell.number(ofLoopback, 3, 11), Cell.number(ofTCP, 3, 7),
                 Cell.number(versusFP32, 2, 8),
             ]
+            if secured {
+                cells.insert(Cell.text(figures.run.security.rawValue, 5), at: 2)
+                cells.append(Cell.number(plain.map { figures.busBandwidth / $0.busBandwidth }, 2, 8))
+            }
             print("  " + cells.joined(separator: " "))
             printed.append(figures)
         }
@@ -65,12 +75,16 @@ final class ResultTable {
         print("# other load during the run: \(Cell.number(otherCores, 2)) cores busy with other processes (of \(MachineLoad.cores))")
         guard let largest = printed.map(\.run.bytes).max() else { return }
         let last = printed.filter { $0.run.bytes == largest }
-        let fp32 = last.first { $0.run.mode == .fp32 }
         for figures in last {
-            var line = "# \(ByteSize.format(largest)) \(figures.run.mode.rawValue): busbw \(Cell.number(figures.busBandwidth / 1e9, 3)) GB/s"
+            let fp32 = last.first { $0.run.mode == .fp32 && $0.run.security == figures.run.security }
+            let ring = options.securities == [.plain] ? "" : " \(figures.run.security.rawValue)"
+            var line = "# \(ByteSize.format(largest)) \(figures.run.mode.rawValue)\(ring): busbw \(Cell.number(figures.busBandwidth / 1e9, 3)) GB/s"
             if let loopback { line += ", \(Cell.number(figures.busBandwidth / loopback.bytesPerSecond, 2)) of the loopback limit" }
             if let plainTCP { line += ", \(Cell.number(figures.busBandwidth / plainTCP.bytesPerSecond, 2)) of plain TCP" }
             if let fp32, figures.run.mode != .fp32 { line += ", algbw \(Cell.number(figures.algorithmBandwidth / fp32.algorithmBandwidth, 2))x fp32" }
+            if figures.run.security != .plain, let plain = last.first(where: { $0.run.mode == figures.run.mode && $0.run.security == .plain }) {
+                line += ", busbw \(Cell.number(figures.busBandwidth / plain.busBandwidth, 2))x plain"
+            }
             print(line)
         }
         flush()

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Training
+import Transport
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -35,6 +36,10 @@ func runCoordinator(_ settings: CoordinatorRuntime.Settings) throws {
         if summary.stopped != nil { throw ExitCode(75) }
     } catch let exit as ExitCode {
         throw exit
+    } catch let refused as SecurityError {
+        // A setting or key the run cannot start with, like a bad configuration.
+        logger.critical("\(refused)")
+        throw ExitCode(2)
     } catch {
         logger.critical("run failed: \(error)")
         throw ExitCode(1)

@@ -23,6 +23,9 @@ struct StatusCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the raw JSON.")
     var json = false
 
+    @Option(name: .customLong("token-file"), help: "A file holding the status server's bearer token (a run's status.token); --run-dir finds it by itself.")
+    var tokenFile: String?
+
     func validate() throws {
         if (endpoint == nil) == (runDirectory == nil) {
             throw ValidationError("give exactly one of --endpoint and --run-dir")
@@ -31,7 +34,7 @@ struct StatusCommand: ParsableCommand {
 
     func run() throws {
         if let endpoint {
-            try show(endpoint: endpoint)
+            try show(endpoint: endpoint, token: try tokenFile.map { try StatusAccess.readToken(path: $0, origin: "--token-file") })
             return
         }
         let directory = runDirectory!
@@ -43,7 +46,7 @@ struct StatusCommand: ParsableCommand {
                 return
             }
             if !json { print("live: coordinator pid \(owner), status page \(status.url.escapedForLog)") }
-            try show(endpoint: status.url)
+            try show(endpoint: status.url, token: StatusFile.readToken(directory: directory))
             return
         }
         let summaryPath = directory + "/summary.json"
@@ -60,12 +63,12 @@ struct StatusCommand: ParsableCommand {
         print(SummaryText.render(summary, runDirectory: directory))
     }
 
-    func show(endpoint: String) throws {
+    func show(endpoint: String, token: String?) throws {
         let base = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
         guard let url = URL(string: base + "/status"), url.scheme == "http" else {
             throw ValidationError("'\(endpoint.escapedForLog)' is not an http:// URL")
         }
-        let body = try Self.fetch(url)
+        let body = try Self.fetch(url, token: token)
         if json {
             print(String(decoding: body, as: UTF8.self))
             return
@@ -76,16 +79,18 @@ struct StatusCommand: ParsableCommand {
         print(Self.render(status))
     }
 
-    static func fetch(_ url: URL) throws -> Data {
+    static func fetch(_ url: URL, token: String? = nil) throws -> Data {
         let done = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var result: Result<Data, Error> = .failure(ValidationError("no answer from \(url) within 10 s"))
         var request = URLRequest(url: url)
         request.timeoutInterval = 10
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         URLSession.shared.dataTask(with: request) { data, response, error in
             if let error {
                 result = .failure(ValidationError("cannot reach \(url): \(error.localizedDescription)"))
             } else if let http = response as? HTTPURLResponse, http.statusCode != 200 {
-                result = .failure(ValidationError("\(url) answered HTTP \(http.statusCode)"))
+                let hint = http.statusCode == 401 ? " (not authorized: give --token-file RUN/status.token)" : ""
+                result = .failure(ValidationError("\(url) answered HTTP \(http.statusCode)\(hint)"))
             } else {
                 result = .success(data ?? Data())
             }

@@ -3,6 +3,7 @@ import Core
 import Foundation
 import Preemption
 import Training
+import Transport
 import Wire
 
 @main
@@ -43,6 +44,14 @@ struct WorkerCommand: ParsableCommand {
     @Option(name: .customLong("cache-dir"),
             help: "Where samples fetched from the coordinator are kept (default: GROVE_CACHE_DIR, else $XDG_CACHE_HOME/grove/samples or ~/.cache/grove/samples).")
     var cacheDirectory: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "This worker's key file from `coordinator keys create` (mode 0600; default: GROVE_KEY_FILE, else the file's text in GROVE_KEY). With a key every connection uses CurveZMQ.",
+        valueName: "file"))
+    var key: String?
+
+    @Flag(name: .long, help: "Let the ring bind beyond loopback without a key (a private network only: anyone who reaches the port can push frames into the ring).")
+    var insecure = false
 
     @Option(name: .customLong("cache-mib"),
             help: "The most MiB the sample cache holds before it evicts the least recently used (1...16777216; default: GROVE_CACHE_MIB, else 4096).")
@@ -86,6 +95,28 @@ struct WorkerCommand: ParsableCommand {
             logger.error("the coordinator that started this worker (pid \(parent)) is gone; exiting")
         }
         var settings = WorkerRuntime.Settings(coordinator: coordinator, bindHost: bind)
+        do {
+            let keyFile = try SecuritySetup.workerKey(option: key)
+            if keyFile != nil && insecure {
+                logger.critical("--insecure and a key (--key, GROVE_KEY_FILE or GROVE_KEY) are both given: choose one")
+                throw ExitCode(2)
+            }
+            settings.security = try SecuritySetup.worker(key: keyFile)
+        } catch let error as SecurityError {
+            logger.critical("\(error)")
+            throw ExitCode(2)
+        }
+        settings.insecure = insecure
+        if let bind {
+            // Refused before connecting; a bind that comes from the run's workers.bind is checked
+            // once the run's configuration has arrived.
+            do {
+                try SecuritySetup.checkWorkerBind(host: bind, origin: "--bind", security: settings.security, insecure: insecure)
+            } catch {
+                logger.critical("\(error)")
+                throw ExitCode(2)
+            }
+        }
         settings.advertiseHost = advertise
         settings.connectTimeout = .seconds(connectTimeout)
         settings.cacheDirectory = cacheDirectory

@@ -30,7 +30,8 @@ import Testing
         // TEST-NET-3: never local, so the bind fails here (EADDRNOTAVAIL) and nothing is sent.
         let directory = Grove.temporaryDirectory("foreign-bind")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let result = try Grove.run("coordinator", Self.coordinator(["--set", "coordinator.bind=203.0.113.7"], directory: directory),
+        let result = try Grove.run("coordinator", Self.coordinator(["--set", "coordinator.bind=203.0.113.7", "--set", "security.insecure=true"],
+                                                                    directory: directory),
                                    timeout: .seconds(20))
         #expect(result.status != 0)
         #expect(result.output.contains("tcp://203.0.113.7:7070"), "\(result.output)")
@@ -45,7 +46,7 @@ import Testing
                                                                                directory: directory))
         defer { coordinator.stop() }
         let endpoint = try coordinator.waitFor("coordinator listening on ")
-        let result = try Grove.run("worker", ["--coordinator", endpoint, "--bind", "203.0.113.7"], timeout: .seconds(30))
+        let result = try Grove.run("worker", ["--coordinator", endpoint, "--bind", "203.0.113.7", "--insecure"], timeout: .seconds(30))
         #expect(result.status != 0)
         #expect(result.output.contains("203.0.113.7"), "\(result.output)")
         #expect(result.output.contains("not one of this machine's"), "\(result.output)")

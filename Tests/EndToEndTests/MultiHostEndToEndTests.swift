@@ -15,6 +15,9 @@ struct MultiHostEndToEndTests {
                            "--set", "logging.status_port=-1", "--set", "logging.tensorboard=false",
                            "--set", "fault_tolerance.heartbeat_interval=0.5", "--set", "fault_tolerance.collective_timeout=2"]
 
+    /// Runs that test partitions, not keys, say so (a bind beyond loopback needs one or the other).
+    static let insecure = ["--set", "security.insecure=true"]
+
     /// The weights of the same run with two local workers on one machine (reference settings:
     /// the same run, with the coordinator free to pick its port).
     static let reference: Result<String, any Error> = Result {
@@ -65,28 +68,48 @@ struct MultiHostEndToEndTests {
 
     /// Everyone binds a wildcard; nobody is told an address by hand except the IPv6 worker, which
     /// is told only its own. Before, a worker bound to 0.0.0.0 announced tcp://0.0.0.0:PORT, and
-    /// its neighbour on another host dialled itself.
+    /// its neighbour on another host dialled itself. With keys, as the README says to run across
+    /// machines: one worker holds the fleet's key, the other a machine key of its own; the status
+    /// server, bound beyond loopback, answers another host only with the run's token.
     @Test func workersOnOtherHostsMeetThroughTheAddressesTheyAnnounce() throws {
         let hosts = try TestHosts(hosts: 3)
         defer { hosts.close() }
         let dir = Grove.temporaryDirectory("multihost-addresses")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let coordinator = try hosts.start("coordinator", on: 1, ["run", "--config", "cluster.yaml", "--run-dir", dir,
-                                                                 "--set", "coordinator.bind=\"::\"", "--set", "workers.min=2"] + Self.settings)
+        let keys = dir + "/keys"
+        let made = try Grove.run("coordinator", ["keys", "create", "--dir", keys, "--machine", "h3"])
+        try #require(made.status == 0, "\(made.output)")
+        let runDir = dir + "/run"
+        let coordinator = try hosts.start("coordinator", on: 1, ["run", "--config", "cluster.yaml", "--run-dir", runDir,
+                                                                 "--set", "coordinator.bind=\"::\"", "--set", "workers.min=2"] + Self.settings
+                                                                + ["--set", "security.keys=\(keys)", "--set", "logging.status_port=0",
+                                                                   "--set", "logging.status_bind=0.0.0.0"])
         defer { coordinator.stop() }
         let join = try coordinator.waitFor("workers join with: worker --coordinator ")
         #expect(join == "tcp://[\(hosts.ipv6(1))]:7070", "a wildcard bind announces this host's address: \(coordinator.output)")
-        let v4 = try hosts.start("worker", on: 2, ["--coordinator", "tcp://\(hosts.ipv4(1)):7070", "--bind", "0.0.0.0"])
+        let v4 = try hosts.start("worker", on: 2, ["--coordinator", "tcp://\(hosts.ipv4(1)):7070", "--bind", "0.0.0.0",
+                                                   "--key", keys + "/worker.key"])
         defer { v4.stop() }
         let v6 = try hosts.start("worker", on: 3, ["--coordinator", "tcp://[\(hosts.ipv6(1))]:7070", "--bind", "::",
-                                                   "--advertise", hosts.ipv6(3)])
+                                                   "--advertise", hosts.ipv6(3)], environment: ["GROVE_KEY_FILE": keys + "/worker-h3.key"])
         defer { v6.stop() }
+        // The status page from another host: refused without the token, shown with it.
+        let url = try coordinator.waitFor("status page at ")
+        let port = try #require(url.split(separator: ":").last.map(String.init), "\(url)")
+        let remote = "http://\(hosts.ipv4(1)):\(port)"
+        let denied = try hosts.start("coordinator", on: 2, ["status", "--endpoint", remote, "--json"])
+        #expect(denied.waitForExit(timeout: .seconds(30)) != 0, "\(denied.output)")
+        #expect(denied.output.contains("HTTP 401"), "\(denied.output)")
+        let allowed = try hosts.start("coordinator", on: 2, ["status", "--endpoint", remote, "--json", "--token-file", runDir + "/status.token"])
+        #expect(allowed.waitForExit(timeout: .seconds(30)) == 0, "\(allowed.output)")
+        #expect(allowed.output.contains("\"security\":\"curve"), "\(allowed.output)")
         try Self.waitForEnd(coordinator)
         #expect(v4.output.contains("peers are told tcp://\(hosts.ipv4(2)):"), "\(v4.output)")
         #expect(v6.output.contains("peers are told tcp://[\(hosts.ipv6(3))]:"), "\(v6.output)")
-        let summary = try Self.checkRun(dir, output: coordinator.output)
+        let summary = try Self.checkRun(runDir, output: coordinator.output)
         #expect(summary["workers_max"] as? Int == 2)
         #expect(summary["ejections"] as? Int ?? 0 == 0, "\(coordinator.output)")
+        #expect(coordinator.output.contains("refused a status request from \(hosts.ipv4(2)) without a valid token"), "\(coordinator.output)")
     }
 
     /// Three workers on three hosts, a fourth joining mid-run from an empty working directory (it
@@ -99,20 +122,20 @@ struct MultiHostEndToEndTests {
         let dir = Grove.temporaryDirectory("multihost-partition")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let coordinator = try hosts.start("coordinator", on: 1, ["run", "--config", "cluster.yaml", "--run-dir", dir,
-                                                                 "--set", "coordinator.bind=0.0.0.0", "--set", "workers.min=3"] + Self.settings)
+                                                                 "--set", "coordinator.bind=0.0.0.0", "--set", "workers.min=3"] + Self.settings + Self.insecure)
         defer { coordinator.stop() }
         _ = try coordinator.waitFor("workers join with: worker --coordinator ")
         let address = "tcp://\(hosts.ipv4(1)):7070"
         var workers: [Grove.Background] = []
         defer { workers.forEach { $0.stop() } }
         for host in 2...4 {
-            workers.append(try hosts.start("worker", on: host, ["--coordinator", address, "--bind", "0.0.0.0"]))
+            workers.append(try hosts.start("worker", on: host, ["--coordinator", address, "--bind", "0.0.0.0", "--insecure"]))
         }
         _ = try coordinator.waitFor("step 10/")
         // The joiner has only the binary: an empty working directory and an empty cache.
         let empty = Grove.temporaryDirectory("multihost-empty")
         defer { try? FileManager.default.removeItem(atPath: empty) }
-        workers.append(try hosts.start("worker", on: 5, ["--coordinator", address, "--bind", "0.0.0.0", "--cache-dir", empty + "/cache"],
+        workers.append(try hosts.start("worker", on: 5, ["--coordinator", address, "--bind", "0.0.0.0", "--insecure", "--cache-dir", empty + "/cache"],
                                        directory: empty))
         _ = try coordinator.waitFor("w4 joined from ")
         // The joiner is in the ring once it has the state (and, from its empty directory, the
@@ -154,13 +177,13 @@ struct MultiHostEndToEndTests {
         let dir = Grove.temporaryDirectory("multihost-cut")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let coordinator = try hosts.start("coordinator", on: 1, ["run", "--config", "cluster.yaml", "--run-dir", dir,
-                                                                 "--set", "coordinator.bind=0.0.0.0", "--set", "workers.min=3"] + Self.settings)
+                                                                 "--set", "coordinator.bind=0.0.0.0", "--set", "workers.min=3"] + Self.settings + Self.insecure)
         defer { coordinator.stop() }
         _ = try coordinator.waitFor("workers join with: worker --coordinator ")
         var workers: [Grove.Background] = []
         defer { workers.forEach { $0.stop() } }
         for host in 2...4 {
-            workers.append(try hosts.start("worker", on: host, ["--coordinator", "tcp://\(hosts.ipv4(1)):7070", "--bind", "0.0.0.0"]))
+            workers.append(try hosts.start("worker", on: host, ["--coordinator", "tcp://\(hosts.ipv4(1)):7070", "--bind", "0.0.0.0", "--insecure"]))
         }
         _ = try coordinator.waitFor("step 20/")
         try hosts.apply("partition", ["h1", "h4"])

@@ -35,6 +35,7 @@ enum WireSamples {
         .stateFetch(Wire.StateFetch(step: 6, token: [0xC1], offset: 8, length: 4)),
         .stateChunk(Wire.StateChunk(step: 6, totalBytes: 12, stateHash: [0xEE], offset: 8, data: [1, 2, 3, 4])),
         .stateRefused(Wire.StateRefused(reason: .staleStep, heldStep: 7, text: "old")),
+        .ringKeys(Wire.RingKeys(members: [Wire.RingKeys.Entry(worker: WorkerID(5), key: Array(0..<32))])),
     ]
 
     static func encode(_ message: Wire.Message) -> [UInt8] {

@@ -14,6 +14,7 @@ public struct ClusterConfig: Sendable, Equatable {
     public var checkpoint = Checkpoint()
     public var faultTolerance = FaultTolerance()
     public var logging = Logging()
+    public var security = Security()
 
     public init() {}
 
@@ -245,5 +246,20 @@ public struct ClusterConfig: Sendable, Equatable {
         /// Whether workers record a per-step timeline (chrome://tracing format) in the run
         /// directory.
         public var timeline = false
+    }
+
+    public struct Security: Sendable, Equatable {
+        public init() {}
+
+        /// Directory of the cluster's keys (`coordinator keys create`): `coordinator.key`,
+        /// `authorized_keys`, and `worker.key` for local workers. Empty: no keys, which is allowed
+        /// only for loopback binds or with `insecure`.
+        public var keys = ""
+        /// Lets the coordinator bind beyond loopback without keys (a private network); said in
+        /// every log and in `/status`.
+        public var insecure = false
+        /// A file (mode 0600) holding a token that also opens `/metrics` (for Prometheus), apart
+        /// from the status server's own token; empty: only the status token.
+        public var metricsTokenFile = ""
     }
 }

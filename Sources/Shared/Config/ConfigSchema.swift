@@ -90,6 +90,10 @@ enum ConfigSchema {
         .integer("logging", "status_port", \.logging.statusPort, -1...65535),
         .number("logging", "price_per_worker_hour", \.logging.pricePerWorkerHour, .between(0, 1_000_000)),
         .flag("logging", "timeline", \.logging.timeline),
+
+        .text("security", "keys", \.security.keys, allowEmpty: true),
+        .flag("security", "insecure", \.security.insecure),
+        .text("security", "metrics_token_file", \.security.metricsTokenFile, allowEmpty: true),
     ]
 
     /// Keys added after the canonical format was fixed: at their default they are left out of
@@ -100,6 +104,7 @@ enum ConfigSchema {
         "training.augment_brightness", "training.augment_contrast", "training.augment_band_gain",
         "dataset.source", "dataset.serve_port", "dataset.serve_rate_mib",
         "checkpoint.remote", "checkpoint.remote_part_mib",
+        "security.keys", "security.insecure", "security.metrics_token_file",
     ]
 
     /// Section names in file order.

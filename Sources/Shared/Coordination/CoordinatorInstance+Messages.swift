@@ -89,7 +89,8 @@ extension CoordinatorInstance {
             return []
         case .runConfig, .welcome, .reject, .lease, .commit, .stateRequest, .stateGrant, .stateSource,
              .stateFetch, .stateChunk, .stateRefused,  // the state socket's kinds
-             .indexRequest, .sampleIndex, .sampleRequest, .sampleData, .sampleRefused:  // the sample channel's
+             .indexRequest, .sampleIndex, .sampleRequest, .sampleData, .sampleRefused,  // the sample channel's
+             .ringKeys:  // a coordinator's own message
             counters.staleMessages += 1
             return []
         }

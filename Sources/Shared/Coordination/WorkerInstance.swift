@@ -187,7 +187,8 @@ public struct WorkerInstance: Sendable {
             if reject.reason == .full { return [.rejoin(reject.text)] }
             return [.exit(.rejected(reject.text))]
         case .heartbeat, .hello, .runConfig, .join, .welcome, .stepResult, .stepFailed, .stateFetch, .stateChunk, .stateRefused,
-             .indexRequest, .sampleIndex, .sampleRequest, .sampleData, .sampleRefused:
+             .indexRequest, .sampleIndex, .sampleRequest, .sampleData, .sampleRefused,
+             .ringKeys:  // taken by the runtime, which owns the ring socket
             return []
         }
     }

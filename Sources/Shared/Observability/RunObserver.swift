@@ -24,6 +24,11 @@ public final class RunObserver: Sendable {
         public var progressEvery = 10
         /// A worker-hour price for the report's cost lines; nil leaves them out.
         public var pricePerWorkerHour: Double?
+        /// Tokens the status server requires (beyond loopback); the status token is written to
+        /// `<run directory>/status.token` (mode 0600) before the server answers. Nil: none.
+        public var statusAccess: StatusAccess?
+        /// A request refused for want of a token, to log (once per address a minute).
+        public var onRefusedRequest: (@Sendable (_ address: String, _ unlogged: Int) -> Void)?
 
         public init() {}
 
@@ -67,6 +72,15 @@ public final class RunObserver: Sendable {
         if let port = settings.statusPort {
             let server = try StatusServer(host: settings.statusHost, port: port)
             server.serveStatus(from: board)
+            if let access = settings.statusAccess {
+                do {
+                    try StatusFile.writeToken(access.statusToken, directory: directory)
+                } catch {
+                    server.stop()
+                    throw error
+                }
+                server.requireTokens(access, onRefused: settings.onRefusedRequest)
+            }
             server.start()
             self.server = server
             // Written once the server answers, so that whoever finds the file can ask it.
@@ -83,6 +97,9 @@ public final class RunObserver: Sendable {
 
     /// The status page's address, e.g. `http://127.0.0.1:40117`; nil without a server.
     public var statusURL: String? { server?.url }
+
+    /// Status requests refused for want of a token.
+    public var refusedStatusRequests: Int { server?.refusedRequests ?? 0 }
 
     public var tensorBoardPath: String? { tensorBoard?.path }
     /// `trace.json`, or for a resumed run whose directory already has one, the first free

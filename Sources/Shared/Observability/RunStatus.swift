@@ -67,6 +67,11 @@ public struct RunStatus: Codable, Sendable, Equatable {
     public var staleMessages = 0
     /// The step of the newest checkpoint written.
     public var checkpointStep: Int?
+    /// How connections are secured: `curve (…)`, `loopback only (no keys)`, or `insecure (…)`.
+    public var security: String?
+    /// Connections refused: handshakes with keys not authorized (or not of the current ring),
+    /// messages of revoked keys, status requests without a valid token.
+    public var refusedConnections = 0
     /// The loss curve so far, thinned evenly once it grows long (see `StatusBoard`).
     public var lossHistory: [LossPoint] = []
 

@@ -74,6 +74,20 @@ enum Socket {
 
     /// Sets the receive and send timeouts, so a silent or stuck client cannot hold a connection
     /// thread longer than `seconds` per call.
+    /// The IPv4 address of a connection's peer, for logs; "unknown" when the system will not say.
+    static func peerAddress(_ fd: Int32) -> String {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) == 0 }
+        }
+        guard ok, address.sin_family == sa_family_t(AF_INET) else { return "unknown" }
+        var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
+        var raw = address.sin_addr
+        guard inet_ntop(AF_INET, &raw, &text, socklen_t(text.count)) != nil else { return "unknown" }
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     static func setTimeouts(_ fd: Int32, seconds: Double) throws(ObservabilityError) {
         var timeout = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - seconds.rounded(.down)) * 1e6))
         for option in [SO_RCVTIMEO, SO_SNDTIMEO] {

@@ -45,4 +45,30 @@ public struct StatusFile: Sendable {
     public func remove() {
         try? FileManager.default.removeItem(atPath: path)
     }
+
+    /// `status.token` beside `status.json`: the bearer token of a status server bound beyond
+    /// loopback, readable by its owner only.
+    public static let tokenFileName = "status.token"
+
+    /// Writes the token file afresh with mode 0600 (a new token each start).
+    public static func writeToken(_ token: String, directory: String) throws {
+        let path = directory + "/" + tokenFileName
+        unlink(path)
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw ObservabilityError(.io, "cannot create \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        _ = fchmod(fd, 0o600)
+        do {
+            try FileHandle(fileDescriptor: fd, closeOnDealloc: false).write(contentsOf: Data((token + "\n").utf8))
+        } catch {
+            throw ObservabilityError(.io, "cannot write \(path): \(error.localizedDescription)")
+        }
+    }
+
+    /// The token of the run in `directory`, if its status server requires one.
+    public static func readToken(directory: String) -> String? {
+        let path = directory + "/" + tokenFileName
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        return text.split(separator: "\n").first.map(String.init)
+    }
 }

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Synchronization
 #if canImport(Glibc)
@@ -52,6 +53,10 @@ public final class StatusServer: Sendable {
     /// `wake[0]` is polled beside the listener; writing to `wake[1]` stops the accept loop.
     private let wake: (Int32, Int32)
     private let routes = Mutex<[String: Handler]>([:])
+    /// Tokens a request must present; nil: none needed (`requireTokens`).
+    private let access = Mutex<StatusAccess?>(nil)
+    private let refused = Mutex(RefusalLog())
+    private let onRefused = Mutex<(@Sendable (_ address: String, _ unlogged: Int) -> Void)?>(nil)
     private let lifecycle = Mutex(Lifecycle())
     /// Left by the accept thread when it returns.
     private let acceptDone = DispatchGroup()
@@ -93,6 +98,17 @@ public final class StatusServer: Sendable {
 
     /// The base URL, e.g. `http://127.0.0.1:40117`.
     public var url: String { "http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(port)" }
+
+    /// From now on every request must carry `Authorization: Bearer` with one of `access`'s
+    /// tokens; the others get 401 "not authorized", are counted (`refusedRequests`) and are
+    /// passed to `onRefused` at most once per client address a minute.
+    public func requireTokens(_ access: StatusAccess, onRefused: (@Sendable (_ address: String, _ unlogged: Int) -> Void)? = nil) {
+        self.access.withLock { $0 = access }
+        self.onRefused.withLock { $0 = onRefused }
+    }
+
+    /// Requests refused for want of a valid token.
+    public var refusedRequests: Int { refused.withLock { $0.total } }
 
     /// Serves `path` (exact match, without the query) with `handler`; replaces an earlier route.
     public func route(_ path: String, _ handler: @escaping Handler) {
@@ -202,6 +218,14 @@ public final class StatusServer: Sendable {
             buffer.append(contentsOf: chunk[..<count])
             let parsed = HTTPRequest.parse(buffer)
             if case .complete(let request, let consumed) = parsed, consumed <= settings.maxRequestBytes {
+                if let access = access.withLock({ $0 }), !access.allows(request) {
+                    let address = Socket.peerAddress(connection)
+                    let unlogged = refused.withLock { $0.onRefused(peer: address, reason: "no valid token", now: .now) }
+                    if let unlogged, let report = onRefused.withLock({ $0 }) { report(address, unlogged) }
+                    respond(connection, HTTPResponse(status: 401, contentType: "text/plain; charset=utf-8", text: "not authorized\n",
+                                                     headers: ["WWW-Authenticate": "Bearer"]), includeBody: request.method != "HEAD")
+                    return
+                }
                 respond(connection, answer(request), includeBody: request.method != "HEAD")
                 return
             }

@@ -217,7 +217,9 @@ extension CoordinatorRuntime {
         var counts: [String: Int] = [:]
         for member in members { counts[member.status, default: 0] += 1 }
         let generation = core.generation.rawValue, stale = core.counters.staleMessages, committed = core.committed
+        let refused = loop.refusals.value.total + observer.refusedStatusRequests
         observer.board.update { status in
+            status.refusedConnections = refused
             status.members = members
             status.workers = counts
             status.generation = generation

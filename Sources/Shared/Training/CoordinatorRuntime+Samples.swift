@@ -17,6 +17,8 @@ extension CoordinatorRuntime {
         let port = config.dataset.servePort == 0 ? nil : UInt16(config.dataset.servePort)
         let server = try ReplyServer(bind: Endpoint(host: config.coordinator.bind, port: port),
                                      origin: "coordinator.bind and dataset.serve_port", settings: settings,
+                                     security: security, refusals: loop.refusals,
+                                     onRefused: CoordinatorRuntime.refusalLogger(logger),
                                      handler: { service.answer($0) })
         guard let bound = server.endpoint.split(separator: ":").last.flatMap({ UInt16($0) }) else {
             server.close()

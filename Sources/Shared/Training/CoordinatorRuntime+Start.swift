@@ -28,6 +28,17 @@ extension CoordinatorRuntime {
         settings.statusHost = config.logging.statusBind
         settings.progressEvery = config.logging.progressEvery
         settings.pricePerWorkerHour = config.logging.pricePerWorkerHour > 0 ? config.logging.pricePerWorkerHour : nil
+        if settings.statusPort != nil, !SecuritySetup.isLoopback(config.logging.statusBind) {
+            // Beyond loopback the status server answers only a bearer token: a fresh one each
+            // start, in the run directory for its owner (`coordinator status --run-dir` reads it).
+            let metrics = config.security.metricsTokenFile.isEmpty ? nil
+                : try StatusAccess.readToken(path: config.security.metricsTokenFile, origin: "security.metrics_token_file")
+            settings.statusAccess = StatusAccess(statusToken: StatusAccess.newToken(), metricsToken: metrics)
+            let logger = self.logger
+            settings.onRefusedRequest = { address, unlogged in
+                logger.warning("refused a status request from \(address) without a valid token\(unlogged > 0 ? " (\(unlogged) more since the last line)" : "")")
+            }
+        }
         return try RunObserver(run: config.run.name, directory: directory.path, totalSteps: totalSteps, settings: settings,
                                origin: started)
     }

@@ -25,7 +25,10 @@ extension CoordinatorRuntime {
     func startStateServer(advertisedHost: String) throws {
         let bind = config.coordinator.bind
         let generation = currentGeneration
-        let server = try StateServer(host: bind, origin: "coordinator.bind (the state server)", currentGeneration: { generation.value })
+        let authorized = security.curve?.authorized
+        let server = try StateServer(host: bind, origin: "coordinator.bind (the state server)", security: security,
+                                     admits: { key in authorized?.allows(key) ?? false }, refusals: loop.refusals,
+                                     onRefused: CoordinatorRuntime.refusalLogger(logger), currentGeneration: { generation.value })
         stateServer = server
         let port = server.endpoint.split(separator: ":").last.map(String.init) ?? "0"
         stateEndpoint = try Endpoint(host: advertisedHost, port: UInt16(port)).description
@@ -43,6 +46,18 @@ extension CoordinatorRuntime {
     /// Grants `token` on every source and tells the joiners where to fetch the state after `step`.
     func sendStateSource(to peers: [[UInt8]], step: Int, hash: [UInt8]?, sources: [Wire.Member]) {
         let token = newToken()
+        if security.isCurve {
+            // Under CURVE a joiner dials a member's state server expecting that member's key, and
+            // the member admits only keys the coordinator named: both learn them first.
+            let joiners = peers.compactMap { peer in peerKeys[peer].map { Wire.RingKeys.Entry(worker: core.table.member(peer: peer)?.id ?? WorkerID(0), key: $0.bytes) } }
+            let members = core.table.live.compactMap { member in peerKeys[member.peer].map { Wire.RingKeys.Entry(worker: member.id, key: $0.bytes) } }
+            let servers = sources.compactMap { source in core.table.members[source.worker] }
+            for server in servers {
+                loop.sendControl(encode(.ringKeys(Wire.RingKeys(members: members + joiners))), to: server.peer)
+            }
+            let sourceKeys = members.filter { entry in sources.contains { $0.worker == entry.worker } }
+            for peer in peers { loop.sendControl(encode(.ringKeys(Wire.RingKeys(members: sourceKeys))), to: peer) }
+        }
         var listed: [Wire.Member] = []
         for source in sources {
             if source.worker == WorkerID(0) {
@@ -76,7 +91,11 @@ extension CoordinatorRuntime {
             logger.error("cannot build the optimizer for a fetched state: \(error)")
             return
         }
-        let fetcher = StateFetcher(sender: WorkerID(0), incarnation: incarnation)
+        let fetcher = StateFetcher(sender: WorkerID(0), incarnation: incarnation, security: security)
+        // The key each member's control handshake proved: its state server must have it.
+        let serverKeys = Dictionary(sources.compactMap { source in
+            core.table.members[source.worker].flatMap { peerKeys[$0.peer] }.map { (source.worker, $0) }
+        }, uniquingKeysWith: { first, _ in first })
         let outcomes = fetchedStates, logger = self.logger
         let thread = Thread {
             var last = FetchFailure.unavailable(from: sources.last?.worker ?? WorkerID(0), reason: "no member to fetch from")
@@ -84,7 +103,8 @@ extension CoordinatorRuntime {
                 let origin = "\(source.worker)'s state server (\(LogText.escape(source.ringEndpoint)))"
                 do {
                     let got = try fetcher.fetch(from: source.ringEndpoint, origin: origin, step: UInt64(step), token: token,
-                                                generation: generation, maxValues: Replica.valueBudget(layout: layout, optimizer: optimizer))
+                                                generation: generation, maxValues: Replica.valueBudget(layout: layout, optimizer: optimizer),
+                                                serverKey: serverKeys[source.worker])
                     var replica = try Replica(layout: layout, wire: got.state, optimizer: optimizer)
                     guard replica.weightsHash == hash.hexString else {
                         last = .mismatch(from: source.worker, reason: "its weights hash \(replica.weightsHash.prefix(12)) is not the committed \(hash.hexString.prefix(12))")

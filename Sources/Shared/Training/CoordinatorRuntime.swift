@@ -37,7 +37,12 @@ public final class CoordinatorRuntime {
     let logger: Logger
     let directory: RunDirectory
     let incarnation = Incarnation.random()
-    let loop = SocketLoop()
+    let loop: SocketLoop
+    /// CurveZMQ with the cluster's keys, or plaintext (loopback, or `security.insecure`).
+    let security: TransportSecurity
+    /// The public key each member's control connection proved at its join (CURVE only): what
+    /// `ringKeys` announces.
+    var peerKeys: [[UInt8]: CurveKey] = [:]
     let setup: RunSetup
     let runSettings: RunSettings
     var core: CoordinatorInstance!
@@ -88,6 +93,8 @@ public final class CoordinatorRuntime {
         self.settings = settings
         config = settings.config
         self.logger = logger
+        security = try SecuritySetup.coordinator(config, logger: logger)
+        loop = SocketLoop(security: security, onRefused: CoordinatorRuntime.refusalLogger(logger))
         directory = RunDirectory(path: config.run.directory, checkpointDirectory: config.checkpoint.directory)
         setup = try RunSetup(config: config)
         runSettings = try RunSettings(config)
@@ -113,7 +120,17 @@ public final class CoordinatorRuntime {
         }
         try prepareDirectory()
         observer = try makeObserver()
-        if let url = observer.statusURL { logger.notice("status page at \(url)") }
+        let mode = SecuritySetup.describe(security, insecure: config.security.insecure)
+        if config.security.insecure && !security.isCurve {
+            logger.warning("INSECURE MODE: connections are neither authenticated nor encrypted (security.insecure); anyone who reaches these ports can join the run, read its configuration and change its weights")
+        } else {
+            logger.info("security: \(mode)")
+        }
+        observer.board.update { $0.security = mode }
+        if let url = observer.statusURL {
+            let token = observer.settings.statusAccess == nil ? "" : " (bearer token in \(directory.path)/\(StatusFile.tokenFileName))"
+            logger.notice("status page at \(url)\(token)")
+        }
         uploader = remote.map { remote in
             BackgroundUploader(
                 remote: remote,
@@ -175,8 +192,10 @@ public final class CoordinatorRuntime {
                 let port = endpoint.split(separator: ":").last.map(String.init) ?? "\(config.coordinator.port)"
                 let bind = config.coordinator.bind
                 let host = AdvertisedAddress.isWildcard(bind) ? (bind.contains(":") ? "::1" : "127.0.0.1") : bind
+                let options = try SecuritySetup.localWorkerOptions(config, security: security)
                 try local.start(count: config.workers.local, executable: settings.workerExecutable ?? LocalWorkers.defaultExecutable(),
-                                coordinator: Endpoint(host: host, port: UInt16(port)).description, logDirectory: directory.logs)
+                                coordinator: Endpoint(host: host, port: UInt16(port)).description, logDirectory: directory.logs,
+                                arguments: options.arguments, environment: options.environment)
             }
             try eventLoop(signals: signals)
         } catch {
@@ -238,8 +257,22 @@ public final class CoordinatorRuntime {
 
     func handle(_ frame: ControlFrame) {
         let now = ContinuousClock.now
+        if let authorized = security.curve?.authorized {
+            // The handshake admitted the key; the file may have dropped it since (a revocation
+            // during the run). Its messages are dropped from then on, so a revoked member falls
+            // silent and is declared down like any other.
+            guard let key = frame.key, authorized.allows(key, now: now) else {
+                let name = frame.key.map { "key \($0.z85)" } ?? "a connection without a key"
+                let unlogged = loop.refusals.update { $0.onRefused(peer: name, reason: "revoked key", now: now) }
+                if let unlogged {
+                    logger.warning("dropped a control message from \(name): no longer in the authorized keys\(unlogged > 0 ? " (\(unlogged) more since the last line)" : "")")
+                }
+                return
+            }
+        }
         do {
             let (envelope, message) = try Wire.decode(frame.bytes)
+            if case .join = message, let key = frame.key { peerKeys[frame.peer] = key }
             carry(core.onMessage(message, envelope: envelope, from: frame.peer, now: now))
         } catch {
             logger.warning("dropped a malformed control frame: \(error)")
@@ -256,6 +289,13 @@ public final class CoordinatorRuntime {
     func carry(_ directive: CoordinatorInstance.Directive) {
         switch directive {
         case .send(let message, let peer):
+            if case .lease(let lease) = message, security.isCurve {
+                // The ring admits exactly the keys of this generation's members: announced first.
+                let keys = lease.ring.compactMap { member in
+                    core.table.members[member.worker].flatMap { peerKeys[$0.peer] }.map { Wire.RingKeys.Entry(worker: member.worker, key: $0.bytes) }
+                }
+                loop.sendControl(encode(.ringKeys(Wire.RingKeys(members: keys))), to: peer)
+            }
             loop.sendControl(encode(message), to: peer)
         case .broadcast(let message):
             let bytes = encode(message)
@@ -303,6 +343,13 @@ public final class CoordinatorRuntime {
                                           configurationHash: config.canonicalHash)
         writer.submit(Checkpoint(metadata: metadata, tensors: state.tensors))
         lastCheckpoint = directory.checkpoints + "/" + CheckpointStore.directoryName(step: step)
+    }
+
+    /// Logs a refused handshake (the ZAP handler calls it at most once per address a minute).
+    static func refusalLogger(_ logger: Logger) -> @Sendable (String, String, String, Int) -> Void {
+        { address, domain, reason, unlogged in
+            logger.warning("refused a \(domain) connection from \(address.escapedForLog): \(reason)\(unlogged > 0 ? " (\(unlogged) more since the last line)" : "")")
+        }
     }
 
     func encode(_ message: Wire.Message) -> [UInt8] {

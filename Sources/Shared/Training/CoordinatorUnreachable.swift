@@ -16,6 +16,7 @@ public struct CoordinatorUnreachable: GroveError {
     public var code: String { "worker.unreachable" }
     public var message: String {
         "nobody answered at \(endpoint.escapedForLog) within \(waited.inSeconds) s (--connect-timeout): "
-            + "is a coordinator running there, and can this machine reach it?"
+            + "is a coordinator running there, and can this machine reach it? (A coordinator with keys answers only a worker "
+            + "whose key it authorizes: --key, and its authorized_keys.)"
     }
 }

@@ -23,16 +23,22 @@ public final class LocalWorkers: @unchecked Sendable {
         return URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent("worker").path
     }
 
-    public func start(count: Int, executable: String, coordinator: String, logDirectory: String) throws {
+    ///
+    /// - Parameters:
+    ///   - arguments: more options for every worker (`--insecure`).
+    ///   - environment: more environment for every worker (`GROVE_KEY_FILE`).
+    public func start(count: Int, executable: String, coordinator: String, logDirectory: String, arguments: [String] = [],
+                      environment extra: [String: String] = [:]) throws {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw TrainingError(code: "run.worker-executable", "no worker executable at \(executable) (workers.local is \(count))")
         }
         var environment = ProcessInfo.processInfo.environment
         environment[ParentWatch.environmentKey] = "\(getpid())"
+        environment.merge(extra) { _, new in new }
         for index in 0..<count {
             let log = "\(logDirectory)/worker-\(processes.count).log"
             FileManager.default.createFile(atPath: log, contents: nil)
-            let process = try ChildProcess(executable: executable, arguments: ["--coordinator", coordinator],
+            let process = try ChildProcess(executable: executable, arguments: ["--coordinator", coordinator] + arguments,
                                            environment: environment, outputPath: log)
             logger.debug("started local worker \(index)", metadata: ["pid": "\(process.pid)", "log": "\(log)"])
             processes.append(process)

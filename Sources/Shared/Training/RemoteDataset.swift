@@ -72,12 +72,14 @@ public final class RemoteDataset: SampleSource, @unchecked Sendable {
     /// - Throws: `DatasetError` `source.unreachable` when no index comes, `source.index-mismatch`
     ///   when it is not the announced one.
     public init(server endpoint: Endpoint, indexHash: [UInt8], cache: SampleCache, settings: Settings = Settings(),
-                objects: (storage: any ObjectStorage, location: ObjectLocation)? = nil) throws {
+                objects: (storage: any ObjectStorage, location: ObjectLocation)? = nil,
+                security: TransportSecurity = .none) throws {
         server = endpoint.description
         self.objects = objects
         self.cache = cache
         self.settings = settings
-        client = try RequestClient(connect: endpoint, origin: "the coordinator's sample server", replyID: RemoteDataset.requestID)
+        client = try RequestClient(connect: endpoint, origin: "the coordinator's sample server", security: security,
+                                   replyID: RemoteDataset.requestID)
         var index: [Wire.IndexedFile]?
         var problems: [String] = []
         for _ in 0..<max(1, settings.attempts) where index == nil {

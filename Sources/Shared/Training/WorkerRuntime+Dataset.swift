@@ -39,7 +39,8 @@ extension WorkerRuntime {
             let location = try ObjectLocation.parse(store, origin: "dataset.source")
             objects = (S3Client(bucket: location.bucket, environment: try AWSEnvironment.resolve()), location)
         }
-        let remote = try RemoteDataset(server: server, indexHash: samples.indexSha256, cache: cache, objects: objects)
+        let remote = try RemoteDataset(server: server, indexHash: samples.indexSha256, cache: cache, objects: objects,
+                                       security: settings.security)
         let origin = store.map { "\($0), verified against the index of the coordinator's sample server \(server)" }
             ?? "the coordinator's sample server \(server)"
         logger.notice("dataset: fetching the run's files from \(origin) (dataset.source \(dataset.source))",

@@ -28,6 +28,10 @@ public final class WorkerRuntime {
         /// Where fetched files are kept (`--cache-dir`), and how many bytes at most (`--cache-mib`).
         public var cacheDirectory = WorkerRuntime.defaultCacheDirectory()
         public var cacheMaxBytes = 4096 << 20
+        /// CurveZMQ with the worker's key (`--key`), or none.
+        public var security: TransportSecurity = .none
+        /// `--insecure`: the ring may bind beyond loopback without a key.
+        public var insecure = false
         public init(coordinator: String, bindHost: String? = nil) {
             self.coordinator = coordinator
             self.bindHost = bindHost
@@ -53,7 +57,10 @@ public final class WorkerRuntime {
     let settings: Settings
     let logger: Logger
     let incarnation = Incarnation.random()
-    let loop = SocketLoop()
+    let loop: SocketLoop
+    /// The ring members' keys the coordinator announced for `ringKeysGeneration` (CURVE runs).
+    var ringKeys: [WorkerID: CurveKey] = [:]
+    var ringKeysGeneration = Generation(0)
     var id = WorkerID(0)
     var generation = Generation(0)
     /// The protocol's decisions: which lease to run, which to refuse, what to do with a state.
@@ -87,6 +94,9 @@ public final class WorkerRuntime {
     public init(settings: Settings, logger: Logger) {
         self.settings = settings
         self.logger = logger
+        loop = SocketLoop(security: settings.security, onRefused: { address, domain, reason, unlogged in
+            logger.warning("refused a \(domain) connection from \(address.escapedForLog): \(reason)\(unlogged > 0 ? " (\(unlogged) more since the last line)" : "")")
+        })
     }
 
     /// Runs until the run ends for this worker. A worker the coordinator declared down while it
@@ -129,7 +139,15 @@ public final class WorkerRuntime {
             sampleCount: setup.training.count, microBatchesPerStep: config.training.globalBatch / config.training.microBatch,
             microBatch: config.training.microBatch, globalBatch: config.training.globalBatch,
             lossScaled: allReduceSettings.mode == .fp16, lossScaleTensor: Replica.lossScaleTensor))
-        let bound = try loop.bindRing(host: settings.bindHost ?? config.workers.bind)
+        let ringHost = settings.bindHost ?? config.workers.bind
+        try SecuritySetup.checkWorkerBind(host: ringHost, origin: settings.bindHost != nil ? "--bind" : "workers.bind of the run",
+                                          security: settings.security, insecure: settings.insecure)
+        if settings.security.isCurve {
+            logger.info("security: \(SecuritySetup.describe(settings.security, insecure: false))")
+        } else if settings.insecure || config.security.insecure {
+            logger.warning("INSECURE MODE: this worker's connections are neither authenticated nor encrypted (\(settings.insecure ? "--insecure" : "the run's security.insecure"))")
+        }
+        let bound = try loop.bindRing(host: ringHost)
         let coordinatorEndpoint = try Endpoint.parse(settings.coordinator, origin: "--coordinator")
         let ringEndpoint = try AdvertisedAddress.endpoint(bound: bound, advertise: settings.advertiseHost,
                                                           peer: (coordinatorEndpoint.host, coordinatorEndpoint.port ?? 0)).description
@@ -137,8 +155,14 @@ public final class WorkerRuntime {
             logger.info("ring socket listens on \(bound); peers are told \(ringEndpoint)")
         }
         let generations = loop.newestControlGeneration
+        // Under CURVE the state server encrypts every chunk and admits any client with a key: what
+        // it serves is bound to a grant's token, which only the coordinator hands out, over the
+        // authenticated control channel. (A joiner's key cannot be announced in time: this
+        // worker may be inside a step when the joiner dials, and libzmq does not dial again after
+        // a refused handshake.)
         let server = try StateServer(host: settings.bindHost ?? config.workers.bind, origin: "the state server's address (workers.bind or --bind)",
-                                     currentGeneration: { generations.value })
+                                     security: settings.security, admits: { _ in true },
+                                     refusals: loop.refusals, currentGeneration: { generations.value })
         stateServer = server
         let stateEndpoint = try AdvertisedAddress.endpoint(bound: server.endpoint, advertise: settings.advertiseHost,
                                                            peer: (coordinatorEndpoint.host, coordinatorEndpoint.port ?? 0)).description
@@ -252,6 +276,10 @@ public final class WorkerRuntime {
                 return .coordinatorLost
             }
             guard let (envelope, message) = decode(frame) else { continue }
+            if case .ringKeys(let announced) = message {
+                admitRing(announced, generation: envelope.generation)
+                continue
+            }
             for directive in instance.onMessage(message, envelope: envelope) {
                 if let outcome = try carry(directive, logger: logger) { return outcome }
             }
@@ -378,11 +406,16 @@ public final class WorkerRuntime {
         let gradients = computed.gradients, losses = computed.losses, waited = computed.waited
         let reduceStart = clock.now
         prepareNextLease(after: step, rank: rank, members: order.ring.count, microBatches: order.totalMicroBatches)
-        let next = order.ring[(rank + 1) % order.ring.count].ringEndpoint
+        let nextMember = order.ring[(rank + 1) % order.ring.count]
+        let next = nextMember.ringEndpoint
+        // Under CURVE the next member is dialled expecting the key the coordinator announced for
+        // it in this generation (`ringKeys`); a member without one is not dialled at all.
+        let nextKey = settings.security.isCurve && ringKeysGeneration == generation ? ringKeys[nextMember.worker] : nil
         // A coordinator older than the three-part ring frames may have admitted workers that
         // cannot read them: then every frame goes in one piece.
         let zmqLink = try ZeroMQRingLink(loop: loop, generation: generation, rank: rank, worldSize: order.ring.count, next: next,
-                                         lendsPayloads: coordinatorMinor >= Wire.ringMinor, stallTimeout: allReduceSettings.timeout)
+                                         nextKey: nextKey, lendsPayloads: coordinatorMinor >= Wire.ringMinor,
+                                         stallTimeout: allReduceSettings.timeout)
         let link = WatchedRingLink(zmqLink)
         link.discardsSends = FaultPoint.active(.cutRing, at: .beforeLease, step: step.ordinal)
         let reducer = try RingAllReduce(link: link, settings: allReduceSettings, firstSequence: step.wire)
@@ -460,6 +493,10 @@ public final class WorkerRuntime {
     /// Ring frames that could not be decoded were dropped (garbage from a stranger, a broken
     /// peer): the sum went on without them; the operator should know.
     func noteDroppedFrames(_ link: ZeroMQRingLink, step: Step, logger: Logger) {
+        if link.stale > 0 {
+            // Late frames of a previous ring, or replayed ones: fenced by generation, never summed.
+            logger.notice("step \(step): dropped \(link.stale) ring frames of older generations")
+        }
         guard link.droppedFrames > 0 else { return }
         logger.warning("step \(step): dropped \(link.droppedFrames) ring frames that could not be decoded (last: \(link.lastDropReason ?? "unknown"))")
     }
@@ -489,13 +526,14 @@ public final class WorkerRuntime {
             logger.error("cannot build the optimizer for the state: \(error)")
             return nil
         }
-        let fetcher = StateFetcher(sender: id, incarnation: incarnation)
+        let fetcher = StateFetcher(sender: id, incarnation: incarnation, security: settings.security)
         for server in source.sources {
             let origin = server.worker == WorkerID(0) ? "the coordinator's state server" : "\(server.worker)'s state server"
             do {
                 let got = try fetcher.fetch(from: server.ringEndpoint, origin: "\(origin) (\(LogText.escape(server.ringEndpoint)))",
                                             step: source.step, token: source.token, generation: generation,
-                                            maxValues: Replica.valueBudget(layout: setup.model.layout, optimizer: optimizer))
+                                            maxValues: Replica.valueBudget(layout: setup.model.layout, optimizer: optimizer),
+                                            serverKey: server.worker == WorkerID(0) ? settings.security.curve?.serverKey : ringKeys[server.worker])
                 let replica = try Replica(layout: setup.model.layout, wire: got.state, optimizer: optimizer)
                 if !source.weightsHash.isEmpty, replica.weightsHash != source.weightsHash.hexString {
                     logger.warning("refused the state after step \(source.step) from \(origin): its weights hash \(replica.weightsHash.prefix(12)) is not the committed \(source.weightsHash.hexString.prefix(12))")
@@ -517,6 +555,19 @@ public final class WorkerRuntime {
 
     func send(_ message: Wire.Message) {
         loop.sendControl(Wire.encode(message, generation: generation, sender: id, incarnation: incarnation))
+    }
+
+    /// The coordinator's announcement of a generation's ring keys: from now on the ring socket
+    /// admits exactly these members (an older generation's announcement changes nothing).
+    func admitRing(_ announced: Wire.RingKeys, generation: Generation) {
+        guard generation >= ringKeysGeneration else { return }
+        var keys: [WorkerID: CurveKey] = [:]
+        for entry in announced.members {
+            if let key = CurveKey(bytes: entry.key) { keys[entry.worker] = key }
+        }
+        ringKeys = keys
+        ringKeysGeneration = generation
+        loop.admitRing(keys: Set(keys.values))
     }
 
     func decode(_ frame: ControlFrame) -> (Wire.Envelope, Wire.Message)? {

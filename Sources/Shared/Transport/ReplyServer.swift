@@ -63,26 +63,46 @@ public final class ReplyServer: @unchecked Sendable {
     /// Binds `endpoint` and starts serving; `handler` runs on the server's thread, one request at a
     /// time, and returns the reply's bytes (nil: no reply).
     ///
-    /// - Parameter origin: where the address came from, for errors (`dataset.serve_port`).
-    public init(bind endpoint: Endpoint, origin: String, settings: Settings = Settings(),
+    /// - Parameters:
+    ///   - origin: where the address came from, for errors (`dataset.serve_port`).
+    ///   - security: under CURVE the server admits only the keys `authorized` lists, like the
+    ///     control socket; refusals are counted in `refusals` and logged through `onRefused`.
+    public init(bind endpoint: Endpoint, origin: String, settings: Settings = Settings(), security: TransportSecurity = .none,
+                refusals: Locked<RefusalLog> = Locked(RefusalLog()),
+                onRefused: @escaping @Sendable (_ address: String, _ domain: String, _ reason: String, _ unlogged: Int) -> Void = { _, _, _, _ in },
                 handler: @escaping @Sendable ([UInt8]) -> [UInt8]?) throws {
         try settings.validate()
         self.settings = settings
         let context = ZMQContext()
         let socket: ZMQSocket
+        var zap: ZAPHandler?
         do {
+            if let curve = security.curve {
+                guard let authorized = curve.authorized else {
+                    throw SecurityError(code: "security.no-authorized-keys", "the sample server needs the authorized keys under CURVE")
+                }
+                // Before the bind: without a handler libzmq would admit any client.
+                zap = try ZAPHandler(context: context, refusals: refusals, policy: { request in
+                    guard let key = request.key else { return .refuse(reason: "no key") }
+                    return authorized.allows(key) ? .allow(userID: key.z85) : .refuse(reason: "key \(key.z85) is not authorized")
+                }, onRefused: onRefused)
+            }
             (socket, self.endpoint) = try ZMQSocket.bound(
                 context, kind: ZMQ_ROUTER, endpoint: endpoint, origin: origin, lingerMillis: settings.lingerMillis,
-                highWaterMark: settings.highWaterMark, maxMessageBytes: settings.maxRequestBytes)
+                highWaterMark: settings.highWaterMark, maxMessageBytes: settings.maxRequestBytes) { socket throws(ZMQError) in
+                if let curve = security.curve { try socket.makeCurveServer(curve.identity, domain: ZAPDomain.samples) }
+            }
             try socket.set(ZMQ_ROUTER_MANDATORY, 1)
         } catch {
+            zap?.stop()
             context.terminate()
             throw error
         }
         let owned = ThreadOwned(ServerLoop(socket: socket, settings: settings, stats: stats, handler: handler), context: context)
-        let thread = Thread { [stopping, finished] in
+        let thread = Thread { [stopping, finished, zap] in
             owned.loop.run(until: stopping)
             owned.loop.socket.close()
+            zap?.stop()
             owned.context.terminate()
             finished.signal()
         }

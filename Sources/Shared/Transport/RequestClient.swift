@@ -45,15 +45,25 @@ public final class RequestClient: @unchecked Sendable {
     /// - Parameters:
     ///   - origin: where the address came from, for errors.
     ///   - replyID: the request id a reply answers, or nil for a reply that cannot be one.
-    public init(connect endpoint: Endpoint, origin: String, settings: Settings = Settings(),
+    ///   - security: under CURVE, the client's key pair and the server's public key.
+    public init(connect endpoint: Endpoint, origin: String, settings: Settings = Settings(), security: TransportSecurity = .none,
                 replyID: @escaping @Sendable ([UInt8]) -> UInt64?) throws {
         self.endpoint = endpoint.description
+        var client: (CurveKeyPair, CurveKey)?
+        if let curve = security.curve {
+            guard let key = curve.serverKey else {
+                throw SecurityError(code: "security.no-server-key", "cannot dial \(endpoint) (\(origin)) with CURVE: the server's public key is not known")
+            }
+            client = (curve.identity, key)
+        }
         let context = ZMQContext()
         let socket: ZMQSocket
         do {
             socket = try ZMQSocket.connected(context, kind: ZMQ_DEALER, endpoint: endpoint, origin: origin,
                                              lingerMillis: settings.lingerMillis, highWaterMark: settings.highWaterMark,
-                                             maxMessageBytes: settings.maxReplyBytes)
+                                             maxMessageBytes: settings.maxReplyBytes) { socket throws(ZMQError) in
+                if let (identity, key) = client { try socket.makeCurveClient(identity, serverKey: key) }
+            }
         } catch {
             context.terminate()
             throw error

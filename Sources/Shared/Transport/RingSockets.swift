@@ -34,10 +34,16 @@ final class RingSockets: @unchecked Sendable {
     /// The longest one poll holds the lock.
     static let slice: Duration = .milliseconds(50)
 
-    init(context: ZMQContext, settings: TransportSettings, recycle: FrameBufferPool) {
+    /// This process's CURVE key pair; nil for plaintext rings.
+    private let identity: CurveKeyPair?
+    /// The key the outbound socket was made with (it is remade when the next member's key changes).
+    private var outboundKey: CurveKey?
+
+    init(context: ZMQContext, settings: TransportSettings, recycle: FrameBufferPool, identity: CurveKeyPair? = nil) {
         self.context = context
         self.settings = settings
         self.recycle = recycle
+        self.identity = identity
     }
 
     /// What a ring message carries after its generation tag.
@@ -66,8 +72,11 @@ final class RingSockets: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if closed { throw TransportError.closed }
+        let identity = self.identity
         let (socket, bound) = try ZMQSocket.bound(context, kind: ZMQ_PULL, endpoint: endpoint, origin: origin, lingerMillis: 0,
-                                                  highWaterMark: settings.ringHighWaterMark, maxMessageBytes: settings.maxRingBytes)
+                                                  highWaterMark: settings.ringHighWaterMark, maxMessageBytes: settings.maxRingBytes) { socket throws(ZMQError) in
+            if let identity { try socket.makeCurveServer(identity, domain: ZAPDomain.ring) }
+        }
         inbound?.close()
         inbound = socket
         return bound
@@ -75,11 +84,11 @@ final class RingSockets: @unchecked Sendable {
 
     /// Points the outbound socket at `endpoint`; a no-op when it points there already. Messages
     /// still queued for a previous neighbour are dropped (and lent payloads released).
-    func connect(next endpoint: String) throws {
+    func connect(next endpoint: String, serverKey: CurveKey? = nil) throws {
         lock.lock()
         defer { lock.unlock() }
         if closed { throw TransportError.closed }
-        if outboundEndpoint == endpoint { return }
+        if outboundEndpoint == endpoint && outboundKey == serverKey { return }
         outbound?.close()
         outbound = nil
         outboundEndpoint = nil
@@ -88,10 +97,13 @@ final class RingSockets: @unchecked Sendable {
         let next = try Endpoint.parse(endpoint, origin: "the next ring member's endpoint")
         let socket = try ZMQSocket.connected(context, kind: ZMQ_PUSH, endpoint: next, origin: "the next ring member's endpoint",
                                              lingerMillis: 0, highWaterMark: settings.ringHighWaterMark,
-                                             maxMessageBytes: settings.maxRingBytes)
+                                             maxMessageBytes: settings.maxRingBytes) { [identity] socket throws(ZMQError) in
+            if let identity, let serverKey { try socket.makeCurveClient(identity, serverKey: serverKey) }
+        }
         socket.recycle = recycle
         outbound = socket
         outboundEndpoint = endpoint
+        outboundKey = serverKey
     }
 
     /// Sends one message tagged with `generation`, waiting for room until `deadline` and

@@ -2,6 +2,7 @@ import CZeroMQ
 import Collective
 import Core
 import Foundation
+import Wire
 
 /// The one thread of a process that owns the ZeroMQ context and the control socket, and the
 /// process's ring sockets (`RingSockets`, used directly by the thread that runs a collective).
@@ -29,6 +30,18 @@ public final class SocketLoop: @unchecked Sendable {
     /// link, because a link ends with its generation while its frames may still be queued.
     public let lending = LendingLedger()
 
+    /// Plaintext, or CurveZMQ with this process's keys (control and ring alike).
+    public let security: TransportSecurity
+    /// Handshakes the ZAP handler refused (unknown keys, keys of no current ring member), and
+    /// control messages dropped because their key is no longer authorized.
+    public let refusals = Locked(RefusalLog())
+    /// The public keys of the current generation's ring members (`admitRing`): the only clients
+    /// the ring socket accepts under CURVE.
+    private let ringMembers = Locked<Set<CurveKey>>([])
+    private let onRefused: @Sendable (_ address: String, _ domain: String, _ reason: String, _ unlogged: Int) -> Void
+    private let zapLock = NSLock()
+    private var zap: ZAPHandler?  // guarded by zapLock
+
     private let context = ZMQContext()
     /// The ring's PULL and PUSH sockets, used by the collective's thread (`ZeroMQRingLink`).
     let ringSockets: RingSockets
@@ -46,9 +59,17 @@ public final class SocketLoop: @unchecked Sendable {
     /// Control messages addressed to a peer that is gone (ROUTER_MANDATORY), counted not thrown.
     private var unroutable = 0
 
-    public init(settings: TransportSettings = TransportSettings()) {
+    /// - Parameters:
+    ///   - security: `.curve` makes every socket of this process a CurveZMQ socket; server sockets
+    ///     then admit only authorized keys (control) or the current ring members' (ring).
+    ///   - onRefused: a refused handshake to log (at most once per peer address per minute):
+    ///     the address, the endpoint (`control`, `ring`), why, and how many went unlogged since.
+    public init(settings: TransportSettings = TransportSettings(), security: TransportSecurity = .none,
+                onRefused: @escaping @Sendable (_ address: String, _ domain: String, _ reason: String, _ unlogged: Int) -> Void = { _, _, _, _ in }) {
         self.settings = settings
-        ringSockets = RingSockets(context: context, settings: settings, recycle: ringFramePool)
+        self.security = security
+        self.onRefused = onRefused
+        ringSockets = RingSockets(context: context, settings: settings, recycle: ringFramePool, identity: security.curve?.identity)
         // Received ring frames are libzmq allocations of a megabyte each: keep freed ones for
         // the next frames instead of faulting fresh pages in for every one.
         AllocatorPolicy.retainFreedMemory()
@@ -77,10 +98,14 @@ public final class SocketLoop: @unchecked Sendable {
     ///   naming the address when the system refuses it (in use, not an address of this machine).
     public func bindControl(_ endpoint: String, origin: String = "the control endpoint") throws -> String {
         let parsed = try Endpoint.parse(endpoint, origin: origin, allowAnyPort: true)
+        try startAuthentication()
+        let identity = security.curve?.identity
         return try perform { loop in
             let (socket, bound) = try ZMQSocket.bound(
                 loop.context, kind: ZMQ_ROUTER, endpoint: parsed, origin: origin, lingerMillis: loop.settings.lingerMillis,
-                highWaterMark: loop.settings.controlHighWaterMark, maxMessageBytes: loop.settings.maxControlBytes)
+                highWaterMark: loop.settings.controlHighWaterMark, maxMessageBytes: loop.settings.maxControlBytes) { socket throws(ZMQError) in
+                if let identity { try socket.makeCurveServer(identity, domain: ZAPDomain.control) }
+            }
             do {
                 try socket.set(ZMQ_ROUTER_MANDATORY, 1)
             } catch {
@@ -97,24 +122,73 @@ public final class SocketLoop: @unchecked Sendable {
     /// - Parameter origin: where the address came from, for errors (`--coordinator`).
     public func connectControl(_ endpoint: String, origin: String = "the coordinator's endpoint") throws {
         let parsed = try Endpoint.parse(endpoint, origin: origin)
+        var client: (CurveKeyPair, CurveKey)?
+        if let curve = security.curve {
+            guard let serverKey = curve.serverKey else {
+                throw SecurityError(code: "security.no-server-key", "cannot dial \(endpoint) (\(origin)) with CURVE: the coordinator's public key is not known (the `coordinator = …` line of the worker's key file)")
+            }
+            client = (curve.identity, serverKey)
+        }
         try perform { loop in
             loop.controlSocket = try ZMQSocket.connected(
                 loop.context, kind: ZMQ_DEALER, endpoint: parsed, origin: origin, lingerMillis: loop.settings.lingerMillis,
-                highWaterMark: loop.settings.controlHighWaterMark, maxMessageBytes: loop.settings.maxControlBytes)
+                highWaterMark: loop.settings.controlHighWaterMark, maxMessageBytes: loop.settings.maxControlBytes) { socket throws(ZMQError) in
+                if let (identity, key) = client { try socket.makeCurveClient(identity, serverKey: key) }
+            }
         }
+    }
+
+    /// Starts the context's ZAP handler (once) when this process uses CURVE: it must exist before
+    /// any server socket is bound, or libzmq would admit every client that knows the public key.
+    private func startAuthentication() throws {
+        guard let curve = security.curve else { return }
+        try zapLock.withLock {
+            guard zap == nil else { return }
+            let ringMembers = self.ringMembers
+            zap = try ZAPHandler(context: context, refusals: refusals, policy: { request in
+                guard let key = request.key else { return .refuse(reason: "no key") }
+                switch request.domain {
+                case ZAPDomain.control:
+                    guard let authorized = curve.authorized else { return .refuse(reason: "this process admits no control clients") }
+                    return authorized.allows(key) ? .allow(userID: key.z85) : .refuse(reason: "key \(key.z85) is not authorized")
+                case ZAPDomain.ring:
+                    return ringMembers.value.contains(key) ? .allow(userID: key.z85)
+                        : .refuse(reason: "key \(key.z85) is not a member of the current ring")
+                default:
+                    return .refuse(reason: "unknown endpoint \(LogText.escape(request.domain, limit: 32))")
+                }
+            }, onRefused: onRefused)
+        }
+    }
+
+    /// The public keys the ring socket admits from now on: the current generation's members, as
+    /// the coordinator announced them. Connections already made stay (their frames are fenced by
+    /// generation); a key left out is refused at its next handshake.
+    public func admitRing(keys: Set<CurveKey>) {
+        ringMembers.value = keys
+    }
+
+    /// Whether `key` is among those `admitRing` named last.
+    public func ringAdmits(_ key: CurveKey) -> Bool {
+        ringMembers.value.contains(key)
     }
 
     /// Binds the ring's inbound socket (PULL) on `host` with a port the system picks.
     ///
     /// - Parameter origin: where the host came from, for errors (`workers.bind`, `--bind`).
     public func bindRing(host: String, origin: String = "the ring address (workers.bind or --bind)") throws -> String {
-        try ringSockets.bind(host: host, origin: origin)
+        try startAuthentication()
+        return try ringSockets.bind(host: host, origin: origin)
     }
 
-    /// Points the ring's outbound socket at the next member; a no-op when it already points there.
-    /// Frames still queued for a previous neighbour are dropped.
-    public func connectRing(next endpoint: String) throws {
-        try ringSockets.connect(next: endpoint)
+    /// Points the ring's outbound socket at the next member (whose public key is `key` under
+    /// CURVE); a no-op when it already points there. Frames still queued for a previous neighbour
+    /// are dropped.
+    public func connectRing(next endpoint: String, key: CurveKey? = nil) throws {
+        if security.isCurve && key == nil {
+            throw SecurityError(code: "security.ring-key", "the next ring member (\(endpoint.escapedForLog)) has no announced key: not dialled")
+        }
+        try ringSockets.connect(next: endpoint, serverKey: key)
     }
 
     /// Messages that arrived on the ring socket without the shape of a ring message (an 8-byte
@@ -139,8 +213,9 @@ public final class SocketLoop: @unchecked Sendable {
         stopping = true
         commandLock.unlock()
         if already { return }
-        // The ring sockets first: the context ends only once every socket is closed.
+        // The ring sockets and the ZAP handler first: the context ends only once every socket is closed.
         ringSockets.close()
+        zapLock.withLock { zap?.stop() }
         wake()
         finished.wait()
         control.close()
@@ -232,17 +307,24 @@ public final class SocketLoop: @unchecked Sendable {
     }
 
     private func receiveAll(_ socket: ZMQSocket) {
-        while !(socket === controlSocket && control.isFull), let parts = try? socket.tryReceive() {
+        while !(socket === controlSocket && control.isFull), let (parts, userID) = try? socket.tryReceiveWithUserID() {
             if socket === controlSocket {
                 if socket.kind == ZMQ_ROUTER {
                     guard parts.count == 2 else { continue }  // malformed envelope: dropped
-                    control.push(ControlFrame(peer: parts[0], bytes: parts[1]))
+                    control.push(ControlFrame(peer: parts[0], bytes: parts[1], key: userID.flatMap(CurveKey.init(z85:))))
                 } else {
                     guard parts.count == 1 else { continue }
                     // The envelope's generation sits at bytes 8..<16 (docs/wire-protocol.md).
                     if parts[0].count >= 16 {
                         let generation = parts[0].withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
                         newestControlGeneration.update { $0 = max($0, generation) }
+                    }
+                    // The ring's allow-list changes as the announcement arrives, not when the
+                    // process's loop (perhaps inside a step) reads it: a neighbour that dials
+                    // first would be refused, and libzmq does not dial again after a refusal.
+                    if security.isCurve, parts[0].count > 6, parts[0][6] == Wire.Kind.ringKeys.rawValue,
+                       case .ringKeys(let announced)? = try? Wire.decode(parts[0]).1 {
+                        ringMembers.value = Set(announced.members.compactMap { CurveKey(bytes: $0.key) })
                     }
                     control.push(ControlFrame(peer: [], bytes: parts[0]))
                 }

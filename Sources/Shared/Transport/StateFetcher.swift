@@ -43,11 +43,14 @@ public struct StateFetcher: Sendable {
     public var settings: Settings
     public var sender: WorkerID
     public var incarnation: Incarnation
+    /// Under CURVE: this process's key pair, for fetching from servers whose key the caller names.
+    public var security: TransportSecurity
 
-    public init(settings: Settings = Settings(), sender: WorkerID, incarnation: Incarnation) {
+    public init(settings: Settings = Settings(), sender: WorkerID, incarnation: Incarnation, security: TransportSecurity = .none) {
         self.settings = settings
         self.sender = sender
         self.incarnation = incarnation
+        self.security = security
     }
 
     /// Fetches the state after `step` from the server at `endpoint` under a grant.
@@ -56,13 +59,22 @@ public struct StateFetcher: Sendable {
     ///   - maxValues: the most float values the caller's model and optimizer hold; a state that
     ///     announces more is refused before it is allocated.
     ///   - origin: who the server is, for errors (`w3's state server`).
+    ///   - serverKey: the server's public key (required under CURVE): a server with another key
+    ///     fails the handshake and is never read.
     public func fetch(from endpoint: String, origin: String, step: UInt64, token: [UInt8], generation: Generation,
-                      maxValues: Int) throws(StateTransferError) -> Fetched {
+                      maxValues: Int, serverKey: CurveKey? = nil) throws(StateTransferError) -> Fetched {
         try settings.validate()
         let started = ContinuousClock.now
         let parsed: Endpoint
         do { parsed = try Endpoint.parseAdvertised(endpoint, origin: origin) } catch {
             throw StateTransferError(code: "state.endpoint", "\(origin) at '\(LogText.escape(endpoint))' \(error.problem)")
+        }
+        var client: (CurveKeyPair, CurveKey)?
+        if let curve = security.curve {
+            guard let serverKey else {
+                throw StateTransferError(code: "state.no-key", "\(origin): its key was not announced, so it is not dialled")
+            }
+            client = (curve.identity, serverKey)
         }
         let context = ZMQContext()
         defer { context.terminate() }
@@ -70,7 +82,9 @@ public struct StateFetcher: Sendable {
         do {
             socket = try ZMQSocket.connected(context, kind: ZMQ_DEALER, endpoint: parsed, origin: origin, lingerMillis: 0,
                                              highWaterMark: Int32(settings.window * 2 + 4),
-                                             maxMessageBytes: Int64(settings.chunkBytes + 64 << 10))
+                                             maxMessageBytes: Int64(settings.chunkBytes + 64 << 10)) { socket throws(ZMQError) in
+                if let (identity, key) = client { try socket.makeCurveClient(identity, serverKey: key) }
+            }
         } catch {
             throw StateTransferError(code: "state.connect", "\(origin): \(error)")
         }

@@ -40,6 +40,8 @@ public final class StateServer: @unchecked Sendable {
     private let context = ZMQContext()
     private let socket: ZMQSocket
     private let currentGeneration: @Sendable () -> UInt64
+    /// Under CURVE: the handler that admits fetchers' keys (`admits`), stopped before the context.
+    private var zap: ZAPHandler?
     private let lock = NSLock()
     private var published: StateImage?  // lock
     /// States published with `keep`, served to a grant that comes after a newer publish (the
@@ -71,7 +73,13 @@ public final class StateServer: @unchecked Sendable {
     ///   - origin: where the host came from, for errors (`workers.bind`, `--bind`).
     ///   - currentGeneration: the generation the owner believes current; requests of an older
     ///     one are refused.
-    public init(host: String, origin: String, settings: Settings = Settings(),
+    ///   - security: under CURVE the server uses this process's key pair, and its ZAP handler
+    ///     admits the fetchers whose keys `admits` accepts (the coordinator's authorized keys;
+    ///     on a worker, the coordinator and the members it announced); refusals are counted in
+    ///     `refusals` and logged through `onRefused`.
+    public init(host: String, origin: String, settings: Settings = Settings(), security: TransportSecurity = .none,
+                admits: @escaping @Sendable (CurveKey) -> Bool = { _ in false }, refusals: Locked<RefusalLog> = Locked(RefusalLog()),
+                onRefused: @escaping @Sendable (_ address: String, _ domain: String, _ reason: String, _ unlogged: Int) -> Void = { _, _, _, _ in },
                 currentGeneration: @escaping @Sendable () -> UInt64) throws {
         self.settings = settings
         self.currentGeneration = currentGeneration
@@ -79,11 +87,29 @@ public final class StateServer: @unchecked Sendable {
         do { endpoint = try Endpoint(host: host, port: nil) } catch {
             throw EndpointError(value: host, origin: origin, problem: error.problem)
         }
-        let (socket, bound) = try ZMQSocket.bound(context, kind: ZMQ_ROUTER, endpoint: endpoint, origin: origin,
+        if security.isCurve {
+            // Before the bind: without a handler libzmq would admit any client.
+            zap = try ZAPHandler(context: context, refusals: refusals, policy: { request in
+                guard let key = request.key else { return .refuse(reason: "no key") }
+                return admits(key) ? .allow(userID: key.z85) : .refuse(reason: "key \(key.z85) may not fetch states here")
+            }, onRefused: onRefused)
+        }
+        let identity = security.curve?.identity
+        let (socket, bound): (ZMQSocket, String)
+        do {
+            (socket, bound) = try ZMQSocket.bound(context, kind: ZMQ_ROUTER, endpoint: endpoint, origin: origin,
                                                   lingerMillis: settings.lingerMillis, highWaterMark: settings.highWaterMark,
-                                                  maxMessageBytes: 64 << 10)
+                                                  maxMessageBytes: 64 << 10) { socket throws(ZMQError) in
+                if let identity { try socket.makeCurveServer(identity, domain: ZAPDomain.state) }
+            }
+        } catch {
+            zap?.stop()
+            context.terminate()
+            throw error
+        }
         do { try socket.set(ZMQ_ROUTER_MANDATORY, 1) } catch {
             socket.close()
+            zap?.stop()
             context.terminate()
             throw error
         }
@@ -166,6 +192,7 @@ public final class StateServer: @unchecked Sendable {
             }
         }
         socket.close()
+        zap?.stop()
         context.terminate()
         finished.signal()
     }

@@ -24,6 +24,15 @@ public struct TransportSettings: Sendable, Equatable {
 public struct ControlFrame: Sendable {
     public var peer: [UInt8]
     public var bytes: [UInt8]
+    /// The sender's public key as the handshake proved it (CURVE on the coordinator); nil without
+    /// authentication.
+    public var key: CurveKey?
+
+    public init(peer: [UInt8], bytes: [UInt8], key: CurveKey? = nil) {
+        self.peer = peer
+        self.bytes = bytes
+        self.key = key
+    }
 }
 
 /// A frame that arrived on the ring socket, tagged with the generation its sender was in.

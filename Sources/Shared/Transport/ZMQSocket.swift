@@ -57,9 +57,16 @@ final class ZMQSocket {
     ///
     /// - Parameter origin: where the address came from (`coordinator.bind`, `--bind`...).
     static func bound(_ context: ZMQContext, kind: Int32, endpoint: Endpoint, origin: String, lingerMillis: Int32,
-                      highWaterMark: Int32, maxMessageBytes: Int64) throws -> (socket: ZMQSocket, bound: String) {
+                      highWaterMark: Int32, maxMessageBytes: Int64,
+                      configure: (ZMQSocket) throws(ZMQError) -> Void = { _ in }) throws -> (socket: ZMQSocket, bound: String) {
         let socket = try ZMQSocket(context, kind: kind, lingerMillis: lingerMillis, highWaterMark: highWaterMark,
                                    maxMessageBytes: maxMessageBytes)
+        do throws(ZMQError) {
+            try configure(socket)
+        } catch {
+            socket.close()
+            throw error
+        }
         do throws(ZMQError) {
             if endpoint.isIPv6 { try socket.set(ZMQ_IPV6, 1) }
             return (socket, try socket.bind(endpoint.description))
@@ -71,9 +78,16 @@ final class ZMQSocket {
 
     /// A new socket connecting to `endpoint`, or closed and an error naming the address.
     static func connected(_ context: ZMQContext, kind: Int32, endpoint: Endpoint, origin: String, lingerMillis: Int32,
-                          highWaterMark: Int32, maxMessageBytes: Int64) throws -> ZMQSocket {
+                          highWaterMark: Int32, maxMessageBytes: Int64,
+                          configure: (ZMQSocket) throws(ZMQError) -> Void = { _ in }) throws -> ZMQSocket {
         let socket = try ZMQSocket(context, kind: kind, lingerMillis: lingerMillis, highWaterMark: highWaterMark,
                                    maxMessageBytes: maxMessageBytes)
+        do throws(ZMQError) {
+            try configure(socket)
+        } catch {
+            socket.close()
+            throw error
+        }
         do throws(ZMQError) {
             if endpoint.isIPv6 { try socket.set(ZMQ_IPV6, 1) }
             try socket.connect(endpoint.description)
@@ -255,6 +269,12 @@ final class ZMQSocket {
 
     /// Receives one multipart message if one is waiting.
     func tryReceive() throws(ZMQError) -> [[UInt8]]? {
+        try tryReceiveWithUserID()?.parts
+    }
+
+    /// Receives one multipart message if one is waiting, with the user id the ZAP handler gave
+    /// its sender (the Z85 public key of a CURVE client; nil without authentication).
+    func tryReceiveWithUserID() throws(ZMQError) -> (parts: [[UInt8]], userID: String?)? {
         var parts: [[UInt8]] = []
         while true {
             var message = zmq_msg_t()
@@ -271,7 +291,10 @@ final class ZMQSocket {
                 initialized = size
             }
             parts.append(part)
-            if zmq_msg_more(&message) == 0 { return parts }
+            if zmq_msg_more(&message) == 0 {
+                let user = zmq_msg_gets(&message, "User-Id").map { String(cString: $0) }
+                return (parts, user?.isEmpty == false ? user : nil)
+            }
         }
     }
 

@@ -33,8 +33,11 @@ public final class ZeroMQRingLink: ClosableRingLink, @unchecked Sendable {
     public let stallTimeout: Duration
 
     /// Connects the outbound side to `next` (the ring socket of rank + 1).
-    public init(loop: SocketLoop, generation: Generation, rank: Int, worldSize: Int, next: String, lendsPayloads: Bool = true,
-                stallTimeout: Duration = .seconds(30)) throws {
+    ///
+    /// - Parameter nextKey: the next member's public key, as the coordinator announced it
+    ///   (required when the loop uses CURVE).
+    public init(loop: SocketLoop, generation: Generation, rank: Int, worldSize: Int, next: String, nextKey: CurveKey? = nil,
+                lendsPayloads: Bool = true, stallTimeout: Duration = .seconds(30)) throws {
         precondition(worldSize >= 1 && (0..<worldSize).contains(rank), "rank \(rank) outside a ring of \(worldSize)")
         self.loop = loop
         self.lendsPayloads = lendsPayloads
@@ -42,7 +45,7 @@ public final class ZeroMQRingLink: ClosableRingLink, @unchecked Sendable {
         self.generation = generation
         self.rank = rank
         self.worldSize = worldSize
-        try loop.connectRing(next: next)
+        try loop.connectRing(next: next, key: nextKey)
     }
 
     private let closed = Locked(false)

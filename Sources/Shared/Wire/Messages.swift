@@ -26,6 +26,7 @@ extension Wire {
         case stateFetch(StateFetch)
         case stateChunk(StateChunk)
         case stateRefused(StateRefused)
+        case ringKeys(RingKeys)
 
         public var kind: Kind {
             switch self {
@@ -52,6 +53,7 @@ extension Wire {
             case .stateFetch: .stateFetch
             case .stateChunk: .stateChunk
             case .stateRefused: .stateRefused
+            case .ringKeys: .ringKeys
             }
         }
     }
@@ -373,5 +375,22 @@ extension Wire {
         public var heldStep: UInt64
         public var text: String
         public init(reason: Reason, heldStep: UInt64, text: String) { self.reason = reason; self.heldStep = heldStep; self.text = text }
+    }
+}
+
+extension Wire {
+    /// Coordinator → worker (minor 6, CurveZMQ runs only): the public key of every member of the
+    /// envelope's generation, as each one's control handshake proved it. A member's ring socket
+    /// admits exactly these keys, and dials the next member expecting its key, so that nobody
+    /// else can push frames into the ring or receive one. Sent before the generation's leases.
+    public struct RingKeys: Sendable, Equatable {
+        public struct Entry: Sendable, Equatable {
+            public var worker: WorkerID
+            /// 32 bytes: a CurveZMQ public key.
+            public var key: [UInt8]
+            public init(worker: WorkerID, key: [UInt8]) { self.worker = worker; self.key = key }
+        }
+        public var members: [Entry]
+        public init(members: [Entry]) { self.members = members }
     }
 }

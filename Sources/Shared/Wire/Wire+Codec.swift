@@ -138,6 +138,9 @@ extension Wire {
             w.u64(m.step); w.u64(m.totalBytes); w.blob(m.stateHash); w.u64(m.offset); w.blob(m.data)
         case .stateRefused(let m):
             w.u16(m.reason.rawValue); w.u64(m.heldStep); w.string(m.text)
+        case .ringKeys(let m):
+            w.count(m.members.count)
+            for member in m.members { w.u32(member.worker.rawValue); w.blob(member.key) }
         }
     }
 
@@ -296,6 +299,20 @@ extension Wire {
                 throw WireError(code: "wire.value", "stateRefused.reason: unknown reason \(raw)")
             }
             return .stateRefused(StateRefused(reason: reason, heldStep: try r.u64("heldStep"), text: try r.string("text", limit: 4096)))
+        case .ringKeys:
+            // A member is a worker id, a key length and 32 key bytes: 40 bytes.
+            let n = try r.count("members", elementSize: 40, limit: 65_536)
+            var members: [RingKeys.Entry] = []
+            members.reserveCapacity(n)
+            for _ in 0..<n {
+                let worker = WorkerID(try r.u32("member.worker"))
+                let key = try r.blob("member.key", limit: 32)
+                guard key.count == 32 else {
+                    throw WireError(code: "wire.value", "ringKeys.member.key: expected 32 bytes, found \(key.count)")
+                }
+                members.append(RingKeys.Entry(worker: worker, key: key))
+            }
+            return .ringKeys(RingKeys(members: members))
         }
     }
 

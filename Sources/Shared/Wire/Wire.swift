@@ -9,7 +9,7 @@ public enum Wire {
     /// sections announced by an envelope flag that a sender sets only for a peer of that minor
     /// or later (docs/wire-protocol.md, "Versions").
     public static let major: UInt8 = 1
-    public static let minor: UInt8 = 5
+    public static let minor: UInt8 = 6
     /// The oldest minor whose workers can share a ring with this build's: from minor 2, ring
     /// frames may come in three parts (a lent payload), which older workers drop.
     public static let ringMinor: UInt8 = 2
@@ -24,6 +24,8 @@ public enum Wire {
     /// The oldest minor whose workers serve their state (`stateGrant`, the state socket): a
     /// coordinator of this build streams joiners' state from members and refuses older joiners.
     public static let stateMinor: UInt8 = 5
+    /// The oldest minor that knows `ringKeys` (kind 25): the ring's CurveZMQ allow-list.
+    public static let ringKeysMinor: UInt8 = 6
     /// Bytes of the envelope before the body.
     public static let headerSize = 28
     /// The largest frame accepted. States move in chunks (`stateChunk`) of at most
@@ -70,6 +72,8 @@ public enum Wire {
         case stateChunk = 23
         /// Minor 5, state socket: a state server refuses a fetch, saying why.
         case stateRefused = 24
+        /// Minor 6: the public keys of a generation's ring members (CurveZMQ runs only).
+        case ringKeys = 25
     }
 
     /// Who sent a frame, for which generation.

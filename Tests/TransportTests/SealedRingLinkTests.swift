@@ -1,0 +1,106 @@
+import Collective
+import Core
+import Foundation
+import Testing
+@testable import Transport
+
+/// The sealed ring (AES-256-GCM per frame, a subkey per generation and collective) over
+/// in-process links: it sums like the plain ring, and refuses a flipped bit, a replayed frame, a
+/// frame of another generation or step, and a frame from a member that is not the previous one.
+@Suite(.enabled(if: SealedRingLink.isAvailable)) struct SealedRingLinkTests {
+    static let key = SealedRingLink.newKey()
+    static var empty: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: nil, count: 0) }
+
+    static func pair(generation: UInt64 = 7, epoch: UInt64 = 3, receiverGeneration: UInt64? = nil, receiverEpoch: UInt64? = nil,
+                     key receiverKey: [UInt8] = key) throws -> (raw: InProcessRingLink, sender: SealedRingLink, receiver: SealedRingLink) {
+        let links = InProcessRing.make(worldSize: 2)
+        let sender = try SealedRingLink(links[0], key: key, generation: generation, epoch: epoch)
+        let receiver = try SealedRingLink(links[1], key: receiverKey, generation: receiverGeneration ?? generation,
+                                          epoch: receiverEpoch ?? epoch)
+        return (links[0], sender, receiver)
+    }
+
+    @Test func aRingOfThreeSumsExactlyAsThePlainRing() throws {
+        let count = 50_000
+        var inputs: [[Float]] = []
+        for rank in 0..<3 {
+            var values = [Float](repeating: 0, count: count)
+            for i in 0..<count { values[i] = Float((i * 7 + rank * 13) % 101) / 8 }
+            inputs.append(values)
+        }
+        var expected = [Float](repeating: 0, count: count)
+        for i in 0..<count { expected[i] = inputs[0][i] + inputs[1][i] + inputs[2][i] }
+        let vectors = inputs
+        for mode in [ReduceMode.exact, .fp32] {
+            let links = try InProcessRing.make(worldSize: 3).map { try SealedRingLink($0, key: Self.key, generation: 1, epoch: 9) }
+            let results = Locked<[Int: [Float]]>([:])
+            // One thread per member: a ring's members wait for each other (a pool of two threads
+            // on two cores would never run the third).
+            let done = DispatchGroup()
+            for rank in 0..<3 {
+                done.enter()
+                Thread {
+                    defer { done.leave() }
+                    let reducer = try! RingAllReduce(link: links[rank], settings: AllReduceSettings(mode: mode, frameBytes: 16 << 10))
+                    if case .sum(let values)? = try? reducer.sum(microBatches: [vectors[rank]], count: count, totalMicroBatches: 3) {
+                        results.update { $0[rank] = values }
+                    }
+                }.start()
+            }
+            done.wait()
+            #expect(results.value.count == 3, "\(mode)")
+            for (_, values) in results.value { #expect(values == expected, "\(mode)") }
+            #expect(links.allSatisfy { $0.rejected == 0 })
+        }
+    }
+
+    @Test func aFlippedBitIsDroppedAndCountedAndTheNextFrameStillArrives() throws {
+        let (raw, sender, receiver) = try Self.pair()
+        for byte in [0, 5, 12, 40, 12 + 100 + 15] {  // rank, counter, ciphertext, tag
+            var sealed = [UInt8](1...100).withUnsafeBytes { sender.seal(head: Self.empty, body: $0) }
+            sealed[byte] ^= 0x01
+            try raw.send(sealed)
+        }
+        try sender.send([9, 8, 7])
+        #expect(try receiver.receive(until: .now + .seconds(2)) == [9, 8, 7])
+        #expect(receiver.rejected == 5)
+        #expect(receiver.droppedFrames == 5)
+        #expect(receiver.lastRejection != nil)
+    }
+
+    @Test func aReplayedFrameIsRefused() throws {
+        let (raw, sender, receiver) = try Self.pair()
+        let sealed = [UInt8](repeating: 0x42, count: 64).withUnsafeBytes { sender.seal(head: Self.empty, body: $0) }
+        try raw.send(sealed)
+        try raw.send(sealed)
+        #expect(try receiver.receive(until: .now + .seconds(2)) == [UInt8](repeating: 0x42, count: 64))
+        #expect(throws: CollectiveError.self) { try receiver.receive(until: .now + .milliseconds(200)) }
+        #expect(receiver.rejected == 1)
+        #expect(receiver.lastRejection?.contains("again") == true, "\(receiver.lastRejection ?? "")")
+    }
+
+    @Test func framesOfAnotherGenerationStepOrKeyDoNotOpen() throws {
+        for (generation, epoch, key) in [(UInt64(8), UInt64(3), Self.key), (7, 4, Self.key), (7, 3, SealedRingLink.newKey())] {
+            let (_, sender, receiver) = try Self.pair(receiverGeneration: generation, receiverEpoch: epoch, key: key)
+            try sender.send([1, 2, 3, 4])
+            #expect(throws: CollectiveError.self) { try receiver.receive(until: .now + .milliseconds(200)) }
+            #expect(receiver.rejected == 1, "generation \(generation), step \(epoch)")
+            #expect(receiver.lastRejection?.contains("does not authenticate") == true)
+        }
+    }
+
+    @Test func onlyThePreviousRankMaySeal() throws {
+        let links = InProcessRing.make(worldSize: 3)
+        // Rank 0's link delivers to rank 1; a frame claiming rank 2 is refused there.
+        let impostor = try SealedRingLink(InProcessRing.make(worldSize: 3)[2], key: Self.key, generation: 1, epoch: 1)
+        let receiver = try SealedRingLink(links[1], key: Self.key, generation: 1, epoch: 1)
+        let sealed = [UInt8]([5]).withUnsafeBytes { impostor.seal(head: Self.empty, body: $0) }
+        try links[0].send(sealed)
+        #expect(throws: CollectiveError.self) { try receiver.receive(until: .now + .milliseconds(200)) }
+        #expect(receiver.lastRejection?.contains("not the previous rank 0") == true, "\(receiver.lastRejection ?? "")")
+    }
+
+    @Test func aKeyOfTheWrongSizeIsRefused() {
+        #expect(throws: SecurityError.self) { try SealedRingLink(InProcessRing.make(worldSize: 1)[0], key: [1, 2, 3], generation: 1, epoch: 1) }
+    }
+}
