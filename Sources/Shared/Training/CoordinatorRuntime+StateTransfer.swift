@@ -125,9 +125,8 @@ extension CoordinatorRuntime {
         thread.start()
     }
 
-    /// Hands the states fetched since the last turn of the loop to the instance; true if there were any.
-    @discardableResult
-    func takeFetchedStates() -> Bool {
+    /// Hands the states fetched since the last turn of the loop to the instance.
+    func takeFetchedStates() {
         let outcomes = fetchedStates.update { list -> [StateFetchOutcome] in
             defer { list.removeAll() }
             return list
@@ -148,6 +147,5 @@ extension CoordinatorRuntime {
                 carry(core.onStateFetchFailed(from: from, step: outcome.step, reason: reason, now: now))
             }
         }
-        return !outcomes.isEmpty
     }
 }

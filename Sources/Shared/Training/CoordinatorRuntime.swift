@@ -223,19 +223,14 @@ public final class CoordinatorRuntime {
         let tick = Duration.seconds(min(config.faultTolerance.heartbeatInterval / 4, 0.25))
         var signalled = false
         while !core.isFinished {
+            // Installing a fetched state can hold this loop for seconds (a large model), so it
+            // comes first: the messages that queued meanwhile, heartbeats among them, are all read
+            // before the tick judges anyone's silence.
+            takeFetchedStates()
             var next = loop.control.pop(until: .now + tick)
             while case .item(let frame) = next {
                 handle(frame)
                 next = loop.control.pop(until: .now)
-            }
-            if takeFetchedStates() {
-                // Installing a fetched state can hold this loop for seconds (a large model): the
-                // heartbeats that queued meanwhile are read before anyone's silence is judged.
-                next = loop.control.pop(until: .now)
-                while case .item(let frame) = next {
-                    handle(frame)
-                    next = loop.control.pop(until: .now)
-                }
             }
             let now = ContinuousClock.now
             if !signalled, let name = signals.stopRequested {
