@@ -46,7 +46,6 @@ let package = Package(
         // C libraries from Debian's -dev packages.
         .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ"),
         // libsodium (libzmq is built with it): AES-256-GCM for the sealed ring (SealedRingLink).
-        .systemLibrary(name: "CSodium", path: "Sources/CSodium"),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
@@ -65,7 +64,7 @@ let package = Package(
         shared("Wire", ["Core"]),
         shared("Coordination", ["Core", "Wire"]),
         shared("Observability", ["Core"]),
-        shared("Transport", ["Core", "Wire", "Collective", "CZeroMQ", "CSodium"]),
+        shared("Transport", ["Core", "Wire", "Collective", "CZeroMQ", .product(name: "Crypto", package: "swift-crypto")]),
         shared("Preemption", ["Core"]),
         shared("Training", [
             "Core", "ObjectStore", "Config", "Dataset", "Tensor", "Model", "Collective", "Optim", "Checkpoint",

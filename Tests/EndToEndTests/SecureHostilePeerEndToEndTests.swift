@@ -131,13 +131,18 @@ import Wire
             // The workers, with the fleet's key from the environment.
             let workers = try (0..<2).map { _ in try run.startWorker(environment: ["GROVE_KEY_FILE": keys + "/worker.key"]) }
             try run.waitForStep(5)
-            // The fleet's key again, pushing frames of an old generation into a member's ring.
+            // A stranger at a member's ring port (plain sockets: the frames are sealed instead),
+            // pushing frames sealed under a key of its own for the generations a run of two
+            // passes through, and frames of an old generation.
             let ring = try #require(workers[0].output.firstMatch(of: /ring=(tcp:\/\/[0-9.:]+)/).map { String($0.1) }, "\(workers[0].output)")
-            let ringLoop = SocketLoop(security: .curve(CurveSettings(identity: fleet.keyPair, serverKey: coordinatorKey)))
+            let ringLoop = SocketLoop(security: .none)
             defer { ringLoop.close() }
-            let stale = try ZeroMQRingLink(loop: ringLoop, generation: Generation(1), rank: 0, worldSize: 2, next: ring,
-                                           nextKey: fleet.keyPair.publicKey)
-            for _ in 0..<20 { try stale.send(Array(repeating: 0x5A, count: 4096)) }
+            let strangerKey = SealedRingLink.newKey()
+            for generation in 1...4 {
+                let link = try ZeroMQRingLink(loop: ringLoop, generation: Generation(UInt64(generation)), rank: 0, worldSize: 2, next: ring)
+                let forged = try SealedRingLink(link, key: strangerKey, generation: UInt64(generation), epoch: 6)
+                for _ in 0..<10 { try forged.send(Array(repeating: 0x5A, count: 4096)) }
+            }
             replayer.close()
 
             // A flood of handshakes with fresh keys.
@@ -158,6 +163,8 @@ import Wire
                     "\(run.output)")
             let logs = workers.map(\.output).joined()
             #expect(logs.contains("ring frames of older generations"), "the replayed ring frames were not dropped as stale:\n\(logs)")
+            #expect(logs.contains("does not authenticate under this attempt's ring key"), "the forged ring frames were not refused:\n\(logs)")
+            #expect(workers.allSatisfy { $0.output.contains("security: curve") && !$0.output.contains("INSECURE") })
             #expect(!run.output.contains("INSECURE") && !logs.contains("INSECURE"))
         }
     }

@@ -56,7 +56,7 @@ import Testing
 
     @Test func aFlippedBitIsDroppedAndCountedAndTheNextFrameStillArrives() throws {
         let (raw, sender, receiver) = try Self.pair()
-        for byte in [0, 5, 12, 40, 12 + 100 + 15] {  // rank, counter, ciphertext, tag
+        for byte in [0, 5, 10, 40, 16 + 100 + 15] {  // head count, rank, counter, ciphertext, tag
             var sealed = [UInt8](1...100).withUnsafeBytes { sender.seal(head: Self.empty, body: $0) }
             sealed[byte] ^= 0x01
             try raw.send(sealed)
@@ -89,15 +89,39 @@ import Testing
         }
     }
 
-    @Test func onlyThePreviousRankMaySeal() throws {
+    @Test func onlyAnotherMemberOfTheRingMaySeal() throws {
         let links = InProcessRing.make(worldSize: 3)
-        // Rank 0's link delivers to rank 1; a frame claiming rank 2 is refused there.
-        let impostor = try SealedRingLink(InProcessRing.make(worldSize: 3)[2], key: Self.key, generation: 1, epoch: 1)
         let receiver = try SealedRingLink(links[1], key: Self.key, generation: 1, epoch: 1)
-        let sealed = [UInt8]([5]).withUnsafeBytes { impostor.seal(head: Self.empty, body: $0) }
-        try links[0].send(sealed)
+        // Rank 0's link delivers to rank 1: a frame claiming rank 1 itself is refused there.
+        let impostor = try SealedRingLink(InProcessRing.make(worldSize: 3)[1], key: Self.key, generation: 1, epoch: 1)
+        try links[0].send([UInt8]([5]).withUnsafeBytes { impostor.seal(head: Self.empty, body: $0) })
         #expect(throws: CollectiveError.self) { try receiver.receive(until: .now + .milliseconds(200)) }
-        #expect(receiver.lastRejection?.contains("not the previous rank 0") == true, "\(receiver.lastRejection ?? "")")
+        #expect(receiver.lastRejection?.contains("not by another member of this ring of 3") == true, "\(receiver.lastRejection ?? "")")
+        // So is one claiming a rank beyond the ring.
+        let outsider = try SealedRingLink(InProcessRing.make(worldSize: 5)[4], key: Self.key, generation: 1, epoch: 1)
+        try links[0].send([UInt8]([6]).withUnsafeBytes { outsider.seal(head: Self.empty, body: $0) })
+        #expect(throws: CollectiveError.self) { try receiver.receive(until: .now + .milliseconds(200)) }
+        #expect(receiver.rejected == 2)
+    }
+
+    /// The all-gather forwards a frame as its maker sealed it: the next member opens it under the
+    /// maker's rank and counter, and refuses it when it comes again.
+    @Test func aForwardedFrameGoesOnAsItsMakerSealedItAndOpensOnce() throws {
+        let links = InProcessRing.make(worldSize: 3)
+        let sealed = try links.map { try SealedRingLink($0, key: Self.key, generation: 2, epoch: 5) }
+        let body = [UInt8](repeating: 0x33, count: 64 << 10)
+        try sealed[0].send(header: [1, 2, 3], lending: body.withUnsafeBytes { $0 })
+        let atOne = try sealed[1].receiveFrame(until: .now + .seconds(2))
+        #expect(atOne.bytes == [1, 2, 3] + body)
+        try sealed[1].forward(atOne)
+        let raw = try links[2].receiveFrame(until: .now + .seconds(2))
+        // Rank 0's seal, byte for byte: head count, head, then rank 0 and its first counter.
+        #expect(raw.bytes.prefix(19) == [3, 0, 0, 0, 1, 2, 3, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0])
+        try links[1].send(raw.bytes)
+        try links[1].send(raw.bytes)
+        #expect(try sealed[2].receive(until: .now + .seconds(2)) == [1, 2, 3] + body)
+        #expect(throws: CollectiveError.self) { try sealed[2].receive(until: .now + .milliseconds(200)) }
+        #expect(sealed[2].lastRejection?.contains("frame 1 of rank 0 again") == true, "\(sealed[2].lastRejection ?? "")")
     }
 
     @Test func aKeyOfTheWrongSizeIsRefused() {

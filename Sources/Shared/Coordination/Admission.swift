@@ -18,6 +18,9 @@ public struct Admission: Sendable {
         public var quarantineMax: Duration = .seconds(300)
         /// Connections and processes remembered for the limits above.
         public var remembered = 1024
+        /// The ring's frames are sealed under a key per lease (runs with keys): joiners of a minor
+        /// older than `Wire.sealedRingMinor`, whose rings would run over CurveZMQ, are refused.
+        public var sealedRing = false
 
         public init(schemaHash: UInt64, schemaName: String) {
             self.schemaHash = schemaHash
@@ -57,6 +60,11 @@ public struct Admission: Sendable {
         guard join.minor >= Wire.stateMinor, let stateEndpoint = join.stateEndpoint else {
             return .refuse(.protocolVersion, "worker speaks protocol \(join.major).\(join.minor) and serves no state; the coordinator "
                 + "(\(Wire.major).\(Wire.minor)) streams a joiner's state from members' state servers (protocol \(Wire.major).\(Wire.stateMinor) and later): "
+                + "run the same Grove build on every machine")
+        }
+        guard !settings.sealedRing || join.minor >= Wire.sealedRingMinor else {
+            return .refuse(.protocolVersion, "worker speaks protocol \(join.major).\(join.minor); with keys the ring's frames are sealed "
+                + "under a key per lease (protocol \(Wire.major).\(Wire.sealedRingMinor) and later), which this worker cannot do: "
                 + "run the same Grove build on every machine")
         }
         guard join.schemaHash == settings.schemaHash else {

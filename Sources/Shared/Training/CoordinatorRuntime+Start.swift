@@ -11,11 +11,13 @@ extension CoordinatorRuntime {
         // Workers must see the same samples: pin the hash this coordinator computed.
         var pinned = config
         pinned.dataset.expectSha256 = setup.datasetHash
+        var admission = Admission.Settings(schemaHash: setup.model.schemaHash, schemaName: setup.model.schemaName)
+        admission.sealedRing = security.isCurve
         return CoordinatorInstance.Settings(
             runConfig: Wire.RunConfig(runName: config.run.name, configYAML: pinned.rendered(), samples: sampleChannel),
             members: MemberTable.Settings(heartbeatInterval: runSettings.heartbeatInterval, missedHeartbeats: runSettings.missedHeartbeats,
                                           maxMembers: config.workers.max),
-            admission: Admission.Settings(schemaHash: setup.model.schemaHash, schemaName: setup.model.schemaName),
+            admission: admission,
             policy: runSettings.policy(config: config, hasValidation: !setup.validation.isEmpty),
             plan: plan)
     }

@@ -61,6 +61,12 @@ public final class WorkerRuntime {
     /// The ring members' keys the coordinator announced for `ringKeysGeneration` (CURVE runs).
     var ringKeys: [WorkerID: CurveKey] = [:]
     var ringKeysGeneration = Generation(0)
+    /// The key the next lease's ring frames are sealed under, from the `ringKeys` that came
+    /// before it (keyed runs with a coordinator of minor 7 or later).
+    var leaseRingKey: [UInt8]?
+    /// Whether this worker's ring runs on plain sockets with sealed frames (`SealedRingLink`)
+    /// rather than over CurveZMQ: decided once, at the join, by the coordinator's protocol.
+    var ringSealed = false
     var id = WorkerID(0)
     var generation = Generation(0)
     /// The protocol's decisions: which lease to run, which to refuse, what to do with a state.
@@ -147,7 +153,11 @@ public final class WorkerRuntime {
         } else if settings.insecure || config.security.insecure {
             logger.warning("INSECURE MODE: this worker's connections are neither authenticated nor encrypted (\(settings.insecure ? "--insecure" : "the run's security.insecure"))")
         }
-        let bound = try loop.bindRing(host: ringHost)
+        // With keys, ring frames are sealed under a key per lease when the coordinator hands one
+        // out (protocol 1.7): the ring's sockets then carry no CurveZMQ of their own.
+        ringSealed = settings.security.isCurve && coordinatorMinor >= Wire.sealedRingMinor
+        let bound = try loop.bindRing(host: ringHost, sealed: ringSealed)
+        if ringSealed { logger.info("ring: frames sealed with AES-256-GCM under a fresh key for every step attempt") }
         let coordinatorEndpoint = try Endpoint.parse(settings.coordinator, origin: "--coordinator")
         let ringEndpoint = try AdvertisedAddress.endpoint(bound: bound, advertise: settings.advertiseHost,
                                                           peer: (coordinatorEndpoint.host, coordinatorEndpoint.port ?? 0)).description
@@ -410,13 +420,16 @@ public final class WorkerRuntime {
         let next = nextMember.ringEndpoint
         // Under CURVE the next member is dialled expecting the key the coordinator announced for
         // it in this generation (`ringKeys`); a member without one is not dialled at all.
-        let nextKey = settings.security.isCurve && ringKeysGeneration == generation ? ringKeys[nextMember.worker] : nil
+        // A sealed ring dials plainly and seals every frame under the key announced with this
+        // lease instead.
+        let nextKey = settings.security.isCurve && !ringSealed && ringKeysGeneration == generation ? ringKeys[nextMember.worker] : nil
         // A coordinator older than the three-part ring frames may have admitted workers that
         // cannot read them: then every frame goes in one piece.
         let zmqLink = try ZeroMQRingLink(loop: loop, generation: generation, rank: rank, worldSize: order.ring.count, next: next,
                                          nextKey: nextKey, lendsPayloads: coordinatorMinor >= Wire.ringMinor,
-                                         stallTimeout: allReduceSettings.timeout)
-        let link = WatchedRingLink(zmqLink)
+                                         stallTimeout: allReduceSettings.timeout, trustsGenerationTags: !ringSealed)
+        let sealed = try sealedLink(zmqLink, step: step)
+        let link = WatchedRingLink(sealed ?? zmqLink)
         link.discardsSends = FaultPoint.active(.cutRing, at: .beforeLease, step: step.ordinal)
         let reducer = try RingAllReduce(link: link, settings: allReduceSettings, firstSequence: step.wire)
         if timeline != nil || FaultPoint.armed?.point == .midAllReduce {
@@ -492,6 +505,18 @@ public final class WorkerRuntime {
 
     /// Ring frames that could not be decoded were dropped (garbage from a stranger, a broken
     /// peer): the sum went on without them; the operator should know.
+    /// The ring link of this lease sealed under the key announced with it, or nil for a ring
+    /// without sealed frames. The key is taken once: the next lease brings its own.
+    func sealedLink(_ link: ZeroMQRingLink, step: Step) throws -> SealedRingLink? {
+        guard ringSealed else { return nil }
+        guard let key = leaseRingKey, ringKeysGeneration == generation else {
+            throw TrainingError(code: "worker.ring-key", "step \(step): the coordinator dealt a lease of generation \(generation) "
+                + "without its ring key (the last ring keys were of generation \(ringKeysGeneration))")
+        }
+        leaseRingKey = nil
+        return try SealedRingLink(link, key: key, generation: generation.rawValue, epoch: step.wire)
+    }
+
     func noteDroppedFrames(_ link: ZeroMQRingLink, step: Step, logger: Logger) {
         if link.stale > 0 {
             // Late frames of a previous ring, or replayed ones: fenced by generation, never summed.
@@ -567,6 +592,7 @@ public final class WorkerRuntime {
         }
         ringKeys = keys
         ringKeysGeneration = generation
+        leaseRingKey = announced.ringKey
         loop.admitRing(keys: Set(keys.values))
     }
 

@@ -62,7 +62,11 @@ final class RingSockets: @unchecked Sendable {
     }
 
     /// Binds the inbound socket on `host` with a port the system picks; returns the endpoint.
-    func bind(host: String, origin: String) throws -> String {
+    /// Whether the ring's frames are sealed by the link above (`SealedRingLink`): the sockets
+    /// then run without CurveZMQ. Set by `bind`.
+    private(set) var sealed = false
+
+    func bind(host: String, origin: String, sealed: Bool = false) throws -> String {
         let endpoint: Endpoint
         do {
             endpoint = try Endpoint(host: host, port: nil)
@@ -72,7 +76,8 @@ final class RingSockets: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if closed { throw TransportError.closed }
-        let identity = self.identity
+        self.sealed = sealed
+        let identity = sealed ? nil : self.identity
         let (socket, bound) = try ZMQSocket.bound(context, kind: ZMQ_PULL, endpoint: endpoint, origin: origin, lingerMillis: 0,
                                                   highWaterMark: settings.ringHighWaterMark, maxMessageBytes: settings.maxRingBytes) { socket throws(ZMQError) in
             if let identity { try socket.makeCurveServer(identity, domain: ZAPDomain.ring) }

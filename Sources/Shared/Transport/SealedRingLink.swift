@@ -1,29 +1,40 @@
-import CSodium
+import CCryptoBoringSSL
 import Collective
 import Core
+import Crypto
 import Foundation
 
-/// A ring link whose every frame is sealed with AES-256-GCM (libsodium, AES-NI) under a key of one
-/// generation and one collective: the fast alternative to CurveZMQ for the ring's bulk frames.
+/// A ring link whose every frame is sealed with AES-256-GCM under a key of one lease: the
+/// secured ring of a run with keys (docs/security.md, "The ring").
 ///
-/// The members share a 32-byte ring key (for a run: made per generation by the coordinator and
-/// handed out over the authenticated control channel). Each link derives its own subkey from it
-/// with keyed BLAKE2b over the generation and the collective's `epoch` (the step), so a frame of
-/// another generation or another step does not authenticate here. A sealed frame is
+/// The members share a 32-byte ring key, made fresh by the coordinator for every attempt at a
+/// step and handed out over the authenticated control channel (`ringKeys`). Each link derives its
+/// own subkey from it with HKDF-SHA-256 over the generation and the collective's `epoch` (the
+/// step), so a frame of another attempt, generation or step does not authenticate here. A sealed
+/// frame is
 ///
 /// ```
-/// sender rank u32 | counter u64 | ciphertext | tag (16)
+/// head count u32 | head | sender rank u32 | counter u64 | ciphertext of the body | tag (16)
 /// ```
 ///
-/// The first 12 bytes are the GCM nonce: unique because each sender counts its own frames under a
-/// subkey used for one collective only. A receiver accepts frames only from its previous rank and
-/// only with a counter above the last one it accepted, so a frame replayed within a collective is
-/// refused too. A frame that does not open (a flipped bit, a stranger's frame, another
-/// generation's) is dropped and counted (`rejected`, and the inner link's `droppedFrames`), never
-/// summed; the collective waits for the next one as for any late frame.
+/// The collective's frame header (`head`) travels in the clear but authenticated; the body (the
+/// gradient values) is encrypted. The rank that sealed the frame and its counter are the GCM
+/// nonce: unique because each member counts its own frames under a subkey used for one collective
+/// of one attempt only. A receiver accepts a frame only from another member of the ring and only
+/// with a counter above the last one it accepted from that member, so a frame replayed within a
+/// collective is refused too. A frame that does not open
+/// (a flipped bit, a stranger's frame, another attempt's) is dropped and counted (`rejected`, and
+/// the inner link's `droppedFrames`), never summed; the collective waits for the next one as for
+/// any late frame.
 ///
-/// Forwarded frames (the all-gather) are opened and sealed again by each member: a frame always
-/// comes from the previous rank. Not thread-safe, like the collective that uses it: one thread.
+/// The cipher is BoringSSL's, from swift-crypto, whose AES-GCM uses the CPU's vector AES and
+/// carry-less multiply (several GB/s per core where libsodium's managed under one). It is called
+/// through BoringSSL's `EVP_AEAD` interface rather than `Crypto.AES.GCM`, whose results are fresh
+/// `Data` values: sealing writes the ciphertext straight into the frame that goes on the wire,
+/// opening writes the plaintext straight into a recycled buffer, one pass over the bytes each
+/// (docs/benchmarks.md, "The secured ring"). A frame the all-gather forwards unchanged goes on as
+/// it was sealed, by the member that sealed it, so only the members that change a chunk seal it.
+/// Not thread-safe, like the collective that uses it: one thread.
 public final class SealedRingLink: ClosableRingLink, @unchecked Sendable {
     public let rank: Int
     public let worldSize: Int
@@ -32,26 +43,29 @@ public final class SealedRingLink: ClosableRingLink, @unchecked Sendable {
     public private(set) var rejected = 0
     /// Why the last of them was refused.
     public private(set) var lastRejection: String?
-    private let state: UnsafeMutableRawPointer
+    private let context: UnsafeMutablePointer<EVP_AEAD_CTX>
     private var sent: UInt64 = 0
-    private var lastReceived: UInt64 = 0
-    private let previous: UInt32
+    /// The last counter accepted from each member, by rank.
+    private var lastReceived: [UInt64]
+    /// The sealed frame each opened frame came from, while the opened one lives: what `forward`
+    /// sends on.
+    private let sealedOrigins = Locked<[ObjectIdentifier: ReceivedFrame]>([:])
+    /// Buffers for opened frames, back from the collective once it is done with a frame.
+    private let opened = FrameBufferPool(limit: 8)
 
-    /// Bytes a sealed frame adds: the nonce and the tag.
-    public static let overhead = 12 + 16
+    /// Bytes a sealed frame adds to the head and body: the head count, the nonce and the tag.
+    public static let overhead = 4 + nonceBytes + tagBytes
+    static let nonceBytes = 12
+    static let tagBytes = 16
     public static let keyBytes = 32
 
-    /// Whether this machine's libsodium can run AES-256-GCM (it needs AES-NI and PCLMUL).
-    public static var isAvailable: Bool {
-        sodium_init() >= 0 && crypto_aead_aes256gcm_is_available() != 0
-    }
+    /// Whether this machine can seal ring frames. BoringSSL runs AES-GCM on any CPU (fast with
+    /// AES instructions, constant-time without them), so always.
+    public static var isAvailable: Bool { true }
 
     /// A fresh random ring key.
     public static func newKey() -> [UInt8] {
-        _ = sodium_init()
-        var key = [UInt8](repeating: 0, count: keyBytes)
-        key.withUnsafeMutableBytes { randombytes_buf($0.baseAddress!, keyBytes) }
-        return key
+        SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
     }
 
     /// - Parameters:
@@ -59,81 +73,105 @@ public final class SealedRingLink: ClosableRingLink, @unchecked Sendable {
     ///   - generation, epoch: what the subkey is bound to: the generation and the collective
     ///     (a run passes the step).
     public init(_ inner: any ClosableRingLink, key: [UInt8], generation: UInt64, epoch: UInt64) throws(SecurityError) {
-        guard Self.isAvailable else {
-            throw SecurityError(code: "security.no-aes", "this CPU or libsodium has no AES-256-GCM (AES-NI and PCLMUL are needed)")
-        }
         guard key.count == Self.keyBytes else {
             throw SecurityError(code: "security.ring-key", "a ring key is \(Self.keyBytes) bytes, not \(key.count)")
         }
+        var info = Array("grove ring frame v2".utf8)
+        withUnsafeBytes(of: generation.littleEndian) { info += $0 }
+        withUnsafeBytes(of: epoch.littleEndian) { info += $0 }
+        let subkey = HKDF<Crypto.SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: key), info: info, outputByteCount: Self.keyBytes)
+        let made = subkey.withUnsafeBytes { bytes in
+            CCryptoBoringSSL_EVP_AEAD_CTX_new(CCryptoBoringSSL_EVP_aead_aes_256_gcm(), bytes.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                                              Self.keyBytes, Self.tagBytes)
+        }
+        guard let made else { throw SecurityError(code: "security.ring-key", "BoringSSL could not set up AES-256-GCM") }
+        context = made
         self.inner = inner
         rank = inner.rank
         worldSize = inner.worldSize
-        previous = UInt32((inner.rank - 1 + inner.worldSize) % inner.worldSize)
-        state = UnsafeMutableRawPointer.allocate(byteCount: crypto_aead_aes256gcm_statebytes(), alignment: 64)
-        var context = Array("grove ring frame v1".utf8)
-        withUnsafeBytes(of: generation.littleEndian) { context += $0 }
-        withUnsafeBytes(of: epoch.littleEndian) { context += $0 }
-        var subkey = [UInt8](repeating: 0, count: Self.keyBytes)
-        subkey.withUnsafeMutableBytes { out in
-            key.withUnsafeBytes { k in
-                _ = crypto_generichash(out.baseAddress!.assumingMemoryBound(to: UInt8.self), Self.keyBytes, context, UInt64(context.count),
-                                       k.baseAddress!.assumingMemoryBound(to: UInt8.self), Self.keyBytes)
-            }
-        }
-        _ = subkey.withUnsafeBytes {
-            crypto_aead_aes256gcm_beforenm(state.assumingMemoryBound(to: crypto_aead_aes256gcm_state.self), $0.baseAddress!.assumingMemoryBound(to: UInt8.self))
-        }
-        subkey.withUnsafeMutableBytes { sodium_memzero($0.baseAddress!, $0.count) }
+        lastReceived = Array(repeating: 0, count: inner.worldSize)
     }
 
-    deinit {
-        sodium_memzero(state, crypto_aead_aes256gcm_statebytes())
-        state.deallocate()
-    }
+    deinit { CCryptoBoringSSL_EVP_AEAD_CTX_free(context) }
 
     // MARK: Sealing
 
-    /// Seals `head` followed by `body` into one frame from the inner link's storage.
+    /// `head` and `body` sealed into one frame, in an array from the inner link's storage.
     func seal(head: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer) -> [UInt8] {
         sent += 1
-        let count = head.count + body.count
-        var frame = inner.frameStorage(count: Self.overhead + count)
+        let clearCount = 4 + head.count
+        var frame = inner.frameStorage(count: Self.overhead + head.count + body.count)
         let (rank, counter) = (UInt32(self.rank).littleEndian, sent.littleEndian)
-        frame.withUnsafeMutableBytes { out in
-            let base = out.baseAddress!
-            withUnsafeBytes(of: rank) { base.copyMemory(from: $0.baseAddress!, byteCount: 4) }
-            withUnsafeBytes(of: counter) { (base + 4).copyMemory(from: $0.baseAddress!, byteCount: 8) }
-            // Copied in place first, then encrypted where it lies: one pass over the bytes
-            // besides the cipher's own.
-            if !head.isEmpty { (base + 12).copyMemory(from: head.baseAddress!, byteCount: head.count) }
-            if !body.isEmpty { (base + 12 + head.count).copyMemory(from: body.baseAddress!, byteCount: body.count) }
-            let text = (base + 12).assumingMemoryBound(to: UInt8.self)
-            _ = crypto_aead_aes256gcm_encrypt_detached_afternm(
-                text, text + count, nil, text, UInt64(count), nil, 0, nil, base.assumingMemoryBound(to: UInt8.self),
-                state.assumingMemoryBound(to: crypto_aead_aes256gcm_state.self))
+        let sealed = frame.withUnsafeMutableBytes { out -> Int32 in
+            let base = out.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            withUnsafeBytes(of: UInt32(head.count).littleEndian) { UnsafeMutableRawPointer(base).copyMemory(from: $0.baseAddress!, byteCount: 4) }
+            if !head.isEmpty { UnsafeMutableRawPointer(base + 4).copyMemory(from: head.baseAddress!, byteCount: head.count) }
+            let nonce = base + clearCount
+            withUnsafeBytes(of: rank) { UnsafeMutableRawPointer(nonce).copyMemory(from: $0.baseAddress!, byteCount: 4) }
+            withUnsafeBytes(of: counter) { UnsafeMutableRawPointer(nonce + 4).copyMemory(from: $0.baseAddress!, byteCount: 8) }
+            // The ciphertext goes where the frame's body lies, the tag right after it: one pass.
+            let text = nonce + Self.nonceBytes
+            var tagCount = 0
+            return CCryptoBoringSSL_EVP_AEAD_CTX_seal_scatter(
+                context, text, text + body.count, &tagCount, Self.tagBytes, nonce, Self.nonceBytes,
+                body.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? UnsafePointer(text), body.count, nil, 0, base, clearCount)
         }
+        // Only a wrong nonce or tag size, or a body beyond GCM's 64 GiB, makes sealing fail.
+        precondition(sealed == 1, "AES-256-GCM refused to seal a \(body.count)-byte frame")
         return frame
     }
 
-    /// The plaintext of a sealed frame, or nil (and why) when it must be refused.
-    func open(_ sealed: UnsafeRawBufferPointer) -> (bytes: [UInt8]?, refusal: String?) {
-        guard sealed.count >= Self.overhead else { return (nil, "a \(sealed.count)-byte frame is shorter than a sealed one") }
-        let sender = UInt32(littleEndian: sealed.loadUnaligned(as: UInt32.self))
-        let counter = UInt64(littleEndian: sealed.loadUnaligned(fromByteOffset: 4, as: UInt64.self))
-        guard sender == previous else { return (nil, "a frame sealed by rank \(sender), not the previous rank \(previous)") }
-        guard counter > lastReceived else { return (nil, "frame \(counter) of rank \(sender) again (the last accepted was \(lastReceived))") }
-        let count = sealed.count - Self.overhead
-        let base = sealed.baseAddress!.assumingMemoryBound(to: UInt8.self)
-        var ok = false
-        let plain = [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
-            ok = crypto_aead_aes256gcm_decrypt_detached_afternm(
-                out.baseAddress, nil, base + 12, UInt64(count), base + 12 + count, nil, 0, base,
-                state.assumingMemoryBound(to: crypto_aead_aes256gcm_state.self)) == 0
-            initialized = count
+    /// The plaintext of a sealed frame as a frame (head, then body), or nil and why when it must
+    /// be refused.
+    func open(_ frame: ReceivedFrame) -> (frame: ReceivedFrame?, refusal: String?) {
+        guard frame.count >= Self.overhead else { return (nil, "a \(frame.count)-byte frame is shorter than a sealed one") }
+        let headCount = frame.withHead(size: 4) { first, _ in Int(UInt32(littleEndian: first.loadUnaligned(as: UInt32.self))) } ?? 0
+        guard headCount <= frame.count - Self.overhead else {
+            return (nil, "a frame whose head of \(headCount) bytes does not fit in its \(frame.count) bytes")
         }
-        guard ok else { return (nil, "a frame that does not authenticate under this generation's key (tampered, a stranger's, or another step's)") }
-        lastReceived = counter
-        return (plain, nil)
+        let bodyCount = frame.count - Self.overhead - headCount
+        var plain = opened.take(count: bodyCount)
+        let verdict: String? = frame.withHead(size: 4 + headCount) { clear, rest in
+            let sender = UInt32(littleEndian: rest.loadUnaligned(as: UInt32.self))
+            let counter = UInt64(littleEndian: rest.loadUnaligned(fromByteOffset: 4, as: UInt64.self))
+            guard sender < worldSize, sender != rank else {
+                return "a frame sealed by rank \(sender), not by another member of this ring of \(worldSize)"
+            }
+            guard counter > lastReceived[Int(sender)] else {
+                return "frame \(counter) of rank \(sender) again (the last accepted was \(lastReceived[Int(sender)]))"
+            }
+            let nonce = rest.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            let text = nonce + Self.nonceBytes
+            let ok = plain.withUnsafeMutableBytes { out in
+                CCryptoBoringSSL_EVP_AEAD_CTX_open_gather(
+                    context, out.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? UnsafeMutablePointer(mutating: text), nonce, Self.nonceBytes, text, bodyCount,
+                    text + bodyCount, Self.tagBytes, clear.baseAddress!.assumingMemoryBound(to: UInt8.self), clear.count) == 1
+            }
+            guard ok else { return "a frame that does not authenticate under this attempt's ring key (tampered, a stranger's, or another step's)" }
+            lastReceived[Int(sender)] = counter
+            return nil
+        } ?? "a frame shorter than its head"
+        if let verdict {
+            opened.give(plain)
+            return (nil, verdict)
+        }
+        let head = frame.withHead(size: 4 + headCount) { clear, _ in Array(UnsafeRawBufferPointer(rebasing: clear[4...])) } ?? []
+        // The buffer goes back to the pool once the collective lets go of the frame, and the
+        // sealed frame with it.
+        let (pool, origins, slot) = (opened, sealedOrigins, OriginSlot())
+        let bytes = plain.withUnsafeBytes { $0 }
+        let opened = ReceivedFrame(head: head, lending: bytes) {
+            pool.give(plain)
+            if let id = slot.id { origins.update { $0[id] = nil } }
+        }
+        slot.id = ObjectIdentifier(opened)
+        sealedOrigins.update { $0[ObjectIdentifier(opened)] = frame }
+        return (opened, nil)
+    }
+
+    /// Where an opened frame finds its entry in `sealedOrigins` when it is freed.
+    private final class OriginSlot: @unchecked Sendable {
+        var id: ObjectIdentifier?
     }
 
     // MARK: RingLink
@@ -144,13 +182,20 @@ public final class SealedRingLink: ClosableRingLink, @unchecked Sendable {
     }
 
     public func send(header: [UInt8], lending payload: UnsafeRawBufferPointer) throws(CollectiveError) {
-        // Sealing copies the payload: nothing stays lent after this returns.
+        // Sealing reads the payload once: nothing of the caller's stays lent after this returns.
         let sealed = header.withUnsafeBytes { seal(head: $0, body: payload) }
         try inner.send(sealed)
     }
 
     public func forward(_ frame: ReceivedFrame) throws(CollectiveError) {
-        let sealed = frame.withUnsafeBytes { seal(head: UnsafeRawBufferPointer(start: nil, count: 0), body: $0) }
+        // A frame this link opened goes on as it came: sealed by the member that made it.
+        if let sealed = sealedOrigins.update({ $0.removeValue(forKey: ObjectIdentifier(frame)) }) {
+            try inner.forward(sealed)
+            return
+        }
+        // Any other keeps its head apart: sealed from both pieces where they lie.
+        let sealed = frame.head.isEmpty ? frame.withUnsafeBytes { seal(head: UnsafeRawBufferPointer(start: nil, count: 0), body: $0) }
+            : frame.head.withUnsafeBytes { seal(head: $0, body: frame.stableBytes) }
         try inner.send(sealed)
     }
 
@@ -161,8 +206,8 @@ public final class SealedRingLink: ClosableRingLink, @unchecked Sendable {
     public func receiveFrame(until deadline: ContinuousClock.Instant) throws(CollectiveError) -> ReceivedFrame {
         while true {
             let frame = try inner.receiveFrame(until: deadline)
-            let (plain, refusal) = frame.withUnsafeBytes { open($0) }
-            if let plain { return ReceivedFrame(plain) }
+            let (plain, refusal) = open(frame)
+            if let plain { return plain }
             rejected += 1
             lastRejection = refusal
             inner.dropUndecodable(frame, reason: refusal ?? "refused")

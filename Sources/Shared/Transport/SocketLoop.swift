@@ -176,16 +176,18 @@ public final class SocketLoop: @unchecked Sendable {
     /// Binds the ring's inbound socket (PULL) on `host` with a port the system picks.
     ///
     /// - Parameter origin: where the host came from, for errors (`workers.bind`, `--bind`).
-    public func bindRing(host: String, origin: String = "the ring address (workers.bind or --bind)") throws -> String {
+    ///   - sealed: the ring's frames are sealed by `SealedRingLink`, so its sockets run without
+    ///     CurveZMQ even when this loop has keys.
+    public func bindRing(host: String, origin: String = "the ring address (workers.bind or --bind)", sealed: Bool = false) throws -> String {
         try startAuthentication()
-        return try ringSockets.bind(host: host, origin: origin)
+        return try ringSockets.bind(host: host, origin: origin, sealed: sealed)
     }
 
     /// Points the ring's outbound socket at the next member (whose public key is `key` under
     /// CURVE); a no-op when it already points there. Frames still queued for a previous neighbour
     /// are dropped.
     public func connectRing(next endpoint: String, key: CurveKey? = nil) throws {
-        if security.isCurve && key == nil {
+        if security.isCurve && key == nil && !ringSockets.sealed {
             throw SecurityError(code: "security.ring-key", "the next ring member (\(endpoint.escapedForLog)) has no announced key: not dialled")
         }
         try ringSockets.connect(next: endpoint, serverKey: key)
@@ -337,9 +339,13 @@ public final class SocketLoop: @unchecked Sendable {
 final class HeldFrames: @unchecked Sendable {
     private let lock = NSLock()
     private var frames: [RingFrame] = []
+    /// The most frames held: a peer that tags frames with ever newer generations (on a sealed
+    /// ring's plain sockets, anyone who reaches the port) cannot grow this without bound.
+    static let limit = 256
 
     func hold(_ frame: RingFrame) {
         lock.lock()
+        if frames.count >= Self.limit { frames.removeFirst() }
         frames.append(frame)
         lock.unlock()
     }

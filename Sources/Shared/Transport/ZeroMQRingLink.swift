@@ -32,13 +32,22 @@ public final class ZeroMQRingLink: ClosableRingLink, @unchecked Sendable {
     /// member has stopped reading) before the collective fails with `.timeout`.
     public let stallTimeout: Duration
 
+    /// Whether a frame of a newer generation ends the attempt (see `init`).
+    public let trustsGenerationTags: Bool
+
     /// Connects the outbound side to `next` (the ring socket of rank + 1).
     ///
     /// - Parameter nextKey: the next member's public key, as the coordinator announced it
     ///   (required when the loop uses CURVE).
+    ///   - trustsGenerationTags: whether a frame tagged with a newer generation ends the attempt
+    ///     (`.superseded`). Only where the tag is authenticated: on plain sockets under a sealed
+    ///     ring anyone who reaches the port could write it, so such a frame is held for the next
+    ///     link, where it must open under that lease's key, and the attempt waits on for the
+    ///     coordinator's word instead.
     public init(loop: SocketLoop, generation: Generation, rank: Int, worldSize: Int, next: String, nextKey: CurveKey? = nil,
-                lendsPayloads: Bool = true, stallTimeout: Duration = .seconds(30)) throws {
+                lendsPayloads: Bool = true, stallTimeout: Duration = .seconds(30), trustsGenerationTags: Bool = true) throws {
         precondition(worldSize >= 1 && (0..<worldSize).contains(rank), "rank \(rank) outside a ring of \(worldSize)")
+        self.trustsGenerationTags = trustsGenerationTags
         self.loop = loop
         self.lendsPayloads = lendsPayloads
         self.stallTimeout = stallTimeout
@@ -139,7 +148,8 @@ public final class ZeroMQRingLink: ClosableRingLink, @unchecked Sendable {
                 if frame.generation > generation.rawValue {
                     // A neighbour is already in a newer generation: this collective cannot complete.
                     loop.heldRing.hold(frame)
-                    throw .superseded(generation: frame.generation)
+                    if trustsGenerationTags { throw .superseded(generation: frame.generation) }
+                    continue
                 }
                 stale += 1
             } else if ContinuousClock.now >= deadline {

@@ -391,6 +391,9 @@ extension Wire {
             public init(worker: WorkerID, key: [UInt8]) { self.worker = worker; self.key = key }
         }
         public var members: [Entry]
-        public init(members: [Entry]) { self.members = members }
+        /// Minor 7 (envelope flag `flagRingKey`): 32 fresh random bytes for the lease that follows,
+        /// the key its members seal their ring frames under.
+        public var ringKey: [UInt8]?
+        public init(members: [Entry], ringKey: [UInt8]? = nil) { self.members = members; self.ringKey = ringKey }
     }
 }

@@ -42,6 +42,7 @@ extension Wire {
         case .stepResult: flagSpans
         case .runConfig: flagSamples
         case .join: flagStateEndpoint
+        case .ringKeys: flagRingKey
         default: 0
         }
         guard flags & ~known == 0 else {
@@ -63,6 +64,14 @@ extension Wire {
         if flags & flagStateEndpoint != 0, case .join(var join) = message {
             join.stateEndpoint = try r.string("stateEndpoint", limit: 1024)
             message = .join(join)
+        }
+        if flags & flagRingKey != 0, case .ringKeys(var keys) = message {
+            let key = try r.blob("ringKey", limit: 32)
+            guard key.count == 32 else {
+                throw WireError(code: "wire.value", "ringKeys.ringKey: expected 32 bytes, found \(key.count)")
+            }
+            keys.ringKey = key
+            message = .ringKeys(keys)
         }
         try r.finish()
         return (envelope, message)
@@ -141,15 +150,18 @@ extension Wire {
         case .ringKeys(let m):
             w.count(m.members.count)
             for member in m.members { w.u32(member.worker.rawValue); w.blob(member.key) }
+            if let ringKey = m.ringKey { w.blob(ringKey) }
         }
     }
 
     /// The envelope flags a message needs: `flagSpans` for a step result that carries spans,
-    /// `flagSamples` for a run configuration that announces the sample channel.
+    /// `flagSamples` for a run configuration that announces the sample channel, `flagStateEndpoint`
+    /// for a join with a state server, `flagRingKey` for ring keys with the lease's ring key.
     static func flags(of message: Message) -> UInt8 {
         if case .stepResult(let m) = message, m.spans != nil { return flagSpans }
         if case .runConfig(let m) = message, m.samples != nil { return flagSamples }
         if case .join(let m) = message, m.stateEndpoint != nil { return flagStateEndpoint }
+        if case .ringKeys(let m) = message, m.ringKey != nil { return flagRingKey }
         return 0
     }
 

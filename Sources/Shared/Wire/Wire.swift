@@ -9,7 +9,7 @@ public enum Wire {
     /// sections announced by an envelope flag that a sender sets only for a peer of that minor
     /// or later (docs/wire-protocol.md, "Versions").
     public static let major: UInt8 = 1
-    public static let minor: UInt8 = 6
+    public static let minor: UInt8 = 7
     /// The oldest minor whose workers can share a ring with this build's: from minor 2, ring
     /// frames may come in three parts (a lent payload), which older workers drop.
     public static let ringMinor: UInt8 = 2
@@ -26,6 +26,12 @@ public enum Wire {
     public static let stateMinor: UInt8 = 5
     /// The oldest minor that knows `ringKeys` (kind 25): the ring's CurveZMQ allow-list.
     public static let ringKeysMinor: UInt8 = 6
+    /// Envelope flag (minor 7): a `ringKeys` body ends with the lease's ring key, under which the
+    /// members seal their ring frames (`SealedRingLink`) instead of running the ring over CurveZMQ.
+    public static let flagRingKey: UInt8 = 8
+    /// The oldest minor whose workers seal ring frames: a coordinator with keys of this build
+    /// refuses older joiners, whose rings would run over CurveZMQ (docs/security.md, "The ring").
+    public static let sealedRingMinor: UInt8 = 7
     /// Bytes of the envelope before the body.
     public static let headerSize = 28
     /// The largest frame accepted. States move in chunks (`stateChunk`) of at most
