@@ -130,7 +130,7 @@ let package = Package(
         tests("ObservabilityTests", ["Observability"]),
         tests("TransportTests", ["Transport", "Collective", "Wire"]),
         tests("PreemptionTests", ["Preemption"]),
-        tests("TrainingTests", ["Training"]),
+        tests("TrainingTests", ["Training", "Coordination", "Core"]),
         tests("EndToEndTests", ["Core", "ObjectStore", "Checkpoint", "Wire", "Transport", "CZeroMQ"]),
     ],
     swiftLanguageModes: [.v6]

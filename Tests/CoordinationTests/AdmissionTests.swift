@@ -37,6 +37,20 @@ import Wire
         #expect(text.contains("same Grove build"))
     }
 
+    /// With keys the ring's frames are sealed: a worker of 1.6 (whose ring would expect CurveZMQ)
+    /// is refused there, and admitted where the ring runs without keys.
+    @Test func aMinorThatCannotSealRingFramesIsRefusedOnlyWhereTheRingIsSealed() {
+        var settings = Admission.Settings(schemaHash: 0xABC, schemaName: "canopynet")
+        settings.sealedRing = true
+        var sealed = Admission(settings: settings)
+        let verdict = sealed.consider(join(minor: Wire.sealedRingMinor - 1), peer: [1], liveAtPeer: nil, full: false, now: t0)
+        guard case .refuse(.protocolVersion, let text) = verdict else { Issue.record("\(verdict)"); return }
+        #expect(text.contains("1.\(Wire.sealedRingMinor - 1)") && text.contains("sealed") && text.contains("same Grove build"), "\(text)")
+        #expect(sealed.consider(join(), peer: [2], liveAtPeer: nil, full: false, now: t0) == .admit(after: t0))
+        var plain = admission()
+        #expect(plain.consider(join(minor: Wire.sealedRingMinor - 1), peer: [1], liveAtPeer: nil, full: false, now: t0) == .admit(after: t0))
+    }
+
     @Test func anotherModelSchemaIsRefusedNamingBoth() {
         var a = admission()
         let verdict = a.consider(join(schema: 0xDEF), peer: [1], liveAtPeer: nil, full: false, now: t0)

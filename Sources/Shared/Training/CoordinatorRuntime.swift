@@ -43,15 +43,8 @@ public final class CoordinatorRuntime {
     /// The public key each member's control connection proved at its join (CURVE only): what
     /// `ringKeys` announces.
     var peerKeys: [[UInt8]: CurveKey] = [:]
-    /// The ring key of the attempt being dealt (CURVE only): fresh for every attempt, so that no
-    /// two collectives ever seal under one key, and a frame of an abandoned attempt never opens
-    /// in the next one.
-    var leaseRingKey: (attempt: AttemptIdentity, key: [UInt8])?
-    struct AttemptIdentity: Equatable {
-        let step: Step
-        let generation: Generation
-        let dealtAt: ContinuousClock.Instant
-    }
+    /// The ring key of the attempt being dealt (CURVE only).
+    var ringKeys = AttemptRingKeys()
     let setup: RunSetup
     let runSettings: RunSettings
     var core: CoordinatorInstance!
@@ -290,16 +283,6 @@ public final class CoordinatorRuntime {
         for directive in directives { carry(directive) }
     }
 
-    /// The ring key of the attempt `lease` belongs to: the same for every member of one attempt,
-    /// a fresh one for the next attempt, even of the same step in the same generation.
-    func ringKey(for lease: Wire.Lease) -> [UInt8] {
-        let attempt = core.attempt.map { AttemptIdentity(step: $0.step, generation: $0.generation, dealtAt: $0.dealtAt) }
-        if let attempt, let current = leaseRingKey, current.attempt == attempt, attempt.step.wire == lease.step { return current.key }
-        let key = SealedRingLink.newKey()
-        if let attempt { leaseRingKey = (attempt, key) }
-        return key
-    }
-
     func carry(_ directive: CoordinatorInstance.Directive) {
         switch directive {
         case .send(let message, let peer):
@@ -309,7 +292,7 @@ public final class CoordinatorRuntime {
                 let keys = lease.ring.compactMap { member in
                     core.table.members[member.worker].flatMap { peerKeys[$0.peer] }.map { Wire.RingKeys.Entry(worker: member.worker, key: $0.bytes) }
                 }
-                loop.sendControl(encode(.ringKeys(Wire.RingKeys(members: keys, ringKey: ringKey(for: lease)))), to: peer)
+                loop.sendControl(encode(.ringKeys(Wire.RingKeys(members: keys, ringKey: ringKeys.key(for: core.attempt, step: lease.step)))), to: peer)
             }
             loop.sendControl(encode(message), to: peer)
         case .broadcast(let message):
