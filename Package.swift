@@ -144,7 +144,8 @@ if ProcessInfo.processInfo.environment["GROVE_FUZZ"] == "1" {
         .systemLibrary(name: "CLibFuzzer", path: "Fuzz/CLibFuzzer"),
         .executableTarget(
             name: "grove-fuzz",
-            dependencies: ["CLibFuzzer", "Core", "Config", "Dataset", "Collective", "Checkpoint", "Wire", "Observability", "Preemption"],
+            dependencies: ["CLibFuzzer", "Core", "Config", "Dataset", "Collective", "Checkpoint", "Wire", "Observability", "Preemption",
+                           "Transport"],
             path: "Fuzz/grove-fuzz"
         ),
     ]

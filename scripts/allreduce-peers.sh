@@ -12,7 +12,8 @@
 # ITERS (minimum measured iterations, at least 10), WARMUP, BACKENDS (peer backends), OUT_DIR,
 # BIN (an allreduce-perf binary already built, e.g. by scripts/build.sh, instead of building one),
 # BASELINE_BIN (another allreduce-perf build, e.g. of the previous commit, measured in the same
-# rounds as grove-*-baseline: before/after comparisons from one invocation).
+# rounds as grove-*-baseline: before/after comparisons from one invocation), SEALED=0 (leave out
+# grove-fp32-sealed, the fp32 ring with every frame sealed as in a run with keys).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$(pwd)"
@@ -48,6 +49,10 @@ TABLE="$OUT_DIR/allreduce-peers-$STAMP.txt"
 ARGS="-n {n} --sizes-mib {sizes_mib} --iters {iters} --warmup {warmup} --peer-format --mode"
 GROVE="$BIN $ARGS"
 EXTERNALS=(--external "grove-fp32=$GROVE fp32" --external "grove-exact=$GROVE exact" --external "grove-fp16=$GROVE fp16")
+# The ring a run with keys uses: every frame sealed with AES-256-GCM (docs/security.md, "The ring").
+if [ "${SEALED:-1}" != 0 ]; then
+  EXTERNALS+=(--external "grove-fp32-sealed=$GROVE fp32 --security aead")
+fi
 if [ -n "$BASELINE_BIN" ]; then
   if [ ! -x "$BASELINE_BIN" ]; then
     echo "allreduce-peers: BASELINE_BIN=$BASELINE_BIN is not an executable" >&2

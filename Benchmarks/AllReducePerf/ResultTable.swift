@@ -92,7 +92,12 @@ final class ResultTable {
 
     private func printPeerLine(_ figures: RunFigures) {
         let times = figures.iterationSeconds.map { "\($0)" }.joined(separator: ", ")
-        let library = "grove \(figures.run.mode.rawValue) (ZeroMQ tcp, frame \(ByteSize.format(options.frameBytes)))"
+        let transport = switch figures.run.security {
+        case .plain: "ZeroMQ tcp"
+        case .curve: "ZeroMQ tcp, CurveZMQ"
+        case .aead: "ZeroMQ tcp, frames sealed with AES-256-GCM"
+        }
+        let library = "grove \(figures.run.mode.rawValue) (\(transport), frame \(ByteSize.format(options.frameBytes)))"
         print("RESULT {\"n\": \(options.worldSize), \"bytes\": \(figures.run.bytes), \"times\": [\(times)], \"lib\": \"\(library)\"}")
         flush()
     }

@@ -13,7 +13,7 @@ import Foundation
 
 let targets: [FuzzTarget] = [
     wireTarget, ringFrameTarget, sampleTarget, safetensorsTarget, checkpointManifestTarget,
-    datasetManifestTarget, clusterYAMLTarget, httpRequestTarget, metadataTarget, stateStreamTarget,
+    datasetManifestTarget, clusterYAMLTarget, httpRequestTarget, metadataTarget, stateStreamTarget, sealedRingFrameTarget,
 ]
 
 /// The target libFuzzer's callback runs: set once, before the driver starts.
