@@ -16,16 +16,20 @@ drawn from --seed decides when capacity comes and goes:
     test host that has been free longest, in an empty working directory with an empty cache.
   - The coordinator's host is reclaimed once, at U(600, 1500) s, with a notice drawn from the
     three classes (or --coordinator-notice). With notice it drains: checkpoint of the last commit,
-    uploaded, workers told to leave. The replacement coordinator starts U(30, 90) s after the host
-    is gone, on another host, with an empty run directory: `coordinator resume` finds, downloads
-    and verifies the newest checkpoint in the store. The workers are started again pointed at its
-    address, as a launcher or a Kubernetes Service would do.
+    uploaded, workers told to leave. The launcher asks for a replacement once the old coordinator
+    has exited or its host is gone; it starts U(30, 90) s later on another host with an empty run
+    directory: `coordinator resume` finds, downloads and verifies the newest checkpoint in the
+    store. Workers that stop from then on are started again pointed at its address, as a launcher
+    or a Kubernetes Service would do.
 
 Every market time above is in the market's seconds; --time-scale F divides all of them (notices,
 lifetimes, delays) by F, so a real market's hours pass in minutes. Grove's own clocks are not
 scaled: steps, heartbeats, drains, uploads and downloads run at their real speed. So each
 interruption costs what it would cost on a real fleet, and interruptions come F times as often per
 hour of training as in a market with these lifetimes.
+
+Each worker or coordinator host is an instance of one size: a CFS quota of --cpu-per-host cores,
+so that the fleet's rate follows how many instances it has, not how the machine is shared.
 
 Before the market, the same run goes once without interruptions on --workers test hosts: its
 weights are the reference (with the exact reduce, the spot run must end on them bit for bit) and
@@ -38,7 +42,11 @@ after a failure or Ctrl-C. Needs root (test hosts), moto[server] and release bin
 
 Usage: scripts/spot-fleet.py [--seed S] [--workers W] [--steps N] [--time-scale F]
                              [--mean-up S] [--mean-down S] [--coordinator-notice auto|120|30|0]
-                             [--svg FILE] [--report FILE] [--build-dir D]
+                             [--cpu-per-host C] [--svg FILE] [--report FILE] [--data FILE]
+                             [--keep] [--build-dir D]
+       scripts/spot-fleet.py --from-data FILE [--svg FILE] [--report FILE]   (no run: redraws)
+The coordinator is reclaimed at 600-1500 market seconds; a --time-scale so large that this falls
+before the first checkpoint makes `coordinator resume` find nothing, and the script says so.
 """
 import argparse, json, os, random, shutil, signal, statistics, subprocess, sys, tempfile, time
 
@@ -558,16 +566,18 @@ def usual_step_seconds(commits):
     return lookup, usual
 
 
-ATTRIBUTION_WINDOW = 10.0  # seconds after an event within which a slow step is charged to it
+ATTRIBUTION_WINDOW = 5.0  # seconds after an event within which a slow step is charged to it: a join
+# admitted at the next step boundary fetches the state and its first samples within a few seconds
 
 
 def analyze(args, reference, spot):
     """Where the spot fleet's wall time went.
 
     Every gap between two consecutive commits is compared with the usual step time for the fleet
-    size that committed it; the excess is charged to the market event that caused it: an event
-    inside the gap (a reclaim without notice first, else the first), else the latest event in the
-    ATTRIBUTION_WINDOW seconds before the gap began, else nothing (noise: the machine is shared).
+    size that committed it; the excess is charged to the market event that caused it: a worker
+    killed without notice inside the gap or in the ATTRIBUTION_WINDOW seconds before it, else the
+    first event inside the gap, else the latest event in the window before it, else nothing (noise:
+    the machine is shared).
     Running with fewer workers than the full fleet is counted apart, as capacity: its steps are
     slower by the usual amount. The coordinator's reclaim is charged everything from the old
     coordinator's last commit until the resumed run commits past it (the outage and the steps redone)."""
@@ -623,8 +633,10 @@ def analyze(args, reference, spot):
             continue
         inside = [e for e in events if a["t"] < e["t"] <= b["t"]]
         before = [e for e in events if a["t"] - ATTRIBUTION_WINDOW <= e["t"] <= a["t"]]
-        killed = [e for e in inside if e["what"] == "reclaim" and e["notice"] == 0]
-        owner = killed[0] if killed else inside[0] if inside else before[-1] if before else None
+        # A worker killed without notice stalls the steps until it is declared down, whatever
+        # else happens meanwhile: it comes first, inside the gap or just before it.
+        killed = [e for e in before + inside if e["what"] == "reclaim" and e["notice"] == 0]
+        owner = killed[-1] if killed else inside[0] if inside else before[-1] if before else None
         if owner is None:
             unattributed += excess
         else:
@@ -658,6 +670,7 @@ def analyze(args, reference, spot):
     rest = wall - first - ideal - capacity - attributed
     return {"usual_step": full, "usual_table": usual_table, "samples": samples, "wall": wall, "rate": samples / wall,
             "ratio": (samples / wall) / ref["rate"], "instance_seconds": instance_seconds,
+            "ratio_in_run": (first + ideal) / wall,
             "mean_workers": worker_seconds / wall, "interruptions": interruptions, "coordinator": coordinator,
             "capacity_lost": capacity, "unattributed": unattributed, "redone_unattributed": redone_unattributed,
             "ideal": ideal, "first_commit": first, "rest": rest,
@@ -691,6 +704,8 @@ def report(args, reference, spot, a, machine):
     out(f"| samples committed | {reference['summary']['samples']} | {a['samples']} |")
     out(f"| goodput | {reference['rate']:.1f} samples/s | {a['rate']:.1f} samples/s |")
     out(f"| against the uninterrupted fleet | 100 % | {100 * a['ratio']:.1f} % |")
+    out(f"| against its own full-fleet pace (start + {args.steps - 1} usual steps of {args.workers} workers, same run) | | "
+        f"{100 * a['ratio_in_run']:.1f} % |")
     out(f"| workers alive, mean | {args.workers} | {a['mean_workers']:.2f} |")
     out(f"| samples redone (redone.jsonl) | {reference['redone']} | "
         f"{a['redone_total']} + {a['coordinator']['steps_redone'] * GLOBAL_BATCH if a['coordinator'] else 0} after the coordinator's reclaim |")
@@ -717,8 +732,9 @@ def report(args, reference, spot, a, machine):
     out("")
     out(f"Where the spot fleet's {a['wall']:.1f} s went. The usual step of the full fleet ({args.workers} workers) took "
         f"{a['usual_step'] * 1000:.0f} ms (median). Each gap between two commits longer than the usual step for the number "
-        "of workers that committed it is charged to the market event that caused it (one inside the gap, a reclaim without "
-        f"notice first; else the latest in the {ATTRIBUTION_WINDOW:g} s before it); the rows add up to the wall time:")
+        "of workers that committed it is charged to the market event that caused it: a worker killed without notice inside "
+        f"the gap or in the {ATTRIBUTION_WINDOW:g} s before it, else the first event inside the gap, else the latest in the "
+        f"{ATTRIBUTION_WINDOW:g} s before it. The rows add up to the wall time:")
     out("")
     out("| where the time went | events | wall time | per event, mean (min–max) | samples redone | drained within | paid idle after leaving, mean |")
     out("| --- | --- | --- | --- | --- | --- | --- |")
@@ -792,35 +808,39 @@ def svg_plot(args, reference, spot, a, path):
     width, left, right = 960, 150, 20
     top_h, lane_h = 260, 22
     lanes = [f"slot {s['slot']}: {s['cloud']}" for s in spot["market"].slots] + ["coordinator"]
-    height = 40 + top_h + 40 + lane_h * len(lanes) + 60
+    T = 52  # the plot's top: two lines of title above it
+    height = T + top_h + 40 + lane_h * len(lanes) + 84
     t_max = max(a["wall"], reference["wall"]) * 1.02
     x = lambda t: left + (width - left - right) * t / t_max
-    y = lambda step: 30 + top_h - top_h * step / args.steps
+    y = lambda step: T + top_h - top_h * step / args.steps
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
            'font-family="sans-serif" font-size="12">', f'<rect width="{width}" height="{height}" fill="white"/>',
-           f'<text x="{left}" y="18" font-size="14">Grove on a seeded spot market (seed {args.seed}, time scale {args.time_scale:g}): '
-           f'{100 * a["ratio"]:.0f} % of the uninterrupted fleet\'s goodput, same final weights: {"yes" if a["weights_match"] else "NO"}</text>']
+           f'<text x="{left}" y="18" font-size="14">Grove on a seeded spot market: seed {args.seed}, {args.workers} worker slots, '
+           f'time scale {args.time_scale:g}, coordinator reclaimed once</text>',
+           f'<text x="{left}" y="36" font-size="13">goodput {100 * a["ratio"]:.0f} % of the uninterrupted fleet\'s '
+           f'({100 * a["ratio_in_run"]:.0f} % of its own full-fleet pace); final weights equal the uninterrupted run\'s: '
+           f'{"yes" if a["weights_match"] else "NO"}</text>']
     # Axes and grid.
     for step in range(0, args.steps + 1, max(1, args.steps // 5)):
         out.append(f'<line x1="{left}" x2="{width - right}" y1="{y(step):.1f}" y2="{y(step):.1f}" stroke="#eee"/>')
         out.append(f'<text x="{left - 6}" y="{y(step) + 4:.1f}" text-anchor="end">{step}</text>')
     tick = 10 ** max(0, len(str(int(t_max))) - 1)
     tick = tick // 2 if t_max / tick < 4 else tick
-    lanes_top = 30 + top_h + 40
+    lanes_top = T + top_h + 40
     for t in range(0, int(t_max) + 1, max(1, tick)):
-        out.append(f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="30" y2="{lanes_top + lane_h * len(lanes)}" stroke="#eee"/>')
+        out.append(f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{T}" y2="{lanes_top + lane_h * len(lanes)}" stroke="#eee"/>')
         out.append(f'<text x="{x(t):.1f}" y="{lanes_top + lane_h * len(lanes) + 16}" text-anchor="middle">{t}</text>')
     out.append(f'<text x="{(left + width) / 2}" y="{lanes_top + lane_h * len(lanes) + 34}" text-anchor="middle">wall time (s)</text>')
-    out.append(f'<text x="14" y="{30 + top_h / 2}" transform="rotate(-90 14 {30 + top_h / 2})" text-anchor="middle">committed step</text>')
+    out.append(f'<text x="14" y="{T + top_h / 2}" transform="rotate(-90 14 {T + top_h / 2})" text-anchor="middle">committed step</text>')
     # The coordinator's outage, shaded across the whole picture.
     c = a["coordinator"]
     if c and c["first_commit"]:
-        out.append(f'<rect x="{x(c["t"]):.1f}" y="30" width="{x(c["first_commit"]) - x(c["t"]):.1f}" '
-                   f'height="{lanes_top - 30 + lane_h * len(lanes)}" fill="#2a9d5b" opacity="0.12"/>')
+        out.append(f'<rect x="{x(c["t"]):.1f}" y="{T}" width="{x(c["first_commit"]) - x(c["t"]):.1f}" '
+                   f'height="{lanes_top - T + lane_h * len(lanes)}" fill="#2a9d5b" opacity="0.12"/>')
     # Worker reclaims: a thin line at each notice (or kill) in the slot's colour.
     for e in run.events:
         if e["what"] == "reclaim" and e["slot"] != "coordinator":
-            out.append(f'<line x1="{x(e["t"]):.1f}" x2="{x(e["t"]):.1f}" y1="30" y2="{30 + top_h}" '
+            out.append(f'<line x1="{x(e["t"]):.1f}" x2="{x(e["t"]):.1f}" y1="{T}" y2="{T + top_h}" '
                        f'stroke="{COLOURS[e["cloud"]]}" stroke-width="1" stroke-dasharray="3,3"/>')
 
     def polyline(commits, colour, dash=""):
@@ -833,7 +853,7 @@ def svg_plot(args, reference, spot, a, path):
         part = [cm for cm in run.commits.seen if starts[i] <= cm["t"] < starts[i + 1]]
         if part:
             out.append(polyline(part, "#111"))
-    out.append(f'<text x="{x(reference["wall"]) - 4:.1f}" y="{y(args.steps) - 6:.1f}" text-anchor="end" fill="#777">uninterrupted</text>')
+    out.append(f'<text x="{x(reference["wall"]) - 8:.1f}" y="{y(args.steps) + 12:.1f}" text-anchor="end" fill="#777">uninterrupted</text>')
     out.append(f'<text x="{x(a["wall"]) - 4:.1f}" y="{y(args.steps) + 14:.1f}" text-anchor="end">spot fleet</text>')
     # Lanes.
     slot_of = {f"slot {s['slot']}: {s['cloud']}": s["slot"] for s in spot["market"].slots}
@@ -851,10 +871,10 @@ def svg_plot(args, reference, spot, a, path):
                 out.append(f'<rect x="{x(notice_at):.1f}" y="{ly + 4}" width="{max(1, x(inst["end"]) - x(notice_at)):.1f}" '
                            f'height="{lane_h - 8}" fill="{colour}" opacity="0.35"/>')
             out.append(f'<text x="{x(inst["start"]) + 3:.1f}" y="{ly + 15}" fill="white" font-size="10">h{inst["host"]}</text>')
-    legend_y = height - 12
-    out.append(f'<text x="{left}" y="{legend_y}" font-size="11">bars: an instance up (pale: its notice, until the host goes); '
-               'dashed lines: worker reclaims; green band: the coordinator\'s reclaim until the resumed run\'s first commit; '
-               'grey dashes: the uninterrupted fleet</text>')
+    out.append(f'<text x="{left}" y="{height - 26}" font-size="11">bars: an instance up (pale: its notice, until its host goes); '
+               'dashed lines: worker reclaims, in the slot\'s colour</text>')
+    out.append(f'<text x="{left}" y="{height - 10}" font-size="11">green band: the coordinator\'s reclaim until the resumed run\'s '
+               'first commit; grey dashes: the uninterrupted fleet, run before</text>')
     out.append("</svg>")
     with open(path, "w") as f:
         f.write("\n".join(out) + "\n")
