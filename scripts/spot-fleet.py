@@ -1007,6 +1007,9 @@ def main():
             shutil.rmtree(scratch, ignore_errors=True)
     except HarnessError as error:
         sys.exit(f"spot-fleet: {error} (logs in {scratch})")
+    except KeyboardInterrupt:
+        print(f"spot-fleet: interrupted; removing the test hosts and everything on them (logs in {scratch})", file=sys.stderr)
+        sys.exit(130)
     finally:
         if moto is not None and moto.poll() is None:
             try:
