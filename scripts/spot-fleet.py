@@ -428,7 +428,6 @@ def run_spot(args, name, scratch, env, pool_hosts):
 
 def market_loop(args, run, market, slots, cstate, coordinator_instance, arrive, take_host, reclaim_host, result):
     """Carries out the market against the run until the run ends; see run_spot."""
-    name = run.name
     run.start_coordinator(cstate["host"], resume=False)
     for slot in slots:
         arrive(slot, 0.0)
@@ -437,7 +436,6 @@ def market_loop(args, run, market, slots, cstate, coordinator_instance, arrive, 
     while time.monotonic() < deadline:
         now = run.clock()
         run.commits.poll()
-        last = run.commits.last()
         current = run.coordinator()
         if cstate["phase"] in ("up", "replaced") and not current.alive():
             if current.proc.returncode == 0:
@@ -448,7 +446,7 @@ def market_loop(args, run, market, slots, cstate, coordinator_instance, arrive, 
         for slot in slots:
             if slot["phase"] == "up" and now >= slot["next"] and slot["proc"] is not None:
                 event = {"t": now, "what": "reclaim", "slot": slot["slot"], "cloud": slot["cloud"], "notice": slot["notice"],
-                         "host": slot["host"], "last_commit": last, "during_outage": cstate["phase"] == "noticed"}
+                         "host": slot["host"]}
                 run.events.append(event)
                 if slot["notice"] > 0:
                     slot["proc"].signal(signal.SIGTERM)
@@ -484,7 +482,7 @@ def market_loop(args, run, market, slots, cstate, coordinator_instance, arrive, 
         if cstate["phase"] == "up" and now >= market.coordinator["reclaim"] and len(run.coordinators) == 1:
             notice = market.coordinator["notice"]
             run.events.append({"t": now, "what": "reclaim", "slot": "coordinator", "cloud": "coordinator", "notice": notice,
-                               "host": cstate["host"], "last_commit": last, "during_outage": False})
+                               "host": cstate["host"]})
             if notice > 0:
                 run.coordinator().signal(signal.SIGTERM)
             cstate["phase"], cstate["kill_at"] = "noticed", now + notice / market.scale
@@ -684,7 +682,6 @@ def dollars_per_million(instance_seconds, price_per_hour, samples):
 
 
 def report(args, reference, spot, a, machine):
-    run = spot["run"]
     scale = args.time_scale
     lines = []
     out = lines.append
