@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A local S3-compatible server for tests: moto's server on 127.0.0.1.
 
-Starts `moto.server` on a free loopback port, creates an IAM user allowed s3:* and an access key
+Starts `moto.server` on a free loopback port (with --host ADDR, on a free port of ADDR instead: an
+address of a test host, for a server run inside that host's namespace by scripts/spot-fleet.py), creates an IAM user allowed s3:* and an access key
 for it, prints one JSON line
 
     {"endpoint": "http://127.0.0.1:PORT", "access_key_id": "...", "secret_access_key": "...", "pid": N}
@@ -32,19 +33,21 @@ except ImportError as error:
     sys.exit(3)
 
 
-def free_port() -> int:
+def free_port(host: str) -> int:
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
+        probe.bind((host, 0))
         return probe.getsockname()[1]
 
 
 def main() -> None:
-    port = free_port()
+    args = sys.argv[1:]
+    host = args[args.index("--host") + 1] if "--host" in args[:-1] else "127.0.0.1"
+    port = free_port(host)
     env = dict(os.environ)
     if "--auth" in sys.argv[1:]:
         # The first three requests (user, key, policy) go without authentication; every later one is checked.
         env["INITIAL_NO_AUTH_ACTION_COUNT"] = "3"
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], env=env,
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
 
     def stop(*_):
@@ -56,7 +59,7 @@ def main() -> None:
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, stop)
-    endpoint = f"http://127.0.0.1:{port}"
+    endpoint = f"http://{host}:{port}"
     deadline = time.monotonic() + 60
     while True:
         try:
