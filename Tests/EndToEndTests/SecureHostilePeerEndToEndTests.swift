@@ -155,6 +155,8 @@ import Wire
             try run.waitForEnd(within: .seconds(240))
             try run.expectWeights(expected, "hostile peers changed the weights")
             #expect(try run.summary["stale_messages"] as? Int ?? 0 >= 3, "the replayed results were not counted as stale")
+            #expect(try run.summary["refused_connections"] as? Int ?? 0 >= refused, "the refusals are not in summary.json")
+            #expect(try (run.summary["security"] as? String)?.hasPrefix("curve") == true)
             // One line per address a minute, however many handshakes: every refused client here
             // dialled from 127.0.0.1.
             let lines = run.output.components(separatedBy: "refused a control connection from 127.0.0.1").count - 1

@@ -125,6 +125,8 @@ extension CoordinatorRuntime {
             quarantinedSamples: quarantinedSamples, rejoins: counters.rejoins,
             goodput: makeGoodput(cpuSeconds: cpuSeconds), validation: validation)
         summary.ejections = counters.ejections
+        summary.refusedConnections = loop.refusals.value.total + observer.refusedStatusRequests
+        summary.security = observer.board.snapshot.security
         if state.committedStep != committed { summary.weightsStep = state.committedStep }
         return summary
     }

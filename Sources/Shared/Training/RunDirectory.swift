@@ -195,6 +195,11 @@ public struct RunSummary: Codable, Sendable {
     /// The step of the weights in `weights_sha256` when it is not `steps` (a stop that could not
     /// fetch the last commit's state).
     public var weightsStep: Int?
+    /// How the run's connections were secured (`curve (…)`, `insecure`, `loopback`), as `/status`
+    /// says it, and the connections and requests it refused: handshakes with keys not admitted,
+    /// messages of revoked keys, status requests without a valid token.
+    public var security: String?
+    public var refusedConnections: Int?
 }
 
 /// Committed against redone work, from `metrics.jsonl` and `redone.jsonl` (the run's whole
