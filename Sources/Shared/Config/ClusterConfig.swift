@@ -179,8 +179,8 @@ public struct ClusterConfig: Sendable, Equatable {
         /// Largest frame on a ring link, in KiB.
         public var chunkKiB = 1024
         /// Smallest gradient bucket summed while the backward pass goes on, in KiB of float32
-        /// gradient; 0 = one sum after the backward pass.
-        public var bucketKiB = 64
+        /// gradient; 0 (the default) = one sum after the backward pass.
+        public var bucketKiB = 0
     }
 
     public struct Checkpoint: Sendable, Equatable {

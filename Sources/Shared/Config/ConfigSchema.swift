@@ -106,6 +106,7 @@ enum ConfigSchema {
         "dataset.source", "dataset.serve_port", "dataset.serve_rate_mib",
         "checkpoint.remote", "checkpoint.remote_part_mib",
         "security.keys", "security.insecure", "security.metrics_token_file",
+        "reduce.bucket_kib",
     ]
 
     /// Section names in file order.
