@@ -411,7 +411,6 @@ public final class WorkerRuntime {
         let computeStart = clock.now
         // The end of the previous micro-batch: the next one's data wait starts there.
         var previousEnd = computeStart
-
         // Samples are read and decoded ahead on their own threads while the model computes.
         let prepared = nextLease?.step == step ? nextLease?.prepared : nil
         nextLease = nil
