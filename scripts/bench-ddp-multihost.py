@@ -7,7 +7,8 @@ the same test hosts (scripts/testhosts.py; root):
 - Grove: the coordinator on h1, worker i on h(1+i), `training.global_batch` = N x batch and
   `training.micro_batch` = batch, so each worker computes one micro-batch of `--batch` samples a
   step; every mode in `--systems` (`grove` is the default `reduce.mode: exact`, `grove-fp32`,
-  `grove-fp16`);
+  `grove-fp16`; `grove-overlap` is `grove` with the sum overlapped with the backward pass,
+  `reduce.bucket_kib: 64`);
 - DDP: Benchmarks/TensorBench/canopynet_ddp.py, rank r on h(2+r) (rank 0's host is the
   rendezvous), the same architecture, losses, Adam and batch per worker; `ddp-fp16` adds DDP's
   fp16_compress_hook.
@@ -38,8 +39,11 @@ TWIN = os.path.join(ROOT, "Benchmarks", "TensorBench", "canopynet_ddp.py")
 COORDINATOR = os.path.join(ROOT, ".build", "release", "coordinator")
 WORKER = os.path.join(ROOT, ".build", "release", "worker")
 STATE_DIR = "/run/grove-testhosts"
-SYSTEMS = ("grove", "grove-fp32", "grove-fp16", "ddp", "ddp-fp16")
-GROVE_MODES = {"grove": "exact", "grove-fp32": "fp32", "grove-fp16": "fp16"}
+SYSTEMS = ("grove", "grove-fp32", "grove-fp16", "grove-overlap", "ddp", "ddp-fp16")
+GROVE_MODES = {"grove": "exact", "grove-fp32": "fp32", "grove-fp16": "fp16", "grove-overlap": "exact"}
+# Settings of a Grove system beyond its mode: `grove-overlap` sums the gradient in buckets of at
+# least 64 KiB while the backward pass runs (reduce.bucket_kib; off by default).
+GROVE_EXTRA = {"grove-overlap": {"reduce.bucket_kib": 64}}
 
 
 class Failed(Exception):
@@ -163,7 +167,7 @@ class LoadMeter:
         return False
 
 
-def run_grove(hosts, mode, workers, args, tmp, port):
+def run_grove(hosts, mode, workers, args, tmp, port, extra=None):
     """One Grove run; returns its figures from the coordinator's metrics.jsonl."""
     run_dir = os.path.join(tmp, f"grove-{port}")
     total = args.warmup + args.steps
@@ -177,6 +181,7 @@ def run_grove(hosts, mode, workers, args, tmp, port):
         # Plaintext like the DDP run it is compared with (docs/security.md, insecure mode).
         "security.insecure": "true",
     }
+    settings.update(extra or {})
     settings.update(item.split("=", 1) for item in args.grove_set)
     command = [COORDINATOR, "run"] + [a for k, v in settings.items() for a in ("--set", f"{k}={v}")]
     processes = Processes()
@@ -343,7 +348,8 @@ def main():
                                 try:
                                     with LoadMeter(hosts.relay_pids()) as meter:
                                         if system.startswith("grove"):
-                                            figures = run_grove(hosts, GROVE_MODES[system], workers, args, tmp, port)
+                                            figures = run_grove(hosts, GROVE_MODES[system], workers, args, tmp, port,
+                                                                GROVE_EXTRA.get(system))
                                         else:
                                             figures = run_ddp(hosts, system == "ddp-fp16", workers, args, tmp, port)
                                 except Failed as error:

@@ -27,7 +27,7 @@ the run still have victims. Every run is checked:
     skipped silently; a build without the point wired fails here).
 A failing run prints its seed and the command that replays it. Ends with a scoreboard.
 
-Usage: scripts/chaos.py [--runs N] [--seed S] [--faults-per-run K] [--kinds a,b] [--build-dir D]
+Usage: scripts/chaos.py [--runs N] [--seed S] [--faults-per-run K] [--kinds a,b] [--build-dir D] [--set KEY=VALUE ...]
 """
 import argparse, json, os, random, re, shutil, signal, subprocess, sys, tempfile, time
 
@@ -41,6 +41,8 @@ COORDINATOR_FAULTS = {"kill-coordinator"} | {f"coordinator:{p}" for p in COORDIN
 GLOBAL_BATCH = 32
 DETECT_LIMIT = 3.5
 WORKERS = 3
+# More cluster.yaml settings for every run and its reference (--set), e.g. another model.
+EXTRA_SETTINGS = []
 
 
 def settings(steps):
@@ -49,7 +51,7 @@ def settings(steps):
             "--set", "model.name=pixel-mlp", "--set", "model.pixels_per_tile=4096", "--set", "logging.level=info",
             "--set", "logging.status_port=-1", "--set", "logging.tensorboard=false", "--set", "logging.timeline=false",
             "--set", "fault_tolerance.heartbeat_interval=0.5", "--set", "fault_tolerance.missed_heartbeats=3",
-            "--set", "fault_tolerance.collective_timeout=10", "--set", "fault_tolerance.wait_for_workers=60"]
+            "--set", "fault_tolerance.collective_timeout=10", "--set", "fault_tolerance.wait_for_workers=60"] + EXTRA_SETTINGS
 
 
 def steps_for(faults_per_run):
@@ -315,6 +317,7 @@ def run_one(seed, args, reference, scratch):
         replay = f"python3 scripts/chaos.py --seed {seed} --runs 1 --faults-per-run {args.faults_per_run}"
         if args.kinds != FAULTS:
             replay += f" --kinds {','.join(args.kinds)}"
+        replay += "".join(f" --set {item}" for item in args.set)
         print(f"FAIL seed {seed} ({faults}): {error}\n  log {run_dir}.log\n  replay: {replay}", file=sys.stderr)
     finally:
         if c is not None and c.proc.poll() is None:
@@ -338,7 +341,12 @@ def main():
     parser.add_argument("--faults-per-run", type=int, default=1, help="faults injected in each run, at different steps")
     parser.add_argument("--kinds", default=",".join(FAULTS), help="comma-separated fault kinds to draw from (default: all)")
     parser.add_argument("--build-dir", default=".build/release")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="another cluster.yaml setting for every run (repeatable), e.g. model.name=canopy-net")
     args = parser.parse_args()
+    if any("=" not in item for item in args.set):
+        sys.exit("--set: expected KEY=VALUE")
+    EXTRA_SETTINGS.extend(a for item in args.set for a in ("--set", item))
     args.kinds = [k for k in args.kinds.split(",") if k]
     unknown = [k for k in args.kinds if k not in FAULTS]
     if unknown or not args.kinds:

@@ -30,7 +30,7 @@ import Testing
         // Runs made before augmentation existed keep the hash their checkpoints recorded.
         #expect(!ClusterConfig().canonicalText.contains("augment"))
         #expect(!ClusterConfig().canonicalText.contains("validation_manifests"))
-        for key in ["dataset.source", "dataset.serve_port", "dataset.serve_rate_mib"] {
+        for key in ["dataset.source", "dataset.serve_port", "dataset.serve_rate_mib", "reduce.bucket_kib"] {
             #expect(!ClusterConfig().canonicalText.contains(key), "\(key) is in the default canonical text")
         }
         let fetched = try ClusterConfig.parse(yaml: "dataset:\n  source: coordinator\n", source: "d")

@@ -178,6 +178,9 @@ public struct ClusterConfig: Sendable, Equatable {
         public var mode = "exact"
         /// Largest frame on a ring link, in KiB.
         public var chunkKiB = 1024
+        /// Smallest gradient bucket summed while the backward pass goes on, in KiB of float32
+        /// gradient; 0 (the default) = one sum after the backward pass.
+        public var bucketKiB = 0
     }
 
     public struct Checkpoint: Sendable, Equatable {

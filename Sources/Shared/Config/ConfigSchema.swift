@@ -65,6 +65,7 @@ enum ConfigSchema {
 
         .choice("reduce", "mode", \.reduce.mode, ["exact", "fp32", "fp16"]),
         .integer("reduce", "chunk_kib", \.reduce.chunkKiB, 1...65536),
+        .integer("reduce", "bucket_kib", \.reduce.bucketKiB, 0...1_048_576),
 
         .text("checkpoint", "directory", \.checkpoint.directory),
         .integer("checkpoint", "interval", \.checkpoint.interval, 0...Limits.steps),
@@ -105,6 +106,7 @@ enum ConfigSchema {
         "dataset.source", "dataset.serve_port", "dataset.serve_rate_mib",
         "checkpoint.remote", "checkpoint.remote_part_mib",
         "security.keys", "security.insecure", "security.metrics_token_file",
+        "reduce.bucket_kib",
     ]
 
     /// Section names in file order.

@@ -48,16 +48,19 @@ extension CanopyNet {
         return ForwardCache(encoder: encoderCaches, pools: pools, decoder: decoderCaches, headInput: x, logits: logits)
     }
 
-    /// Adds the gradient of the summed loss, given its gradient with respect to the logits.
+    /// Adds the gradient of the summed loss, given its gradient with respect to the logits, and
+    /// reports each suffix of `gradientSuffixes` to `finalFrom` as it is complete.
     func backward(_ cache: ForwardCache, logitGradient: Tensor, parameters: UnsafeBufferPointer<Float>,
-                  gradient: UnsafeMutableBufferPointer<Float>) {
+                  gradient: UnsafeMutableBufferPointer<Float>, finalFrom: (Int) -> Void = { _ in }) {
         var g = head.backward(input: cache.headInput, outputGradient: logitGradient, weight: headWeight.read(parameters),
                               weightGradient: headWeight.write(gradient), biasGradient: headBias.write(gradient), pool: pool)!
+        finalFrom(headWeight.offset)
         var skipGradients = [Tensor?](repeating: nil, count: encoder.count)
         for level in 0..<decoder.count {
             for (index, block) in decoder[level].enumerated().reversed() {
                 g = block.backward(cache.decoder[level][index], outputGradient: g, parameters: parameters,
                                    gradient: gradient, needsInputGradient: true, pool: pool)!
+                finalFrom(block.weight.offset)
             }
             let (upsampled, skip) = ChannelConcat.backward(outputGradient: g, firstChannels: encoder[level + 1].last!.conv.outChannels, pool: pool)
             skipGradients[level] = skip
@@ -67,8 +70,10 @@ extension CanopyNet {
             if let skip = skipGradients[level] { g.add(skip) }
             for (index, block) in encoder[level].enumerated().reversed() {
                 let needed = level > 0 || index > 0
-                guard let dx = block.backward(cache.encoder[level][index], outputGradient: g, parameters: parameters,
-                                              gradient: gradient, needsInputGradient: needed, pool: pool) else { return }
+                let dx = block.backward(cache.encoder[level][index], outputGradient: g, parameters: parameters,
+                                        gradient: gradient, needsInputGradient: needed, pool: pool)
+                finalFrom(block.weight.offset)
+                guard let dx else { return }
                 g = dx
             }
             if level > 0 {

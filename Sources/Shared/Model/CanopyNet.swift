@@ -115,6 +115,23 @@ public struct CanopyNet: TrainableModel {
         parameters: UnsafeBufferPointer<Float>, samples: [Tile], into gradient: UnsafeMutableBufferPointer<Float>,
         forwardEnded: () -> Void
     ) -> BatchLoss {
+        accumulateGradient(parameters: parameters, samples: samples, into: gradient, forwardEnded: forwardEnded, finalFrom: { _ in })
+    }
+
+    /// The backward pass runs the head first, then the decoder from level 0 up, then the encoder
+    /// from level D down, and each block writes only its own parameters: the reverse of the
+    /// layout's order, so each finished block completes a suffix of the flat buffer.
+    public var gradientSuffixes: [Int] {
+        var offsets = [headWeight.offset]
+        for level in 0..<decoder.count { offsets += decoder[level].reversed().map(\.weight.offset) }
+        for level in (0..<encoder.count).reversed() { offsets += encoder[level].reversed().map(\.weight.offset) }
+        return offsets
+    }
+
+    public func accumulateGradient(
+        parameters: UnsafeBufferPointer<Float>, samples: [Tile], into gradient: UnsafeMutableBufferPointer<Float>,
+        forwardEnded: () -> Void, finalFrom: (Int) -> Void
+    ) -> BatchLoss {
         precondition(parameters.count == layout.count, "CanopyNet needs \(layout.count) parameters, got \(parameters.count)")
         precondition(gradient.count == layout.count, "CanopyNet gradient needs \(layout.count) values, got \(gradient.count)")
         guard !samples.isEmpty else { return BatchLoss(perSample: []) }
@@ -122,7 +139,7 @@ public struct CanopyNet: TrainableModel {
         let cache = forward(input, parameters: parameters)
         let (losses, dLogits) = lossAndGradient(logits: cache.logits, targets: makeTargets(samples))
         forwardEnded()
-        backward(cache, logitGradient: dLogits, parameters: parameters, gradient: gradient)
+        backward(cache, logitGradient: dLogits, parameters: parameters, gradient: gradient, finalFrom: finalFrom)
         return BatchLoss(perSample: losses.map { Float($0) })
     }
 

@@ -71,6 +71,30 @@ public protocol TrainableModel: Sendable {
         parameters: UnsafeBufferPointer<Float>, samples: [Tile], into gradient: UnsafeMutableBufferPointer<Float>,
         forwardEnded: () -> Void
     ) -> BatchLoss
+    /// Where the backward pass completes the gradient, in the order it does: offsets into the flat
+    /// buffer, decreasing, from which to the end the gradient is final once the backward has
+    /// reached them (`accumulateGradient(...finalFrom:)` reports each). Empty for a model that
+    /// reports nothing: its gradient is final when `accumulateGradient` returns. Default: empty.
+    var gradientSuffixes: [Int] { get }
+    /// `accumulateGradient`, also calling `finalFrom(offset)` for each offset of
+    /// `gradientSuffixes` in turn, as soon as the backward pass will add nothing more to
+    /// `gradient[offset...]`: a ring can sum that part while the backward goes on. The gradient
+    /// and the loss are the same bits as without the calls. Default: no calls.
+    func accumulateGradient(
+        parameters: UnsafeBufferPointer<Float>, samples: [Tile], into gradient: UnsafeMutableBufferPointer<Float>,
+        forwardEnded: () -> Void, finalFrom: (Int) -> Void
+    ) -> BatchLoss
+}
+
+extension TrainableModel {
+    public var gradientSuffixes: [Int] { [] }
+
+    public func accumulateGradient(
+        parameters: UnsafeBufferPointer<Float>, samples: [Tile], into gradient: UnsafeMutableBufferPointer<Float>,
+        forwardEnded: () -> Void, finalFrom: (Int) -> Void
+    ) -> BatchLoss {
+        accumulateGradient(parameters: parameters, samples: samples, into: gradient, forwardEnded: forwardEnded)
+    }
 }
 
 extension TrainableModel {

@@ -1,3 +1,4 @@
+import Collective
 import Core
 import Dataset
 import Foundation
@@ -48,14 +49,23 @@ struct StepExecutor {
     ///   - onQuarantine: a sample left out of the step, with why.
     ///   - onForwardEnded: called at the end of each micro-batch's forward pass, with its index.
     ///   - onMicroBatch: called after each micro-batch, with its timing.
+    ///   - onLastMicroBatch: when given, the last micro-batch's gradient is computed into a
+    ///     `FinishingGradient` that is handed to this call, with the gradients of the micro-batches
+    ///     before it, when that micro-batch's samples are ready: the caller can sum each part as the
+    ///     backward pass completes it. The gradient ends complete (or abandoned, when this throws)
+    ///     and is also in the output.
     func gradients(
         _ microBatches: [[Int]], parameters: [Float], dataEpochs: [[Int]]?, prepared: SampleSet.PreparedLease? = nil,
         onQuarantine: (Int, Error) -> Void = { _, _ in }, onForwardEnded: (Int) -> Void = { _ in },
-        onMicroBatch: (MicroBatchTiming) -> Void = { _ in }
+        onMicroBatch: (MicroBatchTiming) -> Void = { _ in },
+        onLastMicroBatch: ((_ earlier: [[Float]], _ last: FinishingGradient) -> Void)? = nil
     ) throws -> Output {
         let clock = ContinuousClock()
         var gradients: [[Float]] = []
         var losses: [Wire.SampleLoss] = []
+        var finishing: FinishingGradient?
+        // A step that fails here releases whoever waits for the rest of the gradient.
+        defer { if let finishing, !finishing.isComplete { finishing.abandon() } }
         let waited = try setup.training.forEachMicroBatch(microBatches, threads: decodeThreads, prefetch: prefetch,
                                                           prepared: prepared, dataEpochs: dataEpochs) { batch in
             let tiles = batch.tiles
@@ -66,20 +76,31 @@ struct StepExecutor {
                                    + "\(model.schemaName) takes \(model.inputBands); select samples of one band count")
             }
             for bad in batch.quarantined { onQuarantine(bad.position, bad.error) }
-            var gradient = [Float](repeating: 0, count: parameters.count)
             var forwardEnd = start
-            if !tiles.isEmpty {
+            func compute(into g: UnsafeMutableBufferPointer<Float>, finalFrom: (Int) -> Void) {
+                guard !tiles.isEmpty else { return }
                 let loss = parameters.withUnsafeBufferPointer { p in
-                    gradient.withUnsafeMutableBufferPointer { g in
-                        model.accumulateGradient(parameters: p, samples: tiles, into: g, forwardEnded: {
-                            forwardEnd = clock.now
-                            onForwardEnded(index)
-                        })
-                    }
+                    model.accumulateGradient(parameters: p, samples: tiles, into: g, forwardEnded: {
+                        forwardEnd = clock.now
+                        onForwardEnded(index)
+                    }, finalFrom: finalFrom)
                 }
                 for (position, value) in zip(batch.positions, loss.perSample) {
                     losses.append(Wire.SampleLoss(sample: UInt32(position), loss: value))
                 }
+            }
+            let gradient: [Float]
+            if let onLastMicroBatch, index == microBatches.count - 1 {
+                let last = FinishingGradient(count: parameters.count)
+                finishing = last
+                onLastMicroBatch(gradients, last)
+                compute(into: last.values, finalFrom: { last.markFinal(from: $0) })
+                last.markFinal(from: 0)
+                gradient = last.array()
+            } else {
+                var own = [Float](repeating: 0, count: parameters.count)
+                own.withUnsafeMutableBufferPointer { compute(into: $0, finalFrom: { _ in }) }
+                gradient = own
             }
             onMicroBatch(MicroBatchTiming(index: index, dataReady: start, forwardEnded: forwardEnd, ended: clock.now))
             gradients.append(gradient)

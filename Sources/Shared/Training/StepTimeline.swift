@@ -1,5 +1,6 @@
 import Collective
 import Core
+import Foundation
 import Observability
 import Wire
 
@@ -7,20 +8,27 @@ import Wire
 /// with the step result when the run records a timeline (`logging.timeline`).
 ///
 /// Only created when the timeline is on: a worker without one takes no timestamps beyond the
-/// phase totals it always reports. A class because the all-reduce's observer appends to it.
-final class StepTimeline {
+/// phase totals it always reports. A class because the all-reduce's observer appends to it, from
+/// the ring's thread when the sum overlaps the backward pass (hence the lock).
+final class StepTimeline: @unchecked Sendable {
     let leaseReceived: ContinuousClock.Instant
-    private(set) var spans: [Wire.Span] = []
+    private let lock = NSLock()
+    private var recorded: [Wire.Span] = []
 
     init(leaseReceived: ContinuousClock.Instant) {
         self.leaseReceived = leaseReceived
-        spans.reserveCapacity(64)
+        recorded.reserveCapacity(64)
     }
 
+    var spans: [Wire.Span] { lock.withLock { recorded } }
+
     func record(_ phase: Wire.SpanPhase, index: Int = 0, start: ContinuousClock.Instant, end: ContinuousClock.Instant) {
-        guard spans.count < Wire.maxSpans else { return }
-        spans.append(Wire.Span(phase: phase, index: UInt32(clamping: index), startNanos: nanos(leaseReceived, start),
-                               durationNanos: nanos(start, end)))
+        let span = Wire.Span(phase: phase, index: UInt32(clamping: index), startNanos: nanos(leaseReceived, start),
+                             durationNanos: nanos(start, end))
+        lock.withLock {
+            guard recorded.count < Wire.maxSpans else { return }
+            recorded.append(span)
+        }
     }
 
     /// Records one part of the all-reduce as it ends.

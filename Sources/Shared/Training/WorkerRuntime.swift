@@ -79,6 +79,9 @@ public final class WorkerRuntime {
     var nextLease: (step: Step, prepared: SampleSet.PreparedLease)?
     var replica: Replica?
     var allReduceSettings = AllReduceSettings()
+    /// How the gradient is cut for a sum that overlaps the backward pass (`reduce.bucket_kib`);
+    /// nil: one sum after the backward pass.
+    var overlapBuckets: GradientBuckets?
     /// The coordinator's minor protocol version, from its runConfig: spans go only to minor 1+.
     var coordinatorMinor: UInt8 = 0
     /// Messages of an older generation, dropped.
@@ -141,6 +144,7 @@ public final class WorkerRuntime {
         setup = try makeSetup(config, samples: runConfig.samples)
         runSettings = try RunSettings(config)
         allReduceSettings = try makeAllReduceSettings(config)
+        overlapBuckets = makeOverlapBuckets(config, model: setup.model)
         instance = WorkerInstance(settings: WorkerInstance.Settings(
             sampleCount: setup.training.count, microBatchesPerStep: config.training.globalBatch / config.training.microBatch,
             microBatch: config.training.microBatch, globalBatch: config.training.globalBatch,
@@ -375,6 +379,48 @@ public final class WorkerRuntime {
         FaultPoint.reached(.beforeLease, step: step.ordinal)
         replica.prepare(step: step)
 
+        // The ring is ready before the compute: when the sum overlaps the backward pass, the last
+        // micro-batch's backward starts it.
+        let nextMember = order.ring[(rank + 1) % order.ring.count]
+        let next = nextMember.ringEndpoint
+        // Under CURVE the next member is dialled expecting the key the coordinator announced for
+        // it in this generation (`ringKeys`); a member without one is not dialled at all.
+        // A sealed ring dials plainly and seals every frame under the key announced with this
+        // lease instead.
+        let nextKey = settings.security.isCurve && !ringSealed && ringKeysGeneration == generation ? ringKeys[nextMember.worker] : nil
+        // A coordinator older than the three-part ring frames may have admitted workers that
+        // cannot read them: then every frame goes in one piece.
+        let zmqLink = try ZeroMQRingLink(loop: loop, generation: generation, rank: rank, worldSize: order.ring.count, next: next,
+                                         nextKey: nextKey, lendsPayloads: coordinatorMinor >= Wire.ringMinor,
+                                         stallTimeout: allReduceSettings.timeout, trustsGenerationTags: !ringSealed)
+        let sealed = try sealedLink(zmqLink, step: step)
+        let link = WatchedRingLink(sealed ?? zmqLink)
+        link.discardsSends = FaultPoint.active(.cutRing, at: .beforeLease, step: step.ordinal)
+        // A ring of one has nothing to overlap: its sum is local.
+        let buckets = order.ring.count > 1 ? overlapBuckets : nil
+        let reducer = try RingAllReduce(link: link, settings: allReduceSettings,
+                                        firstSequence: buckets == nil ? step.wire : RingAllReduce.firstBucketSequence(step: step.wire))
+        if timeline != nil || FaultPoint.armed?.point == .midAllReduce {
+            var transfers = 0
+            reducer.observer = { event in
+                timeline?.record(event)
+                if case .transfer = event {
+                    transfers += 1
+                    // The first ring step is done (its frames sent and received); the sum is not.
+                    if transfers == 1 { FaultPoint.reached(.midAllReduce, step: step.ordinal) }
+                }
+            }
+        }
+        let count = replica.parameters.count, lossScale = replica.lossScale?.scale ?? 1
+        // The overlapped sum, on the ring's thread from the last micro-batch's backward pass on.
+        var pending: PendingSum?
+        let startOverlap: (([[Float]], FinishingGradient) -> Void)? = buckets.map { buckets in
+            { earlier, last in
+                pending = reducer.startSum(buckets: buckets, complete: earlier, finishing: last, count: count,
+                                           totalMicroBatches: order.totalMicroBatches, lossScale: lossScale)
+            }
+        }
+
         let computeStart = clock.now
         // The end of the previous micro-batch: the next one's data wait starts there.
         var previousEnd = computeStart
@@ -404,8 +450,16 @@ public final class WorkerRuntime {
                     timeline.record(.forward, index: timing.index, start: timing.dataReady, end: timing.forwardEnded)
                     timeline.record(.backward, index: timing.index, start: timing.forwardEnded, end: timing.ended)
                     previousEnd = timing.ended
-                })
-        } catch let error as DatasetError {
+                },
+                onLastMicroBatch: startOverlap)
+        } catch {
+            // The ring's thread may be waiting for the rest of the gradient (abandoned now) or
+            // for a neighbour: closing the link ends it within one receive.
+            if let pending {
+                zmqLink.close()
+                _ = pending.wait()
+            }
+            guard let error = error as? DatasetError else { throw error }
             // A sample this worker cannot read: the coordinator decides whether the data or this
             // worker is at fault (a second member that cannot read it either stops the run).
             send(.stepFailed(Wire.StepFailed(code: error.code, step: step.wire, text: error.message, suspect: WorkerID(0),
@@ -416,37 +470,19 @@ public final class WorkerRuntime {
         let gradients = computed.gradients, losses = computed.losses, waited = computed.waited
         let reduceStart = clock.now
         prepareNextLease(after: step, rank: rank, members: order.ring.count, microBatches: order.totalMicroBatches)
-        let nextMember = order.ring[(rank + 1) % order.ring.count]
-        let next = nextMember.ringEndpoint
-        // Under CURVE the next member is dialled expecting the key the coordinator announced for
-        // it in this generation (`ringKeys`); a member without one is not dialled at all.
-        // A sealed ring dials plainly and seals every frame under the key announced with this
-        // lease instead.
-        let nextKey = settings.security.isCurve && !ringSealed && ringKeysGeneration == generation ? ringKeys[nextMember.worker] : nil
-        // A coordinator older than the three-part ring frames may have admitted workers that
-        // cannot read them: then every frame goes in one piece.
-        let zmqLink = try ZeroMQRingLink(loop: loop, generation: generation, rank: rank, worldSize: order.ring.count, next: next,
-                                         nextKey: nextKey, lendsPayloads: coordinatorMinor >= Wire.ringMinor,
-                                         stallTimeout: allReduceSettings.timeout, trustsGenerationTags: !ringSealed)
-        let sealed = try sealedLink(zmqLink, step: step)
-        let link = WatchedRingLink(sealed ?? zmqLink)
-        link.discardsSends = FaultPoint.active(.cutRing, at: .beforeLease, step: step.ordinal)
-        let reducer = try RingAllReduce(link: link, settings: allReduceSettings, firstSequence: step.wire)
-        if timeline != nil || FaultPoint.armed?.point == .midAllReduce {
-            var transfers = 0
-            reducer.observer = { event in
-                timeline?.record(event)
-                if case .transfer = event {
-                    transfers += 1
-                    // The first ring step is done (its frames sent and received); the sum is not.
-                    if transfers == 1 { FaultPoint.reached(.midAllReduce, step: step.ordinal) }
-                }
-            }
-        }
         let outcome: ReduceOutcome
         do {
-            outcome = try reducer.sum(microBatches: gradients, count: replica.parameters.count,
-                                      totalMicroBatches: order.totalMicroBatches, lossScale: replica.lossScale?.scale ?? 1)
+            if let pending {
+                outcome = try pending.wait().get()
+            } else if let buckets {
+                // No micro-batch here (or none left to overlap): every bucket is summed now, in
+                // step with the members that overlap.
+                outcome = try reducer.sum(buckets: buckets, complete: gradients, finishing: nil, count: count,
+                                          totalMicroBatches: order.totalMicroBatches, lossScale: lossScale)
+            } else {
+                outcome = try reducer.sum(microBatches: gradients, count: count, totalMicroBatches: order.totalMicroBatches,
+                                          lossScale: lossScale)
+            }
         } catch {
             // A member is gone or stalled, or a link between two members failed: say which
             // neighbour stopped, so that the coordinator can find the member at fault.
@@ -641,6 +677,14 @@ func hexBytes(_ hex: String) -> [UInt8] {
         bytes.append(nibble(hi) << 4 | nibble(lo))
     }
     return bytes
+}
+
+/// The buckets of a sum that overlaps the backward pass, from the model's order of completion;
+/// nil when `reduce.bucket_kib` is 0.
+func makeOverlapBuckets(_ config: ClusterConfig, model: any TrainableModel) -> GradientBuckets? {
+    guard config.reduce.bucketKiB > 0 else { return nil }
+    return GradientBuckets(count: model.layout.count, finalSuffixes: model.gradientSuffixes,
+                           minimumElements: config.reduce.bucketKiB * 1024 / MemoryLayout<Float>.size)
 }
 
 func makeAllReduceSettings(_ config: ClusterConfig) throws -> AllReduceSettings {
