@@ -67,7 +67,8 @@ final class PerfDriver {
         }
         print("# ring transport: \(transports.joined(separator: ", "))")
         print("# modes \(modes); frame \(ByteSize.format(options.frameBytes)), window \(options.window); "
-              + "\(options.warmup) warm-up + \(options.iterations) measured iterations per size, a barrier before each")
+              + "\(options.warmup) warm-up + \(options.iterations) measured iterations per size, a barrier before each; "
+              + "a size's runs take turns iteration by iteration")
         print("# machine: \(MachineLoad.cpuModel()), \(MachineLoad.cores) cores, load average \(Cell.number(MachineLoad.loadAverage(), 2))")
         print("# time = median over iterations of the slowest rank; algbw = bytes / time; busbw = algbw * 2(N-1)/N")
         fflush(nil)

@@ -131,11 +131,22 @@ final class RankProcess {
             }
         }
 
-        var input: [Float] = []
-        for run in PerfRun.plan(options) {
-            if input.count != run.count { input = PerfVector.input(count: run.count, rank: rank) }
-            let times = try measure(run, input: input, reducer: reducers["\(run.mode.rawValue)/\(run.security.rawValue)"]!)
-            send(.times(run: run.index, seconds: times))
+        // The runs of one size take turns, iteration by iteration: a load that comes and goes on
+        // a shared machine then falls on each of them alike, and their ratios (vs fp32, vs plain)
+        // compare iterations measured side by side rather than minutes apart.
+        let plan = PerfRun.plan(options)
+        for size in options.sizes {
+            let runs = plan.filter { $0.bytes == size }
+            let input = PerfVector.input(count: size / 4, rank: rank)
+            var times = Array(repeating: [Double](), count: runs.count)
+            for iteration in 0..<(options.warmup + options.iterations) {
+                for (k, run) in runs.enumerated() {
+                    let seconds = try measure(run, iteration: iteration, input: input,
+                                              reducer: reducers["\(run.mode.rawValue)/\(run.security.rawValue)"]!)
+                    if iteration >= options.warmup { times[k].append(seconds) }
+                }
+            }
+            for (k, run) in runs.enumerated() { send(.times(run: run.index, seconds: times[k])) }
         }
         send(.done)
         guard case .bye = try receive(waitingFor: "the driver's goodbye") else {
@@ -143,29 +154,25 @@ final class RankProcess {
         }
     }
 
-    /// Warm-up and measured iterations of one run; returns the measured seconds. The first result
-    /// is checked against the known sum (outside the timing), so a fast wrong answer cannot pass.
-    private func measure(_ run: PerfRun, input: [Float], reducer: RingAllReduce) throws(PerfError) -> [Double] {
-        var times: [Double] = []
-        times.reserveCapacity(options.iterations)
-        for iteration in 0..<(options.warmup + options.iterations) {
-            send(.ready(run: run.index, iteration: iteration))
-            guard case .go = try receive(waitingFor: "the barrier before iteration \(iteration) of \(ByteSize.format(run.bytes)) \(run.mode)") else {
-                throw PerfError(code: "perf.protocol", "rank \(rank) expected the barrier to open")
-            }
-            let start = ContinuousClock.now
-            let outcome: ReduceOutcome
-            do {
-                outcome = try reducer.sum(microBatches: [input], count: run.count, totalMicroBatches: options.worldSize,
-                                          lossScale: Self.lossScale)
-            } catch {
-                throw PerfError(code: "perf.collective", "rank \(rank), \(ByteSize.format(run.bytes)) \(run.mode), iteration \(iteration): \(error)")
-            }
-            let seconds = start.duration(to: .now).inSeconds
-            if iteration == 0 { try PerfVector.check(outcome, run: run, worldSize: options.worldSize, rank: rank) }
-            if iteration >= options.warmup { times.append(seconds) }
+    /// One iteration of one run, after the barrier; returns its seconds. The first iteration's
+    /// result is checked against the known sum (outside the timing), so a fast wrong answer
+    /// cannot pass.
+    private func measure(_ run: PerfRun, iteration: Int, input: [Float], reducer: RingAllReduce) throws(PerfError) -> Double {
+        send(.ready(run: run.index, iteration: iteration))
+        guard case .go = try receive(waitingFor: "the barrier before iteration \(iteration) of \(ByteSize.format(run.bytes)) \(run.mode)") else {
+            throw PerfError(code: "perf.protocol", "rank \(rank) expected the barrier to open")
         }
-        return times
+        let start = ContinuousClock.now
+        let outcome: ReduceOutcome
+        do {
+            outcome = try reducer.sum(microBatches: [input], count: run.count, totalMicroBatches: options.worldSize,
+                                      lossScale: Self.lossScale)
+        } catch {
+            throw PerfError(code: "perf.collective", "rank \(rank), \(ByteSize.format(run.bytes)) \(run.mode), iteration \(iteration): \(error)")
+        }
+        let seconds = start.duration(to: .now).inSeconds
+        if iteration == 0 { try PerfVector.check(outcome, run: run, worldSize: options.worldSize, rank: rank) }
+        return seconds
     }
 
     private func send(_ message: PerfMessage) {
