@@ -125,6 +125,11 @@ extension CoordinatorRuntime {
             quarantinedSamples: quarantinedSamples, rejoins: counters.rejoins,
             goodput: makeGoodput(cpuSeconds: cpuSeconds), validation: validation)
         summary.ejections = counters.ejections
+        if !config.training.initFrom.isEmpty {
+            summary.initializedFrom = InitializedFrom(checkpoint: config.training.initFrom, optimizer: config.training.initOptimizer,
+                                                      run: initialState?.runName, step: initialState?.step,
+                                                      weightsSha256: initialState?.weightsSHA256)
+        }
         if state.committedStep != committed { summary.weightsStep = state.committedStep }
         return summary
     }
