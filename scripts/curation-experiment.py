@@ -76,6 +76,13 @@ def load(path):
     curves = defaultdict(list)
     for (policy, seed, _), row in sorted(rows.items()):
         curves[(policy, seed)].append(row)
+    # The samples a round's evaluation cost: its own and earlier training, and the score passes
+    # before it (the pass after round r picks round r + 1's samples: it is charged there).
+    for curve in curves.values():
+        scored_before = 0
+        for row in curve:
+            row["samples"] = row["train_samples"] + scored_before / 3
+            scored_before = row["score_samples"]
     return curves
 
 
@@ -97,6 +104,12 @@ def samples_to_target(curve, target, split):
     return None
 
 
+def nice_step(raw):
+    """1, 2 or 5 times a power of ten, at least `raw`."""
+    power = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+
+
 def svg(curves, target, split, others, title, note):
     """Two panels: `split` IoU per policy and seed with the target; each of `others` per policy (mean over seeds)."""
     width, height = 980, 420
@@ -111,19 +124,22 @@ def svg(curves, target, split, others, title, note):
         top, bottom = 40, height - 40
         values = [iou(r, s) for c in curves.values() for r in c for s in splits] + ([target] if splits == [split] else [])
         values = [v for v in values if not math.isnan(v)]
-        y0, y1 = (min(values + [0.0]), max(values + [0.1]) * 1.05) if values else (0, 1)
+        y0, y1 = (math.floor(min(values) * 20 - 1) / 20, math.ceil(max(values) * 20 + 0.5) / 20) if values else (0, 1)
+        y0 = max(y0, 0.0)
         px = lambda x: left + x / x1 * (right - left)
         py = lambda y: bottom - (y - y0) / (y1 - y0) * (bottom - top)
         out.append(f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="black"/>')
         out.append(f'<line x1="{left}" y1="{top}" x2="{left}" y2="{bottom}" stroke="black"/>')
-        for i in range(6):
-            xv = x1 * i / 5
+        step = nice_step(x1 / 5)
+        for i in range(int(x1 / step) + 1):
+            xv = step * i
             out.append(f'<text x="{px(xv):.1f}" y="{bottom + 15}" text-anchor="middle">{xv:.0f}</text>')
+        for i in range(6):
             yv = y0 + (y1 - y0) * i / 5
             out.append(f'<text x="{left - 5}" y="{py(yv) + 4:.1f}" text-anchor="end">{yv:.2f}</text>')
             out.append(f'<line x1="{left}" y1="{py(yv):.1f}" x2="{right}" y2="{py(yv):.1f}" stroke="#eee"/>')
         out.append(f'<text x="{(left + right) / 2}" y="{bottom + 32}" text-anchor="middle">samples (trained + scored / 3)</text>')
-        label = "canopy IoU on " + " and ".join(splits) + (" (mean over seeds)" if splits != [split] else "")
+        label = f"canopy IoU on {split}, per seed" if splits == [split] else "canopy IoU on the real held-out tiles, mean over seeds"
         out.append(f'<text x="{left}" y="{top - 6}">{label}</text>')
         if splits == [split]:
             out.append(f'<line x1="{left}" y1="{py(target):.1f}" x2="{right}" y2="{py(target):.1f}" stroke="black" stroke-dasharray="4,4"/>')
@@ -147,7 +163,7 @@ def svg(curves, target, split, others, title, note):
                     out.append(f'<polyline points="{" ".join(points)}" fill="none" stroke="{PALETTE.get(policy, "gray")}" stroke-width="1.5"'
                                + (f' stroke-dasharray="{dash}"' if dash else "") + "/>")
             for s_index, s in enumerate(splits):
-                out.append(f'<text x="{right - 150}" y="{top + 14 + 14 * s_index}">{"solid" if s_index == 0 else "dashed"}: {s}</text>')
+                out.append(f'<text x="{left + 10}" y="{top + 14 + 14 * s_index}">{"solid" if s_index == 0 else "dashed"}: {s}</text>')
     for i, policy in enumerate(sorted({p for p, _ in curves})):
         out.append(f'<line x1="{80 + 130 * i}" y1="{height + 5}" x2="{105 + 130 * i}" y2="{height + 5}" stroke="{PALETTE.get(policy, "gray")}" stroke-width="2"/>')
         out.append(f'<text x="{110 + 130 * i}" y="{height + 9}">{policy}</text>')
@@ -164,9 +180,20 @@ def report(args):
     if not pilot:
         raise SystemExit("no random-policy rounds: the target comes from them")
     plateau = statistics.mean(statistics.mean(iou(r, split) for r in c[-2:]) for c in pilot)
-    target = args.target_fraction * plateau
-    print(f"random plateau (mean over {len(pilot)} seeds of the last two rounds' {split} IoU): {plateau:.4f}; "
-          f"target {args.target_fraction:g} x = {target:.4f}\n")
+    final = statistics.mean(iou(c[-1], split) for c in pilot)
+    print(f"random: plateau (mean over {len(pilot)} seeds of the last two rounds' {split} IoU) {plateau:.4f}, "
+          f"last round {final:.4f}, at {statistics.mean(c[-1]['samples'] for c in pilot):.0f} samples")
+    if args.target is not None:
+        target = args.target
+        title = f"target {target:.3f}"
+    elif args.target_fraction > 0:
+        target = args.target_fraction * plateau
+        title = f"target = {args.target_fraction:g} x random's plateau"
+    else:
+        # Random's own last round: what the others must match, and with how many samples.
+        target = final
+        title = "target = random's IoU at its last round"
+    print(f"target {target:.4f}\n")
     print("| policy | seeds | samples to target, per seed | mean | vs random | final curation-val IoU | "
           "final unseen region IoU | final unseen site IoU |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -187,7 +214,7 @@ def report(args):
         note = args.note or "machine, load and commands: docs/model.md"
         with open(args.svg, "w") as f:
             f.write(svg(curves, target, split, ["same-image-unseen-region", "unseen-site"],
-                        f"Curation: canopy IoU against samples (target = {args.target_fraction:g} x random's plateau)", note))
+                        f"Curation: canopy IoU against samples ({title})", note))
         print(f"\nwrote {args.svg}")
 
 
@@ -206,7 +233,9 @@ def main():
     parser.add_argument("--set", action="append", default=[])
     parser.add_argument("--run-root", default="runs/curation")
     parser.add_argument("--out", default="runs/curation/curation.jsonl")
-    parser.add_argument("--target-fraction", type=float, default=0.9)
+    parser.add_argument("--target-fraction", type=float, default=0.9,
+                        help="target = this times random's plateau; 0 = random's mean IoU at its last round")
+    parser.add_argument("--target", type=float, default=None, help="a fixed curation-val IoU target instead")
     parser.add_argument("--svg", default="")
     parser.add_argument("--note", default="", help="a line under the figure: machine, load, command")
     args = parser.parse_args()
