@@ -18,9 +18,10 @@ round starts from the seeded initialisation); optimizer moments carry over
 
 Samples are counted as the design says: committed training samples, plus a third of a sample for
 each forward-only sample of a score pass (CanopyNet's forward is 338 of 1007 MFLOP of a training
-sample). One JSON line per round goes to --out: policy, seed, round, samples, train_samples,
-score_samples, the manifest and its hash, and per validation manifest its canopy IoU, all-canopy
-IoU, loss and tree F1.
+sample); `samples` is the count at the round's evaluation, so a pass is charged to the round it
+selected for. One JSON line per round goes to --out: policy, seed, round, samples, train_samples,
+score_samples (every pass so far, the one after this round included), the manifest and its hash,
+and per validation manifest its canopy IoU, all-canopy IoU, loss and tree F1.
 
 The loop can be stopped and started again: a round whose run directory holds a complete
 summary.json, or whose manifest is already frozen, is reused, not redone.
@@ -152,15 +153,19 @@ class Loop:
             if a.policy == "hard" and r + 1 < a.rounds:
                 candidates, _ = self.freeze(f"cur-{name}-r{r}-candidates",
                                             candidates_query(a.seed, r, a.score_candidates, a.pool))
-                began = time.monotonic()
-                score_step = self.score(init_from, candidates)
-                score_wall = time.monotonic() - began
+                # A restarted loop whose next round is frozen already needs no new scores (it
+                # is charged for the pass all the same: the pass made that manifest).
+                if not os.path.exists(os.path.join(self.manifests, f"cur-{name}-r{r + 1}.json")):
+                    began = time.monotonic()
+                    score_step = self.score(init_from, candidates)
+                    score_wall = time.monotonic() - began
                 with open(candidates) as f:
                     scored = json.load(f)["count"]
                 score_samples += scored
             row = {
                 "policy": a.policy, "seed": a.seed, "round": r,
-                "samples": train_samples + score_samples * FORWARD_COST,
+                # At this round's evaluation: the pass just run picks the next round's samples.
+                "samples": train_samples + (score_samples - scored) * FORWARD_COST,
                 "train_samples": train_samples, "score_samples": score_samples,
                 "manifest": manifest["name"], "manifest_sha256": manifest["sha256"], "manifest_count": manifest["count"],
                 "distinct_in_manifest": len({e["id"] for e in manifest["entries"]}),
