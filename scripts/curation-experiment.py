@@ -67,11 +67,13 @@ def run(args):
             subprocess.run(command, check=True)
 
 
-def load(path):
+def load(path, rounds=None):
     rows = {}
     with open(path) as f:
         for line in f:
             row = json.loads(line)
+            if rounds is not None and row["round"] >= rounds:
+                continue
             rows[(row["policy"], row["seed"], row["round"])] = row  # a rerun's line replaces the first
     curves = defaultdict(list)
     for (policy, seed, _), row in sorted(rows.items()):
@@ -174,8 +176,11 @@ def svg(curves, target, split, others, title, note):
 
 
 def report(args):
-    curves = load(args.out)
+    curves = load(args.out, args.report_rounds)
     split = "curation-val"
+    lengths = {len(c) for c in curves.values()}
+    if len(lengths) > 1:
+        print(f"note: the curves have {sorted(lengths)} rounds; --report-rounds N cuts them to the same length")
     pilot = [c for (p, _), c in curves.items() if p == "random"]
     if not pilot:
         raise SystemExit("no random-policy rounds: the target comes from them")
@@ -210,6 +215,17 @@ def report(args):
         mean = f"{means[policy]:.0f}" if means[policy] is not None else f"not reached by {len(reached) - len(numbers)} seed(s)"
         print(f"| {policy} | {','.join(map(str, seeds))} | {per_seed} | {mean} | {ratio} | "
               + " | ".join(f"{m:.3f} ± {s:.3f}" for m, s in finals.values()) + " |")
+    rounds = min(len(c) for c in curves.values())
+    print(f"\n{split} canopy IoU per round, mean ± sd over seeds (samples at the evaluation):\n")
+    print("| policy | " + " | ".join(f"round {r}" for r in range(rounds)) + " |")
+    print("| --- |" + " --- |" * rounds)
+    for policy in [p for p in ["random", "hard", "stratified"] if any(q == p for q, _ in curves)]:
+        cells = []
+        for r in range(rounds):
+            seeds = [c[r] for (p, _), c in sorted(curves.items()) if p == policy]
+            m, sd = mean_sd([iou(row, split) for row in seeds])
+            cells.append(f"{m:.3f} ± {sd:.3f} ({statistics.mean(row['samples'] for row in seeds):.0f})")
+        print(f"| {policy} | " + " | ".join(cells) + " |")
     if args.svg:
         note = args.note or "machine, load and commands: docs/model.md"
         with open(args.svg, "w") as f:
@@ -237,6 +253,7 @@ def main():
                         help="target = this times random's plateau; 0 = random's mean IoU at its last round")
     parser.add_argument("--target", type=float, default=None, help="a fixed curation-val IoU target instead")
     parser.add_argument("--svg", default="")
+    parser.add_argument("--report-rounds", type=int, default=None, help="report only the first N rounds of every curve")
     parser.add_argument("--note", default="", help="a line under the figure: machine, load, command")
     args = parser.parse_args()
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
