@@ -125,6 +125,12 @@ def svg(curves, target, split, others, title, note):
         left += 50
         top, bottom = 40, height - 40
         values = [iou(r, s) for c in curves.values() for r in c for s in splits] + ([target] if splits == [split] else [])
+        baselines = {}
+        if splits != [split]:
+            # Predicting canopy everywhere: what a model must beat to have learnt these tiles.
+            first = next(iter(curves.values()))[0]["validation"]
+            baselines = {s: first[s]["all_canopy_iou"] for s in splits if first.get(s, {}).get("all_canopy_iou") is not None}
+            values += list(baselines.values())
         values = [v for v in values if not math.isnan(v)]
         y0, y1 = (math.floor(min(values) * 20 - 1) / 20, math.ceil(max(values) * 20 + 0.5) / 20) if values else (0, 1)
         y0 = max(y0, 0.0)
@@ -166,6 +172,11 @@ def svg(curves, target, split, others, title, note):
                                + (f' stroke-dasharray="{dash}"' if dash else "") + "/>")
             for s_index, s in enumerate(splits):
                 out.append(f'<text x="{left + 10}" y="{top + 14 + 14 * s_index}">{"solid" if s_index == 0 else "dashed"}: {s}</text>')
+                if s in baselines:
+                    dash = DASHES[s_index % len(DASHES)]
+                    out.append(f'<line x1="{left}" y1="{py(baselines[s]):.1f}" x2="{right}" y2="{py(baselines[s]):.1f}" stroke="gray"'
+                               + (f' stroke-dasharray="{dash}"' if dash else "") + "/>")
+                    out.append(f'<text x="{right}" y="{py(baselines[s]) - 4:.1f}" text-anchor="end" fill="gray">all canopy, {s} {baselines[s]:.3f}</text>')
     for i, policy in enumerate(sorted({p for p, _ in curves})):
         out.append(f'<line x1="{80 + 130 * i}" y1="{height + 5}" x2="{105 + 130 * i}" y2="{height + 5}" stroke="{PALETTE.get(policy, "gray")}" stroke-width="2"/>')
         out.append(f'<text x="{110 + 130 * i}" y="{height + 9}">{policy}</text>')
