@@ -30,6 +30,13 @@ enum SummaryText {
             lines.append(line)
             if let t = v.trees { lines.append(treeLine(t)) }
         }
+        if let initial = s.initializedFrom {
+            var line = "started from checkpoint \(initial.checkpoint)"
+            if let run = initial.run, let step = initial.step { line += " (run \(run), step \(step))" }
+            line += ", optimizer state \(initial.optimizer)"
+            if let hash = initial.weightsSha256 { line += ", weights sha256 \(hash.prefix(8))…" }
+            lines.append(line)
+        }
         if let step = s.resumedFromStep { lines.append("resumed from step \(step)") }
         if let stopped = s.stopped { lines.append("stopped early: \(stopped)") }
         if let ejected = s.ejections, ejected > 0 {

@@ -63,6 +63,18 @@ extension ClusterConfig {
                             "'\(dataset.validationManifests)'"),
                            ("dataset.manifest", "the training manifest that goes with dataset.validation_manifests", "''"))
         }
+        if !training.initFrom.isEmpty && training.initOptimizer.isEmpty {
+            // Nothing to blame but the line that names the checkpoint: the missing key has none.
+            throw ConfigError(.inconsistent, keyPath: "training.init_from", origin: origin("training.init_from"),
+                              expected: "a checkpoint together with training.init_optimizer: fresh (a zero optimizer state) "
+                                  + "or checkpoint (the checkpoint's moments)",
+                              found: ConfigField.Value.text(training.initFrom).literal + " without training.init_optimizer")
+        }
+        if training.initFrom.isEmpty && !training.initOptimizer.isEmpty {
+            throw conflict(("training.init_optimizer", "empty unless training.init_from names a checkpoint",
+                            "'\(training.initOptimizer)'"),
+                           ("training.init_from", "the checkpoint that goes with training.init_optimizer", "''"))
+        }
         let rate = training.learningRate, floor = training.minLearningRate
         if training.schedule == "cosine" && floor > rate {
             throw conflict(("training.min_learning_rate", "at most training.learning_rate (\(rate)) with the cosine schedule",

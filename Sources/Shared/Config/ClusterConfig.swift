@@ -169,6 +169,13 @@ public struct ClusterConfig: Sendable, Equatable {
         public var augmentBrightness = 0.0
         public var augmentContrast = 0.0
         public var augmentBandGain = 0.0
+        /// A checkpoint directory whose weights a new run starts from instead of `seed`'s random
+        /// initialisation (empty = none). Read by the coordinator only, when the run directory
+        /// holds no checkpoint of its own; a resume continues from the run's checkpoints.
+        public var initFrom = ""
+        /// With `init_from`, and only then: `fresh` (a zero optimizer state) or `checkpoint` (the
+        /// checkpoint's moments); there is no default, so the choice is always written down.
+        public var initOptimizer = ""
     }
 
     public struct Reduce: Sendable, Equatable {

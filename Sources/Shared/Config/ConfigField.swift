@@ -61,7 +61,9 @@ struct ConfigField: Sendable {
         case .name: return "a non-empty name of letters, digits, '-', '_' and '.'"
         case .host: return "an IPv4 or IPv6 address or a host name"
         case .advertise: return "empty, a host name or address peers can dial (not 0.0.0.0 or ::), or tcp://HOST:PORT"
-        case let .choice(choices): return "one of " + choices.joined(separator: ", ")
+        case let .choice(choices):
+            // An empty choice means "not set" (`training.init_optimizer`), never a value to write.
+            return "one of " + choices.filter { !$0.isEmpty }.joined(separator: ", ")
         case .flag: return "true or false"
         case .objectLocation: return "empty or s3://BUCKET/PREFIX"
         case let .choiceOrLocation(choices): return "one of " + choices.joined(separator: ", ") + ", or s3://BUCKET/PREFIX"

@@ -62,6 +62,8 @@ enum ConfigSchema {
         .number("training", "augment_brightness", \.training.augmentBrightness, .halfOpen(0, 1)),
         .number("training", "augment_contrast", \.training.augmentContrast, .halfOpen(0, 1)),
         .number("training", "augment_band_gain", \.training.augmentBandGain, .halfOpen(0, 1)),
+        .text("training", "init_from", \.training.initFrom, allowEmpty: true),
+        .choice("training", "init_optimizer", \.training.initOptimizer, ["", "fresh", "checkpoint"]),
 
         .choice("reduce", "mode", \.reduce.mode, ["exact", "fp32", "fp16"]),
         .integer("reduce", "chunk_kib", \.reduce.chunkKiB, 1...65536),
@@ -103,6 +105,7 @@ enum ConfigSchema {
     static let hashedOnlyWhenSet: Set<String> = [
         "dataset.validation_manifests", "training.augment_flip", "training.augment_rotate90",
         "training.augment_brightness", "training.augment_contrast", "training.augment_band_gain",
+        "training.init_from", "training.init_optimizer",
         "dataset.source", "dataset.serve_port", "dataset.serve_rate_mib",
         "checkpoint.remote", "checkpoint.remote_part_mib",
         "security.keys", "security.insecure", "security.metrics_token_file",

@@ -127,6 +127,11 @@ extension CoordinatorRuntime {
         summary.ejections = counters.ejections
         summary.refusedConnections = loop.refusals.value.total + observer.refusedStatusRequests
         summary.security = observer.board.snapshot.security
+        if !config.training.initFrom.isEmpty {
+            summary.initializedFrom = InitializedFrom(checkpoint: config.training.initFrom, optimizer: config.training.initOptimizer,
+                                                      run: initialState?.runName, step: initialState?.step,
+                                                      weightsSha256: initialState?.weightsSHA256)
+        }
         if state.committedStep != committed { summary.weightsStep = state.committedStep }
         return summary
     }

@@ -78,10 +78,29 @@ extension CoordinatorRuntime {
         } else {
             try? FileManager.default.removeItem(atPath: directory.metrics)
             try? FileManager.default.removeItem(atPath: directory.redone)
+            try initializeFromCheckpoint()
         }
         if state.committedStep < totalSteps {
             try config.rendered().write(toFile: directory.config, atomically: true, encoding: .utf8)
         }
+    }
+
+    /// A new run with `training.init_from` starts from that checkpoint's weights (and, with
+    /// `init_optimizer: checkpoint`, its optimizer state) instead of the seeded initialisation.
+    /// Only a run without checkpoints of its own comes here: a resume continues from those.
+    func initializeFromCheckpoint() throws {
+        let training = config.training
+        guard !training.initFrom.isEmpty else { return }
+        guard let choice = InitialState.OptimizerChoice(rawValue: training.initOptimizer) else {
+            throw TrainingError(code: "init_from.optimizer",
+                                "training.init_optimizer '\(training.initOptimizer)' is not fresh or checkpoint (training.init_from '\(training.initFrom)')")
+        }
+        let initial = try InitialState.load(path: training.initFrom, optimizer: choice, layout: setup.model.layout,
+                                            optimizerTemplate: try makeOptimizer(setup, totalSteps: totalSteps))
+        state = initial.replica
+        initialState = initial
+        logger.notice("starting from the weights of checkpoint \(training.initFrom) (run \(initial.runName), step \(initial.step)), optimizer state \(choice.rawValue)",
+                      metadata: ["weights_sha256": "\(initial.weightsSHA256)"])
     }
 
     /// The newest verified checkpoint: the local store's, or — when the local store has none that

@@ -54,6 +54,8 @@ public final class CoordinatorRuntime {
     var firstLoss: Double?
     var lastLoss = Double.nan
     var resumedFrom: Int?
+    /// The checkpoint this run started from (`training.init_from`), when this invocation loaded it.
+    var initialState: InitialState?
     var lastCheckpoint: String?
     let started = ContinuousClock.now
     /// CPU time of this invocation only: a baseline of this process, plus each local worker's own.

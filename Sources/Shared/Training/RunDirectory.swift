@@ -171,6 +171,8 @@ public struct RunSummary: Codable, Sendable {
     public var datasetHash: String
     public var configHash: String
     public var resumedFromStep: Int?
+    /// The checkpoint a run started from (`training.init_from`); absent for a seeded start.
+    public var initializedFrom: InitializedFrom?
     public var checkpoint: String?
     public var staleMessages: Int
     /// Workers that left after a preemption notice (not failures), workers declared down, and
@@ -200,6 +202,19 @@ public struct RunSummary: Codable, Sendable {
     /// messages of revoked keys, status requests without a valid token.
     public var security: String?
     public var refusedConnections: Int?
+}
+
+/// Where a run's starting weights came from when `training.init_from` named a checkpoint.
+public struct InitializedFrom: Codable, Sendable, Equatable {
+    /// The checkpoint directory, as `training.init_from` names it.
+    public var checkpoint: String
+    /// `fresh` or `checkpoint` (`training.init_optimizer`).
+    public var optimizer: String
+    /// The run and step of that checkpoint, and its weights' SHA-256: known to the invocation that
+    /// loaded it; absent after a resume, which continues from the run's own checkpoints.
+    public var run: String?
+    public var step: Int?
+    public var weightsSha256: String?
 }
 
 /// Committed against redone work, from `metrics.jsonl` and `redone.jsonl` (the run's whole
