@@ -13,18 +13,11 @@ Both sides must end on the same weights (exact mode). Reports and never asserts.
 Usage: scripts/bench-overlap.py [--rounds 5] [--steps 30] [--workers 2] [--bucket-kib 64]
     [--global-batch 8] [--micro-batch 4] [--build-dir .build/release]
 """
-import argparse, json, os, platform, shutil, statistics, subprocess, sys, tempfile
+import argparse, json, os, shutil, statistics, subprocess, sys, tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from machine_info import describe as machine  # noqa: E402
 
-def machine():
-    model = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "?")
-    except OSError:
-        pass
-    load = os.getloadavg()
-    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs ({model}), load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
 
 
 def run(exe, options, bucket_kib):

@@ -12,17 +12,11 @@ run can show against only metrics.jsonl and the progress lines.
 
 Usage: scripts/timeline-overhead.py [--rounds 3] [--steps 30] [--what timeline|all] [--build-dir .build/release]
 """
-import argparse, json, os, platform, shutil, statistics, subprocess, sys, tempfile
+import argparse, json, os, shutil, statistics, subprocess, sys, tempfile
 
-def machine():
-    model = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "?")
-    except OSError:
-        pass
-    load = os.getloadavg()
-    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs ({model}), load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from machine_info import describe as machine  # noqa: E402
+
 
 def run(exe, steps, timeline, everything=False):
     directory = tempfile.mkdtemp(prefix="grove-timeline-")

@@ -5,20 +5,6 @@ import Testing
 /// second trained from the first's weights on the highest-loss candidates of a score pass, with
 /// the pass counted at a third of a sample.
 @Suite(.serialized) struct CurationLoopEndToEndTests {
-    static func python(_ arguments: [String]) throws -> Grove.Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: Grove.root)
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Grove.Result(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
-    }
-
     static func json(_ path: String) throws -> [String: Any] {
         let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path)))
         guard let dictionary = object as? [String: Any] else { throw TestFailure("\(path) is not an object") }
@@ -35,7 +21,7 @@ import Testing
             try #require(result.status == 0, "\(arguments): \(result.output)")
         }
         let out = dir + "/curation.jsonl"
-        let loop = try Self.python(["scripts/curation-loop.py", "--policy", "hard", "--seed", "1", "--rounds", "2", "--catalog", catalog,
+        let loop = try Grove.python(["scripts/curation-loop.py", "--policy", "hard", "--seed", "1", "--rounds", "2", "--catalog", catalog,
                                     "--round-samples", "32", "--batch", "16", "--score-candidates", "24", "--score-threads", "1",
                                     "--validation", "unseen-site", "--out", out, "--run-root", dir + "/runs",
                                     "--coordinator", Grove.executable("coordinator"), "--set", "workers.local=1"])
@@ -68,7 +54,7 @@ import Testing
         #expect(round1.prefix(16).allSatisfy { candidates.contains($0) })
         // ...and exactly the highest ones: the catalog's scores, read back with SQLite.
         let query = "SELECT id FROM samples WHERE last_seen_step = (SELECT MAX(last_seen_step) FROM samples) ORDER BY last_loss DESC, id LIMIT 16"
-        let top = try Self.python(["-c", "import sqlite3, sys; print('\\n'.join(r[0] for r in sqlite3.connect(sys.argv[1]).execute(sys.argv[2])))",
+        let top = try Grove.python(["-c", "import sqlite3, sys; print('\\n'.join(r[0] for r in sqlite3.connect(sys.argv[1]).execute(sys.argv[2])))",
                                    catalog + "/catalog.sqlite", query])
         try #require(top.status == 0, "\(top.output)")
         #expect(Set(top.output.split(separator: "\n").map(String.init)) == Set(round1.prefix(16)))

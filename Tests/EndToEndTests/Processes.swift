@@ -56,6 +56,22 @@ enum Grove {
         return Result(status: process.terminationStatus, output: output)
     }
 
+    /// Runs `python3` with `arguments` in the repository root (a script of `scripts/`, or `-c`),
+    /// its output and errors together.
+    static func python(_ arguments: [String]) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3"] + arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: root)
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+    }
+
     /// A process started in the background, its output going to a file.
     final class Background {
         let process = Process()

@@ -62,15 +62,7 @@ final class TestHosts {
     }
 
     private static func script(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Grove.root + "/scripts/testhosts.py"] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let result = try Grove.python([Grove.root + "/scripts/testhosts.py"] + arguments)
+        return (result.status, result.output)
     }
 }
