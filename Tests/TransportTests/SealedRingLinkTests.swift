@@ -68,6 +68,23 @@ import Testing
         #expect(receiver.lastRejection != nil)
     }
 
+    /// A peer that never stops sending frames that do not open cannot keep a receive waiting
+    /// past its deadline: the wait ends with a timeout, every frame refused.
+    @Test func aFloodOfForgedFramesDoesNotHoldTheWaitPastItsDeadline() throws {
+        let (raw, _, receiver) = try Self.pair()
+        let forger = try SealedRingLink(InProcessRing.make(worldSize: 2)[0], key: SealedRingLink.newKey(), generation: 7, epoch: 3)
+        let stop = Locked(false)
+        let flooding = Thread {
+            while !stop.value { try? raw.send([UInt8](repeating: 1, count: 64).withUnsafeBytes { forger.seal(head: Self.empty, body: $0) }) }
+        }
+        flooding.start()
+        defer { stop.value = true }
+        let started = ContinuousClock.now
+        #expect(throws: CollectiveError.self) { try receiver.receive(until: .now + .milliseconds(100)) }
+        #expect(started.duration(to: .now) < .seconds(10), "the wait outlived its deadline by far")
+        #expect(receiver.rejected > 0)
+    }
+
     @Test func aReplayedFrameIsRefused() throws {
         let (raw, sender, receiver) = try Self.pair()
         let sealed = [UInt8](repeating: 0x42, count: 64).withUnsafeBytes { sender.seal(head: Self.empty, body: $0) }

@@ -204,6 +204,7 @@ public final class SealedRingLink: ClosableRingLink, @unchecked Sendable {
     }
 
     public func receiveFrame(until deadline: ContinuousClock.Instant) throws(CollectiveError) -> ReceivedFrame {
+        let started = ContinuousClock.now
         while true {
             let frame = try inner.receiveFrame(until: deadline)
             let (plain, refusal) = open(frame)
@@ -211,6 +212,8 @@ public final class SealedRingLink: ClosableRingLink, @unchecked Sendable {
             rejected += 1
             lastRejection = refusal
             inner.dropUndecodable(frame, reason: refusal ?? "refused")
+            // A stream of frames that do not open must not hold the wait past its deadline.
+            if ContinuousClock.now >= deadline { throw .timeout(rank: rank, waited: started.duration(to: .now)) }
         }
     }
 

@@ -149,10 +149,13 @@ public final class ZeroMQRingLink: ClosableRingLink, @unchecked Sendable {
                     // A neighbour is already in a newer generation: this collective cannot complete.
                     loop.heldRing.hold(frame)
                     if trustsGenerationTags { throw .superseded(generation: frame.generation) }
-                    continue
+                } else {
+                    stale += 1
                 }
-                stale += 1
-            } else if ContinuousClock.now >= deadline {
+            }
+            // Checked after every frame too: a peer that keeps sending frames of other
+            // generations must not hold this wait past its deadline.
+            if ContinuousClock.now >= deadline {
                 throw .timeout(rank: rank, waited: started.duration(to: .now))
             }
         }
