@@ -54,6 +54,85 @@ import Testing
         }
     }
 
+    /// Frames of 128 KiB go out with the collective's header apart, so every gathered frame opens
+    /// straight into the result; the sums are still the plain ring's, in both modes that gather
+    /// their own wire form, and with a ring of 4 whose gathered frames are also forwarded.
+    @Test(arguments: [3, 4]) func gatheredFramesOpenStraightIntoTheResult(members: Int) throws {
+        let count = 300_003
+        var inputs: [[Float]] = []
+        for rank in 0..<members {
+            var values = [Float](repeating: 0, count: count)
+            for i in 0..<count { values[i] = Float((i * 7 + rank * 13) % 101) / 8 }
+            inputs.append(values)
+        }
+        var expected = [Float](repeating: 0, count: count)
+        for values in inputs { for i in 0..<count { expected[i] += values[i] } }
+        let vectors = inputs
+        for mode in [ReduceMode.exact, .fp32] {
+            let links = try InProcessRing.make(worldSize: members).map { try SealedRingLink($0, key: Self.key, generation: 1, epoch: 9) }
+            let results = Locked<[Int: [Float]]>([:])
+            let done = DispatchGroup()
+            for rank in 0..<members {
+                done.enter()
+                Thread {
+                    defer { done.leave() }
+                    let reducer = try! RingAllReduce(link: links[rank], settings: AllReduceSettings(mode: mode, frameBytes: 128 << 10))
+                    if case .sum(let values)? = try? reducer.sum(microBatches: [vectors[rank]], count: count, totalMicroBatches: members) {
+                        results.update { $0[rank] = values }
+                    }
+                }.start()
+            }
+            done.wait()
+            #expect(results.value.count == members, "\(mode)")
+            for (_, values) in results.value { #expect(values == expected, "\(mode)") }
+            #expect(links.allSatisfy { $0.rejected == 0 })
+            // Every member gathers members - 1 chunks of about 3 frames each.
+            #expect(links.allSatisfy { $0.placed >= 2 * (members - 1) }, "\(links.map(\.placed))")
+        }
+    }
+
+    /// A stranger's frame with the very head the receiver expects is opened into the destination
+    /// too, and refused there: what it wrote is overwritten by the genuine frame, the only one
+    /// returned as placed.
+    @Test func aForgedFrameWithTheExpectedHeadLeavesNothingInTheDestination() throws {
+        let (raw, sender, receiver) = try Self.pair()
+        let forger = try SealedRingLink(InProcessRing.make(worldSize: 2)[0], key: SealedRingLink.newKey(), generation: 7, epoch: 3)
+        let head: [UInt8] = [7, 7, 7, 7]
+        let forged = [UInt8](repeating: 0xEE, count: 4096)
+        let genuine = (0..<4096).map { UInt8($0 % 251) }
+        try raw.send(head.withUnsafeBytes { h in forged.withUnsafeBytes { forger.seal(head: h, body: $0) } })
+        try sender.send(header: head, lending: genuine.withUnsafeBytes { $0 })
+        var destination = [UInt8](repeating: 0, count: 4096)
+        let frame = try destination.withUnsafeMutableBytes { place in
+            try receiver.receiveFrame(until: .now + .seconds(2), placing: PayloadPlacement(headBytes: 4, destination: place) { Array($0) == head })
+        }
+        #expect(frame.placedPayloadBytes == 4096)
+        #expect(frame.head == head)
+        #expect(destination == genuine)
+        #expect(receiver.rejected == 1)
+        #expect(receiver.placed == 1)
+    }
+
+    /// A frame whose head is not the one expected, or whose body is not the destination's size,
+    /// opens into a buffer of its own: the destination is not touched.
+    @Test func aFrameNotExpectedThereOpensIntoItsOwnBuffer() throws {
+        let (_, sender, receiver) = try Self.pair()
+        let body = [UInt8](repeating: 0x5A, count: 2048)
+        try sender.send(header: [1, 2, 3, 4], lending: body.withUnsafeBytes { $0 })
+        try sender.send(header: [9, 9, 9, 9], lending: body.withUnsafeBytes { $0 })
+        var destination = [UInt8](repeating: 0, count: 1024)
+        for head: [UInt8] in [[1, 2, 3, 4], [9, 9, 9, 9]] {
+            let frame = try destination.withUnsafeMutableBytes { place in
+                // The first is of the wrong size, the second has a head the placement refuses.
+                try receiver.receiveFrame(until: .now + .seconds(2), placing: PayloadPlacement(headBytes: 4, destination: place) { Array($0) == [1, 2, 3, 4] })
+            }
+            #expect(frame.placedPayloadBytes == 0)
+            #expect(frame.bytes == head + body)
+        }
+        #expect(destination.allSatisfy { $0 == 0 })
+        #expect(receiver.placed == 0)
+    }
+
     @Test func aFlippedBitIsDroppedAndCountedAndTheNextFrameStillArrives() throws {
         let (raw, sender, receiver) = try Self.pair()
         for byte in [0, 5, 10, 40, 16 + 100 + 15] {  // head count, rank, counter, ciphertext, tag

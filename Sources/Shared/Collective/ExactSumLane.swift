@@ -29,6 +29,10 @@ struct ExactSumLane: RingLane {
         UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: sums[range])).copyMemory(from: bytes)
     }
 
+    func storeDestination(_ range: Range<Int>) -> UnsafeMutableRawBufferPointer? {
+        UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: sums[range]))
+    }
+
     func wireBytes(_ range: Range<Int>, own: Bool) -> UnsafeRawBufferPointer? {
         UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: sums[range]))
     }
@@ -107,6 +111,14 @@ struct NarrowExactSumLane: RingLane {
     /// A gathered frame holds the owner's decoded values: stored as they are.
     func store(_ range: Range<Int>, from bytes: UnsafeRawBufferPointer) {
         watch.record(FloatKernels.copyWatching(bytes, into: UnsafeMutableBufferPointer(rebasing: result[range])))
+    }
+
+    func storeDestination(_ range: Range<Int>) -> UnsafeMutableRawBufferPointer? {
+        UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: result[range]))
+    }
+
+    func storedInPlace(_ range: Range<Int>) {
+        watch.record(FloatKernels.largestMagnitudeBits(UnsafeBufferPointer(rebasing: result[range])))
     }
 
     /// Sums and decoded values are lent as they are; a member's own micro-batch is encoded as it

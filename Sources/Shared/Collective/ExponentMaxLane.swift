@@ -16,4 +16,8 @@ struct ExponentMaxLane: RingLane {
     func store(_ range: Range<Int>, from bytes: UnsafeRawBufferPointer) {
         UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: fields[range])).copyMemory(from: bytes)
     }
+
+    func storeDestination(_ range: Range<Int>) -> UnsafeMutableRawBufferPointer? {
+        UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: fields[range]))
+    }
 }

@@ -74,6 +74,14 @@ struct FloatSumLane: RingLane {
         watch.record(FloatKernels.copyWatching(bytes, into: UnsafeMutableBufferPointer(rebasing: values[range])))
     }
 
+    func storeDestination(_ range: Range<Int>) -> UnsafeMutableRawBufferPointer? {
+        UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: values[range]))
+    }
+
+    func storedInPlace(_ range: Range<Int>) {
+        watch.record(FloatKernels.largestMagnitudeBits(UnsafeBufferPointer(rebasing: values[range])))
+    }
+
     func finishOwned(_ range: Range<Int>) {
         watch.record(FloatKernels.largestMagnitudeBits(UnsafeBufferPointer(rebasing: values[range])))
     }

@@ -20,6 +20,9 @@ public final class ReceivedFrame: @unchecked Sendable {
     /// while it is held and never mutated): what a transport needs to send the frame on
     /// without copying it, keeping the object alive until it is done.
     public let stableBytes: UnsafeRawBufferPointer
+    /// Bytes of payload the link wrote straight to the receiver's destination
+    /// (`RingLink.receiveFrame(until:placing:)`): the frame then holds its head alone. 0 otherwise.
+    public let placedPayloadBytes: Int
 
     /// A frame held in an array.
     public init(_ array: [UInt8]) {
@@ -28,6 +31,7 @@ public final class ReceivedFrame: @unchecked Sendable {
         self.release = nil
         self.head = []
         self.stableBytes = array.withUnsafeBytes { $0 }
+        self.placedPayloadBytes = 0
     }
 
     /// A frame in memory owned by someone else: `bytes` must stay valid and unchanged until
@@ -39,6 +43,18 @@ public final class ReceivedFrame: @unchecked Sendable {
         self.release = release
         self.head = head
         self.stableBytes = bytes
+        self.placedPayloadBytes = 0
+    }
+
+    /// A frame whose `placedPayloadBytes` of payload the link wrote to the receiver's destination:
+    /// only its `head` is here. `release` is called once, when the frame is freed.
+    public init(head: [UInt8], placedPayloadBytes: Int, release: @escaping () -> Void) {
+        self.array = []
+        self.lent = UnsafeRawBufferPointer(start: nil, count: 0)
+        self.release = release
+        self.head = head
+        self.stableBytes = UnsafeRawBufferPointer(start: nil, count: 0)
+        self.placedPayloadBytes = placedPayloadBytes
     }
 
     deinit { release?() }

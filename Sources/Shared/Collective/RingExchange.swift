@@ -97,14 +97,6 @@ struct RingExchange {
         let step = run.steps[index]
         run.noteStart(of: index)
         let range = plan.frame(f, ofChunk: step.transfer.receiveChunk)
-        // One deadline for the frame, however many undecodable ones come before it: noise cannot
-        // stretch the wait for a neighbour that is gone.
-        let deadline = ContinuousClock.now + timeout
-        var frame = try link.receiveFrame(until: deadline)
-        while let problem = RingFrameHeader.undecodable(frame, elementBytes: lane.elementBytes) {
-            link.dropUndecodable(frame, reason: problem)
-            frame = try link.receiveFrame(until: deadline)
-        }
         var expected = header
         expected.phase = step.phase
         // The all-gather's frames are forwarded unchanged from member to member, so their header
@@ -113,6 +105,43 @@ struct RingExchange {
         expected.chunk = step.transfer.receiveChunk
         expected.frame = f
         expected.elements = range.count
+        // A gathered frame is stored as it comes: a link that writes its payload anyway (a sealed
+        // link decrypts it) may write it where it belongs, once it has seen the expected header.
+        let placement = step.phase == .allGather ? lane.storeDestination(range).map { destination in
+            PayloadPlacement(headBytes: RingFrameHeader.size, destination: destination) { [expected] head in
+                (try? expected.check(header: head, payloadBytes: destination.count, elementBytes: lane.elementBytes)) != nil
+            }
+        } : nil
+        // One deadline for the frame, however many undecodable ones come before it: noise cannot
+        // stretch the wait for a neighbour that is gone.
+        let deadline = ContinuousClock.now + timeout
+        func next() throws(CollectiveError) -> ReceivedFrame {
+            if let placement { return try link.receiveFrame(until: deadline, placing: placement) }
+            return try link.receiveFrame(until: deadline)
+        }
+        var frame = try next()
+        while frame.placedPayloadBytes == 0, let problem = RingFrameHeader.undecodable(frame, elementBytes: lane.elementBytes) {
+            link.dropUndecodable(frame, reason: problem)
+            frame = try next()
+        }
+        if frame.placedPayloadBytes > 0 {
+            // The link wrote the payload in place after `placement` accepted the header; checked
+            // again here, so that no link can place a frame the exchange would refuse.
+            let refusal: CollectiveError? = frame.head.withUnsafeBytes { head in
+                guard placement != nil else { return .malformed("a frame placed where no placement was offered") }
+                guard head.count == RingFrameHeader.size else { return .malformed("a placed frame with a head of \(head.count) bytes") }
+                do throws(CollectiveError) {
+                    try expected.check(header: head, payloadBytes: frame.placedPayloadBytes, elementBytes: lane.elementBytes)
+                } catch {
+                    return error
+                }
+                return nil
+            }
+            if let refusal { throw refusal }
+            lane.storedInPlace(range)
+            if index + 1 < run.steps.count { run.keepForForwarding(frame) }
+            return run.didReceive()
+        }
         // The lane reads the payload straight from the transport's buffer.
         let outcome: CollectiveError?? = frame.withHead(size: RingFrameHeader.size) { head, payload in
             do throws(CollectiveError) {

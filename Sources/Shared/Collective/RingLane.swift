@@ -25,6 +25,13 @@ protocol RingLane {
     func combineFinishing(_ range: Range<Int>, from bytes: UnsafeRawBufferPointer)
     /// Replaces `range` of the working vector with the incoming encoded elements (all-gather).
     func store(_ range: Range<Int>, from bytes: UnsafeRawBufferPointer)
+    /// Where `store` would put the incoming encoded elements for `range` byte for byte (the lane's
+    /// wire form is its memory form), so that a link which writes the payload anyway can write it
+    /// there (`RingLink.receiveFrame(until:placing:)`); nil when `store` transforms the bytes.
+    func storeDestination(_ range: Range<Int>) -> UnsafeMutableRawBufferPointer?
+    /// The rest of `store` once a link has written elements `range` to `storeDestination(range)`
+    /// itself (a lane that watches magnitudes reads them).
+    func storedInPlace(_ range: Range<Int>)
     /// Elements `range` exactly as `write` (or, with `own`, `writeOwn`) would encode them, where
     /// they already lie in memory, for the link to send without a copy; nil when the lane must
     /// encode them. The memory must not change until the ring is over: a lane lends only what the
@@ -49,4 +56,8 @@ extension RingLane {
     }
 
     func wireBytes(_ range: Range<Int>, own: Bool) -> UnsafeRawBufferPointer? { nil }
+
+    func storeDestination(_ range: Range<Int>) -> UnsafeMutableRawBufferPointer? { nil }
+
+    func storedInPlace(_ range: Range<Int>) {}
 }

@@ -20,6 +20,14 @@ public protocol RingLink: AnyObject, Sendable {
     /// `receive`, with the frame's bytes lent rather than copied into an array when the
     /// transport can (the all-reduce uses this one). Default: `receive` wrapped.
     func receiveFrame(until deadline: ContinuousClock.Instant) throws(CollectiveError) -> ReceivedFrame
+    /// `receiveFrame`, for a frame whose payload the caller would store unchanged at
+    /// `placement.destination` (the all-gather's frames). A transport that must write the payload
+    /// somewhere anyway (a sealed link decrypts it) may write it there instead, for a frame whose
+    /// head `placement` accepts, and return that frame's head alone with `placedPayloadBytes` set.
+    /// A frame it then refuses (one that does not authenticate) may have written there first, so
+    /// `destination` holds the payload only once a placed frame is returned. Default:
+    /// `receiveFrame(until:)`, which places nothing.
+    func receiveFrame(until deadline: ContinuousClock.Instant, placing placement: PayloadPlacement) throws(CollectiveError) -> ReceivedFrame
     /// An array of `count` bytes, contents unspecified, to fill and pass to `send`: a transport
     /// that recycles the arrays it has sent returns one of those. Default: a new array.
     func frameStorage(count: Int) -> [UInt8]
@@ -54,6 +62,10 @@ extension RingLink {
         ReceivedFrame(try receive(until: deadline))
     }
 
+    public func receiveFrame(until deadline: ContinuousClock.Instant, placing placement: PayloadPlacement) throws(CollectiveError) -> ReceivedFrame {
+        try receiveFrame(until: deadline)
+    }
+
     public func frameStorage(count: Int) -> [UInt8] {
         [UInt8](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
     }
@@ -84,6 +96,22 @@ extension RingLink {
     public func dropUndecodable(_ frame: ReceivedFrame, reason: String) {}
 
     public var droppedFrames: Int { 0 }
+}
+
+/// Where the payload of the next frame belongs, for `RingLink.receiveFrame(until:placing:)`.
+public struct PayloadPlacement {
+    /// Bytes of the frame's head (the collective's frame header) in front of the payload.
+    public let headBytes: Int
+    /// Where the payload goes: exactly as long as it must be.
+    public let destination: UnsafeMutableRawBufferPointer
+    /// Whether a frame with this head is the frame expected, checked before anything is written.
+    public let accepts: (UnsafeRawBufferPointer) -> Bool
+
+    public init(headBytes: Int, destination: UnsafeMutableRawBufferPointer, accepts: @escaping (UnsafeRawBufferPointer) -> Bool) {
+        self.headBytes = headBytes
+        self.destination = destination
+        self.accepts = accepts
+    }
 }
 
 /// Why a collective did not complete. The training loop acts on it: a timeout or a closed link

@@ -46,6 +46,12 @@ final class WatchedRingLink: RingLink, @unchecked Sendable {
         return frame
     }
 
+    func receiveFrame(until deadline: ContinuousClock.Instant, placing placement: PayloadPlacement) throws(CollectiveError) -> ReceivedFrame {
+        let frame = try watch(.receive) { () throws(CollectiveError) in try inner.receiveFrame(until: deadline, placing: placement) }
+        framesReceived += 1
+        return frame
+    }
+
     func frameStorage(count: Int) -> [UInt8] { inner.frameStorage(count: count) }
 
     func forward(_ frame: ReceivedFrame) throws(CollectiveError) {

@@ -43,6 +43,8 @@ public final class SealedRingLink: ClosableRingLink, @unchecked Sendable {
     public private(set) var rejected = 0
     /// Why the last of them was refused.
     public private(set) var lastRejection: String?
+    /// Frames opened straight into the collective's result (`receiveFrame(until:placing:)`).
+    public private(set) var placed = 0
     private let context: UnsafeMutablePointer<EVP_AEAD_CTX>
     private var sent: UInt64 = 0
     /// The last counter accepted from each member, by rank.
@@ -122,15 +124,23 @@ public final class SealedRingLink: ClosableRingLink, @unchecked Sendable {
     }
 
     /// The plaintext of a sealed frame as a frame (head, then body), or nil and why when it must
-    /// be refused.
-    func open(_ frame: ReceivedFrame) -> (frame: ReceivedFrame?, refusal: String?) {
+    /// be refused. With a `placement` whose head and size the frame matches, the body is opened
+    /// straight into the placement's destination and the frame returned holds the head alone.
+    func open(_ frame: ReceivedFrame, placing placement: PayloadPlacement? = nil) -> (frame: ReceivedFrame?, refusal: String?) {
         guard frame.count >= Self.overhead else { return (nil, "a \(frame.count)-byte frame is shorter than a sealed one") }
         let headCount = frame.withHead(size: 4) { first, _ in Int(UInt32(littleEndian: first.loadUnaligned(as: UInt32.self))) } ?? 0
         guard headCount <= frame.count - Self.overhead else {
             return (nil, "a frame whose head of \(headCount) bytes does not fit in its \(frame.count) bytes")
         }
         let bodyCount = frame.count - Self.overhead - headCount
-        var plain = opened.take(count: bodyCount)
+        // The head is authenticated only with the body, but it says where the body belongs: a
+        // frame whose head is not the expected one opens into a buffer of its own, as any other.
+        let destination: UnsafeMutableRawBufferPointer? = placement.flatMap { placement in
+            guard headCount == placement.headBytes, bodyCount == placement.destination.count else { return nil }
+            let expected = frame.withHead(size: 4 + headCount) { clear, _ in placement.accepts(UnsafeRawBufferPointer(rebasing: clear[4...])) }
+            return expected == true ? placement.destination : nil
+        }
+        var plain = destination == nil ? opened.take(count: bodyCount) : []
         let verdict: String? = frame.withHead(size: 4 + headCount) { clear, rest in
             let sender = UInt32(littleEndian: rest.loadUnaligned(as: UInt32.self))
             let counter = UInt64(littleEndian: rest.loadUnaligned(fromByteOffset: 4, as: UInt64.self))
@@ -142,11 +152,12 @@ public final class SealedRingLink: ClosableRingLink, @unchecked Sendable {
             }
             let nonce = rest.baseAddress!.assumingMemoryBound(to: UInt8.self)
             let text = nonce + Self.nonceBytes
-            let ok = plain.withUnsafeMutableBytes { out in
+            func openInto(_ out: UnsafeMutableRawBufferPointer) -> Bool {
                 CCryptoBoringSSL_EVP_AEAD_CTX_open_gather(
                     context, out.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? UnsafeMutablePointer(mutating: text), nonce, Self.nonceBytes, text, bodyCount,
                     text + bodyCount, Self.tagBytes, clear.baseAddress!.assumingMemoryBound(to: UInt8.self), clear.count) == 1
             }
+            let ok = destination.map(openInto) ?? plain.withUnsafeMutableBytes(openInto)
             guard ok else { return "a frame that does not authenticate under this attempt's ring key (tampered, a stranger's, or another step's)" }
             lastReceived[Int(sender)] = counter
             return nil
@@ -159,10 +170,17 @@ public final class SealedRingLink: ClosableRingLink, @unchecked Sendable {
         // The buffer goes back to the pool once the collective lets go of the frame, and the
         // sealed frame with it.
         let (pool, origins, slot) = (opened, sealedOrigins, OriginSlot())
-        let bytes = plain.withUnsafeBytes { $0 }
-        let opened = ReceivedFrame(head: head, lending: bytes) {
-            pool.give(plain)
-            if let id = slot.id { origins.update { $0[id] = nil } }
+        let forget = { if let id = slot.id { origins.update { $0[id] = nil } } }
+        let opened: ReceivedFrame
+        if destination != nil {
+            placed += 1
+            opened = ReceivedFrame(head: head, placedPayloadBytes: bodyCount, release: forget)
+        } else {
+            let bytes = plain.withUnsafeBytes { $0 }
+            opened = ReceivedFrame(head: head, lending: bytes) {
+                pool.give(plain)
+                forget()
+            }
         }
         slot.id = ObjectIdentifier(opened)
         sealedOrigins.update { $0[ObjectIdentifier(opened)] = frame }
@@ -204,10 +222,20 @@ public final class SealedRingLink: ClosableRingLink, @unchecked Sendable {
     }
 
     public func receiveFrame(until deadline: ContinuousClock.Instant) throws(CollectiveError) -> ReceivedFrame {
+        try receiveOpened(until: deadline, placing: nil)
+    }
+
+    /// The all-gather's frames open straight into the result, skipping a copy of every gathered
+    /// byte (docs/benchmarks.md, "The secured ring").
+    public func receiveFrame(until deadline: ContinuousClock.Instant, placing placement: PayloadPlacement) throws(CollectiveError) -> ReceivedFrame {
+        try receiveOpened(until: deadline, placing: placement)
+    }
+
+    private func receiveOpened(until deadline: ContinuousClock.Instant, placing placement: PayloadPlacement?) throws(CollectiveError) -> ReceivedFrame {
         let started = ContinuousClock.now
         while true {
             let frame = try inner.receiveFrame(until: deadline)
-            let (plain, refusal) = open(frame)
+            let (plain, refusal) = open(frame, placing: placement)
             if let plain { return plain }
             rejected += 1
             lastRejection = refusal
