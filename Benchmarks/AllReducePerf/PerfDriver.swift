@@ -66,7 +66,7 @@ final class PerfDriver {
             }
         }
         print("# ring transport: \(transports.joined(separator: ", "))")
-        print("# modes \(modes); frame \(ByteSize.format(options.frameBytes)), window \(options.window); "
+        print("# modes \(modes); frame \(options.frames.map(ByteSize.format).joined(separator: ", ")), window \(options.windows.map(String.init).joined(separator: ", ")); "
               + "\(options.warmup) warm-up + \(options.iterations) measured iterations per size, a barrier before each; "
               + "a size's runs take turns iteration by iteration")
         print("# machine: \(MachineLoad.cpuModel()), \(MachineLoad.cores) cores, load average \(Cell.number(MachineLoad.loadAverage(), 2))")

@@ -21,8 +21,10 @@ struct PerfOptions: Sendable, Equatable {
     var iterations = 20
     /// Unmeasured iterations before them (connection set-up, first-touch page faults).
     var warmup = 5
-    var frameBytes = AllReduceSettings().frameBytes
-    var window = AllReduceSettings().window
+    /// Frame payload sizes in bytes, and windows: each (frame, window) pair is measured, the first
+    /// of each being the reference the other rows are compared with.
+    var frames = [AllReduceSettings().frameBytes]
+    var windows = [AllReduceSettings().window]
     /// The longest any process waits for one message (a frame, a barrier, a peer's hello).
     var timeoutSeconds = 60.0
     /// Print only the `RESULT {...}` lines that `allreduce_peers.py --external` reads.
@@ -46,8 +48,9 @@ struct PerfOptions: Sendable, Equatable {
           --mode M       exact, fp32, fp16 or all (default all); comma-separated lists work too
           --iters I      measured iterations per size and mode (default 20)
           --warmup W     unmeasured iterations before them (default 5)
-          --frame-kib K  all-reduce frame payload in KiB (default 1024)
-          --window F     frames sent ahead per ring step (default 4)
+          --frame-kib K  all-reduce frame payload in KiB (default 1024); a comma-separated list
+                         measures each, the first being the reference of "vs plain"
+          --window F     frames sent ahead per ring step (default 4); a list as for --frame-kib
           --timeout S    longest wait for any one message, in seconds (default 60)
           --no-loopback  skip the loopback TCP reference
           --peer-format  print only RESULT lines for allreduce_peers.py --external (one mode)
@@ -85,8 +88,8 @@ struct PerfOptions: Sendable, Equatable {
             case "--iters": options.iterations = try integer(try value(argument), argument, in: 1...100_000)
             case "--warmup": options.warmup = try integer(try value(argument), argument, in: 0...100_000)
             case "--frame-kib":
-                options.frameBytes = try integer(try value(argument), argument, in: 1...(AllReduceSettings.maximumFrameBytes >> 10)) << 10
-            case "--window": options.window = try integer(try value(argument), argument, in: 1...64)
+                options.frames = try integers(try value(argument), argument, in: 1...(AllReduceSettings.maximumFrameBytes >> 10)).map { $0 << 10 }
+            case "--window": options.windows = try integers(try value(argument), argument, in: 1...64)
             case "--timeout":
                 let text = try value(argument)
                 guard let seconds = Double(text), seconds > 0, seconds <= 3600 else {
@@ -132,22 +135,36 @@ struct PerfOptions: Sendable, Equatable {
             "-n", "\(worldSize)", "--sizes", sizes.map { "\($0)B" }.joined(separator: ","),
             "--mode", modes.map(\.rawValue).joined(separator: ","),
             "--iters", "\(iterations)", "--warmup", "\(warmup)",
-            "--frame-kib", "\(frameBytes >> 10)", "--window", "\(window)", "--timeout", "\(timeoutSeconds)",
+            "--frame-kib", frames.map { "\($0 >> 10)" }.joined(separator: ","), "--window", windows.map(String.init).joined(separator: ","),
+            "--timeout", "\(timeoutSeconds)",
             "--security", securities.map(\.rawValue).joined(separator: ","),
             "--rank", "\(rank)", "--control", control, "--parent-pid", "\(parentPID)",
         ]
     }
 
-    /// The all-reduce settings of one mode.
-    func settings(_ mode: ReduceMode) -> AllReduceSettings {
-        AllReduceSettings(mode: mode, frameBytes: frameBytes, window: window, timeout: .milliseconds(Int(timeoutSeconds * 1000)))
+    /// The all-reduce settings of one run.
+    func settings(_ run: PerfRun) -> AllReduceSettings {
+        AllReduceSettings(mode: run.mode, frameBytes: run.frameBytes, window: run.window, timeout: .milliseconds(Int(timeoutSeconds * 1000)))
     }
+
+    /// Whether more than one frame size or window is measured (the table then names each row's).
+    var variesShape: Bool { frames.count > 1 || windows.count > 1 }
 
     private static func integer(_ text: String, _ name: String, in range: ClosedRange<Int>) throws(PerfError) -> Int {
         guard let value = Int(text), range.contains(value) else {
             throw PerfError(code: "perf.usage", "\(name) is \(text), expected an integer in \(range.lowerBound)...\(range.upperBound)")
         }
         return value
+    }
+
+    /// A comma-separated list of integers in `range`, without repeats, in the order given.
+    private static func integers(_ text: String, _ name: String, in range: ClosedRange<Int>) throws(PerfError) -> [Int] {
+        var values: [Int] = []
+        for word in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let value = try integer(String(word), name, in: range)
+            if !values.contains(value) { values.append(value) }
+        }
+        return values
     }
 
     private static func parseModes(_ text: String) throws(PerfError) -> [ReduceMode] {

@@ -123,8 +123,8 @@ final class RankProcess {
                                                      next: next)
                     link = try SealedRingLink(sockets, key: ringKey!, generation: Self.generation.rawValue, epoch: 0)
                 }
-                for mode in options.modes {
-                    reducers["\(mode.rawValue)/\(security.rawValue)"] = try RingAllReduce(link: link, settings: options.settings(mode))
+                for run in PerfRun.plan(options) where run.security == security && reducers[run.reducerKey] == nil {
+                    reducers[run.reducerKey] = try RingAllReduce(link: link, settings: options.settings(run))
                 }
             } catch {
                 throw PerfError(code: "perf.socket", "rank \(rank) could not connect its \(security) ring to \(next): \(error)")
@@ -142,7 +142,7 @@ final class RankProcess {
             for iteration in 0..<(options.warmup + options.iterations) {
                 for (k, run) in runs.enumerated() {
                     let seconds = try measure(run, iteration: iteration, input: input,
-                                              reducer: reducers["\(run.mode.rawValue)/\(run.security.rawValue)"]!)
+                                              reducer: reducers[run.reducerKey]!)
                     if iteration >= options.warmup { times[k].append(seconds) }
                 }
             }

@@ -29,6 +29,7 @@ final class ResultTable {
             titles.insert(("ring", 5), at: 2)
             titles.append(("vs plain", 8))
         }
+        if options.variesShape { titles.insert(("frame, window", 13), at: 2) }
         print("# " + titles.map { Cell.text($0.0, $0.1) }.joined(separator: " "))
         flush()
     }
@@ -46,8 +47,8 @@ final class ResultTable {
         let row = sizeRuns.map { pending.removeValue(forKey: $0.index)! }
         let secured = options.securities != [.plain]
         for figures in row {
-            let fp32 = row.first { $0.run.mode == .fp32 && $0.run.security == figures.run.security }
-            let plain = row.first { $0.run.mode == figures.run.mode && $0.run.security == .plain }
+            let fp32 = row.first { $0.run.mode == .fp32 && $0.run.security == figures.run.security && $0.run.shape == figures.run.shape }
+            let plain = row.first { $0.run.mode == figures.run.mode && $0.run.security == .plain && isReference($0.run) }
             let ofLoopback = loopback.map { figures.busBandwidth / $0.bytesPerSecond }
             let ofTCP = plainTCP.map { figures.busBandwidth / $0.bytesPerSecond }
             let versusFP32 = fp32.map { figures.algorithmBandwidth / $0.algorithmBandwidth }
@@ -62,6 +63,7 @@ final class ResultTable {
                 cells.insert(Cell.text(figures.run.security.rawValue, 5), at: 2)
                 cells.append(Cell.number(plain.map { figures.busBandwidth / $0.busBandwidth }, 2, 8))
             }
+            if options.variesShape { cells.insert(Cell.text(figures.run.shape, 13), at: 2) }
             print("  " + cells.joined(separator: " "))
             printed.append(figures)
         }
@@ -76,14 +78,17 @@ final class ResultTable {
         guard let largest = printed.map(\.run.bytes).max() else { return }
         let last = printed.filter { $0.run.bytes == largest }
         for figures in last {
-            let fp32 = last.first { $0.run.mode == .fp32 && $0.run.security == figures.run.security }
-            let ring = options.securities == [.plain] ? "" : " \(figures.run.security.rawValue)"
+            let fp32 = last.first { $0.run.mode == .fp32 && $0.run.security == figures.run.security && $0.run.shape == figures.run.shape }
+            var ring = options.securities == [.plain] ? "" : " \(figures.run.security.rawValue)"
+            if options.variesShape { ring += " (\(figures.run.shape))" }
             var line = "# \(ByteSize.format(largest)) \(figures.run.mode.rawValue)\(ring): busbw \(Cell.number(figures.busBandwidth / 1e9, 3)) GB/s"
             if let loopback { line += ", \(Cell.number(figures.busBandwidth / loopback.bytesPerSecond, 2)) of the loopback limit" }
             if let plainTCP { line += ", \(Cell.number(figures.busBandwidth / plainTCP.bytesPerSecond, 2)) of plain TCP" }
             if let fp32, figures.run.mode != .fp32 { line += ", algbw \(Cell.number(figures.algorithmBandwidth / fp32.algorithmBandwidth, 2))x fp32" }
-            if figures.run.security != .plain, let plain = last.first(where: { $0.run.mode == figures.run.mode && $0.run.security == .plain }) {
+            if !(figures.run.security == .plain && isReference(figures.run)),
+               let plain = last.first(where: { $0.run.mode == figures.run.mode && $0.run.security == .plain && isReference($0.run) }) {
                 line += ", busbw \(Cell.number(figures.busBandwidth / plain.busBandwidth, 2))x plain"
+                if options.variesShape { line += " (\(plain.run.shape))" }
             }
             print(line)
         }
@@ -97,9 +102,15 @@ final class ResultTable {
         case .curve: "ZeroMQ tcp, CurveZMQ"
         case .aead: "ZeroMQ tcp, frames sealed with AES-256-GCM"
         }
-        let library = "grove \(figures.run.mode.rawValue) (\(transport), frame \(ByteSize.format(options.frameBytes)))"
+        let library = "grove \(figures.run.mode.rawValue) (\(transport), frame \(ByteSize.format(figures.run.frameBytes)), window \(figures.run.window))"
         print("RESULT {\"n\": \(options.worldSize), \"bytes\": \(figures.run.bytes), \"times\": [\(times)], \"lib\": \"\(library)\"}")
         flush()
+    }
+
+    /// Whether a run has the reference frame size and window (the first of each listed): plain's
+    /// run with them is what every row's "vs plain" divides by.
+    private func isReference(_ run: PerfRun) -> Bool {
+        run.frameBytes == options.frames[0] && run.window == options.windows[0]
     }
 
     /// Flushes all streams: `stdout` itself is a C global that Swift 6 does not let us name.
