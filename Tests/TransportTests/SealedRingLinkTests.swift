@@ -86,9 +86,31 @@ import Testing
             #expect(results.value.count == members, "\(mode)")
             for (_, values) in results.value { #expect(values == expected, "\(mode)") }
             #expect(links.allSatisfy { $0.rejected == 0 })
-            // Every member gathers members - 1 chunks of about 3 frames each.
+            // Every member gathers members - 1 chunks of about 3 frames each, and sends its own
+            // chunk's frames as they were sealed ahead (fp32 lends them; exact encodes them as
+            // it writes them, so nothing is announced).
             #expect(links.allSatisfy { $0.placed >= 2 * (members - 1) }, "\(links.map(\.placed))")
+            #expect(links.allSatisfy { mode == .fp32 ? $0.sentAhead >= 2 : $0.sentAhead == 0 }, "\(mode): \(links.map(\.sentAhead))")
         }
+    }
+
+    /// Announced frames are sealed on another thread under the next counters, in order, and go
+    /// out as the sends name them: the receiver opens each once, in order, and a send after them
+    /// is numbered after them.
+    @Test func announcedFramesAreSealedAheadInOrder() throws {
+        let (_, sender, receiver) = try Self.pair()
+        let bodies = (0..<6).map { k in [UInt8](repeating: UInt8(k), count: 4096) }
+        let heads = (0..<6).map { k in [UInt8]([UInt8(k), 1, 2, 3]) }
+        try bodies.withUnsafeBufferPointers { payloads in
+            sender.prepareSends((0..<6).map { PreparedSend(header: heads[$0], payload: payloads[$0]) })
+            for k in 0..<6 { try sender.send(header: heads[k], lending: payloads[k]) }
+            #expect(sender.settle(until: .now + .seconds(5)))
+        }
+        try sender.send([42])
+        for k in 0..<6 { #expect(try receiver.receive(until: .now + .seconds(2)) == heads[k] + bodies[k]) }
+        #expect(try receiver.receive(until: .now + .seconds(2)) == [42])
+        #expect(sender.sentAhead == 6)
+        #expect(receiver.rejected == 0)
     }
 
     /// A stranger's frame with the very head the receiver expects is opened into the destination
@@ -222,5 +244,16 @@ import Testing
 
     @Test func aKeyOfTheWrongSizeIsRefused() {
         #expect(throws: SecurityError.self) { try SealedRingLink(InProcessRing.make(worldSize: 1)[0], key: [1, 2, 3], generation: 1, epoch: 1) }
+    }
+}
+
+private extension Array where Element == [UInt8] {
+    /// Calls `body` with every array's bytes, all valid at once.
+    func withUnsafeBufferPointers<R>(_ body: ([UnsafeRawBufferPointer]) throws -> R) rethrows -> R {
+        func nest(_ index: Int, _ done: [UnsafeRawBufferPointer]) throws -> R {
+            guard index < count else { return try body(done) }
+            return try self[index].withUnsafeBytes { try nest(index + 1, done + [$0]) }
+        }
+        return try nest(0, [])
     }
 }

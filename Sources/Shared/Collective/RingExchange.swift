@@ -53,6 +53,7 @@ struct RingExchange {
         var header = template
         header.frameCapacity = plan.frameElements
         let exponents = template.stage == .exponents
+        announceFirstSends(lane, plan: plan, first: steps[0], header: header)
 
         while run.received < run.totalReceives || run.sent < run.totalSends {
             while run.canSend(window: window) {
@@ -76,14 +77,8 @@ struct RingExchange {
         if step.phase == .allGather && step.step > 0 {
             try link.forward(run.takeForward())
         } else {
-            var header = header
-            header.phase = step.phase
-            header.step = step.phase == .allGather ? 0 : step.step
-            header.chunk = step.transfer.sendChunk
-            header.frame = frame
             let range = plan.frame(frame, ofChunk: step.transfer.sendChunk)
-            header.elements = range.count
-            try send(lane, range: range, header: header, own: index == 0)
+            try send(lane, range: range, header: Self.header(header, of: step, frame: frame, range: range), own: index == 0)
         }
         return run.didSend()
     }
@@ -169,6 +164,34 @@ struct RingExchange {
         // A gathered frame goes on unchanged at the next all-gather step.
         if step.phase == .allGather && index + 1 < run.steps.count { run.keepForForwarding(frame) }
         return run.didReceive()
+    }
+
+    /// The header of frame `frame` (elements `range`) that this member sends at `step`.
+    private static func header(_ template: RingFrameHeader, of step: RingStep, frame: Int, range: Range<Int>) -> RingFrameHeader {
+        var header = template
+        header.phase = step.phase
+        header.step = step.phase == .allGather ? 0 : step.step
+        header.chunk = step.transfer.sendChunk
+        header.frame = frame
+        header.elements = range.count
+        return header
+    }
+
+    /// Tells the link what the first step's frames will be — this member's own contribution,
+    /// known before anything is received — as far as they go out lent from where they lie: a
+    /// link with work to do per frame (sealing) can do it ahead, beside the receives.
+    private func announceFirstSends<Lane: RingLane>(_ lane: Lane, plan: RingPlan, first: RingStep, header: RingFrameHeader) {
+        guard first.sendFrames > 1 else { return }
+        var frames: [PreparedSend] = []
+        for frame in 0..<first.sendFrames {
+            let range = plan.frame(frame, ofChunk: first.transfer.sendChunk)
+            // The frames that will go out lent, up to the first that will not (a short last one).
+            guard range.count * lane.elementBytes >= Self.lendingBytes, let payload = lane.wireBytes(range, own: true) else { break }
+            var head = [UInt8](repeating: 0, count: RingFrameHeader.size)
+            head.withUnsafeMutableBytes { Self.header(header, of: first, frame: frame, range: range).write(into: $0) }
+            frames.append(PreparedSend(header: head, payload: payload))
+        }
+        if frames.count > 1 { link.prepareSends(frames) }
     }
 
     private func send<Lane: RingLane>(_ lane: Lane, range: Range<Int>, header: RingFrameHeader, own: Bool) throws(CollectiveError) {

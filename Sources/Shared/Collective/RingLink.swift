@@ -40,6 +40,12 @@ public protocol RingLink: AnyObject, Sendable {
     /// that memory alive and unchanged until `settle` returns true. The receiver sees one frame,
     /// as if `send` had been given the two concatenated. Default: copies both into one frame.
     func send(header: [UInt8], lending payload: UnsafeRawBufferPointer) throws(CollectiveError)
+    /// Announces this member's next sends, in order, before it makes them: each will be a
+    /// `send(header:lending:)` of exactly one of these, and its payload is lent from now on (kept
+    /// alive and unchanged until `settle` returns true). A link with work to do per frame (a
+    /// sealed link encrypts each) may do it ahead, on another thread, while the collective waits
+    /// for its neighbours. Default: nothing.
+    func prepareSends(_ frames: [PreparedSend])
     /// Waits until the transport no longer reads any payload lent by `send(header:lending:)`;
     /// false if some is still lent at `deadline` (its memory must then be kept until a later
     /// call returns true). Default: true at once (nothing is ever lent).
@@ -89,6 +95,8 @@ extension RingLink {
         try send(frame)
     }
 
+    public func prepareSends(_ frames: [PreparedSend]) {}
+
     public func settle(until deadline: ContinuousClock.Instant) -> Bool { true }
 
     public func keepUntilSettled(_ storage: Any) {}
@@ -96,6 +104,18 @@ extension RingLink {
     public func dropUndecodable(_ frame: ReceivedFrame, reason: String) {}
 
     public var droppedFrames: Int { 0 }
+}
+
+/// A frame a member is about to send (`RingLink.prepareSends`): its header, and the payload it
+/// will lend.
+public struct PreparedSend: @unchecked Sendable {
+    public let header: [UInt8]
+    public let payload: UnsafeRawBufferPointer
+
+    public init(header: [UInt8], payload: UnsafeRawBufferPointer) {
+        self.header = header
+        self.payload = payload
+    }
 }
 
 /// Where the payload of the next frame belongs, for `RingLink.receiveFrame(until:placing:)`.

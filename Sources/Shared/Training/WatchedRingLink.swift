@@ -64,6 +64,11 @@ final class WatchedRingLink: RingLink, @unchecked Sendable {
         try watch(.send) { () throws(CollectiveError) in try inner.send(header: header, lending: payload) }
     }
 
+    func prepareSends(_ frames: [PreparedSend]) {
+        // A link whose sends vanish (`discardsSends`) has nothing to prepare.
+        if !discardsSends { inner.prepareSends(frames) }
+    }
+
     func dropUndecodable(_ frame: ReceivedFrame, reason: String) { inner.dropUndecodable(frame, reason: reason) }
 
     var droppedFrames: Int { inner.droppedFrames }

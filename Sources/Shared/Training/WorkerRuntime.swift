@@ -539,8 +539,6 @@ public final class WorkerRuntime {
             framesFromSuspect: UInt32(clamping: link.failedDirection == .send ? Int(UInt32.max) : link.framesReceived))))
     }
 
-    /// Ring frames that could not be decoded were dropped (garbage from a stranger, a broken
-    /// peer): the sum went on without them; the operator should know.
     /// The ring link of this lease sealed under the key announced with it, or nil for a ring
     /// without sealed frames. The key is taken once: the next lease brings its own.
     func sealedLink(_ link: ZeroMQRingLink, step: Step) throws -> SealedRingLink? {
@@ -553,6 +551,8 @@ public final class WorkerRuntime {
         return try SealedRingLink(link, key: key, generation: generation.rawValue, epoch: step.wire)
     }
 
+    /// Ring frames that could not be decoded were dropped (garbage from a stranger, a broken
+    /// peer): the sum went on without them; the operator should know.
     func noteDroppedFrames(_ link: ZeroMQRingLink, step: Step, logger: Logger) {
         if link.stale > 0 {
             // Late frames of a previous ring, or replayed ones: fenced by generation, never summed.

@@ -45,6 +45,8 @@ public final class SealedRingLink: ClosableRingLink, @unchecked Sendable {
     public private(set) var lastRejection: String?
     /// Frames opened straight into the collective's result (`receiveFrame(until:placing:)`).
     public private(set) var placed = 0
+    /// Frames sent as sealed ahead on another thread (`prepareSends`).
+    public private(set) var sentAhead = 0
     private let context: UnsafeMutablePointer<EVP_AEAD_CTX>
     private var sent: UInt64 = 0
     /// The last counter accepted from each member, by rank.
@@ -54,6 +56,8 @@ public final class SealedRingLink: ClosableRingLink, @unchecked Sendable {
     private let sealedOrigins = Locked<[ObjectIdentifier: ReceivedFrame]>([:])
     /// Buffers for opened frames, back from the collective once it is done with a frame.
     private let opened = FrameBufferPool(limit: 8)
+    /// The announced sends being sealed ahead on another thread (`prepareSends`), if any.
+    private var ahead: SealedAhead?
 
     /// Bytes a sealed frame adds to the head and body: the head count, the nonce and the tag.
     public static let overhead = 4 + nonceBytes + tagBytes
@@ -101,9 +105,15 @@ public final class SealedRingLink: ClosableRingLink, @unchecked Sendable {
     /// `head` and `body` sealed into one frame, in an array from the inner link's storage.
     func seal(head: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer) -> [UInt8] {
         sent += 1
+        return seal(head: head, body: body, counter: sent)
+    }
+
+    /// `seal` under a given counter: safe to call from any thread (BoringSSL's sealing does not
+    /// change the context).
+    private func seal(head: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer, counter: UInt64) -> [UInt8] {
         let clearCount = 4 + head.count
         var frame = inner.frameStorage(count: Self.overhead + head.count + body.count)
-        let (rank, counter) = (UInt32(self.rank).littleEndian, sent.littleEndian)
+        let (rank, counter) = (UInt32(self.rank).littleEndian, counter.littleEndian)
         let sealed = frame.withUnsafeMutableBytes { out -> Int32 in
             let base = out.baseAddress!.assumingMemoryBound(to: UInt8.self)
             withUnsafeBytes(of: UInt32(head.count).littleEndian) { UnsafeMutableRawPointer(base).copyMemory(from: $0.baseAddress!, byteCount: 4) }
@@ -200,9 +210,34 @@ public final class SealedRingLink: ClosableRingLink, @unchecked Sendable {
     }
 
     public func send(header: [UInt8], lending payload: UnsafeRawBufferPointer) throws(CollectiveError) {
+        if let ahead, let sealed = ahead.take(header: header, payload: payload) {
+            sentAhead += 1
+            try inner.send(sealed)
+            return
+        }
         // Sealing reads the payload once: nothing of the caller's stays lent after this returns.
         let sealed = header.withUnsafeBytes { seal(head: $0, body: payload) }
         try inner.send(sealed)
+    }
+
+    /// Seals the announced frames on another thread, in order, under the next counters, while
+    /// the collective receives and sums: the member's own chunk is known before anything comes
+    /// in, so its sealing need not wait in line with the opening of what does.
+    public func prepareSends(_ frames: [PreparedSend]) {
+        precondition(ahead?.isTaken ?? true, "frames announced while earlier announced frames are still unsent")
+        guard frames.count > 1 else { return }
+        let first = sent + 1
+        sent += UInt64(frames.count)
+        let batch = SealedAhead(frames)
+        ahead = batch
+        DispatchQueue.global(qos: .userInitiated).async { [self] in
+            for (i, frame) in frames.enumerated() {
+                // A few frames ahead of the sends, not the whole chunk: the sealed frames' arrays
+                // are then the inner link's recycled ones, warm in the cache.
+                batch.waitForRoom(before: i)
+                batch.complete(i, frame.header.withUnsafeBytes { seal(head: $0, body: frame.payload, counter: first + UInt64(i)) })
+            }
+        }
     }
 
     public func forward(_ frame: ReceivedFrame) throws(CollectiveError) {
@@ -245,13 +280,101 @@ public final class SealedRingLink: ClosableRingLink, @unchecked Sendable {
         }
     }
 
-    public func settle(until deadline: ContinuousClock.Instant) -> Bool { inner.settle(until: deadline) }
+    public func settle(until deadline: ContinuousClock.Instant) -> Bool {
+        // Payloads sealed ahead are read until their sealing is done.
+        (ahead?.settle(until: deadline) ?? true) && inner.settle(until: deadline)
+    }
 
-    public func keepUntilSettled(_ storage: Any) { inner.keepUntilSettled(storage) }
+    public func keepUntilSettled(_ storage: Any) {
+        ahead?.keep(storage)
+        inner.keepUntilSettled(storage)
+    }
 
     public func dropUndecodable(_ frame: ReceivedFrame, reason: String) { inner.dropUndecodable(frame, reason: reason) }
 
     public var droppedFrames: Int { inner.droppedFrames }
 
     public func close() { inner.close() }
+}
+
+/// Frames a `SealedRingLink` seals ahead of their sends: filled in order by the sealing thread,
+/// taken in order by the collective's.
+private final class SealedAhead: @unchecked Sendable {
+    // Invariant: `sealed`, `next`, `done` and `kept` are touched only while `condition` is locked.
+    private let condition = NSCondition()
+    private let frames: [PreparedSend]
+    private var sealed: [[UInt8]?]
+    private var next = 0
+    private var done = 0
+    private var kept: [Any] = []
+
+    init(_ frames: [PreparedSend]) {
+        self.frames = frames
+        sealed = Array(repeating: nil, count: frames.count)
+    }
+
+    /// Whether every announced frame has been taken.
+    var isTaken: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return next == frames.count
+    }
+
+    /// Frames sealed but not yet taken, at most.
+    static let depth = 3
+
+    /// Waits until frame `index` is at most `depth` frames ahead of the next send.
+    func waitForRoom(before index: Int) {
+        condition.lock()
+        while index >= next + Self.depth { condition.wait() }
+        condition.unlock()
+    }
+
+    func complete(_ index: Int, _ frame: [UInt8]) {
+        condition.lock()
+        sealed[index] = frame
+        done += 1
+        if done == frames.count { kept = [] }
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The next announced frame, sealed (waiting for its sealing if need be), when `header` and
+    /// `payload` are the next announced ones; nil once all are taken. Any other send before then
+    /// would go out ahead of frames already numbered before it, which the receiver would refuse
+    /// as replays: a collective that announces its sends must make them.
+    func take(header: [UInt8], payload: UnsafeRawBufferPointer) -> [UInt8]? {
+        condition.lock()
+        defer { condition.unlock() }
+        guard next < frames.count else { return nil }
+        let expected = frames[next]
+        precondition(expected.header == header && expected.payload.baseAddress == payload.baseAddress && expected.payload.count == payload.count,
+                     "a send that is not the next announced one (\(next) of \(frames.count))")
+        while sealed[next] == nil { condition.wait() }
+        defer {
+            sealed[next] = nil
+            next += 1
+            condition.broadcast()
+        }
+        return sealed[next]!
+    }
+
+    /// Waits until the sealing thread no longer reads the announced payloads.
+    func settle(until deadline: ContinuousClock.Instant) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while done < frames.count {
+            let left = ContinuousClock.now.duration(to: deadline)
+            if left <= .zero { return false }
+            _ = condition.wait(until: Date().addingTimeInterval(min(left.inSeconds, 3600)))
+        }
+        return true
+    }
+
+    /// Keeps `storage` alive until the sealing thread is done with the payloads.
+    func keep(_ storage: Any) {
+        condition.lock()
+        if done < frames.count { kept.append(storage) }
+        condition.unlock()
+    }
 }
