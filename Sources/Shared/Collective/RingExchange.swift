@@ -53,11 +53,11 @@ struct RingExchange {
         var header = template
         header.frameCapacity = plan.frameElements
         let exponents = template.stage == .exponents
-        announceFirstSends(lane, plan: plan, first: steps[0], header: header)
+        let firstPrepared = offerFirstSends(lane, plan: plan, first: steps[0], header: header)
 
         while run.received < run.totalReceives || run.sent < run.totalSends {
             while run.canSend(window: window) {
-                let ended = try sendNext(lane, plan: plan, run: &run, header: header)
+                let ended = try sendNext(lane, plan: plan, run: &run, header: header, firstPrepared: firstPrepared)
                 if let ended, let observer { observer(.transfer(run.transfer(ended, exponents: exponents))) }
             }
             guard run.received < run.totalReceives else { continue }
@@ -70,11 +70,15 @@ struct RingExchange {
     /// combined or completed (later reduce-scatter steps and the first all-gather step), or a
     /// gathered frame it received (later all-gather steps). Returns the step this send ended, if
     /// any (only tracked with an observer).
-    private func sendNext<Lane: RingLane>(_ lane: Lane, plan: RingPlan, run: inout StreamState, header: RingFrameHeader) throws(CollectiveError) -> Int? {
+    private func sendNext<Lane: RingLane>(
+        _ lane: Lane, plan: RingPlan, run: inout StreamState, header: RingFrameHeader, firstPrepared: Bool
+    ) throws(CollectiveError) -> Int? {
         let (index, frame) = run.sendCursor
         let step = run.steps[index]
         run.noteStart(of: index)
-        if step.phase == .allGather && step.step > 0 {
+        if index == 0 && firstPrepared {
+            try link.sendPrepared()
+        } else if step.phase == .allGather && step.step > 0 {
             try link.forward(run.takeForward())
         } else {
             let range = plan.frame(frame, ofChunk: step.transfer.sendChunk)
@@ -177,21 +181,30 @@ struct RingExchange {
         return header
     }
 
-    /// Tells the link what the first step's frames will be — this member's own contribution,
-    /// known before anything is received — as far as they go out lent from where they lie: a
-    /// link with work to do per frame (sealing) can do it ahead, beside the receives.
-    private func announceFirstSends<Lane: RingLane>(_ lane: Lane, plan: RingPlan, first: RingStep, header: RingFrameHeader) {
-        guard first.sendFrames > 1 else { return }
+    /// Offers the link the first step's frames — this member's own contribution, known before
+    /// anything is received — so that a link with work to do per frame (sealing) can do it
+    /// ahead, beside the receives. Whether the link took them.
+    private func offerFirstSends<Lane: RingLane>(_ lane: Lane, plan: RingPlan, first: RingStep, header: RingFrameHeader) -> Bool {
+        guard first.sendFrames > 1 else { return false }
         var frames: [PreparedSend] = []
+        var bytes = 0
         for frame in 0..<first.sendFrames {
             let range = plan.frame(frame, ofChunk: first.transfer.sendChunk)
-            // The frames that will go out lent, up to the first that will not (a short last one).
-            guard range.count * lane.elementBytes >= Self.lendingBytes, let payload = lane.wireBytes(range, own: true) else { break }
             var head = [UInt8](repeating: 0, count: RingFrameHeader.size)
             head.withUnsafeMutableBytes { Self.header(header, of: first, frame: frame, range: range).write(into: $0) }
-            frames.append(PreparedSend(header: head, payload: payload))
+            let count = range.count * lane.elementBytes
+            bytes += count
+            // Lent where the lane has the wire form in memory (as `send` would lend it), else
+            // encoded on the link's thread, into the frame, as `send` would write it.
+            if count >= Self.lendingBytes, let payload = lane.wireBytes(range, own: true) {
+                frames.append(PreparedSend(header: head, payload: .lent(payload)))
+            } else {
+                frames.append(PreparedSend(header: head, payload: .written(count: count) { lane.writeOwn(range, into: $0) }))
+            }
         }
-        if frames.count > 1 { link.prepareSends(frames) }
+        // Small vectors (the exponents' agreement) are not worth a hand-over between threads.
+        guard bytes >= 4 * Self.lendingBytes else { return false }
+        return link.prepareSends(frames)
     }
 
     private func send<Lane: RingLane>(_ lane: Lane, range: Range<Int>, header: RingFrameHeader, own: Bool) throws(CollectiveError) {

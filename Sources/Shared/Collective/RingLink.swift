@@ -40,12 +40,15 @@ public protocol RingLink: AnyObject, Sendable {
     /// that memory alive and unchanged until `settle` returns true. The receiver sees one frame,
     /// as if `send` had been given the two concatenated. Default: copies both into one frame.
     func send(header: [UInt8], lending payload: UnsafeRawBufferPointer) throws(CollectiveError)
-    /// Announces this member's next sends, in order, before it makes them: each will be a
-    /// `send(header:lending:)` of exactly one of these, and its payload is lent from now on (kept
-    /// alive and unchanged until `settle` returns true). A link with work to do per frame (a
-    /// sealed link encrypts each) may do it ahead, on another thread, while the collective waits
-    /// for its neighbours. Default: nothing.
-    func prepareSends(_ frames: [PreparedSend])
+    /// Offers the link this member's next sends, in order, before it makes them. A link with work
+    /// to do per frame (a sealed link encrypts each) may take them and do that work ahead, on
+    /// another thread, while the collective waits for its neighbours: it returns true, and the
+    /// collective then makes each of those sends with `sendPrepared()`, in order, and nothing
+    /// else before them. From then on what the frames read (a lent payload, or what their writer
+    /// reads) must stay alive and unchanged until `settle` returns true. Default: false.
+    func prepareSends(_ frames: [PreparedSend]) -> Bool
+    /// Sends the next frame taken by `prepareSends`.
+    func sendPrepared() throws(CollectiveError)
     /// Waits until the transport no longer reads any payload lent by `send(header:lending:)`;
     /// false if some is still lent at `deadline` (its memory must then be kept until a later
     /// call returns true). Default: true at once (nothing is ever lent).
@@ -95,7 +98,11 @@ extension RingLink {
         try send(frame)
     }
 
-    public func prepareSends(_ frames: [PreparedSend]) {}
+    public func prepareSends(_ frames: [PreparedSend]) -> Bool { false }
+
+    public func sendPrepared() throws(CollectiveError) {
+        throw .malformed("a prepared send on a link that takes none")
+    }
 
     public func settle(until deadline: ContinuousClock.Instant) -> Bool { true }
 
@@ -106,15 +113,31 @@ extension RingLink {
     public var droppedFrames: Int { 0 }
 }
 
-/// A frame a member is about to send (`RingLink.prepareSends`): its header, and the payload it
-/// will lend.
+/// A frame a member is about to send (`RingLink.prepareSends`): its header, and its payload —
+/// lent from where it lies, or written by the collective's code into the frame.
 public struct PreparedSend: @unchecked Sendable {
-    public let header: [UInt8]
-    public let payload: UnsafeRawBufferPointer
+    public enum Payload {
+        /// Bytes that stay where they are until the collective settles.
+        case lent(UnsafeRawBufferPointer)
+        /// `count` bytes that `write` puts into the buffer it is given; it may run on another
+        /// thread, and reads only what stays unchanged until the collective settles.
+        case written(count: Int, write: (UnsafeMutableRawBufferPointer) -> Void)
+    }
 
-    public init(header: [UInt8], payload: UnsafeRawBufferPointer) {
+    public let header: [UInt8]
+    public let payload: Payload
+
+    public init(header: [UInt8], payload: Payload) {
         self.header = header
         self.payload = payload
+    }
+
+    /// Bytes of payload.
+    public var payloadCount: Int {
+        switch payload {
+        case .lent(let bytes): bytes.count
+        case .written(let count, _): count
+        }
     }
 }
 

@@ -64,9 +64,13 @@ final class WatchedRingLink: RingLink, @unchecked Sendable {
         try watch(.send) { () throws(CollectiveError) in try inner.send(header: header, lending: payload) }
     }
 
-    func prepareSends(_ frames: [PreparedSend]) {
-        // A link whose sends vanish (`discardsSends`) has nothing to prepare.
-        if !discardsSends { inner.prepareSends(frames) }
+    func prepareSends(_ frames: [PreparedSend]) -> Bool {
+        // A link whose sends vanish (`discardsSends`) prepares none.
+        !discardsSends && inner.prepareSends(frames)
+    }
+
+    func sendPrepared() throws(CollectiveError) {
+        try watch(.send) { () throws(CollectiveError) in try inner.sendPrepared() }
     }
 
     func dropUndecodable(_ frame: ReceivedFrame, reason: String) { inner.dropUndecodable(frame, reason: reason) }

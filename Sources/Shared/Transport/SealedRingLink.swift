@@ -111,8 +111,19 @@ public final class SealedRingLink: ClosableRingLink, @unchecked Sendable {
     /// `seal` under a given counter: safe to call from any thread (BoringSSL's sealing does not
     /// change the context).
     private func seal(head: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer, counter: UInt64) -> [UInt8] {
+        seal(head: head, bodyCount: body.count, counter: counter, from: body.baseAddress, writing: nil)
+    }
+
+    /// `seal` of a body that `write` puts where the ciphertext goes, sealed there in place.
+    private func seal(head: UnsafeRawBufferPointer, bodyCount: Int, counter: UInt64,
+                      writing write: @escaping (UnsafeMutableRawBufferPointer) -> Void) -> [UInt8] {
+        seal(head: head, bodyCount: bodyCount, counter: counter, from: nil, writing: write)
+    }
+
+    private func seal(head: UnsafeRawBufferPointer, bodyCount: Int, counter: UInt64, from body: UnsafeRawPointer?,
+                      writing write: ((UnsafeMutableRawBufferPointer) -> Void)?) -> [UInt8] {
         let clearCount = 4 + head.count
-        var frame = inner.frameStorage(count: Self.overhead + head.count + body.count)
+        var frame = inner.frameStorage(count: Self.overhead + head.count + bodyCount)
         let (rank, counter) = (UInt32(self.rank).littleEndian, counter.littleEndian)
         let sealed = frame.withUnsafeMutableBytes { out -> Int32 in
             let base = out.baseAddress!.assumingMemoryBound(to: UInt8.self)
@@ -123,14 +134,29 @@ public final class SealedRingLink: ClosableRingLink, @unchecked Sendable {
             withUnsafeBytes(of: counter) { UnsafeMutableRawPointer(nonce + 4).copyMemory(from: $0.baseAddress!, byteCount: 8) }
             // The ciphertext goes where the frame's body lies, the tag right after it: one pass.
             let text = nonce + Self.nonceBytes
+            // A written body is put there first and sealed in place (BoringSSL allows exactly
+            // that aliasing).
+            write?(UnsafeMutableRawBufferPointer(start: text, count: bodyCount))
+            let plain = body?.assumingMemoryBound(to: UInt8.self) ?? UnsafePointer(text)
             var tagCount = 0
             return CCryptoBoringSSL_EVP_AEAD_CTX_seal_scatter(
-                context, text, text + body.count, &tagCount, Self.tagBytes, nonce, Self.nonceBytes,
-                body.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? UnsafePointer(text), body.count, nil, 0, base, clearCount)
+                context, text, text + bodyCount, &tagCount, Self.tagBytes, nonce, Self.nonceBytes,
+                plain, bodyCount, nil, 0, base, clearCount)
         }
         // Only a wrong nonce or tag size, or a body beyond GCM's 64 GiB, makes sealing fail.
-        precondition(sealed == 1, "AES-256-GCM refused to seal a \(body.count)-byte frame")
+        precondition(sealed == 1, "AES-256-GCM refused to seal a \(bodyCount)-byte frame")
         return frame
+    }
+
+    /// A prepared frame sealed under `counter`: a lent payload read where it lies, a written one
+    /// written into the frame and sealed in place.
+    private func seal(_ frame: PreparedSend, counter: UInt64) -> [UInt8] {
+        switch frame.payload {
+        case .lent(let payload):
+            return frame.header.withUnsafeBytes { seal(head: $0, body: payload, counter: counter) }
+        case .written(let count, let write):
+            return frame.header.withUnsafeBytes { seal(head: $0, bodyCount: count, counter: counter, writing: write) }
+        }
     }
 
     /// The plaintext of a sealed frame as a frame (head, then body), or nil and why when it must
@@ -205,42 +231,52 @@ public final class SealedRingLink: ClosableRingLink, @unchecked Sendable {
     // MARK: RingLink
 
     public func send(_ frame: [UInt8]) throws(CollectiveError) {
+        try refuseAheadOfPrepared()
         let sealed = frame.withUnsafeBytes { seal(head: UnsafeRawBufferPointer(start: nil, count: 0), body: $0) }
         try inner.send(sealed)
     }
 
     public func send(header: [UInt8], lending payload: UnsafeRawBufferPointer) throws(CollectiveError) {
-        if let ahead, let sealed = ahead.take(header: header, payload: payload) {
-            sentAhead += 1
-            try inner.send(sealed)
-            return
-        }
+        try refuseAheadOfPrepared()
         // Sealing reads the payload once: nothing of the caller's stays lent after this returns.
         let sealed = header.withUnsafeBytes { seal(head: $0, body: payload) }
         try inner.send(sealed)
     }
 
-    /// Seals the announced frames on another thread, in order, under the next counters, while
-    /// the collective receives and sums: the member's own chunk is known before anything comes
-    /// in, so its sealing need not wait in line with the opening of what does.
-    public func prepareSends(_ frames: [PreparedSend]) {
-        precondition(ahead?.isTaken ?? true, "frames announced while earlier announced frames are still unsent")
-        guard frames.count > 1 else { return }
+    /// Takes the frames and seals them on another thread, in order, under the next counters,
+    /// while the collective receives and sums: a member's own chunk is known before anything
+    /// comes in, so its sealing need not wait in line with the opening of what does.
+    public func prepareSends(_ frames: [PreparedSend]) -> Bool {
+        guard ahead?.isTaken ?? true, frames.count > 1 else { return false }
         let first = sent + 1
         sent += UInt64(frames.count)
-        let batch = SealedAhead(frames)
+        let batch = SealedAhead(count: frames.count)
         ahead = batch
         DispatchQueue.global(qos: .userInitiated).async { [self] in
             for (i, frame) in frames.enumerated() {
                 // A few frames ahead of the sends, not the whole chunk: the sealed frames' arrays
                 // are then the inner link's recycled ones, warm in the cache.
                 batch.waitForRoom(before: i)
-                batch.complete(i, frame.header.withUnsafeBytes { seal(head: $0, body: frame.payload, counter: first + UInt64(i)) })
+                batch.complete(i, seal(frame, counter: first + UInt64(i)))
             }
         }
+        return true
+    }
+
+    public func sendPrepared() throws(CollectiveError) {
+        guard let frame = ahead?.takeNext() else { throw .malformed("a prepared send, but no prepared frame is left") }
+        sentAhead += 1
+        try inner.send(frame)
+    }
+
+    /// A frame taken by `prepareSends` that is not yet sent holds a lower counter than any
+    /// frame sealed now: sent after this one, it would be refused as a replay.
+    private func refuseAheadOfPrepared() throws(CollectiveError) {
+        if let ahead, !ahead.isTaken { throw .malformed("a send ahead of frames prepared before it") }
     }
 
     public func forward(_ frame: ReceivedFrame) throws(CollectiveError) {
+        try refuseAheadOfPrepared()
         // A frame this link opened goes on as it came: sealed by the member that made it.
         if let sealed = sealedOrigins.update({ $0.removeValue(forKey: ObjectIdentifier(frame)) }) {
             try inner.forward(sealed)
@@ -302,26 +338,24 @@ public final class SealedRingLink: ClosableRingLink, @unchecked Sendable {
 private final class SealedAhead: @unchecked Sendable {
     // Invariant: `sealed`, `next`, `done` and `kept` are touched only while `condition` is locked.
     private let condition = NSCondition()
-    private let frames: [PreparedSend]
     private var sealed: [[UInt8]?]
     private var next = 0
     private var done = 0
     private var kept: [Any] = []
 
-    init(_ frames: [PreparedSend]) {
-        self.frames = frames
-        sealed = Array(repeating: nil, count: frames.count)
-    }
-
-    /// Whether every announced frame has been taken.
-    var isTaken: Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        return next == frames.count
+    init(count: Int) {
+        sealed = Array(repeating: nil, count: count)
     }
 
     /// Frames sealed but not yet taken, at most.
     static let depth = 3
+
+    /// Whether every frame has been taken.
+    var isTaken: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return next == sealed.count
+    }
 
     /// Waits until frame `index` is at most `depth` frames ahead of the next send.
     func waitForRoom(before index: Int) {
@@ -334,22 +368,16 @@ private final class SealedAhead: @unchecked Sendable {
         condition.lock()
         sealed[index] = frame
         done += 1
-        if done == frames.count { kept = [] }
+        if done == sealed.count { kept = [] }
         condition.broadcast()
         condition.unlock()
     }
 
-    /// The next announced frame, sealed (waiting for its sealing if need be), when `header` and
-    /// `payload` are the next announced ones; nil once all are taken. Any other send before then
-    /// would go out ahead of frames already numbered before it, which the receiver would refuse
-    /// as replays: a collective that announces its sends must make them.
-    func take(header: [UInt8], payload: UnsafeRawBufferPointer) -> [UInt8]? {
+    /// The next frame, once sealed; nil when all are taken.
+    func takeNext() -> [UInt8]? {
         condition.lock()
         defer { condition.unlock() }
-        guard next < frames.count else { return nil }
-        let expected = frames[next]
-        precondition(expected.header == header && expected.payload.baseAddress == payload.baseAddress && expected.payload.count == payload.count,
-                     "a send that is not the next announced one (\(next) of \(frames.count))")
+        guard next < sealed.count else { return nil }
         while sealed[next] == nil { condition.wait() }
         defer {
             sealed[next] = nil
@@ -359,11 +387,11 @@ private final class SealedAhead: @unchecked Sendable {
         return sealed[next]!
     }
 
-    /// Waits until the sealing thread no longer reads the announced payloads.
+    /// Waits until the sealing thread no longer reads what the frames are made from.
     func settle(until deadline: ContinuousClock.Instant) -> Bool {
         condition.lock()
         defer { condition.unlock() }
-        while done < frames.count {
+        while done < sealed.count {
             let left = ContinuousClock.now.duration(to: deadline)
             if left <= .zero { return false }
             _ = condition.wait(until: Date().addingTimeInterval(min(left.inSeconds, 3600)))
@@ -371,10 +399,10 @@ private final class SealedAhead: @unchecked Sendable {
         return true
     }
 
-    /// Keeps `storage` alive until the sealing thread is done with the payloads.
+    /// Keeps `storage` alive until the sealing thread is done with it.
     func keep(_ storage: Any) {
         condition.lock()
-        if done < frames.count { kept.append(storage) }
+        if done < sealed.count { kept.append(storage) }
         condition.unlock()
     }
 }
